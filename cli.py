@@ -1,0 +1,22 @@
+"""Costdesk command line: the same functions as the dashboard, scriptable.
+
+Exit codes: 0 success; 1 done but something needs attention; 2 unusable input.
+"""
+
+import typer
+
+from commands import demo, prices
+
+app = typer.Typer(
+    name="costdesk",
+    help="Plan, watch and cut what your team spends on LLM APIs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for module in (prices, demo):
+    module.register(app)
+
+if __name__ == "__main__":
+    app()

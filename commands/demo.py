@@ -1,0 +1,25 @@
+"""`demo`: load the deterministic 90-day demo traffic."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from commands.common import DbOption
+from db.demo import load_demo
+from db.engine import make_engine
+
+
+def demo(
+    db: DbOption = None,
+    force: Annotated[bool, typer.Option(help="Load even when the database has data.")] = False,
+) -> None:
+    """Load 90 days of realistic demo traffic (skipped when the database has data)."""
+    loaded = load_demo(make_engine(db), force=force)
+    typer.echo(f"demo data: {loaded:,} requests loaded" if loaded else "database has data; skipped")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `demo` to the CLI."""
+    app.command("demo")(demo)

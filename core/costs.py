@@ -1,0 +1,217 @@
+"""Usage -> exact cost. One scalar path in `Decimal`, one vectorised twin in integer pico-dollars.
+
+OpenAI's convention throughout: `input_tokens` *includes* cached and cache-write tokens and
+`output_tokens` *includes* reasoning tokens, so neither is ever added twice. Anthropic's
+counts are normalised to this convention at the edge (see `core.logs`).
+
+Rates carry at most six decimals (USD per million tokens), so `tokens * rate * 10**6` is an
+integer number of pico-dollars (1e-12 USD): the vectorised path is exact, not rounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from core.pricing import PriceBook, Rates, Unpriced
+
+MILLION = Decimal(1_000_000)
+PICOS_PER_USD = 10**12
+RATE_SCALE = 10**6  # rates held as integer micro-dollars per million tokens
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one request (or a sum of requests), OpenAI convention."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Input tokens billed at the full input rate."""
+        return self.input_tokens - self.cached_input_tokens - self.cache_write_tokens
+
+
+@dataclass(frozen=True)
+class CostBreakdown:
+    """Exact USD cost of a usage, split by what was billed."""
+
+    uncached_input_usd: Decimal
+    cached_input_usd: Decimal
+    cache_write_usd: Decimal
+    output_usd: Decimal
+
+    @property
+    def input_usd(self) -> Decimal:
+        """All input-side cost: uncached, cached and cache writes."""
+        return self.uncached_input_usd + self.cached_input_usd + self.cache_write_usd
+
+    @property
+    def total_usd(self) -> Decimal:
+        """Input plus output."""
+        return self.input_usd + self.output_usd
+
+    def __add__(self, other: CostBreakdown) -> CostBreakdown:
+        return CostBreakdown(
+            self.uncached_input_usd + other.uncached_input_usd,
+            self.cached_input_usd + other.cached_input_usd,
+            self.cache_write_usd + other.cache_write_usd,
+            self.output_usd + other.output_usd,
+        )
+
+    def scaled(self, factor: Decimal | int) -> CostBreakdown:
+        """This breakdown multiplied by a request count or a share."""
+        factor = Decimal(factor)
+        return CostBreakdown(
+            self.uncached_input_usd * factor,
+            self.cached_input_usd * factor,
+            self.cache_write_usd * factor,
+            self.output_usd * factor,
+        )
+
+
+ZERO = CostBreakdown(Decimal(0), Decimal(0), Decimal(0), Decimal(0))
+
+
+def effective_rates(rates: Rates, input_tokens: int, *, batch: bool = False) -> Rates:
+    """The rates a request of `input_tokens` pays: batch rates, or a long-context tier."""
+    if batch:
+        return rates.for_batch()
+    for tier in reversed(rates.tiers):
+        if input_tokens > tier.above_tokens:
+            return Rates(
+                provider=rates.provider,
+                model=rates.model,
+                input_mtok=tier.input_mtok,
+                output_mtok=tier.output_mtok,
+                cached_input_mtok=tier.cached_input_mtok,
+                cache_write_mtok=tier.cache_write_mtok,
+                context_window=rates.context_window,
+                effective_from=rates.effective_from,
+                source=rates.source,
+            )
+    return rates
+
+
+def cost(usage: Usage, rates: Rates, *, batch: bool = False) -> CostBreakdown:
+    """Exact cost of `usage` at `rates` (batch rates when `batch`)."""
+    r = effective_rates(rates, usage.input_tokens, batch=batch)
+    cached_rate = r.cached_input_mtok if r.cached_input_mtok is not None else r.input_mtok
+    write_rate = r.cache_write_mtok if r.cache_write_mtok is not None else r.input_mtok
+    return CostBreakdown(
+        uncached_input_usd=usage.uncached_input_tokens * r.input_mtok / MILLION,
+        cached_input_usd=usage.cached_input_tokens * cached_rate / MILLION,
+        cache_write_usd=usage.cache_write_tokens * write_rate / MILLION,
+        output_usd=usage.output_tokens * r.output_mtok / MILLION,
+    )
+
+
+def price(
+    usage: Usage,
+    model: str,
+    book: PriceBook,
+    when: datetime | None = None,
+    *,
+    batch: bool = False,
+    service_tier: str | None = None,
+) -> CostBreakdown | Unpriced:
+    """Look up `model` at `when` and price `usage`; `Unpriced` when the book cannot."""
+    rates = book.price_at(model, when, service_tier=service_tier)
+    if isinstance(rates, Unpriced):
+        return rates
+    return cost(usage, rates, batch=batch)
+
+
+def to_micros(rate_mtok: Decimal | None) -> int:
+    """A per-million rate as integer micro-dollars; refuses more than six decimals."""
+    if rate_mtok is None:
+        return -1
+    scaled = rate_mtok * RATE_SCALE
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"rate {rate_mtok} has more than six decimals")
+    return int(scaled)
+
+
+def picos_to_usd(picos: int | np.integer) -> Decimal:
+    """Integer pico-dollars to exact `Decimal` USD."""
+    return Decimal(int(picos)) / PICOS_PER_USD
+
+
+def usd_to_picos(usd: Decimal) -> int:
+    """Exact `Decimal` USD to integer pico-dollars (exact for every cost this module makes)."""
+    return int(usd * PICOS_PER_USD)
+
+
+COST_PARTS = ("uncached_input_pusd", "cached_input_pusd", "cache_write_pusd", "output_pusd")
+_RATE_COLS = ("r_in", "r_cached", "r_write", "r_out")
+
+
+def _rate_row(rates: Rates) -> tuple[int, int, int, int]:
+    r_in = to_micros(rates.input_mtok)
+    r_cached = to_micros(rates.cached_input_mtok) if rates.cached_input_mtok is not None else r_in
+    r_write = to_micros(rates.cache_write_mtok) if rates.cache_write_mtok is not None else r_in
+    return r_in, r_cached, r_write, to_micros(rates.output_mtok)
+
+
+def rate_table(book: PriceBook, keys: pd.DataFrame) -> pd.DataFrame:
+    """Rates for each distinct (model, day, service_tier, batch) key: one lookup per key."""
+    rows = []
+    for model, day, tier, batch in keys.itertuples(index=False, name=None):
+        rates = book.price_at(model, day, service_tier=tier or None)
+        if isinstance(rates, Unpriced):
+            rows.append((model, day, tier, batch, -1, -1, -1, -1, 0, -1, -1, -1, -1, ""))
+            continue
+        plain = _rate_row(rates.for_batch() if batch else rates)
+        tier_row = (0, -1, -1, -1, -1)
+        if rates.tiers and not batch:
+            top = rates.tiers[-1]
+            tier_row = (top.above_tokens, *_rate_row(effective_rates(rates, top.above_tokens + 1)))
+        rows.append((model, day, tier, batch, *plain, *tier_row, rates.version))
+    columns = ["model", "day", "service_tier", "batch", *_RATE_COLS, "tier_above"]
+    columns += [f"t_{c}" for c in _RATE_COLS] + ["price_version"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def price_frame(df: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
+    """Add exact pico-dollar cost columns to a frame of events, joining rates once per key.
+
+    `df` needs: model, day (date), service_tier (str, "" for default), batch (bool),
+    input_tokens, cached_input_tokens, cache_write_tokens, output_tokens.
+    Unpriced rows get `priced=False` and zero cost columns; callers report them.
+    """
+    keys = df[["model", "day", "service_tier", "batch"]].drop_duplicates()
+    table = rate_table(book, keys)
+    merged = df.merge(table, on=["model", "day", "service_tier", "batch"], how="left", sort=False)
+    merged.index = df.index
+    input_tokens = merged["input_tokens"].to_numpy(np.int64)
+    use_tier = (merged["tier_above"].to_numpy(np.int64) > 0) & (
+        input_tokens > merged["tier_above"].to_numpy(np.int64)
+    )
+    rate = {
+        c: np.where(use_tier, merged[f"t_{c}"].to_numpy(np.int64), merged[c].to_numpy(np.int64))
+        for c in _RATE_COLS
+    }
+    cached = merged["cached_input_tokens"].to_numpy(np.int64)
+    write = merged["cache_write_tokens"].to_numpy(np.int64)
+    out = df.copy()
+    priced = rate["r_in"] >= 0
+    parts = {
+        "uncached_input_pusd": (input_tokens - cached - write) * rate["r_in"],
+        "cached_input_pusd": cached * rate["r_cached"],
+        "cache_write_pusd": write * rate["r_write"],
+        "output_pusd": merged["output_tokens"].to_numpy(np.int64) * rate["r_out"],
+    }
+    for name, values in parts.items():
+        out[name] = np.where(priced, values, 0)
+    out["cost_pusd"] = sum(out[name] for name in COST_PARTS)
+    out["priced"] = priced
+    out["price_version"] = merged["price_version"].fillna("").to_numpy()
+    return out

@@ -1,0 +1,166 @@
+"""SQLModel tables of the foundation: request logs, uploads, daily rollups, custom prices.
+
+Data models (`XBase`) hold the fields; table models (`X(XBase, table=True)`) add keys.
+Money is stored as integer pico-dollars (`*_pusd`, 1e-12 USD): exact, and summable in SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Index, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _big() -> object:
+    """A non-null BIGINT counter defaulting to zero (token counts, pico-dollars)."""
+    return Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+
+
+def _rate(required: bool = False) -> object:
+    """A price per million tokens, exact to six decimals."""
+    if required:
+        return Field(sa_type=Numeric(18, 6))
+    return Field(default=None, sa_type=Numeric(18, 6))
+
+
+class UploadBase(SQLModel):
+    file_name: str
+    sha256: str = Field(index=True)
+    format: str
+    source: str
+    size_bytes: int = _big()
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    cost_pusd: int = _big()
+    created_at: datetime
+
+
+class Upload(UploadBase, table=True):
+    __tablename__ = "upload"
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class RequestLogBase(SQLModel):
+    ts: datetime = Field(index=True)
+    day: date
+    source: str
+    request_id: str
+    provider: str = ""
+    model: str
+    project: str = ""
+    feature: str = ""
+    user: str = ""
+    input_tokens: int = _big()
+    cached_input_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    output_tokens: int = _big()
+    reasoning_tokens: int = _big()
+    latency_ms: int | None = None
+    status: int = 200
+    error_type: str = ""
+    finish_reason: str = ""
+    max_tokens: int | None = None
+    batch: bool = False
+    service_tier: str = ""
+    priced: bool = True
+    cost_pusd: int = _big()
+    price_version: str = ""
+    content_hash: str = ""
+    upload_id: int | None = Field(default=None, foreign_key="upload.id", ondelete="CASCADE")
+
+
+class RequestLog(RequestLogBase, table=True):
+    __tablename__ = "request_log"
+    __table_args__ = (
+        UniqueConstraint("source", "request_id", name="uq_request_log_source_request"),
+        Index("ix_request_log_upload", "upload_id"),
+        Index("ix_request_log_day_model", "day", "model"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class PriceOverrideBase(SQLModel):
+    provider: str = "custom"
+    model: str = Field(index=True)
+    effective_from: date
+    input_mtok: Decimal = _rate(required=True)
+    output_mtok: Decimal = _rate(required=True)
+    cached_input_mtok: Decimal | None = _rate()
+    cache_write_mtok: Decimal | None = _rate()
+    batch_input_mtok: Decimal | None = _rate()
+    batch_output_mtok: Decimal | None = _rate()
+    context_window: int | None = None
+    note: str = ""
+
+
+class PriceOverrideRow(PriceOverrideBase, table=True):
+    __tablename__ = "price_override"
+    __table_args__ = (UniqueConstraint("model", "effective_from", name="uq_price_override"),)
+    id: int | None = Field(default=None, primary_key=True)
+
+
+# Rollups: one row per (day, model, project, feature, batch, status). Dashboards read these,
+# never raw rows, so a page stays fast at 10M+ requests. Latency and output-token distributions
+# are kept as fixed-bucket histograms (`*_bucket` tables) so percentiles come from sums.
+ROLLUP_KEY = ("day", "provider", "model", "project", "feature", "batch", "status")
+
+
+class DailyRollupBase(SQLModel):
+    day: date
+    provider: str = ""
+    model: str
+    project: str = ""
+    feature: str = ""
+    batch: bool = False
+    status: int = 200
+    requests: int = _big()
+    unpriced_requests: int = _big()
+    input_tokens: int = _big()
+    cached_input_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    output_tokens: int = _big()
+    reasoning_tokens: int = _big()
+    cost_pusd: int = _big()
+    uncached_input_pusd: int = _big()
+    cached_input_pusd: int = _big()
+    cache_write_pusd: int = _big()
+    output_pusd: int = _big()
+    cache_savings_pusd: int = _big()
+    truncated: int = _big()  # finish_reason == "length"
+    with_max_tokens: int = _big()
+    latency_count: int = _big()
+    latency_sum_ms: int = _big()
+
+
+class DailyRollup(DailyRollupBase, table=True):
+    __tablename__ = "daily_rollup"
+    __table_args__ = (UniqueConstraint(*ROLLUP_KEY, name="uq_daily_rollup"),)
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class HistogramBase(SQLModel):
+    day: date
+    provider: str = ""
+    model: str
+    project: str = ""
+    feature: str = ""
+    batch: bool = False
+    status: int = 200
+    bucket: int  # index into core.stats bucket edges
+    count: int = _big()
+
+
+class LatencyBucket(HistogramBase, table=True):
+    __tablename__ = "latency_bucket"
+    __table_args__ = (UniqueConstraint(*ROLLUP_KEY, "bucket", name="uq_latency_bucket"),)
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class OutputBucket(HistogramBase, table=True):
+    __tablename__ = "output_bucket"
+    __table_args__ = (UniqueConstraint(*ROLLUP_KEY, "bucket", name="uq_output_bucket"),)
+    id: int | None = Field(default=None, primary_key=True)
