@@ -13,7 +13,9 @@ SECTIONS = {
     "Monitor": [],
     "Optimize": [],
     "Settings": [
-        st.Page("views/price_book.py", title="Price book", icon=":material/sell:", url_path="prices"),
+        st.Page(
+            "views/price_book.py", title="Price book", icon=":material/sell:", url_path="prices"
+        ),
     ],
 }
 

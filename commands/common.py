@@ -14,7 +14,9 @@ EXIT_OK, EXIT_ATTENTION, EXIT_UNUSABLE = 0, 1, 2
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (default: COSTDESK_DATABASE_URL, then data/costdesk.db)."),
+    typer.Option(
+        "--db", help="Database URL (default: COSTDESK_DATABASE_URL, then data/costdesk.db)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 

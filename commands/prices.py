@@ -26,7 +26,11 @@ def rates_record(rates: Rates) -> dict:
         "batch_input_mtok": rates.batch_input_mtok,
         "batch_output_mtok": rates.batch_output_mtok,
         "long_context": [
-            {"above_tokens": t.above_tokens, "input_mtok": t.input_mtok, "output_mtok": t.output_mtok}
+            {
+                "above_tokens": t.above_tokens,
+                "input_mtok": t.input_mtok,
+                "output_mtok": t.output_mtok,
+            }
             for t in rates.tiers
         ],
         "context_window": rates.context_window,
@@ -51,7 +55,9 @@ def prices(
     if as_json:
         emit_json({"count": len(rows), "models": [rates_record(r) for r in rows]})
         return
-    table = Table("provider", "model", "input", "cached", "output", "batch in", "batch out", "context")
+    table = Table(
+        "provider", "model", "input", "cached", "output", "batch in", "batch out", "context"
+    )
     for r in rows:
         table.add_row(
             r.provider,

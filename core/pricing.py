@@ -168,7 +168,12 @@ def _tier_price(value: object, start: int) -> Decimal | None:
 def _tiers(price: gp.ModelPrice) -> tuple[LongContextTier, ...]:
     keys = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok")
     starts = sorted(
-        {t.start for k in keys if isinstance(v := getattr(price, k), gp.TieredPrices) for t in v.tiers}
+        {
+            t.start
+            for k in keys
+            if isinstance(v := getattr(price, k), gp.TieredPrices)
+            for t in v.tiers
+        }
     )
     return tuple(
         LongContextTier(
@@ -300,7 +305,11 @@ class PriceBook:
         return None
 
     def price_at(
-        self, model_ref: str, when: datetime | date | None = None, *, service_tier: str | None = None
+        self,
+        model_ref: str,
+        when: datetime | date | None = None,
+        *,
+        service_tier: str | None = None,
     ) -> Rates | Unpriced:
         """Rates for `model_ref` at `when` (UTC; now if None); overrides win from their date on."""
         instant = _as_utc(when)
@@ -397,3 +406,24 @@ def _merge(custom: Rates, snapshot: Rates | None) -> Rates:
             batch_cached_input_mtok=cached * BATCH_FACTOR if cached is not None else None,
         )
     return merged
+
+
+def as_row(rates: Rates) -> dict[str, object]:
+    """One model's prices as a flat table row (per 1M tokens; None where not offered)."""
+    top = rates.tiers[-1] if rates.tiers else None
+    return {
+        "provider": rates.provider,
+        "model": rates.model,
+        "input_mtok": rates.input_mtok,
+        "cached_input_mtok": rates.cached_input_mtok,
+        "cache_write_mtok": rates.cache_write_mtok,
+        "output_mtok": rates.output_mtok,
+        "batch_input_mtok": rates.batch_input_mtok,
+        "batch_output_mtok": rates.batch_output_mtok,
+        "long_context_above_tokens": top.above_tokens if top else None,
+        "long_context_input_mtok": top.input_mtok if top else None,
+        "long_context_output_mtok": top.output_mtok if top else None,
+        "context_window": rates.context_window,
+        "effective_from": rates.effective_from,
+        "source": rates.source,
+    }

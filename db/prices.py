@@ -48,7 +48,11 @@ def _to_core(row: PriceOverrideRow) -> PriceOverride:
 
 
 def validate_override(
-    *, model: str, effective_from: date, rates: dict[str, Decimal | None], context_window: int | None
+    *,
+    model: str,
+    effective_from: date,
+    rates: dict[str, Decimal | None],
+    context_window: int | None,
 ) -> None:
     """Raise `PriceError` with a plain-language reason when a custom price is not usable."""
     if not model.strip():
@@ -63,7 +67,9 @@ def validate_override(
         if value < 0:
             raise PriceError(f"The {label} price cannot be negative.")
         if value * 10**5 != (value * 10**5).to_integral_value():
-            raise PriceError(f"The {label} price has more than five decimals (batch prices are half of it).")
+            raise PriceError(
+                f"The {label} price has more than five decimals (batch prices are half of it)."
+            )
         if value > 10_000:
             raise PriceError(f"The {label} price of ${value} per 1M tokens looks like a typo.")
     if context_window is not None and context_window <= 0:
@@ -76,7 +82,9 @@ def list_overrides(engine: Engine) -> list[PriceOverride]:
     """Every custom price, oldest first."""
     with Session(engine) as session:
         rows = session.exec(
-            select(PriceOverrideRow).order_by(PriceOverrideRow.model, PriceOverrideRow.effective_from)
+            select(PriceOverrideRow).order_by(
+                PriceOverrideRow.model, PriceOverrideRow.effective_from
+            )
         ).all()
         return [_to_core(r) for r in rows]
 

@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,8 +50,19 @@ def pg_server() -> Iterator[str]:
     )
     opts = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        _as_postgres([_pg_tool("pg_ctl"), "-D", str(datadir), "-o", opts, "-w", "start",
-                      "-l", str(workdir / "log")]),
+        _as_postgres(
+            [
+                _pg_tool("pg_ctl"),
+                "-D",
+                str(datadir),
+                "-o",
+                opts,
+                "-w",
+                "start",
+                "-l",
+                str(workdir / "log"),
+            ]
+        ),
         check=True,
         capture_output=True,
     )
@@ -92,7 +102,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def engine(db_url: str):  # noqa: ANN201
+def engine(db_url: str):
     """A migrated engine on a fresh database (both backends)."""
     from db.engine import make_engine
 

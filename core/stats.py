@@ -1,0 +1,45 @@
+"""Fixed-bucket histograms, so percentiles can be summed across days, models and projects.
+
+Latency buckets grow by ~10 % per bucket (a P95 read from them is within 5 % of the exact
+value); output-token buckets likewise. Bucket `i` holds values in [edges[i], edges[i+1]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _geometric_edges(first: float, last: float, ratio: float) -> np.ndarray:
+    edges = [0.0, first]
+    while edges[-1] < last:
+        edges.append(edges[-1] * ratio)
+    return np.array(edges)
+
+
+LATENCY_EDGES_MS = _geometric_edges(10.0, 600_000.0, 1.1)
+OUTPUT_EDGES_TOKENS = _geometric_edges(1.0, 200_000.0, 1.1)
+
+
+def bucket_index(values: np.ndarray | Sequence[float], edges: np.ndarray) -> np.ndarray:
+    """The bucket of each value (values past the last edge go to the last bucket)."""
+    idx = np.searchsorted(edges, np.asarray(values, dtype=float), side="right") - 1
+    return np.clip(idx, 0, len(edges) - 1)
+
+
+def percentile(counts: np.ndarray | Sequence[int], edges: np.ndarray, q: float) -> float | None:
+    """The q-quantile (0..1) of a histogram, interpolated inside the bucket; None when empty."""
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum()
+    if total <= 0:
+        return None
+    target = q * total
+    cumulative = np.cumsum(counts)
+    i = int(np.searchsorted(cumulative, target, side="left"))
+    i = min(i, len(counts) - 1)
+    before = cumulative[i - 1] if i > 0 else 0.0
+    low = edges[i]
+    high = edges[i + 1] if i + 1 < len(edges) else edges[i]
+    inside = (target - before) / counts[i] if counts[i] else 0.0
+    return float(low + (high - low) * inside)

@@ -1,0 +1,180 @@
+"""Price book: every model and price, its history, and custom prices."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pandas as pd
+import streamlit as st
+
+from core.pricing import PROVIDERS, SNAPSHOT, PriceOverride, as_row
+from db.prices import PriceError, delete_override, save_override
+from ui.charts.prices import price_history
+from ui.resources import engine, price_book, prices_changed
+
+RATE_LABELS = {
+    "input_mtok": "Input $/1M",
+    "output_mtok": "Output $/1M",
+    "cached_input_mtok": "Cached input $/1M",
+    "cache_write_mtok": "Cache write $/1M",
+    "batch_input_mtok": "Batch input $/1M",
+    "batch_output_mtok": "Batch output $/1M",
+}
+
+st.title("Price book")
+book = price_book()
+today = datetime.now(UTC).date()
+st.caption(
+    f"Prices per 1M tokens from the {SNAPSHOT} snapshot, with your custom prices on top. "
+    "Every cost in Costdesk is computed from this one table."
+)
+
+if flash := st.session_state.pop("prices_flash", None):
+    st.success(flash)
+
+table_tab, history_tab, custom_tab = st.tabs(["All models", "Price history", "Custom prices"])
+
+with table_tab:
+    c1, c2, c3 = st.columns([2, 2, 1])
+    query = c1.text_input("Search models", key="prices_search", placeholder="e.g. gpt-4o, claude")
+    providers = c2.multiselect(
+        "Providers", [*PROVIDERS, "custom"], key="prices_providers", placeholder="All providers"
+    )
+    when = c3.date_input("Prices on", value=today, key="prices_when")
+    frame = pd.DataFrame([as_row(r) for r in book.table(when)])
+    if query:
+        frame = frame[frame["model"].str.contains(query.strip().lower(), regex=False)]
+    if providers:
+        frame = frame[frame["provider"].isin(providers)]
+    st.caption(f"{len(frame):,} models · click a column header to sort")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        height=520,
+        column_config={
+            **{k: st.column_config.NumberColumn(v, format="$%.4f") for k, v in RATE_LABELS.items()},
+            "long_context_above_tokens": st.column_config.NumberColumn("Long context above"),
+            "long_context_input_mtok": st.column_config.NumberColumn(
+                "Long ctx input $/1M", format="$%.4f"
+            ),
+            "long_context_output_mtok": st.column_config.NumberColumn(
+                "Long ctx output $/1M", format="$%.4f"
+            ),
+            "context_window": st.column_config.NumberColumn("Context window", format="%d"),
+            "effective_from": st.column_config.DateColumn("Effective from"),
+        },
+    )
+    if frame.empty:
+        st.info("No model matches. Clear the search, or add the model under **Custom prices**.")
+
+with history_tab:
+    names = sorted({r.model for r in book.table()})
+    default = names.index("gpt-4o") if "gpt-4o" in names else 0
+    model = st.selectbox("Model", names, index=default, key="prices_history_model")
+    periods = pd.DataFrame([as_row(r) for r in book.history(model)])
+    st.plotly_chart(price_history(periods, today), key="prices_history_chart")
+    st.dataframe(
+        periods[["effective_from", *RATE_LABELS, "source"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            k: st.column_config.NumberColumn(v, format="$%.4f") for k, v in RATE_LABELS.items()
+        },
+    )
+
+
+def _rate_inputs(prefix: str, current: PriceOverride | None) -> dict[str, Decimal | None]:
+    cols = st.columns(3)
+    rates: dict[str, Decimal | None] = {}
+    for i, (name, label) in enumerate(RATE_LABELS.items()):
+        value = getattr(current, name) if current else None
+        entered = cols[i % 3].number_input(
+            label,
+            min_value=0.0,
+            value=float(value) if value is not None else None,
+            step=0.01,
+            format="%.6f",
+            key=f"{prefix}_{name}",
+            placeholder="required" if name in ("input_mtok", "output_mtok") else "as snapshot",
+        )
+        rates[name] = None if entered is None else Decimal(str(entered))
+    return rates
+
+
+def _price_form(prefix: str, current: PriceOverride | None) -> None:
+    with st.form(f"{prefix}_form", clear_on_submit=current is None):
+        c1, c2, c3 = st.columns(3)
+        model = c1.text_input(
+            "Model",
+            value=current.model if current else "",
+            key=f"{prefix}_model",
+            help="A snapshot model (gpt-4o) to override it, or a new name (my-finetune).",
+        )
+        provider = c2.text_input(
+            "Provider", value=current.provider if current else "custom", key=f"{prefix}_provider"
+        )
+        effective = c3.date_input(
+            "Effective from",
+            value=current.effective_from if current else today,
+            key=f"{prefix}_effective",
+        )
+        rates = _rate_inputs(prefix, current)
+        c4, c5 = st.columns([1, 2])
+        window = c4.number_input(
+            "Context window (tokens)",
+            min_value=0,
+            step=1000,
+            key=f"{prefix}_window",
+            value=current.context_window if current and current.context_window else None,
+        )
+        note = c5.text_input("Note", value=current.note if current else "", key=f"{prefix}_note")
+        label = "Save changes" if current else "Add custom price"
+        if st.form_submit_button(label, type="primary"):
+            try:
+                saved = save_override(
+                    engine(),
+                    model=model,
+                    provider=provider,
+                    effective_from=effective,
+                    rates=rates,
+                    context_window=window or None,
+                    note=note,
+                    override_id=current.id if current else None,
+                )
+            except PriceError as exc:
+                st.error(str(exc))
+            else:
+                prices_changed()
+                st.session_state["prices_flash"] = (
+                    f"Saved {saved.model} from {saved.effective_from}."
+                )
+                st.rerun()
+
+
+with custom_tab:
+    st.write(
+        "Negotiated discounts, fine-tuned or self-hosted models. A custom price wins over the "
+        "snapshot from its effective date on; empty optional prices keep the snapshot's value. "
+        "After a change, re-price stored logs to apply it to past traffic."
+    )
+    overrides = book.overrides
+    if overrides:
+        st.dataframe(
+            pd.DataFrame(
+                [{"id": o.id, **as_row(o.to_rates(o.model)), "note": o.note} for o in overrides]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        labels = {f"#{o.id} · {o.model} from {o.effective_from}": o for o in overrides}
+        chosen = labels[st.selectbox("Edit or delete", list(labels), key="prices_edit_pick")]
+        _price_form(f"prices_edit_{chosen.id}", chosen)
+        if st.button(f"Delete #{chosen.id}", key="prices_delete"):
+            delete_override(engine(), chosen.id)
+            prices_changed()
+            st.session_state["prices_flash"] = f"Deleted custom price #{chosen.id}."
+            st.rerun()
+    else:
+        st.info("No custom prices yet. Add one below.")
+    st.subheader("Add a custom price")
+    _price_form("prices_new", None)
