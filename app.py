@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui.resources import engine
 
-st.set_page_config(page_title="Costdesk", page_icon=":material/payments:", layout="wide")
+st.set_page_config(page_title="Costdesk", page_icon="💸", layout="wide")
 
 # Pages live in views/, not pages/: a folder named pages/ makes a fresh server run a
 # deep-linked page on its own (legacy multipage mode), skipping this entry script.

@@ -1,0 +1,65 @@
+"""The Price book page driven through AppTest: search, history, add / edit / delete."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.pages import ROOT
+
+
+@pytest.fixture
+def at(tmp_path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("COSTDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    app.switch_page("views/price_book.py").run()
+    return app
+
+
+def _table(at: AppTest):
+    return at.dataframe[0].value
+
+
+def test_search_narrows_the_table(at):
+    total = len(_table(at))
+    at.text_input(key="prices_search").set_value("gpt-4o-mini").run()
+    found = _table(at)
+    assert 0 < len(found) < total
+    assert set(found["model"]) >= {"gpt-4o-mini"}
+    row = found[found["model"] == "gpt-4o-mini"].iloc[0]
+    assert float(row["input_mtok"]) == 0.15 and float(row["output_mtok"]) == 0.6
+
+
+def test_add_edit_and_delete_a_custom_price(at):
+    at.text_input(key="prices_new_model").set_value("acme-ft-1")
+    at.number_input(key="prices_new_input_mtok").set_value(0.4)
+    at.number_input(key="prices_new_output_mtok").set_value(1.6)
+    at.button[-1].click().run()  # the add form's submit button
+    assert not at.exception
+    assert any("Saved acme-ft-1" in s.value for s in at.success)
+    at.text_input(key="prices_search").set_value("acme").run()
+    assert list(_table(at)["model"]) == ["acme-ft-1"]
+    assert any("override #" in str(v) for v in _table(at)["source"])
+
+    # Edit: output price 1.6 -> 2.0
+    at.number_input(key="prices_edit_1_output_mtok").set_value(2.0)  # first id of a fresh DB
+    at.button[[b.label for b in at.button].index("Save changes")].click().run()
+    at.text_input(key="prices_search").set_value("acme").run()
+    assert float(_table(at)["output_mtok"].iloc[0]) == 2.0
+
+    delete = [b for b in at.button if b.label.startswith("Delete #")][0]
+    delete.click().run()
+    assert any("Deleted custom price" in s.value for s in at.success)
+    at.text_input(key="prices_search").set_value("acme").run()
+    assert len(_table(at)) == 0
+
+
+def test_invalid_price_shows_a_clear_error(at):
+    at.text_input(key="prices_new_model").set_value("broken")
+    at.number_input(key="prices_new_output_mtok").set_value(1.0)
+    at.button[-1].click().run()
+    assert not at.exception
+    assert any("input price per 1M tokens is required" in e.value for e in at.error)
