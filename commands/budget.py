@@ -1,0 +1,113 @@
+"""`budget set | list | delete`: monthly spend budgets with alert thresholds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from commands.common import DbOption, JsonOption, emit_json, fail
+from db.budgets import Budget, BudgetError, delete_budget, list_budgets, set_budget
+from db.engine import make_engine
+
+budget_app = typer.Typer(help="Monthly budgets (USD) with alert thresholds.", no_args_is_help=True)
+
+
+def open_db(url: str | None) -> Engine:
+    """The migrated engine, or exit 2 with a one-line reason when the database is unusable."""
+    try:
+        return make_engine(url)
+    except (SQLAlchemyError, OSError) as exc:
+        fail(
+            f"cannot open the database ({type(exc).__name__}); check --db or COSTDESK_DATABASE_URL"
+        )
+
+
+def budget_record(budget: Budget) -> dict:
+    """One budget as JSON (amount as a decimal string)."""
+    return {
+        "name": budget.name,
+        "amount_usd": budget.amount_usd,
+        "scope": budget.scope,
+        "thresholds": list(budget.thresholds_pct),
+        "timezone": budget.timezone,
+        "forecast_alert": budget.forecast_alert,
+    }
+
+
+@budget_app.command("set")
+def set_command(
+    name: Annotated[str, typer.Option("--name", help="Budget name (updates it if it exists).")],
+    amount: Annotated[str, typer.Option("--amount", help="Monthly amount in USD, e.g. 500.")],
+    scope: Annotated[
+        str, typer.Option("--scope", help="all, project:NAME, model:NAME or tag:NAME.")
+    ] = "all",
+    thresholds: Annotated[
+        str, typer.Option("--thresholds", help="Alert thresholds in percent of the budget.")
+    ] = "50,75,90,100",
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="IANA timezone in which the month starts.")
+    ] = "UTC",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create or update a monthly budget."""
+    try:
+        budget = set_budget(
+            open_db(db),
+            name=name,
+            amount_usd=amount,
+            scope=scope,
+            thresholds=thresholds,
+            timezone=timezone,
+        )
+    except BudgetError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(budget_record(budget))
+        return
+    typer.echo(
+        f"budget {budget.name!r}: ${budget.amount_usd:,} a month, scope {budget.scope}, "
+        f"thresholds {','.join(map(str, budget.thresholds_pct))} %, month starts in {budget.timezone}"
+    )
+
+
+@budget_app.command("list")
+def list_command(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List every budget."""
+    budgets = list_budgets(open_db(db))
+    if as_json:
+        emit_json({"count": len(budgets), "budgets": [budget_record(b) for b in budgets]})
+        return
+    if not budgets:
+        typer.echo("no budgets yet; add one with: budget set --name NAME --amount USD")
+        return
+    table = Table("name", "amount", "scope", "thresholds", "timezone")
+    for b in budgets:
+        thresholds = ",".join(map(str, b.thresholds_pct))
+        table.add_row(b.name, f"${b.amount_usd:,}", b.scope, thresholds, b.timezone)
+    Console().print(table)
+
+
+@budget_app.command("delete")
+def delete_command(
+    name: Annotated[str, typer.Argument(help="The budget's name.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete a budget (its alert history is kept)."""
+    if not delete_budget(open_db(db), name):
+        fail(f"no budget named {name!r}")
+    if as_json:
+        emit_json({"deleted": name})
+    else:
+        typer.echo(f"budget {name!r} deleted")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `budget set|list|delete` to the CLI."""
+    app.add_typer(budget_app, name="budget")

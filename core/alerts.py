@@ -1,0 +1,335 @@
+"""Alert rules over aggregates: budget thresholds, forecast overrun, error rate, P95 latency,
+429s and cost spikes. Pure functions; each returns the `Alert` that fired (or nothing) with its
+value, its threshold and a message that says what to do next.
+
+Rates are in percent (5 means 5 %); latency in ms; spend in USD.
+Cost spike method: a day fires when its spend is above both `factor` × the median of the
+trailing `baseline_days` days and the median + `k` × the scaled median absolute deviation
+(1.4826 × MAD, a robust standard deviation) of those days.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from core.forecast import BudgetStatus
+from core.stats import LATENCY_EDGES_MS, percentile
+
+BUDGET, FORECAST = "budget", "forecast"
+ERROR_RATE, LATENCY, RATE_LIMIT, COST_SPIKE = (
+    "error_rate",
+    "latency_p95",
+    "rate_limit",
+    "cost_spike",
+)
+OPERATIONAL_KINDS = (ERROR_RATE, LATENCY, RATE_LIMIT, COST_SPIKE)
+KIND_LABELS = {
+    BUDGET: "Budget threshold",
+    FORECAST: "Forecast over budget",
+    ERROR_RATE: "Error rate",
+    LATENCY: "P95 latency",
+    RATE_LIMIT: "Rate limits (429)",
+    COST_SPIKE: "Cost spike",
+}
+MAD_SCALE = Decimal("1.4826")
+SPIKE_METHOD = (
+    "A day is a spike when its spend is above both {factor}× the median of the previous "
+    "{days} days and that median + {k}× the scaled median absolute deviation."
+)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One firing condition: what, where, how far over, and what to do about it."""
+
+    kind: str
+    scope: str
+    subject: str  # the budget's name, or the rule's kind
+    key: str  # stable identity; with `period` it makes an alert fire once
+    period: str  # "2026-03" for budgets (the month in the budget's timezone), a day for rules
+    value: Decimal
+    threshold: Decimal
+    unit: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ErrorRateRule:
+    """Error rate (status >= 400) over the last `window_minutes`, once `min_requests` are seen."""
+
+    max_error_pct: Decimal = Decimal(5)
+    window_minutes: int = 60
+    min_requests: int = 20
+
+
+@dataclass(frozen=True)
+class LatencyRule:
+    """P95 latency over the last `window_minutes` above an SLA."""
+
+    sla_ms: int = 5000
+    window_minutes: int = 60
+    min_requests: int = 20
+
+
+@dataclass(frozen=True)
+class RateLimitRule:
+    """429 responses over the last `window_minutes`: above a count, or above a share of requests."""
+
+    max_count: int = 50
+    max_pct: Decimal = Decimal(2)
+    window_minutes: int = 60
+    min_requests: int = 20
+
+
+@dataclass(frozen=True)
+class SpikeRule:
+    """A day's spend far above its trailing baseline (see the module docstring for the method)."""
+
+    k: Decimal = Decimal(3)
+    factor: Decimal = Decimal(2)
+    baseline_days: int = 14
+    min_baseline_days: int = 7
+    min_spend_usd: Decimal = Decimal(1)
+
+
+RULE_TYPES: dict[str, type] = {
+    ERROR_RATE: ErrorRateRule,
+    LATENCY: LatencyRule,
+    RATE_LIMIT: RateLimitRule,
+    COST_SPIKE: SpikeRule,
+}
+
+
+@dataclass(frozen=True)
+class WindowMetrics:
+    """Traffic in one time window: requests, errors, 429s and a latency histogram."""
+
+    requests: int
+    errors: int
+    rate_limited: int
+    latency_counts: tuple[int, ...] = ()
+
+
+def rule_from_params(kind: str, params: Mapping[str, Any]) -> Any:
+    """A rule of `kind` from stored parameters (unknown keys ignored, missing ones defaulted)."""
+    cls = RULE_TYPES[kind]
+    out: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in params and params[f.name] is not None:
+            default = getattr(cls(), f.name)
+            out[f.name] = type(default)(
+                str(params[f.name]) if isinstance(default, Decimal) else params[f.name]
+            )
+    return cls(**out)
+
+
+def rule_params(rule: Any) -> dict[str, Any]:
+    """A rule's parameters as JSON-friendly values (Decimals as strings)."""
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(rule).items()}
+
+
+def _pct(part: int | Decimal, whole: int | Decimal) -> Decimal:
+    if not whole:
+        return Decimal(0)
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _usd(value: Decimal) -> str:
+    return f"${value.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+
+
+def _scope_text(scope: str) -> str:
+    return "all traffic" if scope in ("", "all") else scope
+
+
+def budget_alerts(name: str, scope: str, status: BudgetStatus, period: str) -> list[Alert]:
+    """One alert per threshold reached by actual spend this month."""
+    alerts = []
+    for t in status.reached:
+        action = (
+            "Spending is over budget: pause or reroute non-critical traffic, or raise the budget."
+            if t >= 100
+            else "Check the top models and projects on the Usage page; cap or reroute before the "
+            "next threshold."
+        )
+        alerts.append(
+            Alert(
+                kind=BUDGET,
+                scope=scope,
+                subject=name,
+                key=f"budget:{name}:{t}",
+                period=period,
+                value=status.used_pct,
+                threshold=Decimal(t),
+                unit="%",
+                message=f"Budget {name!r} ({_scope_text(scope)}) has used {status.used_pct} % "
+                f"({_usd(status.spent_usd)} of {_usd(status.amount_usd)}), past its {t} % "
+                f"threshold. {action}",
+            )
+        )
+    return alerts
+
+
+def forecast_alert(name: str, scope: str, status: BudgetStatus, period: str) -> Alert | None:
+    """Fires when the month-end forecast exceeds the budget while actual spend is still under it."""
+    fc = status.forecast
+    if status.amount_usd <= 0 or fc.forecast_usd <= status.amount_usd:
+        return None
+    if status.spent_usd >= status.amount_usd:
+        return None  # the 100 % threshold says it already
+    when = status.crossings.get(100)
+    crossing = f" around {when.isoformat()}" if when else ""
+    return Alert(
+        kind=FORECAST,
+        scope=scope,
+        subject=name,
+        key=f"forecast:{name}",
+        period=period,
+        value=status.forecast_pct,
+        threshold=Decimal(100),
+        unit="%",
+        message=f"Budget {name!r} ({_scope_text(scope)}) is forecast to end the month at "
+        f"{_usd(fc.forecast_usd)} ({status.forecast_pct} % of {_usd(status.amount_usd)}), "
+        f"crossing it{crossing}. Move traffic to a cheaper model, turn on caching or batching, "
+        f"or raise the budget now.",
+    )
+
+
+def error_rate_alert(
+    metrics: WindowMetrics, rule: ErrorRateRule, scope: str, period: str
+) -> Alert | None:
+    """Fires when errors / requests in the window exceed `max_error_pct`."""
+    if metrics.requests < rule.min_requests:
+        return None
+    rate = _pct(metrics.errors, metrics.requests)
+    if rate <= rule.max_error_pct:
+        return None
+    return Alert(
+        ERROR_RATE,
+        scope,
+        ERROR_RATE,
+        f"{ERROR_RATE}:{scope}",
+        period,
+        rate,
+        rule.max_error_pct,
+        "%",
+        f"{rate} % of {metrics.requests} requests failed in the last {rule.window_minutes} min "
+        f"({_scope_text(scope)}; limit {rule.max_error_pct} %). Check the provider's status page "
+        f"and the error types on the Logs page; add retries or a fallback model.",
+    )
+
+
+def latency_alert(
+    metrics: WindowMetrics, rule: LatencyRule, scope: str, period: str
+) -> Alert | None:
+    """Fires when the window's P95 latency (from the histogram) is above the SLA."""
+    if metrics.requests < rule.min_requests or not any(metrics.latency_counts):
+        return None
+    p95 = percentile(list(metrics.latency_counts), LATENCY_EDGES_MS, 0.95)
+    if p95 is None or p95 <= rule.sla_ms:
+        return None
+    value = Decimal(round(p95))
+    return Alert(
+        LATENCY,
+        scope,
+        LATENCY,
+        f"{LATENCY}:{scope}",
+        period,
+        value,
+        Decimal(rule.sla_ms),
+        "ms",
+        f"P95 latency is {value:,} ms over the last {rule.window_minutes} min "
+        f"({_scope_text(scope)}; SLA {rule.sla_ms:,} ms). Look for long prompts or outputs, "
+        f"lower max_tokens, stream responses, or route to a faster model.",
+    )
+
+
+def rate_limit_alert(
+    metrics: WindowMetrics, rule: RateLimitRule, scope: str, period: str
+) -> Alert | None:
+    """Fires when 429s exceed `max_count`, or `max_pct` of requests once `min_requests` are seen."""
+    rate = _pct(metrics.rate_limited, metrics.requests)
+    over_count = metrics.rate_limited > rule.max_count
+    over_rate = metrics.requests >= rule.min_requests and rate > rule.max_pct
+    if not (over_count or over_rate):
+        return None
+    value, threshold, unit = (
+        (Decimal(metrics.rate_limited), Decimal(rule.max_count), "requests")
+        if over_count
+        else (rate, rule.max_pct, "%")
+    )
+    return Alert(
+        RATE_LIMIT,
+        scope,
+        RATE_LIMIT,
+        f"{RATE_LIMIT}:{scope}",
+        period,
+        value,
+        threshold,
+        unit,
+        f"{metrics.rate_limited} requests ({rate} %) were rate-limited (429) in the last "
+        f"{rule.window_minutes} min ({_scope_text(scope)}). Add backoff with jitter, spread "
+        f"batch jobs, move bulk work to the Batch API, or ask the provider for a higher tier.",
+    )
+
+
+def spike_limit(baseline_usd: Sequence[Decimal], rule: SpikeRule) -> Decimal:
+    """The spend above which a day is a spike, given its trailing baseline days."""
+    median = Decimal(statistics.median(baseline_usd))
+    mad = Decimal(statistics.median([abs(v - median) for v in baseline_usd]))
+    return max(median + rule.k * MAD_SCALE * mad, rule.factor * median)
+
+
+def cost_spike_alert(
+    daily_usd: Mapping[date, Decimal], day: date, rule: SpikeRule, scope: str
+) -> Alert | None:
+    """Fires when `day`'s spend is above `spike_limit` of the `baseline_days` before it."""
+    known = [d for d in daily_usd if d < day]
+    if not known or (day - min(known)).days < rule.min_baseline_days:
+        return None
+    days = min(rule.baseline_days, (day - min(known)).days)  # no zeros before the data starts
+    baseline = [Decimal(daily_usd.get(day - timedelta(days=i), 0)) for i in range(1, days + 1)]
+    spend = Decimal(daily_usd.get(day, 0))
+    limit = spike_limit(baseline, rule).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    if spend <= limit or spend < rule.min_spend_usd:
+        return None
+    return Alert(
+        COST_SPIKE,
+        scope,
+        COST_SPIKE,
+        f"{COST_SPIKE}:{scope}",
+        day.isoformat(),
+        spend.quantize(Decimal("0.01"), ROUND_HALF_UP),
+        limit,
+        "USD",
+        f"Spend on {day.isoformat()} was {_usd(spend)} ({_scope_text(scope)}), above the "
+        f"spike limit of {_usd(limit)} from the previous {rule.baseline_days} days. Find the "
+        f"model, project or user behind it on the Usage page; look for loops or runaway retries.",
+    )
+
+
+def group_budget_alerts(alerts: Sequence[Alert]) -> list[tuple[Alert, tuple[Alert, ...]]]:
+    """Each alert to show with the alerts it stands for: a budget's highest threshold covers
+    the lower ones of the same period; every other alert stands for itself."""
+    top: dict[tuple[str, str], Alert] = {}
+    for a in alerts:
+        group = (a.subject, a.period)
+        if a.kind == BUDGET and (group not in top or a.threshold > top[group].threshold):
+            top[group] = a
+    out = []
+    for a in alerts:
+        if a.kind != BUDGET:
+            out.append((a, (a,)))
+        elif top[(a.subject, a.period)] is a:
+            covered = tuple(
+                b
+                for b in alerts
+                if b.kind == BUDGET and (b.subject, b.period) == (a.subject, a.period)
+            )
+            out.append((a, covered))
+    return out

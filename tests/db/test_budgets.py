@@ -1,0 +1,282 @@
+"""Budgets, rules and events on SQLite and PostgreSQL: CRUD, spend by scope, once per period."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, insert
+
+from db.budgets import (
+    BudgetError,
+    acknowledge_event,
+    budget_overview,
+    daily_spend,
+    delete_budget,
+    get_budget,
+    list_budgets,
+    list_events,
+    list_rules,
+    mute_budget,
+    save_rule,
+    set_budget,
+    window_metrics,
+)
+from db.ingest import ingest_records
+from db.models import DailyRollup
+from db.prices import save_override
+from integrations.alerting import check_alerts
+
+D = Decimal
+PUSD = 10**12
+
+
+def add_spend(engine: Engine, spend: dict[date, Decimal], **key: str) -> None:
+    """One rollup row per day with the given USD cost (project/model/feature from `key`)."""
+    rows = [
+        {"day": d, "model": key.get("model", "acme-1"), "project": key.get("project", ""),
+         "feature": key.get("feature", ""), "requests": 10, "cost_pusd": int(usd * PUSD)}
+        for d, usd in spend.items()
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(DailyRollup.__table__), rows)
+
+
+def days(start: date, end: date, usd: str) -> dict[date, Decimal]:
+    return {start + timedelta(days=i): D(usd) for i in range((end - start).days + 1)}
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_budget_crud(engine: Engine) -> None:
+    b = set_budget(
+        engine, name="Search", amount_usd="1,500.50", scope="project:search", thresholds="90,50"
+    )
+    assert (b.amount_usd, b.scope, b.thresholds_pct, b.timezone) == (
+        D("1500.5"),
+        "project:search",
+        (50, 90),
+        "UTC",
+    )
+    again = set_budget(engine, name="Search", amount_usd=800, timezone="Europe/Berlin")
+    assert (
+        again.id == b.id
+        and again.amount_usd == D(800)
+        and again.thresholds_pct == (50, 75, 90, 100)
+    )
+    set_budget(engine, name="All", amount_usd=5000)
+    assert [x.name for x in list_budgets(engine)] == ["All", "Search"]
+    with pytest.raises(BudgetError, match="already called"):
+        set_budget(engine, name="All", amount_usd=1, budget_id=b.id)
+    renamed = set_budget(engine, name="Search v2", amount_usd=900, budget_id=b.id)
+    assert renamed.id == b.id and get_budget(engine, "Search") is None
+    assert delete_budget(engine, "Search v2") and not delete_budget(engine, "Search v2")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("amount_usd", "-5", "above \\$0"),
+        ("amount_usd", "lots", "not a number"),
+        ("scope", "team:x", "Scope"),
+        ("timezone", "Mars/Base", "Unknown timezone"),
+        ("thresholds", "50,abc", "whole percents"),
+        ("thresholds", "0,50", "between 1 and 1000"),
+        ("name", "  ", "needs a name"),
+    ],
+)
+def test_budget_validation(sqlite_url: str, field: str, value: str, match: str) -> None:
+    from db.engine import make_engine
+
+    args = {"name": "B", "amount_usd": "100", "scope": "all", "thresholds": None, "timezone": "UTC"}
+    args[field] = value
+    with pytest.raises(BudgetError, match=match):
+        set_budget(make_engine(sqlite_url), **args)
+
+
+def test_daily_spend_by_scope(engine: Engine) -> None:
+    add_spend(
+        engine, {date(2026, 3, 1): D("1.25")}, project="search", model="acme-1", feature="chat"
+    )
+    add_spend(engine, {date(2026, 3, 1): D("2.00")}, project="mail", model="acme-2")
+    add_spend(engine, {date(2026, 3, 2): D("0.000001")}, project="search", model="acme-2")
+    span = (date(2026, 3, 1), date(2026, 3, 31))
+    assert daily_spend(engine, "all", *span) == {
+        date(2026, 3, 1): D("3.25"),
+        date(2026, 3, 2): D("0.000001"),
+    }
+    assert daily_spend(engine, "project:search", *span)[date(2026, 3, 1)] == D("1.25")
+    assert daily_spend(engine, "model:acme-2", *span) == {
+        date(2026, 3, 1): D(2),
+        date(2026, 3, 2): D("0.000001"),
+    }
+    assert daily_spend(engine, "tag:chat", *span) == {date(2026, 3, 1): D("1.25")}
+
+
+def test_budget_overview_from_rollups(engine: Engine) -> None:
+    add_spend(engine, days(date(2026, 2, 10), date(2026, 3, 19), "20"), project="x")
+    add_spend(engine, days(date(2026, 3, 1), date(2026, 3, 19), "99"), project="other")
+    budget = set_budget(engine, name="X", amount_usd=1000, scope="project:x")
+    status = budget_overview(engine, budget, at("2026-03-20T12:00:00"))
+    # Mar 1..19 = 19 × 20 = 380; forecast = 380 + today 20 + 11 × 20 = 620; 500 reached Mar 25
+    assert status.spent_usd == D(380) and status.used_pct == D("38.00")
+    assert status.forecast.forecast_usd == D("620.00")
+    assert status.crossings == {50: date(2026, 3, 25), 75: None, 90: None, 100: None}
+
+
+def _events(engine: Engine) -> list[tuple[str, str, Decimal]]:
+    return sorted((e.key, e.period, e.threshold) for e in list_events(engine))
+
+
+def test_threshold_fires_once_per_month_across_the_boundary(engine: Engine) -> None:
+    set_budget(engine, name="Team", amount_usd=100, thresholds="50,100", forecast_alert=False)
+    save_rule(engine, kind="cost_spike", params={}, enabled=False)
+    add_spend(engine, days(date(2026, 3, 1), date(2026, 3, 31), "2"))  # March total 62
+    first = check_alerts(engine, at("2026-03-20T09:00:00"))  # 40 spent: nothing yet (forecast 62)
+    assert first.firing == [] and first.new_event_ids == []
+    second = check_alerts(engine, at("2026-03-26T09:00:00"))  # 52 spent
+    assert [(a.kind, a.threshold, a.value) for a in second.firing] == [
+        ("budget", D(50), D("52.00"))
+    ]
+    assert len(second.new_event_ids) == 1
+    third = check_alerts(engine, at("2026-03-31T23:00:00"))  # still firing, stored already
+    assert len(third.firing) == 1 and third.new_event_ids == []
+    april = check_alerts(engine, at("2026-04-02T09:00:00"))  # new month, nothing spent
+    assert april.firing == []
+    add_spend(engine, days(date(2026, 4, 1), date(2026, 4, 2), "30"))  # 60 in April
+    april = check_alerts(engine, at("2026-04-02T10:00:00"))
+    assert len(april.new_event_ids) == 1
+    assert _events(engine) == [
+        ("budget:Team:50", "2026-03", D(50)),
+        ("budget:Team:50", "2026-04", D(50)),
+    ]
+
+
+def test_month_starts_in_the_budgets_timezone(engine: Engine) -> None:
+    set_budget(engine, name="Tokyo", amount_usd=100, thresholds="50", timezone="Asia/Tokyo",
+               forecast_alert=False)  # fmt: skip
+    set_budget(engine, name="Utc", amount_usd=100, thresholds="50", forecast_alert=False)
+    save_rule(engine, kind="cost_spike", params={}, enabled=False)
+    add_spend(engine, days(date(2026, 3, 1), date(2026, 3, 30), "2"))  # 60 in March
+    # 14:00 UTC = 23:00 in Tokyo on Mar 31: both budgets are in March, both at 60 %
+    march = check_alerts(engine, at("2026-03-31T14:00:00"))
+    assert sorted((a.subject, a.period) for a in march.firing) == [
+        ("Tokyo", "2026-03"),
+        ("Utc", "2026-03"),
+    ]
+    # 16:00 UTC = 01:00 on Apr 1 in Tokyo: a new, empty month there; still March in UTC
+    later = check_alerts(engine, at("2026-03-31T16:00:00"))
+    assert [(a.subject, a.period) for a in later.firing] == [("Utc", "2026-03")]
+    assert later.new_event_ids == []
+    add_spend(engine, {date(2026, 4, 1): D(55)})
+    april = check_alerts(engine, at("2026-04-01T02:00:00"))
+    assert sorted((a.subject, a.period) for a in april.firing) == [
+        ("Tokyo", "2026-04"),
+        ("Utc", "2026-04"),
+    ]
+    assert len(april.new_event_ids) == 2
+    assert len(list_events(engine)) == 4
+
+
+def test_muted_budget_is_reported_not_stored(engine: Engine) -> None:
+    set_budget(engine, name="Team", amount_usd=10, thresholds="50", forecast_alert=False)
+    add_spend(engine, {date(2026, 3, 1): D(9)})
+    mute_budget(engine, "Team", at("2026-03-05T00:00:00"))
+    muted = check_alerts(engine, at("2026-03-02T00:00:00"))
+    assert muted.firing == [] and len(muted.muted) == 1 and muted.new_event_ids == []
+    after = check_alerts(engine, at("2026-03-06T00:00:00"))
+    assert len(after.firing) == 1 and len(after.new_event_ids) == 1
+
+
+def test_acknowledge_and_filter_history(engine: Engine) -> None:
+    set_budget(engine, name="A", amount_usd=10, thresholds="50,90", forecast_alert=False)
+    set_budget(engine, name="B", amount_usd=100, thresholds="5", forecast_alert=False)
+    add_spend(engine, {date(2026, 3, 1): D(9)})
+    check_alerts(engine, at("2026-03-01T12:00:00"))
+    events = list_events(engine)
+    assert len(events) == 3
+    assert {e.subject for e in list_events(engine, subjects=("A",))} == {"A"}
+    assert acknowledge_event(engine, events[0].id, at("2026-03-01T13:00:00"))
+    assert len(list_events(engine, acknowledged=False)) == 2
+    assert list_events(engine, acknowledged=True)[0].acknowledged_at == at("2026-03-01T13:00:00")
+    assert list_events(engine, since=at("2026-03-02T00:00:00")) == []
+    assert not acknowledge_event(engine, 99999)
+
+
+def _ingest_window(engine: Engine, errors: int, total: int = 40) -> None:
+    save_override(engine, model="acme-1", effective_from=date(2020, 1, 1),
+                  rates={"input_mtok": D(1), "output_mtok": D(2)})  # fmt: skip
+    records = [
+        {"timestamp": f"2026-03-10T10:{i:02d}:00Z", "request_id": f"r{i}", "model": "acme-1",
+         "input_tokens": 1000, "output_tokens": 100, "latency_ms": 8000 if i % 2 else 900,
+         "status": (429 if i % 3 else 500) if i < errors else 200, "project": "search"}
+        for i in range(total)
+    ]  # fmt: skip
+    report = ingest_records(engine, records, source="test", file_name="window.jsonl")
+    assert report.accepted == total
+
+
+def test_window_metrics_from_request_log(engine: Engine) -> None:
+    _ingest_window(engine, errors=6)
+    m = window_metrics(
+        engine, "project:search", at("2026-03-10T10:00:00"), at("2026-03-10T10:30:00")
+    )
+    # rows 10:00..10:29 = 30; errors at i < 6: i = 0, 3 -> 500, i = 1, 2, 4, 5 -> 429
+    assert (m.requests, m.errors, m.rate_limited) == (30, 6, 4)
+    assert sum(m.latency_counts) == 30
+    assert (
+        window_metrics(
+            engine, "project:other", at("2026-03-10T10:00:00"), at("2026-03-10T11:00:00")
+        ).requests
+        == 0
+    )
+
+
+def test_operational_rules_fire_through_the_check(engine: Engine) -> None:
+    _ingest_window(engine, errors=6)
+    save_rule(
+        engine,
+        kind="latency_p95",
+        params={"sla_ms": 20000, "window_minutes": 60, "min_requests": 20},
+    )
+    result = check_alerts(engine, at("2026-03-10T10:45:00"))
+    # last 60 min: 40 requests, 6 errors = 15.00 % > 5 %; 4 × 429 = 10.00 % > 2 %
+    got = {a.kind: (a.value, a.threshold) for a in result.firing}
+    assert got == {"error_rate": (D("15.00"), D(5)), "rate_limit": (D("10.00"), D(2))}
+    assert all(a.period == "2026-03-10" for a in result.firing)
+    assert {r.kind: r.rule for r in list_rules(engine)}["latency_p95"].sla_ms == 20000
+    again = check_alerts(engine, at("2026-03-10T10:50:00"))
+    assert len(again.firing) == 2 and again.new_event_ids == []
+    quiet = check_alerts(engine, at("2026-03-10T12:00:00"))  # the window has moved on
+    assert quiet.firing == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "match"),
+    [
+        ("error_rate", {"max_error_pct": "five"}, "not a number"),
+        ("latency_p95", {"window_minutes": 0}, "at least 1"),
+        ("rate_limit", {"max_count": -1}, "zero or more"),
+        ("nope", {}, "Unknown rule"),
+    ],
+)
+def test_rule_validation(sqlite_url: str, kind: str, params: dict, match: str) -> None:
+    from db.engine import make_engine
+
+    with pytest.raises(BudgetError, match=match):
+        save_rule(make_engine(sqlite_url), kind=kind, params=params)
+
+
+def test_cost_spike_fires_once_for_the_spike_day(engine: Engine) -> None:
+    add_spend(engine, days(date(2026, 3, 1), date(2026, 3, 14), "10"))
+    add_spend(engine, {date(2026, 3, 15): D(50)})
+    # Mar 16 at 08:00: yesterday (Mar 15) = 50 > max(10 + 3 × 1.4826 × 0, 2 × 10) = 20
+    result = check_alerts(engine, at("2026-03-16T08:00:00"))
+    (spike,) = [a for a in result.firing if a.kind == "cost_spike"]
+    assert (spike.value, spike.threshold, spike.period) == (D("50.00"), D("20.00"), "2026-03-15")
+    again = check_alerts(engine, at("2026-03-16T20:00:00"))
+    assert again.new_event_ids == []
+    assert [a.kind for a in check_alerts(engine, at("2026-03-17T08:00:00")).firing] == []

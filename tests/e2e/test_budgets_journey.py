@@ -1,0 +1,63 @@
+"""A team lead sets a budget in the browser, reads its card and forecast, acknowledges the alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import insert
+
+from db.budgets import list_events
+from db.engine import make_engine
+from db.models import DailyRollup
+from tests.e2e.helpers import assert_no_errors, goto, shot, wait_idle
+
+
+@pytest.fixture
+def spend_url(tmp_path) -> str:
+    """$10 a day for the last 40 UTC days, today included."""
+    url = f"sqlite:///{tmp_path / 'journey.db'}"
+    today = datetime.now(UTC).date()
+    rows = [
+        {"day": today - timedelta(days=i), "model": "acme-1", "project": "search",
+         "cost_pusd": 10 * 10**12}
+        for i in range(40)
+    ]  # fmt: skip
+    with make_engine(url).begin() as conn:
+        conn.execute(insert(DailyRollup.__table__), rows)
+    make_engine.cache_clear()
+    return url
+
+
+def test_create_budget_see_forecast_and_acknowledge(page, app_server, spend_url) -> None:
+    base = app_server(spend_url)
+    goto(page, f"{base}/budgets")
+    assert_no_errors(page)
+    expect(page.get_by_text("No budgets yet")).to_be_visible()
+
+    # $15 a month while at least $10 is spent this month: past the 50 % threshold on any day.
+    page.get_by_label("Name").fill("Team")
+    page.get_by_label("Monthly amount (USD)").fill("15")
+    page.get_by_role("button", name="Save budget").click()
+    wait_idle(page)
+    assert_no_errors(page)
+
+    card = page.locator(".st-key-budgets_card_1")
+    expect(card.get_by_text("Team", exact=True)).to_be_visible()
+    expect(card.get_by_text("Month-end forecast")).to_be_visible()
+    expect(card.locator('[role="progressbar"]')).to_have_count(1)
+    expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible()
+    expect(page.get_by_text("same weekday")).to_be_visible()
+    shot(page, "budgets_journey_card")
+
+    page.get_by_role("button", name="Acknowledge").first.click()
+    wait_idle(page)
+    assert_no_errors(page)
+    expect(page.get_by_text("Acknowledged", exact=False).first).to_be_visible()
+    # one row per budget: acknowledging it covers every threshold it stands for
+    acked = list_events(make_engine(spend_url), acknowledged=True)
+    assert acked and {e.subject for e in acked} == {"Team"}
+    assert list_events(make_engine(spend_url), acknowledged=False) == []
+    make_engine.cache_clear()
+    shot(page, "budgets_journey_acknowledged")
