@@ -1,0 +1,339 @@
+"""Reconciliation: Costdesk's computed cost of the logged calls vs what OpenAI billed.
+
+Per UTC day and model: the cost Costdesk computed from its request logs (`daily_rollup`), the
+requests and tokens OpenAI counted (`usage_bucket`, from the Usage API) priced with the same
+price book, and the amount OpenAI billed (`billed_cost`, from the Costs API). A difference over
+the tolerance (2 % by default) is flagged with its likely cause: calls missing from the logs,
+service tiers or batch rates, a price change or a negotiated price, or line items that are not
+tokens at all (tools, storage, audio minutes). Models are matched through the price book, so a
+dated snapshot in one source meets its alias in another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+import pandas as pd
+from sqlalchemy import Engine, Table, func, select
+
+from core.costs import picos_to_usd, price_frame
+from core.pricing import PriceBook
+from db.imports import BilledCost, UsageBucket
+from db.models import DailyRollup
+
+ROLLUP: Table = DailyRollup.__table__  # type: ignore[assignment]
+USAGE: Table = UsageBucket.__table__  # type: ignore[assignment]
+BILLED: Table = BilledCost.__table__  # type: ignore[assignment]
+
+TOLERANCE_SHARE = 0.02
+OTHER_ITEMS = "(other line items)"
+DEFAULT_TIERS = frozenset({"", "default", "auto", "standard"})
+TOKEN_WORDS = ("input", "output", "token", "cached")
+PRICE_CHANGE_LOOKBACK = timedelta(days=45)
+COLUMNS = [
+    "day", "model", "logged_requests", "usage_requests", "computed_pusd", "usage_pusd",
+    "billed_pusd", "diff_pusd", "diff_share", "flagged", "cause",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What is known about one (day, model) when explaining a difference."""
+
+    logged_requests: int
+    usage_requests: int
+    unpriced_requests: int
+    computed_pusd: int
+    usage_pusd: int
+    billed_pusd: int
+    tiers: tuple[str, ...] = ()
+    batch: bool = False
+    other_items: bool = False
+    price_change: date | None = None
+
+
+@dataclass
+class Reconciliation:
+    """The table (one row per day and model) and its totals."""
+
+    rows: pd.DataFrame
+    start: date
+    end: date
+
+    @property
+    def computed_usd(self) -> Decimal:
+        """Costdesk's computed cost of the logged calls."""
+        return picos_to_usd(int(self.rows["computed_pusd"].sum())) if len(self.rows) else Decimal(0)
+
+    @property
+    def billed_usd(self) -> Decimal:
+        """What OpenAI billed."""
+        return picos_to_usd(int(self.rows["billed_pusd"].sum())) if len(self.rows) else Decimal(0)
+
+    @property
+    def flagged(self) -> int:
+        """Rows whose difference is over the tolerance."""
+        return int(self.rows["flagged"].sum()) if len(self.rows) else 0
+
+    def by_day(self) -> pd.DataFrame:
+        """Per day: computed and billed pico-dollars and how many models were flagged."""
+        if self.rows.empty:
+            return pd.DataFrame(columns=["day", "computed_pusd", "billed_pusd", "flagged"])
+        return self.rows.groupby("day", as_index=False).agg(
+            computed_pusd=("computed_pusd", "sum"),
+            billed_pusd=("billed_pusd", "sum"),
+            flagged=("flagged", "sum"),
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to compare."""
+        return self.rows.empty
+
+
+def parse_line_item(line_item: str) -> tuple[str, str]:
+    """(service tier, model) of a Costs API line item; model "" for non-token items.
+
+    "gpt-4o-mini-2024-07-18, input" -> ("", "gpt-4o-mini-2024-07-18");
+    "priority | gpt-5, output, long context" -> ("priority", "gpt-5");
+    "web search tool calls" / "whisper-1, audio" -> ("", "").
+    """
+    tier, _, rest = line_item.rpartition("|") if "|" in line_item else ("", "", line_item)
+    head, _, kind = rest.partition(",")
+    if not kind or not any(word in kind.lower() for word in TOKEN_WORDS):
+        return tier.strip().lower(), ""
+    words = head.strip().split()
+    return tier.strip().lower(), words[0] if words else ""
+
+
+def canonical_model(name: str, book: PriceBook) -> str:
+    """The price book's name for a model (dated snapshots meet their alias); else the name."""
+    if not name:
+        return OTHER_ITEMS
+    entry = book.resolve(name)
+    return entry.model if entry is not None else name.strip().lower()
+
+
+def price_change_near(book: PriceBook, model: str, day: date) -> date | None:
+    """The latest price change of `model` in the weeks up to `day`, if any."""
+    if model == OTHER_ITEMS:
+        return None
+    starts = [r.effective_from for r in book.history(model) if r.effective_from is not None]
+    near = [d for d in starts if day - PRICE_CHANGE_LOOKBACK <= d <= day]
+    return max(near) if near else None
+
+
+def diff_share(computed_pusd: int, billed_pusd: int) -> float | None:
+    """(computed - billed) / billed; None when nothing was billed."""
+    return (computed_pusd - billed_pusd) / billed_pusd if billed_pusd else None
+
+
+def is_flagged(computed_pusd: int, billed_pusd: int, tolerance_share: float) -> bool:
+    """Over the tolerance, or billed and computed disagree about whether anything was spent."""
+    share = diff_share(computed_pusd, billed_pusd)
+    if share is None:
+        return computed_pusd > 0
+    return abs(share) > tolerance_share
+
+
+def likely_cause(ev: Evidence, tolerance_share: float = TOLERANCE_SHARE) -> str:
+    """The most likely reasons a computed cost differs from the billed cost, most likely first."""
+    if ev.other_items:
+        return "non-token line items (tools, storage, audio): not in request logs"
+    causes = []
+    if ev.usage_requests > ev.logged_requests:
+        missing = ev.usage_requests - ev.logged_requests
+        causes.append(f"calls missing from the logs ({missing:,} of {ev.usage_requests:,})")
+    elif ev.logged_requests > ev.usage_requests > 0:
+        causes.append("more calls logged than OpenAI counted (test or duplicate traffic)")
+    if ev.tiers:
+        causes.append(f"service tier billed at other rates ({', '.join(ev.tiers)})")
+    if ev.batch:
+        causes.append("batch requests billed at batch rates")
+    if ev.unpriced_requests:
+        causes.append(f"model not in the price book ({ev.unpriced_requests:,} requests unpriced)")
+    if ev.billed_pusd == 0 and ev.computed_pusd > 0:
+        causes.append("nothing billed yet: the Costs API can lag by a day")
+    if causes or not ev.usage_requests:
+        return "; ".join(causes) or "unexplained: check the price book and the logs' coverage"
+    if not is_flagged(ev.usage_pusd, ev.billed_pusd, tolerance_share):
+        return "logged token counts or prices differ from OpenAI's (re-price after a price change)"
+    if ev.price_change is not None:
+        return f"price change on {ev.price_change.isoformat()}"
+    return "price differs from the price book (negotiated or changed price)"
+
+
+def _range_filter(column: object, start: date, end: date) -> object:
+    return (column >= datetime.combine(start, time(), tzinfo=UTC)) & (  # type: ignore[operator]
+        column < datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC)  # type: ignore[operator]
+    )
+
+
+def _frame(engine: Engine, query: object, columns: list[str]) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()  # type: ignore[arg-type]
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def _as_day(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values).dt.date if len(values) else values
+
+
+def logged_frame(engine: Engine, start: date, end: date) -> pd.DataFrame:
+    """Requests and computed cost of the logged calls per day and model (from the rollups)."""
+    query = (
+        select(
+            ROLLUP.c.day,
+            ROLLUP.c.model,
+            func.sum(ROLLUP.c.requests),
+            func.sum(ROLLUP.c.unpriced_requests),
+            func.sum(ROLLUP.c.cost_pusd),
+        )
+        .where(ROLLUP.c.day >= start, ROLLUP.c.day <= end)
+        .group_by(ROLLUP.c.day, ROLLUP.c.model)
+    )
+    columns = ["day", "model", "logged_requests", "unpriced_requests", "computed_pusd"]
+    frame = _frame(engine, query, columns)
+    frame["day"] = _as_day(frame["day"])
+    return frame
+
+
+def usage_frame(engine: Engine, start: date, end: date) -> pd.DataFrame:
+    """OpenAI-counted requests and tokens per day, model, service tier and batch flag."""
+    keys = [USAGE.c.start_time, USAGE.c.model, USAGE.c.service_tier, USAGE.c.batch]
+    sums = [
+        func.sum(USAGE.c[name])
+        for name in (
+            "requests", "input_tokens", "cached_input_tokens", "cache_write_tokens",
+            "output_tokens",
+        )
+    ]  # fmt: skip
+    query = select(*keys, *sums).where(_range_filter(USAGE.c.start_time, start, end))
+    columns = ["day", "model", "service_tier", "batch", "usage_requests", "input_tokens"]
+    columns += ["cached_input_tokens", "cache_write_tokens", "output_tokens"]
+    frame = _frame(engine, query.group_by(*keys), columns)
+    frame["day"] = _as_day(frame["day"])
+    frame["batch"] = frame["batch"].astype(bool)
+    return frame
+
+
+def billed_frame(engine: Engine, start: date, end: date) -> pd.DataFrame:
+    """Billed amounts per day and line item (summed over projects)."""
+    keys = [BILLED.c.start_time, BILLED.c.line_item]
+    query = (
+        select(*keys, func.sum(BILLED.c.amount_pusd))
+        .where(_range_filter(BILLED.c.start_time, start, end))
+        .group_by(*keys)
+    )
+    frame = _frame(engine, query, ["day", "line_item", "billed_pusd"])
+    frame["day"] = _as_day(frame["day"])
+    return frame
+
+
+def _priced_usage(usage: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
+    """Usage rows with `usage_pusd`: OpenAI's token counts at Costdesk's prices."""
+    if usage.empty:
+        return usage.assign(usage_pusd=pd.Series(dtype="int64"))
+    priced = price_frame(usage, book)
+    return usage.assign(usage_pusd=priced["cost_pusd"].astype("int64"))
+
+
+def _tiers_of(values: pd.Series) -> tuple[str, ...]:
+    return tuple(sorted({str(v) for v in values if str(v).lower() not in DEFAULT_TIERS}))
+
+
+def _usage_by_model(usage: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
+    usage = _priced_usage(usage, book)
+    usage["model"] = [canonical_model(m, book) for m in usage["model"]]
+    return usage.groupby(["day", "model"], as_index=False).agg(
+        usage_requests=("usage_requests", "sum"),
+        usage_pusd=("usage_pusd", "sum"),
+        usage_tiers=("service_tier", _tiers_of),
+        batch=("batch", "any"),
+    )
+
+
+def _billed_by_model(billed: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
+    parsed = [parse_line_item(item) for item in billed["line_item"]]
+    billed = billed.assign(
+        tier=[tier for tier, _m in parsed],
+        model=[canonical_model(m, book) for _t, m in parsed],
+    )
+    return billed.groupby(["day", "model"], as_index=False).agg(
+        billed_pusd=("billed_pusd", "sum"), billed_tiers=("tier", _tiers_of)
+    )
+
+
+def _merged(engine: Engine, book: PriceBook, start: date, end: date) -> pd.DataFrame:
+    logged = logged_frame(engine, start, end)
+    logged["model"] = [canonical_model(m, book) for m in logged["model"]]
+    logged = logged.groupby(["day", "model"], as_index=False).sum()
+    usage = _usage_by_model(usage_frame(engine, start, end), book)
+    billed = _billed_by_model(billed_frame(engine, start, end), book)
+    merged = logged.merge(usage, on=["day", "model"], how="outer")
+    merged = merged.merge(billed, on=["day", "model"], how="outer")
+    for name in ("logged_requests", "unpriced_requests", "computed_pusd", "usage_requests"):
+        merged[name] = merged[name].fillna(0).astype("int64")
+    for name in ("usage_pusd", "billed_pusd"):
+        merged[name] = merged[name].fillna(0).astype("int64")
+    for name in ("usage_tiers", "billed_tiers"):
+        merged[name] = [v if isinstance(v, tuple) else () for v in merged[name]]
+    merged["batch"] = merged["batch"].fillna(False).astype(bool)
+    return merged
+
+
+def _evidence(row: pd.Series, book: PriceBook) -> Evidence:
+    return Evidence(
+        logged_requests=int(row["logged_requests"]),
+        usage_requests=int(row["usage_requests"]),
+        unpriced_requests=int(row["unpriced_requests"]),
+        computed_pusd=int(row["computed_pusd"]),
+        usage_pusd=int(row["usage_pusd"]),
+        billed_pusd=int(row["billed_pusd"]),
+        tiers=tuple(sorted(set(row["usage_tiers"]) | set(row["billed_tiers"]))),
+        batch=bool(row["batch"]),
+        other_items=row["model"] == OTHER_ITEMS,
+        price_change=price_change_near(book, row["model"], row["day"]),
+    )
+
+
+def reconcile(
+    engine: Engine,
+    book: PriceBook,
+    start: date,
+    end: date,
+    *,
+    tolerance_share: float = TOLERANCE_SHARE,
+) -> Reconciliation:
+    """Computed vs billed cost per day and model over [start, end], differences explained."""
+    merged = _merged(engine, book, start, end)
+    if merged.empty:
+        return Reconciliation(pd.DataFrame(columns=COLUMNS), start, end)
+    merged["diff_pusd"] = merged["computed_pusd"] - merged["billed_pusd"]
+    merged["diff_share"] = [
+        diff_share(c, b)
+        for c, b in zip(merged["computed_pusd"], merged["billed_pusd"], strict=True)
+    ]
+    merged["flagged"] = [
+        is_flagged(c, b, tolerance_share)
+        for c, b in zip(merged["computed_pusd"], merged["billed_pusd"], strict=True)
+    ]
+    merged["cause"] = [
+        likely_cause(_evidence(row, book), tolerance_share) if row["flagged"] else ""
+        for _i, row in merged.iterrows()
+    ]
+    rows = merged[COLUMNS].sort_values(["day", "model"], ignore_index=True)
+    return Reconciliation(rows, start, end)
+
+
+def imported_range(engine: Engine) -> tuple[date, date] | None:
+    """First and last day of imported usage or billed cost; None before any import."""
+    with engine.connect() as conn:
+        bounds = [
+            conn.execute(select(func.min(t.c.start_time), func.max(t.c.start_time))).one()
+            for t in (USAGE, BILLED)
+        ]
+    days = [pd.Timestamp(v).date() for pair in bounds for v in pair if v is not None]
+    return (min(days), max(days)) if days else None

@@ -1,0 +1,622 @@
+"""Log every OpenAI SDK call as one metadata-only record in Costdesk's flat log schema.
+
+`instrument(client, sink=...)` wraps `chat.completions.create`, `responses.create` and
+`embeddings.create` of a real `openai.OpenAI` or `openai.AsyncOpenAI` client, in place. Each call
+(streamed or not, successful or failed) writes ONE record: timestamp, request id (the
+`x-request-id` header), the model as resolved by the API, token counts, latency, status, error
+type, finish reason, service tier, max_tokens and the caller's project / feature tags. Prompt and
+response text, keys and headers other than the request id are never read into a record.
+
+    client = instrument(openai.OpenAI(), "logs/openai.jsonl", project="support")
+    client = instrument(openai.AsyncOpenAI(), DatabaseSink(make_engine()), feature="search")
+
+A failure to log is reported through the `costdesk.openai_logging` logger and never breaks the
+caller's request. Clients made later with `client.with_options(...)` / `client.copy()` are new
+objects: instrument them too.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import openai
+from openai._legacy_response import LegacyAPIResponse
+
+log = logging.getLogger("costdesk.openai_logging")
+
+Record = dict[str, Any]
+ENDPOINTS = ("chat", "responses", "embeddings")
+
+
+class Sink(Protocol):
+    """Where records go: anything with `write(record)` (and optionally `close()`)."""
+
+    def write(self, record: Record) -> None:
+        """Store one record."""
+
+
+# --------------------------------------------------------------------------- sinks
+
+
+class JsonlSink:
+    """Append records to a JSON-lines file, rotating it at `max_bytes` (file.1 ... file.N)."""
+
+    def __init__(self, path: str | Path, *, max_bytes: int = 50_000_000, backups: int = 5) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, record: Record) -> None:
+        """Append one record as a line; rotate first when the file would grow past the limit."""
+        line = (json.dumps(record, separators=(",", ":"), default=str) + "\n").encode()
+        with self._lock:
+            if self._size() + len(line) > self.max_bytes and self._size() > 0:
+                self._rotate()
+            with self.path.open("ab") as handle:
+                handle.write(line)
+
+    def files(self) -> list[Path]:
+        """The current file and its rotated copies that exist, newest first."""
+        names = [self.path] + [self._backup(i) for i in range(1, self.backups + 1)]
+        return [p for p in names if p.exists()]
+
+    def close(self) -> None:
+        """Nothing is held open between writes."""
+
+    def _size(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def _backup(self, index: int) -> Path:
+        return self.path.with_name(f"{self.path.name}.{index}")
+
+    def _rotate(self) -> None:
+        if self.backups <= 0:
+            self.path.unlink(missing_ok=True)
+            return
+        self._backup(self.backups).unlink(missing_ok=True)
+        for index in range(self.backups - 1, 0, -1):
+            if self._backup(index).exists():
+                os.replace(self._backup(index), self._backup(index + 1))
+        os.replace(self.path, self._backup(1))
+
+
+class DatabaseSink:
+    """Buffer records and ingest them with `db.ingest.ingest_records` in batches.
+
+    Flushes when `batch_size` records are waiting, when `flush_interval_s` has passed since the
+    last flush, on `flush()` / `close()`, and at interpreter exit.
+    """
+
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        source: str = "openai-sdk",
+        batch_size: int = 200,
+        flush_interval_s: float = 5.0,
+    ) -> None:
+        self.engine = engine
+        self.source = source
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self._buffer: list[Record] = []
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        weakref.finalize(self, DatabaseSink._flush_quietly, engine, source, self._buffer)
+
+    def write(self, record: Record) -> None:
+        """Queue one record; ingest the queue when it is full or old enough."""
+        with self._lock:
+            self._buffer.append(record)
+            due = len(self._buffer) >= self.batch_size
+            due = due or time.monotonic() - self._last_flush >= self.flush_interval_s
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Ingest every queued record now."""
+        with self._lock:
+            self._last_flush = time.monotonic()
+            self._flush_records(self.engine, self.source, self._buffer)
+
+    def close(self) -> None:
+        """Flush what is queued."""
+        self.flush()
+
+    @staticmethod
+    def _flush_quietly(engine: Any, source: str, buffer: list[Record]) -> None:
+        """The flush at exit or garbage collection: a failure is logged, never raised."""
+        try:
+            DatabaseSink._flush_records(engine, source, buffer)
+        except Exception:
+            log.warning("could not store %d Costdesk usage records", len(buffer), exc_info=True)
+
+    @staticmethod
+    def _flush_records(engine: Any, source: str, buffer: list[Record]) -> None:
+        if not buffer:
+            return
+        from db.ingest import ingest_records
+
+        records = list(buffer)
+        buffer.clear()
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        ingest_records(engine, records, source=source, file_name=f"{source}-{day}.jsonl")
+
+
+class CallbackSink:
+    """Adapts a plain function `record -> None` to the sink protocol."""
+
+    def __init__(self, func: Callable[[Record], None]) -> None:
+        self.func = func
+
+    def write(self, record: Record) -> None:
+        """Hand the record to the function."""
+        self.func(record)
+
+
+def as_sink(sink: Sink | Callable[[Record], None] | str | Path) -> Sink:
+    """A sink from a sink object, a function, or a path to a JSON-lines file."""
+    if isinstance(sink, (str, Path)):
+        return JsonlSink(sink)
+    if hasattr(sink, "write"):
+        return sink  # type: ignore[return-value]
+    if callable(sink):
+        return CallbackSink(sink)
+    raise TypeError(f"not a sink: {type(sink).__name__}")
+
+
+# --------------------------------------------------------------------------- reading SDK objects
+
+
+def _get(obj: Any, *path: str) -> Any:
+    """`obj.a.b` (attributes or dict keys), None as soon as a step is missing."""
+    for name in path:
+        if obj is None:
+            return None
+        obj = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    return obj
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def chat_usage(usage: Any) -> dict[str, int]:
+    """Token counts of a Chat Completions `usage` object (inclusive OpenAI counts)."""
+    return {
+        "input_tokens": _int(_get(usage, "prompt_tokens")),
+        "cached_input_tokens": _int(_get(usage, "prompt_tokens_details", "cached_tokens")),
+        "output_tokens": _int(_get(usage, "completion_tokens")),
+        "reasoning_tokens": _int(_get(usage, "completion_tokens_details", "reasoning_tokens")),
+    }
+
+
+def responses_usage(usage: Any) -> dict[str, int]:
+    """Token counts of a Responses API `usage` object."""
+    return {
+        "input_tokens": _int(_get(usage, "input_tokens")),
+        "cached_input_tokens": _int(_get(usage, "input_tokens_details", "cached_tokens")),
+        "output_tokens": _int(_get(usage, "output_tokens")),
+        "reasoning_tokens": _int(_get(usage, "output_tokens_details", "reasoning_tokens")),
+    }
+
+
+def _finish_of_response(response: Any) -> str:
+    """A Chat-style finish reason for a Responses object (`length` when cut by max tokens)."""
+    status = _str(_get(response, "status"))
+    reason = _str(_get(response, "incomplete_details", "reason"))
+    if status == "completed":
+        return "stop"
+    if reason == "max_output_tokens":
+        return "length"
+    return reason or status
+
+
+def fields_of_result(kind: str, result: Any) -> Record:
+    """Model, usage, finish reason and service tier of a finished (non-streamed) result."""
+    fields: Record = {"model": _str(_get(result, "model")), "usage_known": True}
+    fields["service_tier"] = _str(_get(result, "service_tier"))
+    if kind == "chat":
+        fields |= chat_usage(_get(result, "usage"))
+        choices = _get(result, "choices") or []
+        fields["finish_reason"] = _str(_get(choices[0], "finish_reason")) if choices else ""
+        fields["usage_known"] = _get(result, "usage") is not None
+    elif kind == "responses":
+        fields |= responses_usage(_get(result, "usage"))
+        fields["finish_reason"] = _finish_of_response(result)
+        fields["usage_known"] = _get(result, "usage") is not None
+    else:
+        fields["input_tokens"] = _int(_get(result, "usage", "prompt_tokens"))
+    return fields
+
+
+def _requested_max_tokens(kind: str, kwargs: dict[str, Any]) -> int | None:
+    names = {"chat": ("max_completion_tokens", "max_tokens"), "responses": ("max_output_tokens",)}
+    for name in names.get(kind, ()):
+        value = kwargs.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def error_fields(exc: BaseException) -> Record:
+    """HTTP status and a short error type (API error code, never the message) of a failure."""
+    if isinstance(exc, openai.APIStatusError):
+        kind = _str(exc.code) or _str(exc.type) or f"http_{exc.status_code}"
+        return {"status": exc.status_code, "error_type": kind, "request_id": exc.request_id}
+    if isinstance(exc, openai.APITimeoutError):
+        return {"status": 0, "error_type": "timeout"}
+    if isinstance(exc, openai.APIConnectionError):
+        return {"status": 0, "error_type": "connection_error"}
+    if isinstance(exc, openai.APIError):
+        return {"status": 0, "error_type": _str(exc.code) or _str(exc.type) or "api_error"}
+    return {"status": 0, "error_type": f"client_error:{type(exc).__name__}"}
+
+
+# --------------------------------------------------------------------------- one call
+
+
+@dataclass
+class _Call:
+    """What is known about one call while it runs (no prompt text is kept)."""
+
+    kind: str
+    model: str
+    max_tokens: int | None
+    started_at: datetime
+    started: float
+    fields: Record = field(default_factory=dict)
+    done: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class CallLogger:
+    """Turns SDK calls into records and hands them to the sink; never raises."""
+
+    def __init__(self, sink: Sink, project: str | None = None, feature: str | None = None) -> None:
+        self.sink = sink
+        self.project = project or ""
+        self.feature = feature or ""
+
+    def start(self, kind: str, kwargs: dict[str, Any]) -> _Call:
+        """Note the start of a call."""
+        model = kwargs.get("model")
+        return _Call(
+            kind=kind,
+            model=model if isinstance(model, str) else "",
+            max_tokens=_requested_max_tokens(kind, kwargs),
+            started_at=datetime.now(UTC),
+            started=time.perf_counter(),
+        )
+
+    def finish(self, call: _Call, **fields: Any) -> None:
+        """Write the call's one record (later calls for the same call are ignored)."""
+        try:
+            with call.lock:
+                if call.done:
+                    return
+                call.done = True
+            self.sink.write(self._record(call, {**call.fields, **fields}))
+        except Exception:  # logging must never break the caller
+            log.warning("could not write a Costdesk usage record", exc_info=True)
+
+    def succeeded(self, call: _Call, result: Any, request_id: str | None) -> None:
+        """Record a finished, non-streamed call."""
+        try:
+            result, request_id = _unwrap_raw(result, request_id)
+            fields = fields_of_result(call.kind, result)
+        except Exception:
+            log.warning("could not read usage from an OpenAI result", exc_info=True)
+            fields = {"usage_known": False}
+        self.finish(call, request_id=request_id, status=200, **fields)
+
+    def failed(self, call: _Call, exc: BaseException) -> None:
+        """Record a call that raised."""
+        try:
+            fields = error_fields(exc)
+        except Exception:
+            fields = {"status": 0, "error_type": "unknown"}
+        self.finish(call, **fields)
+
+    def _record(self, call: _Call, fields: Record) -> Record:
+        error_type = _str(fields.get("error_type"))
+        if not error_type and not fields.get("usage_known", True):
+            error_type = "usage_unknown"
+        return {
+            "timestamp": call.started_at.isoformat().replace("+00:00", "Z"),
+            "request_id": fields.get("request_id") or f"local-{uuid.uuid4().hex}",
+            "model": fields.get("model") or call.model,
+            "input_tokens": _int(fields.get("input_tokens")),
+            "output_tokens": _int(fields.get("output_tokens")),
+            "cached_input_tokens": _int(fields.get("cached_input_tokens")),
+            "reasoning_tokens": _int(fields.get("reasoning_tokens")),
+            "latency_ms": round((time.perf_counter() - call.started) * 1000),
+            "status": _int(fields.get("status", 200)) or None,  # None: no HTTP response
+            "error_type": error_type,
+            "project": self.project,
+            "feature": self.feature,
+            "user": "",
+            "finish_reason": _str(fields.get("finish_reason")),
+            "max_tokens": call.max_tokens,
+            "batch": False,
+            "service_tier": _str(fields.get("service_tier")),
+            "provider": "openai",
+            "endpoint": call.kind,
+        }
+
+
+# --------------------------------------------------------------------------- streams
+
+
+class _StreamState:
+    """Folds stream chunks / events into record fields as they pass."""
+
+    def __init__(self, kind: str, injected_usage: bool) -> None:
+        self.kind = kind
+        self.injected_usage = injected_usage
+        self.fields: Record = {"usage_known": False}
+        self.finished = False
+
+    def observe(self, item: Any) -> bool:
+        """Update the fields from one item; False when the caller should not see it."""
+        try:
+            if self.kind == "chat":
+                return self._chat(item)
+            self._responses(item)
+        except Exception:
+            log.warning("could not read a stream item", exc_info=True)
+        return True
+
+    def _chat(self, chunk: Any) -> bool:
+        self.fields["model"] = _str(_get(chunk, "model")) or self.fields.get("model", "")
+        tier = _str(_get(chunk, "service_tier"))
+        self.fields["service_tier"] = tier or self.fields.get("service_tier", "")
+        choices = _get(chunk, "choices") or []
+        for choice in choices:
+            reason = _str(_get(choice, "finish_reason"))
+            self.fields["finish_reason"] = reason or self.fields.get("finish_reason", "")
+        usage = _get(chunk, "usage")
+        if usage is not None:
+            self.fields |= chat_usage(usage) | {"usage_known": True}
+            return not (self.injected_usage and not choices)
+        return True
+
+    def _responses(self, event: Any) -> None:
+        kind = _str(_get(event, "type"))
+        response = _get(event, "response")
+        if response is not None:
+            self.fields["model"] = _str(_get(response, "model")) or self.fields.get("model", "")
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            self.fields |= fields_of_result("responses", response)
+            if kind == "response.failed":
+                code = _str(_get(response, "error", "code")) or "response_failed"
+                self.fields["error_type"] = code
+        elif kind == "error":
+            self.fields["error_type"] = _str(_get(event, "code")) or "stream_error"
+
+    def end_fields(self, exc: BaseException | None) -> Record:
+        """Fields for the record when the stream ends, normally or not."""
+        if exc is not None:
+            interrupted = error_fields(exc)
+            if interrupted["error_type"] in ("connection_error", "timeout"):
+                interrupted["error_type"] = "stream_interrupted"
+            interrupted = {k: v for k, v in interrupted.items() if k != "request_id" or v}
+            return {**self.fields, **interrupted}
+        if not self.finished:
+            return {**self.fields, "error_type": "stream_closed_early"}
+        return dict(self.fields)
+
+
+def _watch_sync_stream(logger: CallLogger, call: _Call, stream: Any, injected: bool) -> Any:
+    """Replace the stream's iterator with one that records the call when it ends."""
+    state = _StreamState(call.kind, injected)
+    call.fields["request_id"] = stream.response.headers.get("x-request-id")
+    call.fields["status"] = stream.response.status_code
+
+    def observed(inner: Iterator[Any]) -> Iterator[Any]:
+        error: BaseException | None = None
+        try:
+            for item in inner:
+                if state.observe(item):
+                    yield item
+            state.finished = True
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            logger.finish(call, **state.end_fields(error))
+
+    generator = observed(stream._iterator)
+    stream._iterator = generator
+    original_close = stream.close
+
+    def close() -> None:
+        try:
+            original_close()
+        finally:
+            generator.close()
+            logger.finish(call, **state.end_fields(None))
+
+    stream.close = close
+    weakref.finalize(stream, lambda: logger.finish(call, **state.end_fields(None)))
+    return stream
+
+
+def _watch_async_stream(logger: CallLogger, call: _Call, stream: Any, injected: bool) -> Any:
+    """The asyncio twin of `_watch_sync_stream`."""
+    state = _StreamState(call.kind, injected)
+    call.fields["request_id"] = stream.response.headers.get("x-request-id")
+    call.fields["status"] = stream.response.status_code
+
+    async def observed(inner: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        error: BaseException | None = None
+        try:
+            async for item in inner:
+                if state.observe(item):
+                    yield item
+            state.finished = True
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            logger.finish(call, **state.end_fields(error))
+
+    generator = observed(stream._iterator)
+    stream._iterator = generator
+    original_close = stream.close
+
+    async def close() -> None:
+        try:
+            await original_close()
+        finally:
+            await generator.aclose()
+            logger.finish(call, **state.end_fields(None))
+
+    stream.close = close
+    weakref.finalize(stream, lambda: logger.finish(call, **state.end_fields(None)))
+    return stream
+
+
+def _ask_for_usage(kind: str, kwargs: dict[str, Any]) -> bool:
+    """Ask a streamed chat call for its final usage chunk; True when Costdesk added it."""
+    if kind != "chat" or not kwargs.get("stream"):
+        return False
+    options = kwargs.get("stream_options")
+    options = dict(options) if isinstance(options, dict) else {}
+    if "include_usage" in options:
+        return False
+    kwargs["stream_options"] = {**options, "include_usage": True}
+    return True
+
+
+# --------------------------------------------------------------------------- wrapping
+
+
+def _unwrap_raw(result: Any, request_id: str | None) -> tuple[Any, str | None]:
+    """The parsed object behind `.with_raw_response` (its body is already read), else as is."""
+    if isinstance(result, LegacyAPIResponse):
+        request_id = result.headers.get("x-request-id")
+        return (None if result._stream else result.parse()), request_id
+    return result, request_id
+
+
+def _request_id(result: Any) -> str | None:
+    return getattr(result, "_request_id", None)
+
+
+def _sync_create(logger: CallLogger, kind: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def create(*args: Any, **kwargs: Any) -> Any:
+        call = logger.start(kind, kwargs)
+        injected = _safe_ask_for_usage(kind, kwargs)
+        try:
+            result = original(*args, **kwargs)
+        except Exception as exc:
+            logger.failed(call, exc)
+            raise
+        if isinstance(result, openai.Stream):
+            return _safe_watch(_watch_sync_stream, logger, call, result, injected)
+        logger.succeeded(call, result, _request_id(result))
+        return result
+
+    return create
+
+
+def _async_create(
+    logger: CallLogger, kind: str, original: Callable[..., Any]
+) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def create(*args: Any, **kwargs: Any) -> Any:
+        call = logger.start(kind, kwargs)
+        injected = _safe_ask_for_usage(kind, kwargs)
+        try:
+            result = await original(*args, **kwargs)
+        except Exception as exc:
+            logger.failed(call, exc)
+            raise
+        if isinstance(result, openai.AsyncStream):
+            return _safe_watch(_watch_async_stream, logger, call, result, injected)
+        logger.succeeded(call, result, _request_id(result))
+        return result
+
+    return create
+
+
+def _safe_ask_for_usage(kind: str, kwargs: dict[str, Any]) -> bool:
+    try:
+        return _ask_for_usage(kind, kwargs)
+    except Exception:
+        log.warning("could not add stream_options.include_usage", exc_info=True)
+        return False
+
+
+def _safe_watch(
+    watch: Callable[..., Any], logger: CallLogger, call: _Call, stream: Any, injected: bool
+) -> Any:
+    try:
+        return watch(logger, call, stream, injected)
+    except Exception:
+        log.warning("could not watch an OpenAI stream", exc_info=True)
+        logger.finish(call, status=200, usage_known=False)
+        return stream
+
+
+def _resources(client: Any) -> list[tuple[str, Any]]:
+    return [
+        ("chat", client.chat.completions),
+        ("responses", client.responses),
+        ("embeddings", client.embeddings),
+    ]
+
+
+def instrument(
+    client: Any,
+    sink: Sink | Callable[[Record], None] | str | Path,
+    *,
+    project: str | None = None,
+    feature: str | None = None,
+    throttle: Any = None,
+) -> Any:
+    """Make `client` log every chat / responses / embeddings call to `sink`; returns `client`.
+
+    `throttle` (an `integrations.throttle.Throttle`) is opt-in: calls then wait for request and
+    token budget and retry 429 / 5xx themselves (give the client `max_retries=0` so the SDK does
+    not retry as well). Each attempt is its own record, so rate-limited attempts are counted.
+    """
+    logger = CallLogger(as_sink(sink), project, feature)
+    is_async = isinstance(client, openai.AsyncOpenAI)
+    for kind, resource in _resources(client):
+        original = resource.create
+        original = getattr(original, "__costdesk_original__", original)
+        wrapped = (_async_create if is_async else _sync_create)(logger, kind, original)
+        if throttle is not None:
+            wrapped = throttle.wrap(wrapped, kind=kind)
+        wrapped.__costdesk_original__ = original  # type: ignore[attr-defined]
+        resource.create = wrapped
+    return client
+
+
+def uninstrument(client: Any) -> Any:
+    """Restore the client's original methods."""
+    for _kind, resource in _resources(client):
+        if hasattr(resource.create, "__costdesk_original__"):
+            del resource.create
+    return client

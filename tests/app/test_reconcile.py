@@ -1,0 +1,151 @@
+"""The Reconciliation page through AppTest: empty state, missing key, import, table, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.integrations.fake_openai import (
+    FakeOpenAI,
+    Reply,
+    bucket,
+    cost_result,
+    error_body,
+    usage_result,
+)
+from tests.pages import ROOT
+
+PAGE = "views/reconcile.py"
+D1, D2 = date(2026, 11, 20), date(2026, 11, 21)
+MINI = "gpt-4o-mini-2024-07-18"
+
+
+@pytest.fixture
+def db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "reconcile.db"
+    monkeypatch.setenv("COSTDESK_DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
+    monkeypatch.delenv("COSTDESK_OPENAI_BASE_URL", raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return path
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    url = fake.start()
+    # 10 mini calls of 1000 in / 500 out = 10 x (150 + 300) micro-USD = $0.0045 a day.
+    fake.pages["/organization/usage/completions"] = [
+        [bucket(D1, [usage_result(MINI, 10, 10_000, 5_000)])],
+        [bucket(D2, [usage_result(MINI, 12, 12_000, 6_000)])],
+    ]
+    fake.pages["/organization/costs"] = [
+        [
+            bucket(D1, [cost_result(f"{MINI}, input", 0.0015), cost_result(f"{MINI}, output", 0.003)]),
+            bucket(D2, [cost_result(f"{MINI}, input", 0.0018), cost_result(f"{MINI}, output", 0.0036),
+                        cost_result("web search tool calls", 0.01)]),
+        ]
+    ]  # fmt: skip
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-apptest")
+    monkeypatch.setenv("COSTDESK_OPENAI_BASE_URL", url)
+    yield fake
+    fake.stop()
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def log_calls(db_file: Path) -> None:
+    from db.engine import make_engine
+    from db.ingest import ingest_records
+
+    records = [
+        {
+            "timestamp": f"{day.isoformat()}T08:00:{i:02d}Z",
+            "request_id": f"req_{day}_{i}",
+            "model": MINI,
+            "input_tokens": 1000,
+            "output_tokens": 500,
+        }
+        for day in (D1, D2)
+        for i in range(10)
+    ]
+    ingest_records(make_engine(f"sqlite:///{db_file}"), records, source="app", file_name="a.jsonl")
+
+
+def texts(elements: object) -> str:
+    return " ".join(str(e.value) for e in elements)  # type: ignore[attr-defined]
+
+
+def test_empty_state_without_key_explains_what_to_do(db_file: Path) -> None:
+    at = open_page()
+    assert "Nothing to reconcile yet" in texts(at.info)
+    assert "No admin key yet" in texts(at.caption)
+    at.button(key="reconcile_import").click().run()
+    assert not at.exception
+    assert "OPENAI_ADMIN_KEY" in texts(at.error)
+    assert not at.dataframe
+
+
+def test_import_then_reconcile(db_file: Path, api: FakeOpenAI) -> None:
+    log_calls(db_file)
+    at = open_page()
+    assert "Admin key configured" in texts(at.caption)
+    at.selectbox(key="reconcile_days").set_value(7)
+    at.button(key="reconcile_import").click().run()
+    assert not at.exception
+    assert "Imported 2 usage rows and 5 cost rows for the last 7 days" in texts(at.success)
+    assert api.requests[0].query["limit"] == ["7"]
+    metrics = {m.label: m.value for m in at.metric}
+    # computed 2 x $0.0045 = $0.009; billed 0.0045 + 0.0054 + 0.01 = $0.0199
+    assert metrics["Computed from logs"] == "$0.00900"
+    assert metrics["Billed by OpenAI"] == "$0.02"  # $0.0199 shown to the cent
+    assert metrics["Day × model rows flagged"] == "2"
+    assert len(at.dataframe) == 1  # the flagged rows; all rows on demand
+    at.toggle(key="reconcile_show_all").set_value(True).run()
+    flagged, everything = (d.value for d in at.dataframe)
+    assert len(everything) == 3 and everything["Flagged"].sum() == 2
+    causes = dict(zip(flagged["Model"], flagged["Likely cause"], strict=True))
+    assert causes == {
+        "gpt-4o-mini": "calls missing from the logs (2 of 12)",
+        "(other line items)": "non-token line items (tools, storage, audio): not in request logs",
+    }
+    assert list(flagged["Day"]) == [D2, D2]
+
+    at.number_input(key="reconcile_tolerance").set_value(25.0)
+    at.button(key="reconcile_apply").click().run()
+    assert len(at.dataframe[0].value) == 1  # only the web search line item is still over
+    assert "Differences over 25 %" in [h.value for h in at.subheader]
+
+
+def test_rejected_key_shows_an_error_not_a_traceback(db_file: Path, api: FakeOpenAI) -> None:
+    api.script(
+        Reply(
+            status=401,
+            body=error_body("Incorrect API key", "invalid_request_error", "invalid_api_key"),
+        )
+    )
+    at = open_page()
+    at.button(key="reconcile_import").click().run()
+    assert not at.exception
+    assert "rejected the admin key" in texts(at.error)
+    assert "Nothing to reconcile yet" in texts(at.info)
+
+
+def test_dates_outside_the_data_say_so(db_file: Path, api: FakeOpenAI) -> None:
+    at = open_page()
+    at.button(key="reconcile_import").click().run()
+    at.date_input(key="reconcile_dates").set_value((D2 + timedelta(days=5), D2 + timedelta(days=6)))
+    at.button(key="reconcile_apply").click().run()
+    assert not at.exception
+    assert "Widen the range" in texts(at.info)
