@@ -1,0 +1,113 @@
+"""Usage page in AppTest: the empty state, then KPIs from hand-built rollups, then filters."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.stats import LATENCY_EDGES_MS
+from db.engine import make_engine
+from db.models import DailyRollup, LatencyBucket
+from ui import format as fmt
+
+ROOT = Path(__file__).resolve().parents[2]
+NOV2, NOV3 = date(2026, 11, 2), date(2026, 11, 3)
+G = 10**9  # pico-dollars: $0.001
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'usage.db'}"
+    monkeypatch.setenv("COSTDESK_DATABASE_URL", url)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield url
+    st.cache_data.clear()
+    make_engine.cache_clear()
+
+
+def _row(day, model, project, status, requests, cost_pusd, *, unpriced=0, inp=0, out=0) -> dict:
+    return {
+        "day": day, "provider": "openai", "model": model, "project": project, "feature": "",
+        "batch": False, "status": status, "requests": requests, "unpriced_requests": unpriced,
+        "input_tokens": inp, "output_tokens": out, "cost_pusd": cost_pusd,
+    }  # fmt: skip
+
+
+def _store(url: str) -> None:
+    rows = [
+        _row(NOV2, "gpt-4o", "search", 200, 10, 100 * G, inp=10_000, out=5_000),
+        _row(NOV2, "gpt-4o", "search", 429, 2, 0),
+        _row(NOV3, "gpt-4o-mini", "support", 200, 20, 1_800_000_000, inp=4_000, out=2_000),
+        _row(NOV3, "acme-7b", "support", 200, 5, 0, unpriced=5, inp=500, out=100),
+    ]
+    latency = {
+        "day": NOV2, "provider": "openai", "model": "gpt-4o", "project": "search",
+        "feature": "", "batch": False, "status": 200, "bucket": 30, "count": 12,
+    }  # fmt: skip
+    with make_engine(url).begin() as conn:
+        conn.execute(DailyRollup.__table__.insert(), rows)
+        conn.execute(LatencyBucket.__table__.insert(), [latency])
+
+
+def _usage_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("views/usage.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_empty_database_says_how_to_load_data(app_db):
+    at = _usage_page()
+    assert at.title[0].value == "Usage"
+    assert "No requests stored yet" in at.info[0].value
+    assert "python cli.py demo" in at.code[0].value
+    assert "python cli.py ingest FILE" in at.code[0].value
+    assert not at.metric  # no KPI row without data
+
+
+def test_kpis_show_the_hand_computed_figures(app_db):
+    _store(app_db)
+    at = _usage_page()
+    kpis = _metrics(at)
+    assert kpis["Spend"] == fmt.usd(Decimal("0.1018")) == "$0.10"  # 100e9 + 1.8e9 pico
+    assert kpis["Month to date"] == "$0.10"  # November 1st to 3rd
+    assert kpis["Requests"] == "37"  # 10 + 2 + 20 + 5
+    assert kpis["Avg cost / request"] == fmt.usd(Decimal("0.1018") / 32, places=4) == "$0.0032"
+    assert kpis["Error rate"] == "5.41 %"  # 2 / 37
+    assert kpis["429 responses"] == "2"
+    assert kpis["Tokens"] == fmt.tokens(14_500 + 7_100) == "21.6k"
+    e = LATENCY_EDGES_MS  # all 12 in bucket 30: P95 = 95 % of the way through it
+    assert kpis["P95 latency"] == fmt.millis(e[30] + 0.95 * (e[31] - e[30]))
+    assert "acme-7b (5 requests)" in at.warning[0].value
+    assert len(at.get("plotly_chart")) >= 7
+
+
+def test_filters_change_the_kpis(app_db):
+    _store(app_db)
+    at = _usage_page()
+    at.multiselect(key="usage_projects").set_value(["support"])
+    at.button(key="usage_apply").click().run()
+    kpis = _metrics(at)
+    assert kpis["Spend"] == fmt.usd(Decimal("0.0018"))
+    assert kpis["Requests"] == "25"
+    assert kpis["Error rate"] == "0.00 %"
+    at.multiselect(key="usage_projects").set_value([])
+    at.multiselect(key="usage_statuses").set_value([429])
+    at.button(key="usage_apply").click().run()
+    kpis = _metrics(at)
+    assert (kpis["Requests"], kpis["Error rate"], kpis["Spend"]) == ("2", "100.00 %", "$0.00")
+    at.multiselect(key="usage_statuses").set_value([])
+    at.date_input(key="usage_dates").set_value((NOV3, NOV3))
+    at.button(key="usage_apply").click().run()
+    assert _metrics(at)["Requests"] == "25"
+    assert not at.exception

@@ -1,0 +1,297 @@
+"""Usage page aggregates over hand-built rollups and histograms, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS
+from db import queries
+from db.models import DailyRollup, LatencyBucket, OutputBucket
+from db.queries import UsageFilters
+
+OCT30, NOV2, NOV3 = date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)
+G = 10**9  # 1e9 pico-dollars = $0.001
+
+KEY = ("day", "provider", "model", "project", "feature", "batch", "status")
+SUMS = (
+    "requests",
+    "unpriced_requests",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "cost_pusd",
+    "cache_savings_pusd",
+    "truncated",
+)
+# day, provider, model, project, feature, batch, status | requests, unpriced, input, cached,
+# output, cost_pusd, cache_savings_pusd, truncated
+ROWS = [
+    (
+        NOV2,
+        "openai",
+        "gpt-4o",
+        "search",
+        "chat",
+        False,
+        200,
+        10,
+        0,
+        10_000,
+        2_000,
+        5_000,
+        100 * G,
+        10 * G,
+        1,
+    ),
+    (NOV2, "openai", "gpt-4o", "search", "chat", False, 429, 2, 0, 0, 0, 0, 0, 0, 0),
+    (
+        NOV2,
+        "openai",
+        "gpt-4o",
+        "search",
+        "chat",
+        False,
+        500,
+        1,
+        0,
+        1_000,
+        0,
+        0,
+        2_500_000_000,
+        0,
+        0,
+    ),
+    (
+        NOV3,
+        "openai",
+        "gpt-4o-mini",
+        "support",
+        "",
+        False,
+        200,
+        20,
+        0,
+        4_000,
+        0,
+        2_000,
+        1_800_000_000,
+        0,
+        2,
+    ),
+    (NOV3, "openai", "gpt-4o-mini", "support", "", False, 503, 30, 0, 0, 0, 0, 0, 0, 0),
+    (NOV3, "custom", "acme-7b", "support", "", False, 200, 5, 5, 500, 0, 100, 0, 0, 0),
+    (OCT30, "openai", "gpt-4o", "search", "chat", False, 200, 4, 0, 100, 0, 100, 50 * G, 0, 0),
+]
+NOV = UsageFilters(start=NOV2, end=NOV3)
+
+
+def _rollup(values: tuple) -> dict:
+    row = dict(zip(KEY + SUMS, values, strict=True))
+    rest = ("cache_write_tokens", "reasoning_tokens", "uncached_input_pusd", "cached_input_pusd")
+    rest += ("cache_write_pusd", "output_pusd", "with_max_tokens", "latency_count")
+    return row | dict.fromkeys((*rest, "latency_sum_ms"), 0)
+
+
+def _hist(day: date, model: str, project: str, status: int, bucket: int, count: int) -> dict:
+    provider = "openai"
+    feature = "chat" if project == "search" else ""
+    return dict(zip(KEY, (day, provider, model, project, feature, False, status), strict=True)) | {
+        "bucket": bucket,
+        "count": count,
+    }
+
+
+@pytest.fixture
+def stored(engine: Engine) -> Engine:
+    """The rollups above, plus latency and output histograms built by hand."""
+    latency = [
+        _hist(NOV2, "gpt-4o", "search", 200, 5, 60),
+        _hist(NOV2, "gpt-4o", "search", 200, 10, 40),
+        _hist(NOV3, "gpt-4o-mini", "support", 200, 20, 10),
+    ]
+    output = [
+        _hist(NOV2, "gpt-4o", "search", 200, 70, 99),
+        _hist(NOV2, "gpt-4o", "search", 200, 90, 1),
+        _hist(NOV3, "acme-7b", "support", 200, 0, 5),  # no output tokens: left out
+    ]
+    with engine.begin() as conn:
+        conn.execute(DailyRollup.__table__.insert(), [_rollup(r) for r in ROWS])
+        conn.execute(LatencyBucket.__table__.insert(), latency)
+        conn.execute(OutputBucket.__table__.insert(), output)
+    return engine
+
+
+def test_an_empty_database_has_no_filter_values_and_zero_figures(engine):
+    assert queries.filter_values(engine).empty
+    report = queries.usage_report(engine, NOV)
+    assert report.kpis.requests == 0 and report.kpis.cost_usd == 0
+    assert report.kpis.p95_latency_ms is None and report.kpis.avg_cost_per_request_usd is None
+    assert report.daily.empty and report.latency.empty and report.by_project.empty
+    assert report.audit.suggested_max_tokens is None and report.failure.total_usd == 0
+
+
+def test_filter_values_list_what_is_stored(stored):
+    values = queries.filter_values(stored)
+    assert (values.first_day, values.last_day) == (OCT30, NOV3)
+    assert values.projects == ["search", "support"]
+    assert values.models == ["acme-7b", "gpt-4o", "gpt-4o-mini"]
+    assert values.statuses == [200, 429, 500, 503]
+
+
+def test_kpis_match_the_hand_computed_figures(stored):
+    k = queries.usage_report(stored, NOV).kpis
+    assert k.requests == 10 + 2 + 1 + 20 + 30 + 5  # 68; the October row is outside
+    assert k.unpriced_requests == 5
+    assert k.tokens == (10_000 + 1_000 + 4_000 + 500) + (5_000 + 2_000 + 100)  # 15,500 + 7,100
+    assert k.cost_usd == Decimal("0.1043")  # 100e9 + 2.5e9 + 1.8e9 pico-dollars
+    assert k.month_to_date_usd == Decimal("0.1043")  # November 1st to 3rd
+    assert k.avg_cost_per_request_usd == Decimal("0.1043") / 63  # 68 - 5 unpriced
+    assert k.errors == 33 and k.error_share == 33 / 68  # 429 x2, 500 x1, 503 x30
+    assert k.rate_limited == 2
+    assert k.cache_savings_usd == Decimal("0.01")
+    # P95 of counts {5: 60, 10: 40, 20: 10}: target 0.95 * 110 = 104.5 lies in bucket 20,
+    # 4.5 of its 10 counts in -> edges[20] + 0.45 * (edges[21] - edges[20]).
+    e = LATENCY_EDGES_MS
+    assert k.p95_latency_ms == pytest.approx(e[20] + 0.45 * (e[21] - e[20]))
+    # P50: target 55 lies in bucket 5 (60 counts) -> edges[5] + 55/60 of its width.
+    assert k.p50_latency_ms == pytest.approx(e[5] + 55 / 60 * (e[6] - e[5]))
+
+
+def test_month_to_date_ignores_the_start_filter_but_not_the_month(stored):
+    k = queries.usage_report(stored, UsageFilters(start=OCT30, end=NOV3)).kpis
+    assert k.cost_usd == Decimal("0.1543")  # + the October 30 row's $0.05
+    assert k.month_to_date_usd == Decimal("0.1043")
+    assert k.month_start == date(2026, 11, 1)
+    late = queries.usage_report(stored, UsageFilters(start=NOV3, end=NOV3)).kpis
+    assert late.cost_usd == Decimal("0.0018") and late.month_to_date_usd == Decimal("0.1043")
+
+
+@pytest.mark.parametrize(
+    ("filters", "requests", "cost_usd"),
+    [
+        (UsageFilters(NOV2, NOV3, projects=("support",)), 55, Decimal("0.0018")),
+        (UsageFilters(NOV2, NOV3, models=("gpt-4o",)), 13, Decimal("0.1025")),
+        (UsageFilters(NOV2, NOV3, statuses=(429, 500)), 3, Decimal("0.0025")),
+        (UsageFilters(NOV3, NOV3), 55, Decimal("0.0018")),
+    ],
+)
+def test_filters_narrow_the_kpis(stored, filters, requests, cost_usd):
+    k = queries.usage_report(stored, filters).kpis
+    assert (k.requests, k.cost_usd) == (requests, cost_usd)
+
+
+def test_daily_frames_by_model_and_totals(stored):
+    report = queries.usage_report(stored, NOV)
+    daily = report.daily.set_index(["day", "model"])
+    assert daily.loc[(NOV2, "gpt-4o"), ["requests", "errors", "rate_limited"]].tolist() == [
+        13,
+        3,
+        2,
+    ]
+    assert daily.loc[(NOV2, "gpt-4o"), "cost_pusd"] == 102_500_000_000
+    assert daily.loc[(NOV3, "gpt-4o-mini"), "requests"] == 50
+    totals = report.totals.set_index("day")
+    assert totals.loc[NOV2, "uncached_input_tokens"] == 11_000 - 2_000
+    assert totals.loc[NOV2, "error_share"] == pytest.approx(3 / 13)
+    assert totals.loc[NOV3, "error_share"] == pytest.approx(30 / 55)
+    assert report.unpriced == {"acme-7b": 5}
+
+
+def test_latency_percentiles_per_day_and_model(stored):
+    latency = queries.usage_report(stored, NOV).latency.set_index(["day", "model"])
+    e = LATENCY_EDGES_MS
+    # {5: 60, 10: 40}: P95 target 95 -> bucket 10, (95 - 60) / 40 = 0.875 of its width.
+    assert latency.loc[(NOV2, "gpt-4o"), "p95_ms"] == pytest.approx(e[10] + 0.875 * (e[11] - e[10]))
+    assert latency.loc[(NOV2, "gpt-4o"), "p50_ms"] == pytest.approx(e[5] + 50 / 60 * (e[6] - e[5]))
+    assert latency.loc[(NOV3, "gpt-4o-mini"), "p95_ms"] == pytest.approx(
+        e[20] + 0.95 * (e[21] - e[20])
+    )
+    assert latency.loc[(NOV2, "gpt-4o"), "requests"] == 100
+
+
+def test_cost_by_project_and_feature(stored):
+    frame = queries.usage_report(stored, NOV).by_project
+    assert frame[["project", "feature", "requests", "cost_pusd"]].values.tolist() == [
+        ["search", "chat", 13, 102_500_000_000],
+        ["support", "", 55, 1_800_000_000],
+    ]
+
+
+def test_cost_of_failure_failed_calls_and_estimated_retries(stored):
+    failure = queries.usage_report(stored, NOV).failure
+    assert failure.failed_usd == Decimal("0.0025")  # the 500 call's input tokens
+    # gpt-4o/search: 3 retryable (429 x2, 500), 10 ok at 100e9 -> 3 retries x 10e9.
+    # gpt-4o-mini/support: 30 x 503 but only 20 ok at 1.8e9 -> 20 retries x 0.09e9.
+    assert failure.retries == 3 + 20
+    assert failure.retry_usd == Decimal("0.03") + Decimal("0.0018")
+    assert failure.total_usd == Decimal("0.0343")
+    assert failure.by_status.values.tolist() == [[429, 2, 0], [500, 1, 2_500_000_000], [503, 30, 0]]
+    by_day = failure.by_day.set_index("day")
+    assert by_day.loc[NOV3, "retry_pusd"] == 1_800_000_000
+
+
+def test_max_tokens_audit(stored):
+    audit = queries.usage_report(stored, NOV).audit
+    e = OUTPUT_EDGES_TOKENS
+    # P99 of {70: 99, 90: 1}: target 99 = all of bucket 70 -> its upper edge.
+    assert audit.p99_output_tokens == pytest.approx(e[71])
+    assert audit.suggested_max_tokens == math.ceil(e[71] * 1.25 / 64) * 64 == 1024
+    assert (audit.truncated, audit.requests) == (3, 68)
+    assert audit.truncated_share == pytest.approx(3 / 68)
+    assert audit.histogram["count"].tolist() == [99, 1]
+    assert audit.zero_output == 5
+    assert "acme-7b" not in set(audit.by_model["model"])
+    row = audit.by_model.set_index("model").loc["gpt-4o"]
+    assert (row["requests"], row["truncated"], row["suggested_max_tokens"]) == (13, 1, 1024)
+
+
+def test_suggested_max_tokens_rounds_up_with_headroom():
+    assert queries.suggest_max_tokens(None) is None
+    assert queries.suggest_max_tokens(10) == 64  # never below one step
+    assert queries.suggest_max_tokens(800) == 1024  # 1000 -> next multiple of 64
+    assert queries.suggest_max_tokens(1024) == 1280  # 1280 exactly
+
+
+def test_ingested_records_reach_the_page_figures(engine):
+    """Records -> db.ingest -> rollups -> the Usage figures, priced from the same book."""
+    from core.costs import Usage, cost
+    from core.stats import bucket_index
+    from db.ingest import ingest_records
+    from db.prices import load_price_book
+
+    def rec(rid, ts, model, inp, out, latency, status=200, **extra):
+        base = {"timestamp": ts, "request_id": rid, "model": model, "input_tokens": inp}
+        return base | {"output_tokens": out, "latency_ms": latency, "status": status} | extra
+
+    records = [
+        rec("r1", "2026-11-02T10:00:00Z", "gpt-4o-mini", 1000, 500, 800, project="search"),
+        rec("r2", "2026-11-02T11:00:00Z", "gpt-4o-mini", 2048, 100, 1200, project="search",
+            cached_input_tokens=1024, finish_reason="length"),
+        rec("r3", "2026-11-03T09:00:00Z", "gpt-4o-mini", 500, 0, 300, status=429,
+            error_type="rate_limit_exceeded", project="support"),
+        rec("r4", "2026-11-03T09:01:00Z", "mystery-model-x", 100, 10, 200, project="support"),
+    ]  # fmt: skip
+    report = ingest_records(engine, records, source="test", file_name="t.jsonl")
+    assert report.accepted == 4
+    rates = load_price_book(engine).price_at("gpt-4o-mini", date(2026, 11, 2))
+    expected = (
+        cost(Usage(1000, 500), rates).total_usd
+        + cost(Usage(2048, 100, cached_input_tokens=1024), rates).total_usd
+        + cost(Usage(500, 0), rates).total_usd
+    )
+    k = queries.usage_report(engine, NOV).kpis
+    assert k.cost_usd == expected == report.cost_usd
+    assert (k.requests, k.unpriced_requests, k.errors, k.rate_limited) == (4, 1, 1, 1)
+    assert k.tokens == (1000 + 2048 + 500 + 100) + (500 + 100 + 10)
+    assert k.truncated == 1
+    # P95 of {200, 300, 800, 1200} ms lies in the bucket that holds 1200 ms.
+    i = int(bucket_index([1200], LATENCY_EDGES_MS)[0])
+    assert LATENCY_EDGES_MS[i] <= k.p95_latency_ms <= LATENCY_EDGES_MS[i + 1]
+    support = queries.usage_report(engine, UsageFilters(NOV2, NOV3, projects=("support",)))
+    assert support.unpriced == {"mystery-model-x": 1}
+    assert support.kpis.cost_usd == cost(Usage(500, 0), rates).total_usd

@@ -1,0 +1,239 @@
+"""Usage page figures and tables: each takes a frame from `db.queries` and returns a figure.
+
+Money arrives as integer pico-dollars; it becomes float USD here, for chart axes and table
+display only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.costs import picos_to_usd
+from core.stats import OUTPUT_EDGES_TOKENS
+from ui.charts import style
+from ui.format import share, usd
+
+PICOS_PER_USD = 1e12
+NONE_LABEL = "(none)"
+TOKEN_PARTS = {
+    "uncached_input_tokens": "Input (uncached)",
+    "cached_input_tokens": "Input (cached)",
+    "cache_write_tokens": "Cache writes",
+    "output_tokens": "Output",
+}
+
+
+def usd_float(picos: pd.Series) -> pd.Series:
+    """Pico-dollar integers as float USD (display only)."""
+    return picos.astype("float64") / PICOS_PER_USD
+
+
+def _label(values: pd.Series) -> pd.Series:
+    """Empty project or feature names shown as '(none)'."""
+    return values.astype(str).replace("", NONE_LABEL)
+
+
+def _empty(title: str | None = None) -> go.Figure:
+    """A blank figure saying there is nothing to draw."""
+    fig = go.Figure()
+    fig.add_annotation(text="No data for these filters", showarrow=False, font={"size": 14})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return style(fig, title=title, height=240)
+
+
+def daily_cost_by_model(daily: pd.DataFrame) -> go.Figure:
+    """Stacked bars: spend per day, one colour per model."""
+    if daily.empty:
+        return _empty()
+    fig = go.Figure()
+    for model, group in daily.groupby("model", sort=True):
+        fig.add_bar(x=group["day"], y=usd_float(group["cost_pusd"]), name=str(model))
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title="USD", tickprefix="$")
+    return style(fig)
+
+
+def tokens_per_day(totals: pd.DataFrame) -> go.Figure:
+    """Stacked bars: uncached input, cached input, cache writes and output tokens per day."""
+    if totals.empty:
+        return _empty()
+    fig = go.Figure()
+    for column, name in TOKEN_PARTS.items():
+        if totals[column].sum() > 0:
+            fig.add_bar(x=totals["day"], y=totals[column], name=name)
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title="tokens")
+    return style(fig)
+
+
+def errors_per_day(totals: pd.DataFrame) -> go.Figure:
+    """429 responses per day (bars) and the error rate (line, right axis)."""
+    if totals.empty:
+        return _empty()
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=totals["day"], y=totals["rate_limited"], name="429 responses")
+    fig.add_scatter(
+        x=totals["day"],
+        y=totals["error_share"].astype(float),
+        name="Error rate (status ≥ 400)",
+        mode="lines+markers",
+        secondary_y=True,
+    )
+    fig.update_yaxes(title="429s", secondary_y=False)
+    fig.update_yaxes(title="error rate", tickformat=".1%", rangemode="tozero", secondary_y=True)
+    return style(fig)
+
+
+def latency_per_day(latency: pd.DataFrame) -> go.Figure:
+    """P95 (solid) and P50 (dotted) latency per day, one colour per model."""
+    if latency.empty:
+        return _empty()
+    fig = go.Figure()
+    for i, (model, group) in enumerate(latency.groupby("model", sort=True)):
+        color = _COLORS[i % len(_COLORS)]
+        for column, dash, label in (("p95_ms", "solid", "P95"), ("p50_ms", "dot", "P50")):
+            fig.add_scatter(
+                x=group["day"],
+                y=group[column],
+                name=f"{model} {label}",
+                legendgroup=str(model),
+                mode="lines",
+                line={"color": color, "dash": dash},
+            )
+    fig.update_yaxes(title="latency (ms)", rangemode="tozero")
+    return style(fig, height=400)
+
+
+_COLORS = (
+    "#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a",
+    "#19d3f3", "#ff6692", "#b6e880", "#ff97ff", "#fecb52",
+)  # fmt: skip
+
+
+def cost_by_project(by_project: pd.DataFrame) -> go.Figure:
+    """Horizontal stacked bars: spend per project, split by feature."""
+    if by_project.empty:
+        return _empty()
+    frame = by_project.assign(project=_label(by_project["project"]))
+    frame = frame.assign(feature=_label(frame["feature"]), usd=usd_float(frame["cost_pusd"]))
+    order = frame.groupby("project")["usd"].sum().sort_values().index.tolist()
+    fig = go.Figure()
+    for feature, group in frame.groupby("feature", sort=True):
+        fig.add_bar(y=group["project"], x=group["usd"], name=str(feature), orientation="h")
+    fig.update_layout(barmode="stack", hovermode="y unified")
+    fig.update_yaxes(categoryorder="array", categoryarray=order)
+    fig.update_xaxes(title="USD", tickprefix="$")
+    return style(fig, height=max(260, 60 + 40 * len(order)))
+
+
+def caching_savings(totals: pd.DataFrame) -> go.Figure:
+    """Money saved by cached input per day (bars) and the cached share of input (line)."""
+    if totals.empty:
+        return _empty()
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=totals["day"], y=usd_float(totals["cache_savings_pusd"]), name="Saved by caching")
+    share = totals["cached_input_tokens"] / totals["input_tokens"].where(totals["input_tokens"] > 0)
+    fig.add_scatter(
+        x=totals["day"],
+        y=share.astype(float),
+        name="Cached share of input",
+        mode="lines",
+        secondary_y=True,
+    )
+    fig.update_yaxes(title="USD saved", tickprefix="$", secondary_y=False)
+    fig.update_yaxes(title="cached share", tickformat=".0%", rangemode="tozero", secondary_y=True)
+    return style(fig)
+
+
+def failure_cost_per_day(by_day: pd.DataFrame) -> go.Figure:
+    """Stacked bars: spend on failed calls and estimated retry spend per day."""
+    if by_day.empty or (by_day["failed_pusd"].sum() == 0 and by_day["retry_pusd"].sum() == 0):
+        return _empty()
+    fig = go.Figure()
+    fig.add_bar(x=by_day["day"], y=usd_float(by_day["failed_pusd"]), name="Failed calls")
+    fig.add_bar(x=by_day["day"], y=usd_float(by_day["retry_pusd"]), name="Retries (estimate)")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title="USD", tickprefix="$")
+    return style(fig)
+
+
+def output_distribution(histogram: pd.DataFrame, suggested_tokens: int | None) -> go.Figure:
+    """Responses per output-token bucket (log axis), with the suggested max_tokens marked."""
+    if histogram.empty:
+        return _empty()
+    first, last = int(histogram["bucket"].min()), int(histogram["bucket"].max())
+    buckets = np.arange(first, last + 2)
+    counts = np.zeros(len(buckets), dtype=np.int64)
+    counts[histogram["bucket"].to_numpy(np.int64) - first] = histogram["count"].to_numpy()
+    edges = OUTPUT_EDGES_TOKENS[np.minimum(buckets, len(OUTPUT_EDGES_TOKENS) - 1)]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=np.maximum(edges, 1.0),
+        y=counts,
+        mode="lines",
+        line={"shape": "hv"},
+        fill="tozeroy",
+        name="responses",
+        hovertemplate="%{x:,.0f}+ tokens: %{y:,} responses<extra></extra>",
+    )
+    if suggested_tokens:
+        fig.add_vline(
+            x=suggested_tokens,
+            line_dash="dash",
+            annotation_text=f"suggested max_tokens {suggested_tokens:,}",
+            annotation_position="top left",
+        )
+    fig.update_xaxes(type="log", title="output tokens")
+    fig.update_yaxes(title="responses")
+    fig = style(fig)
+    fig.update_layout(hovermode="closest", showlegend=False, margin={"t": 40})
+    return fig
+
+
+def project_table(by_project: pd.DataFrame) -> pd.DataFrame:
+    """Spend per project and feature, for display."""
+    total = by_project["cost_pusd"].sum()
+    return pd.DataFrame(
+        {
+            "Project": _label(by_project["project"]),
+            "Feature": _label(by_project["feature"]),
+            "Requests": by_project["requests"],
+            "Spend (USD)": usd_float(by_project["cost_pusd"]),
+            "Share of spend": by_project["cost_pusd"] / total if total else 0.0,
+        }
+    )
+
+
+def status_table(by_status: pd.DataFrame) -> pd.DataFrame:
+    """Failed calls per status code, formatted for a static table."""
+    return pd.DataFrame(
+        {
+            "Status": by_status["status"].astype(str),
+            "Requests": [f"{n:,}" for n in by_status["requests"]],
+            "Spend": [usd(picos_to_usd(p)) for p in by_status["cost_pusd"]],
+        }
+    )
+
+
+def audit_table(by_model: pd.DataFrame) -> pd.DataFrame:
+    """max_tokens audit per model, formatted for a static table."""
+    return pd.DataFrame(
+        {
+            "Model": by_model["model"],
+            "Responses": [f"{n:,}" for n in by_model["requests"]],
+            "Cut by max_tokens": [f"{n:,}" for n in by_model["truncated"]],
+            "Share cut": [share(v, 2) for v in by_model["truncated_share"]],
+            "P50 output tokens": [_count(v) for v in by_model["p50_tokens"]],
+            "P99 output tokens": [_count(v) for v in by_model["p99_tokens"]],
+            "Suggested max_tokens": [_count(v) for v in by_model["suggested_max_tokens"]],
+        }
+    )
+
+
+def _count(value: float | None) -> str:
+    """A whole number with separators, or a dash."""
+    return "—" if value is None or pd.isna(value) else f"{value:,.0f}"
