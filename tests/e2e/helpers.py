@@ -17,10 +17,11 @@ _IDLE = """() => {
   if (state !== 'notRunning' && state !== 'compilationError') return false;
   if (conn && conn !== 'CONNECTED') return false;
   if (document.querySelector('[data-testid="stAppSkeleton"], [data-testid="stSpinner"]')) return false;
+  const shown = (el) => el.offsetParent !== null;  // charts in hidden tabs never draw
   for (const el of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-    if (!el.querySelector('.main-svg')) return false;
+    if (shown(el) && !el.querySelector('.main-svg')) return false;
   for (const el of document.querySelectorAll('[data-testid="stDataFrame"]'))
-    if (!el.querySelector('canvas')) return false;
+    if (shown(el) && !el.querySelector('canvas')) return false;
   return true;
 }"""
 
