@@ -1,0 +1,206 @@
+"""The Cost calculator page driven through AppTest: inputs by key, metrics read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = "views/calculator.py"
+
+
+@pytest.fixture
+def at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("COSTDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'calc.db'}")
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tiktoken"))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    app.switch_page(PAGE).run()
+    assert not app.exception
+    return app
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_classic_example_on_gpt4o(at: AppTest) -> None:
+    # 500/day x 30 days, 1,600 in at $2.50/M + 400 out at $10/M = $60 + $60
+    assert metric(at, "Per month") == "$120.00"
+    assert metric(at, "Per day") == "$4.00"
+    assert metric(at, "Per request") == "$0.008"
+    assert metric(at, "Per 1,000 requests") == "$8.00"
+    assert metric(at, "Per year") == "$1,440.00"
+
+
+def test_inputs_by_key_change_the_metrics(at: AppTest) -> None:
+    at.selectbox(key="calc_model").set_value("openai/gpt-4o-mini").run()
+    assert metric(at, "Per month") == "$7.20"  # 24M x 0.15 + 6M x 0.60
+    at.selectbox(key="calc_model").set_value("openai/gpt-4o").run()
+    at.number_input(key="calc_rpd").set_value(1000).run()
+    assert metric(at, "Per month") == "$240.00"  # double the volume, double the bill
+    at.number_input(key="calc_batch").set_value(100.0).run()
+    assert metric(at, "Per month") == "$120.00"  # all on the half-price Batch API
+    at.number_input(key="calc_batch").set_value(0.0)
+    at.number_input(key="calc_cache").set_value(50.0).run()
+    # 800 of 1,600 input tokens cached at $1.25/M: 24M x 1.25 = $30 saved on $240
+    assert metric(at, "Per month") == "$210.00"
+    assert not at.exception
+
+
+def test_inputs_are_mirrored_in_the_query_string(at: AppTest) -> None:
+    at.number_input(key="calc_out").set_value(800).run()
+    assert at.query_params["out"] == "800"
+    assert at.query_params["model"] == "openai/gpt-4o"
+    assert metric(at, "Per month") == "$180.00"  # 60 input + 12M x $10/M
+
+
+def test_a_shared_link_reproduces_the_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'link.db'}")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    app.query_params.update({"model": "gpt-4o-mini", "rpd": "1000", "in": "1600", "out": "400"})
+    app.run()
+    app.switch_page(PAGE).run()
+    assert metric(app, "Per month") == "$14.40"  # twice the $7.20 example
+    assert app.selectbox(key="calc_model").value == "openai/gpt-4o-mini"
+
+
+def test_what_if_tab_answers_in_words(at: AppTest) -> None:
+    at.session_state["calc_tab"] = "What if"
+    at.run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "$240.00" in text  # volume doubles
+    assert "Staying with openai" in text
+    switches = at.dataframe[0].value
+    mini = switches[switches["model"] == "gpt-4o-mini"].iloc[0]
+    assert round(mini["saving_usd"], 2) == 112.8  # $120.00 - $7.20
+    assert "$15.00 a month" in text  # 50 % cache: 12M cached tokens x $1.25/M saved
+    assert "133.4 months" in text  # $2,000 / $15, rounded up
+
+
+def test_save_and_compare_scenarios(at: AppTest) -> None:
+    at.session_state["calc_tab"] = "Scenarios"
+    at.run()
+    assert any("No saved scenarios" in i.value for i in at.info)
+    at.text_input(key="calc_scn_name").set_value("Launch on 4o")
+    at.button(key="calc_scn_save").click().run()
+    assert any("Saved scenario" in s.value for s in at.success)
+    at.selectbox(key="calc_model").set_value("openai/gpt-4o-mini")
+    at.text_input(key="calc_scn_name").set_value("Launch on mini")
+    at.button(key="calc_scn_save").click().run()
+    at.multiselect(key="calc_scn_compare").set_value(["Launch on 4o", "Launch on mini"]).run()
+    frame = at.dataframe[0].value
+    assert list(frame["scenario"]) == ["Launch on 4o", "Launch on mini"]
+    assert [round(v, 2) for v in frame["monthly_usd"]] == [120.0, 7.2]
+    assert not at.exception
+
+
+def test_token_counter_fills_input(at: AppTest) -> None:
+    at.text_area(key="calc_tok_system").set_value("hello world").run()
+    # 2 tokens + 3 framing for the message + 3 to prime the reply
+    assert metric(at, "Input tokens per request") == "8"
+    at.button(key="calc_tok_use").click().run()
+    assert at.number_input(key="calc_in").value == 8
+
+
+def test_comparison_exports() -> None:
+    from decimal import Decimal
+
+    from core.plans import Workload, plan_cost, scenario_frame
+    from core.pricing import PriceBook
+    from ui.plans_resources import export_csv, export_xlsx
+
+    book = PriceBook.from_snapshot()
+    w = Workload(Decimal(500), 1600, 400)
+    frame = scenario_frame([(m, plan_cost(w, book.price_at(m))) for m in ("gpt-4o", "gpt-4o-mini")])
+    csv = export_csv(frame).decode().splitlines()
+    assert csv[0].startswith("scenario,model,monthly_usd,yearly_usd")
+    assert csv[1].startswith("gpt-4o,gpt-4o,120,1440,500,0.008,")  # exact decimal strings
+    assert csv[2].startswith("gpt-4o-mini,gpt-4o-mini,7.2,86.4,")
+    xlsx = export_xlsx(frame)
+    assert xlsx[:2] == b"PK" and len(xlsx) > 2000  # a zipped Office Open XML workbook
+
+
+def test_custom_priced_model_can_be_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from db.engine import make_engine
+    from db.prices import save_override
+
+    url = f"sqlite:///{tmp_path / 'custom.db'}"
+    save_override(
+        make_engine(url),
+        model="acme-ft-1",
+        effective_from=date(2024, 1, 1),
+        rates={"input_mtok": Decimal("1"), "output_mtok": Decimal("2")},
+    )
+    monkeypatch.setenv("COSTDESK_DATABASE_URL", url)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    app.switch_page(PAGE).run()
+    app.selectbox(key="calc_model").set_value("custom/acme-ft-1").run()
+    # 24M input x $1/M + 6M output x $2/M = $24 + $12
+    assert metric(app, "Per month") == "$36.00"
+    assert not app.exception and not app.error
+
+
+def test_unreadable_link_values_fall_back_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COSTDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'bad.db'}")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    app.query_params.update({"model": "no-such-model", "rpd": "lots"})
+    app.run()
+    app.switch_page(PAGE).run()
+    assert any("model, rpd" in w.value for w in app.warning)
+    assert metric(app, "Per month") == "$120.00"  # the defaults: the classic example
+    assert not app.exception
+
+
+@pytest.mark.parametrize(
+    "tab",
+    [
+        "Projection",
+        "All models",
+        "Sensitivity",
+        "What if",
+        "Conversations",
+        "Prompt compression",
+        "Scenarios",
+    ],
+)
+def test_every_tab_renders_at_zero_volume(at: AppTest, tab: str) -> None:
+    at.number_input(key="calc_rpd").set_value(0)
+    at.session_state["calc_tab"] = tab
+    at.run()
+    assert not at.exception
+    assert metric(at, "Per month") == "$0.00"
+    assert any("requests per day" in i.value for i in at.info)
+
+
+def test_load_and_delete_a_scenario(at: AppTest) -> None:
+    at.session_state["calc_tab"] = "Scenarios"
+    at.run()
+    at.number_input(key="calc_rpd").set_value(1000)
+    at.text_input(key="calc_scn_name").set_value("Busy month")
+    at.button(key="calc_scn_save").click().run()
+    at.number_input(key="calc_rpd").set_value(500).run()
+    assert metric(at, "Per month") == "$120.00"
+    at.button(key="calc_scn_load").click().run()
+    assert at.number_input(key="calc_rpd").value == 1000
+    assert metric(at, "Per month") == "$240.00"  # the saved 1,000 requests a day
+    at.button(key="calc_scn_delete").click().run()
+    assert any("Deleted scenario" in s.value for s in at.success)
+    assert any("No saved scenarios" in i.value for i in at.info)
