@@ -1,0 +1,449 @@
+"""Routing simulator: what a routing change would save on real traffic, and plan vs actual."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from core.routing import (
+    INPUT_CUTS,
+    Rule,
+    RuleError,
+    cut_points,
+    export_frame,
+    model_choices,
+    parse_rule,
+    plan_vs_actual,
+    rule_from_form,
+    simulate,
+    suggest,
+    traffic_from_plan,
+)
+from db.engine import database_url, make_engine
+from db.scenarios import ScenarioError, list_scenarios, load_scenario, save_scenario
+from db.traffic import grouped_traffic, traffic_options, traffic_span
+from ui.charts.routing import (
+    before_after_chart,
+    model_columns,
+    models_display,
+    rule_columns,
+    rule_display,
+    suggestion_columns,
+    suggestion_display,
+    waterfall_chart,
+)
+from ui.format import share, usd
+from ui.resources import config, engine, price_book
+
+ANY = "Any"
+KEEP = "(keep the model)"
+RULES = "routing_rules"
+EXAMPLE = "model=gpt-4o,max_input_tokens=2000,target=gpt-4o-mini,share=0.67,escalation=0.05"
+
+
+@dataclass
+class Source:
+    """The traffic being simulated: a loader taking token cut points, and its period."""
+
+    load: Callable[[tuple], pd.DataFrame] | None = None
+    period_days: int = 30
+    when: date | None = None
+    models: list[str] = field(default_factory=list)
+    filters: dict[str, list[str]] = field(default_factory=dict)
+
+
+@st.cache_data(ttl=120, max_entries=8, show_spinner=False)
+def _span(url: str) -> tuple[date | None, date | None]:
+    return traffic_span(make_engine(url))
+
+
+@st.cache_data(ttl=120, max_entries=16, show_spinner=False)
+def _options(url: str, start: date, end: date) -> dict[str, list[str]]:
+    return traffic_options(make_engine(url), start, end)
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner="Grouping the logged traffic…")
+def _traffic(url: str, start: date, end: date, filters: tuple, cuts: tuple) -> pd.DataFrame:
+    models, projects, features = filters
+    return grouped_traffic(
+        make_engine(url),
+        start,
+        end,
+        models=models,
+        projects=projects,
+        features=features,
+        input_cuts=cuts[0],
+        output_cuts=cuts[1],
+    )
+
+
+def _move(index: int, step: int) -> None:
+    rules = st.session_state[RULES]
+    other = index + step
+    if 0 <= other < len(rules):
+        rules[index], rules[other] = rules[other], rules[index]
+
+
+def _remove(index: int) -> None:
+    st.session_state[RULES].pop(index)
+
+
+def _add(rule: Rule) -> None:
+    if rule.to_dict() in st.session_state[RULES]:
+        raise RuleError("that rule is already in the list")
+    st.session_state[RULES].append(rule.to_dict())
+    st.rerun()
+
+
+def _logged_source(url: str, first: date, last: date) -> Source:
+    """Date range and filters over the logged traffic."""
+    default_start = max(first, last - timedelta(days=29))
+    days = st.date_input(
+        "Days",
+        value=(default_start, last),
+        min_value=first,
+        max_value=last,
+        key="routing_days",
+        help="Simulate the requests logged on these days.",
+    )
+    start, end = (days[0], days[-1]) if days else (default_start, last)
+    options = _options(url, start, end)
+    with st.expander("Filters", expanded=False):
+        c1, c2, c3 = st.columns(3)
+        filters = {
+            "models": c1.multiselect("Models", options["models"], key="routing_f_models"),
+            "projects": c2.multiselect("Projects", options["projects"], key="routing_f_projects"),
+            "features": c3.multiselect(
+                "Features / tags", options["features"], key="routing_f_features"
+            ),
+        }
+    key = tuple(tuple(filters[k]) for k in ("models", "projects", "features"))
+    return Source(
+        load=lambda cuts: _traffic(url, start, end, key, cuts),
+        period_days=(end - start).days + 1,
+        when=end,
+        models=options["models"],
+        filters=filters,
+    )
+
+
+def _plan_source(plans: list) -> Source:
+    """One month of a saved calculator plan."""
+    name = st.selectbox("Saved plan", [p.name for p in plans], key="routing_plan")
+    params = next(p.params for p in plans if p.name == name)
+    try:
+        frame, days, when = traffic_from_plan(params)
+    except ValueError as exc:
+        st.error(f"This saved plan cannot be simulated: {exc}")
+        return Source()
+    st.caption(f"One month of the plan: {frame['requests'].sum():,} requests on {params['model']}.")
+    return Source(lambda _cuts: frame, days, when, frame["model"].unique().tolist())
+
+
+def _source(url: str, first: date | None, last: date | None) -> Source:
+    """The traffic source picker with its empty states."""
+    kind = st.radio(
+        "Traffic",
+        ["Logged traffic", "Saved plan"],
+        horizontal=True,
+        key="routing_source",
+        help="Logged traffic comes from ingested request logs; a saved plan from the calculator.",
+    )
+    if kind == "Saved plan":
+        plans = list_scenarios(engine(), kind="plan")
+        if plans:
+            return _plan_source(plans)
+        st.info("No saved plans yet. Save one on the Cost calculator page, then come back.")
+        st.page_link("views/calculator.py", label="Cost calculator", icon=":material/calculate:")
+        return Source()
+    if first is None or last is None:
+        st.info(
+            "No logged traffic yet. Upload a request log, run `python cli.py ingest FILE` or "
+            "load demo data with `python cli.py demo`, or switch to **Saved plan** above."
+        )
+        st.page_link("views/upload.py", label="Upload logs", icon=":material/upload_file:")
+        return Source()
+    return _logged_source(url, first, last)
+
+
+def _rule_list() -> list[Rule]:
+    """The ordered rules with move and remove buttons; unreadable saved rules are dropped."""
+    for data in list(st.session_state[RULES]):
+        try:
+            Rule.from_dict(data)
+        except RuleError as exc:
+            st.session_state[RULES].remove(data)
+            st.warning(f"A saved rule was dropped: {exc}.")
+    rules = [Rule.from_dict(d) for d in st.session_state[RULES]]
+    for index, rule in enumerate(rules):
+        c0, c1, c2, c3 = st.columns([12, 1, 1, 1], vertical_alignment="center")
+        c0.markdown(f"**{index + 1}.** {rule.label()}")
+        up, down = f"routing_up_{index}", f"routing_down_{index}"
+        c1.button("↑", key=up, on_click=_move, args=(index, -1), disabled=index == 0)
+        c2.button("↓", key=down, on_click=_move, args=(index, 1), disabled=index == len(rules) - 1)
+        c3.button("✕", key=f"routing_remove_{index}", on_click=_remove, args=(index,))
+    if not rules:
+        st.caption(
+            "No rules yet. Add one below, e.g. gpt-4o under 2,000 input tokens → gpt-4o-mini, "
+            "67 %, 5 % escalation."
+        )
+    return rules
+
+
+def _rule_form(models: list[str], targets: list[str], default_target: int) -> None:
+    """The form that adds a rule from pickers and numbers."""
+    with st.form("routing_add", border=False):
+        st.markdown("**Match** (leave *Any* or 0 for no condition)")
+        m1, m2, m3, m4 = st.columns(4)
+        model = m1.selectbox("Model", [ANY, *models], key="routing_new_model")
+        project = m2.text_input("Project", key="routing_new_project", placeholder="any")
+        feature = m3.text_input("Feature / tag", key="routing_new_feature", placeholder="any")
+        status = m4.selectbox("Status", [ANY, "ok", "error", "429"], key="routing_new_status")
+        t = st.columns(4)
+        tokens = (
+            t[0].number_input("Min input tokens", 0, step=100, key="routing_new_min_in"),
+            t[1].number_input(
+                "Max input tokens", 0, value=2000, step=100, key="routing_new_max_in"
+            ),
+            t[2].number_input("Min output tokens", 0, step=100, key="routing_new_min_out"),
+            t[3].number_input("Max output tokens", 0, step=100, key="routing_new_max_out"),
+        )
+        st.markdown("**Action**")
+        a = st.columns(5)
+        target = a[0].selectbox(
+            "Route to", [KEEP, *targets], index=default_target, key="routing_new_target"
+        )
+        share_pct = a[1].number_input("Share moved %", 0.0, 100.0, 67.0, key="routing_new_share")
+        escalation_pct = a[2].number_input(
+            "Escalation %",
+            0.0,
+            100.0,
+            5.0,
+            key="routing_new_escalation",
+            help="Share of routed calls that fail on the cheap model and are re-run on the "
+            "original model, so both calls are paid.",
+        )
+        batch_pct = a[3].number_input("To Batch API %", 0.0, 100.0, 0.0, key="routing_new_batch")
+        cache_points = a[4].number_input(
+            "Cache hits +points", 0.0, 100.0, 0.0, key="routing_new_cache"
+        )
+        submitted = st.form_submit_button("Add rule", type="primary")
+    if submitted:
+        try:
+            _add(
+                rule_from_form(
+                    model="" if model == ANY else model,
+                    project=project,
+                    feature=feature,
+                    status="" if status == ANY else status,
+                    tokens=tokens,
+                    target="" if target == KEEP else target,
+                    share_pct=share_pct,
+                    escalation_pct=escalation_pct,
+                    batch_pct=batch_pct,
+                    cache_points=cache_points,
+                )
+            )
+        except RuleError as exc:
+            st.error(f"Rule not added: {exc}.")
+
+
+def _typed_rule() -> None:
+    """A one-line rule in the CLI's syntax."""
+    with st.form("routing_paste", border=False, clear_on_submit=True):
+        p1, p2 = st.columns([4, 1], vertical_alignment="bottom")
+        spec = p1.text_input("Or type a rule", key="routing_spec", placeholder=EXAMPLE)
+        pasted = p2.form_submit_button("Add typed rule")
+    if pasted and spec.strip():
+        try:
+            _add(parse_rule(spec))
+        except RuleError as exc:
+            st.error(f"Rule not added: {exc}.")
+
+
+def _save_and_export(result: object, source: Source) -> None:
+    """Save the rules as a scenario, download the results as CSV."""
+    e1, e2, e3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    name = e1.text_input(
+        "Save this simulation as",
+        key="routing_save_name",
+        placeholder="e.g. mini for short prompts",
+    )
+    if e2.button("Save", key="routing_save"):
+        params = {
+            "days": source.period_days,
+            "filters": source.filters,
+            "rules": st.session_state[RULES],
+        }
+        try:
+            save_scenario(engine(), name=name, params=params, kind="routing")
+            st.session_state["routing_flash"] = f"Saved simulation “{name.strip()}”."
+            st.rerun()
+        except ScenarioError as exc:
+            st.error(str(exc))
+    csv = export_frame(result).to_csv(index=False)
+    e3.download_button("Download CSV", csv, "routing-simulation.csv", "text/csv", key="routing_csv")
+
+
+def _load_saved() -> None:
+    """Load the rules of a saved simulation."""
+    saved = list_scenarios(engine(), kind="routing")
+    if not saved:
+        return
+    l1, l2 = st.columns([3, 1], vertical_alignment="bottom")
+    chosen = l1.selectbox("Saved simulations", [s.name for s in saved], key="routing_load_name")
+    if l2.button("Load rules", key="routing_load"):
+        found = load_scenario(engine(), chosen, kind="routing")
+        st.session_state[RULES] = list(found.params.get("rules", [])) if found else []
+        st.rerun()
+
+
+def _simulation(source: Source, rules: list[Rule]) -> None:
+    """Baseline vs scenario metrics, per-rule table, per-model before/after."""
+    book = price_book()
+    try:
+        traffic = source.load(cut_points(rules, book, source.when))
+        result = simulate(traffic, rules, book, when=source.when, period_days=source.period_days)
+    except RuleError as exc:
+        st.error(f"{exc}. Edit or remove that rule.")
+        return
+    if result.requests == 0:
+        st.info("No priced requests on these days with these filters. Widen the range.")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(f"Baseline ({source.period_days} days)", usd(result.baseline_usd))
+    c2.metric("With the rules", usd(result.scenario_usd))
+    saved_share = result.savings_share if rules else None
+    c3.metric("Savings", usd(result.savings_usd), delta=share(saved_share) if saved_share else None)
+    c4.metric("Savings per month", usd(result.monthly(result.savings_usd)), help="30-day month.")
+    if result.unpriced:
+        left_out = ", ".join(f"{m} ({n:,} requests)" for m, n in result.unpriced.items())
+        st.warning(
+            f"Left out, not in the price book: {left_out}. Add a custom price to count them."
+        )
+    if rules:
+        table = result.rule_table()
+        if blocked := int(table["requests_blocked"].sum()):
+            st.warning(
+                f"{blocked:,} matched requests cannot move: their prompts are larger than the "
+                "target model's context window, so they stay on their model."
+            )
+        st.dataframe(rule_display(table), hide_index=True, column_config=rule_columns())
+        chart_col, table_col = st.columns([5, 4])
+        chart_col.plotly_chart(before_after_chart(result.models), key="routing_models_chart")
+        table_col.dataframe(
+            models_display(result.models), hide_index=True, column_config=model_columns()
+        )
+        _save_and_export(result, source)
+    _load_saved()
+
+
+def _suggestions(source: Source, targets: list[str], default_target: int) -> None:
+    """Share of premium traffic under N input tokens and what moving it would save."""
+    book = price_book()
+    st.caption(
+        "How much premium-model traffic is small enough for a cheaper model, and what moving "
+        "all of it would save (no escalation)."
+    )
+    s1, s2 = st.columns(2)
+    threshold = s1.selectbox(
+        "Prompts under (input tokens)", INPUT_CUTS, index=3, key="routing_sug_tokens"
+    )
+    cheap = s2.selectbox("Cheaper model", targets, index=default_target, key="routing_sug_target")
+    probe = Rule(max_input_tokens=threshold, target=cheap, share=1)
+    traffic = source.load(cut_points([probe], book, source.when))
+    found = suggest(
+        traffic,
+        book,
+        target=cheap,
+        max_input_tokens=threshold,
+        when=source.when,
+        period_days=source.period_days,
+    )
+    if found.premium_requests == 0:
+        st.info(f"No traffic on models dearer than {cheap} in this period.")
+        return
+    k1, k2 = st.columns(2)
+    k1.metric(
+        f"Premium traffic under {threshold:,} tokens",
+        share(found.share_under),
+        help=f"{found.requests_under:,} of {found.premium_requests:,} requests",
+    )
+    k2.metric("Savings per month if moved", usd(found.monthly_savings_usd))
+    columns = suggestion_columns(threshold, source.period_days)
+    st.dataframe(suggestion_display(found.table), hide_index=True, column_config=columns)
+
+
+def _plan_vs_actual(url: str, first: date | None, last: date | None) -> None:
+    """A saved plan against a month of logs, split into four effects, as a waterfall."""
+    plans = list_scenarios(engine(), kind="plan")
+    if not plans or first is None or last is None:
+        st.info("Plan vs actual needs a saved plan (Cost calculator page) and logged traffic.")
+        return
+    months = pd.period_range(first, last, freq="M").astype(str).tolist()[::-1]
+    v1, v2 = st.columns(2)
+    plan_name = v1.selectbox("Plan", [p.name for p in plans], key="routing_var_plan")
+    period = pd.Period(v2.selectbox("Month of logs", months, key="routing_var_month"), freq="M")
+    month_start, month_end = period.start_time.date(), period.end_time.date()
+    if first > month_start or last < month_end:
+        st.caption(
+            f"Logs cover {max(first, month_start)} to {min(last, month_end)} of this month: "
+            "a partial month is compared with the whole planned month."
+        )
+    try:
+        plan, _, plan_when = traffic_from_plan(next(p.params for p in plans if p.name == plan_name))
+        actual = _traffic(url, month_start, month_end, ((), (), ()), (INPUT_CUTS, ()))
+        variance = plan_vs_actual(plan, actual, price_book(), plan_when=plan_when or month_start)
+    except ValueError as exc:
+        st.error(f"Cannot compare: {exc}.")
+        return
+    w1, w2, w3 = st.columns(3)
+    w1.metric("Plan", usd(variance.plan_usd), help=f"{variance.plan_requests:,} requests")
+    w2.metric("Actual", usd(variance.actual_usd), help=f"{variance.actual_requests:,} requests")
+    w3.metric("Actual minus plan", usd(variance.difference_usd))
+    st.plotly_chart(waterfall_chart(variance.table()), key="routing_waterfall")
+    st.caption(
+        "Volume: more or fewer requests than planned. Tokens per request: bigger or smaller "
+        "calls (and cache hits). Model mix: which models, and how much went to the Batch API. "
+        "Price: what was charged vs the plan's prices. The four add up exactly to the difference."
+    )
+    if variance.unpriced:
+        st.warning(f"Not in the price book: {', '.join(variance.unpriced)}.")
+
+
+st.title("Routing simulator")
+st.caption(
+    "Test a routing change on your own traffic before touching production: send a share of "
+    "premium-model calls to a cheaper model, batch latency-tolerant work, cache more. Rules run "
+    "in order and the first match wins."
+)
+url = database_url(config("COSTDESK_DATABASE_URL"))
+st.session_state.setdefault(RULES, [])
+if flash := st.session_state.pop("routing_flash", None):
+    st.success(flash)
+first, last = _span(url)
+source = _source(url, first, last)
+
+st.subheader("Rules")
+rules = _rule_list()
+targets = sorted({r.model for r in price_book().table(source.when)})
+default_target = targets.index("gpt-4o-mini") if "gpt-4o-mini" in targets else 0
+with st.expander("Add a rule", expanded=True):
+    _rule_form(model_choices(source.models, price_book()), targets, default_target + 1)
+    _typed_rule()
+
+if source.load is not None:
+    st.divider()
+    views = ["Simulation", "Suggestions", "Plan vs actual"]
+    view = st.radio(
+        "Show", views, horizontal=True, key="routing_view", label_visibility="collapsed"
+    )
+    if view == "Simulation":
+        _simulation(source, rules)
+    elif view == "Suggestions":
+        _suggestions(source, targets, default_target)
+    else:
+        _plan_vs_actual(url, first, last)
