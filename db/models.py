@@ -36,7 +36,10 @@ class UploadBase(SQLModel):
     conflicts: int = 0
     rejected: int = 0
     cost_pusd: int = _big()
+    unpriced: int = 0
+    scrubbed: int = 0
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 class Upload(UploadBase, table=True):
@@ -68,6 +71,13 @@ class RequestLogBase(SQLModel):
     service_tier: str = ""
     priced: bool = True
     cost_pusd: int = _big()
+    uncached_input_pusd: int = _big()
+    cached_input_pusd: int = _big()
+    cache_write_pusd: int = _big()
+    output_pusd: int = _big()
+    cache_savings_pusd: int = _big()  # cached tokens at the full input rate minus what they cost
+    latency_bucket: int | None = None  # index into core.stats.LATENCY_EDGES_MS
+    output_bucket: int = 0  # index into core.stats.OUTPUT_EDGES_TOKENS
     price_version: str = ""
     content_hash: str = ""
     upload_id: int | None = Field(default=None, foreign_key="upload.id", ondelete="CASCADE")
@@ -164,3 +174,13 @@ class OutputBucket(HistogramBase, table=True):
     __tablename__ = "output_bucket"
     __table_args__ = (UniqueConstraint(*ROLLUP_KEY, "bucket", name="uq_output_bucket"),)
     id: int | None = Field(default=None, primary_key=True)
+
+
+class ColumnMapping(SQLModel, table=True):
+    """A remembered CSV column mapping, keyed by the file's header (its columns, joined)."""
+
+    __tablename__ = "column_mapping"
+    id: int | None = Field(default=None, primary_key=True)
+    header_key: str = Field(unique=True, max_length=64)
+    mapping_json: str
+    updated_at: datetime

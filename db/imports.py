@@ -1,0 +1,127 @@
+"""OpenAI Usage API buckets and Costs API amounts, stored for reconciliation.
+
+Both tables have a natural key, so storing the same page twice changes nothing and a later,
+more complete page for the same bucket replaces the earlier numbers. Files of pages and the
+live API import go through the same two functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, Engine, Numeric, UniqueConstraint, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel, select
+
+from core.logs import cost_rows, usage_rows
+
+USAGE_KEY = (
+    "start_time",
+    "end_time",
+    "project_id",
+    "user_id",
+    "api_key_id",
+    "model",
+    "batch",
+    "service_tier",
+)
+COST_KEY = ("start_time", "end_time", "project_id", "api_key_id", "line_item")
+
+
+def _big() -> Any:
+    return Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+
+
+class UsageBucket(SQLModel, table=True):
+    """One Usage API result: a time bucket's requests and tokens for one grouping."""
+
+    __tablename__ = "usage_bucket"
+    __table_args__ = (UniqueConstraint(*USAGE_KEY, name="uq_usage_bucket"),)
+    id: int | None = Field(default=None, primary_key=True)
+    start_time: datetime = Field(index=True)
+    end_time: datetime
+    project_id: str = ""
+    user_id: str = ""
+    api_key_id: str = ""
+    model: str = ""
+    batch: bool = False
+    service_tier: str = ""
+    requests: int = _big()
+    input_tokens: int = _big()
+    cached_input_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    output_tokens: int = _big()
+
+
+class BilledCost(SQLModel, table=True):
+    """One Costs API result: what OpenAI billed for a line item in a day bucket."""
+
+    __tablename__ = "billed_cost"
+    __table_args__ = (UniqueConstraint(*COST_KEY, name="uq_billed_cost"),)
+    id: int | None = Field(default=None, primary_key=True)
+    start_time: datetime = Field(index=True)
+    end_time: datetime
+    project_id: str = ""
+    api_key_id: str = ""
+    line_item: str = ""
+    model: str = ""
+    amount_pusd: int = _big()  # USD in pico-dollars (the API's decimals rounded to 1e-12)
+    amount_usd: Decimal = Field(default=Decimal(0), sa_type=Numeric(30, 12))
+    currency: str = "usd"
+
+
+def openai_imports() -> Callable[[Connection], None]:
+    """Migration step: create `usage_bucket` and `billed_cost`."""
+
+    def step(conn: Connection) -> None:
+        tables = [UsageBucket.__table__, BilledCost.__table__]
+        SQLModel.metadata.create_all(conn, tables=tables, checkfirst=True)
+
+    return step
+
+
+def _store(engine: Engine, table: Any, key: tuple[str, ...], rows: list[dict]) -> tuple[int, int]:
+    """Upsert `rows` on `key`; returns (new or changed rows, identical rows already stored)."""
+    if not rows:
+        return 0, 0
+    columns = [getattr(table.c, k) for k in key]
+    values = [n for n in rows[0] if n not in key]
+    with engine.begin() as conn:
+        stored = {}
+        keys = [tuple(r[k] for k in key) for r in rows]
+        for start in range(0, len(keys), 200):
+            part = keys[start : start + 200]
+            query = select(*columns, *[getattr(table.c, v) for v in values]).where(
+                tuple_(*columns).in_(part)
+            )
+            for found in conn.execute(query):
+                stored[tuple(found[: len(key)])] = tuple(found[len(key) :])
+        same = sum(1 for k, r in zip(keys, rows, strict=True) if stored.get(k) == _vals(r, values))
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key), set_={v: getattr(stmt.excluded, v) for v in values}
+        )
+        conn.execute(stmt, rows)
+    return len(rows) - same, same
+
+
+def _vals(row: Mapping[str, Any], names: list[str]) -> tuple:
+    return tuple(row[n] for n in names)
+
+
+def store_usage_page(engine: Engine, page: Mapping[str, Any]) -> tuple[int, int]:
+    """Store a Usage API (completions) page; returns (new or changed buckets, unchanged)."""
+    return _store(engine, UsageBucket.__table__, USAGE_KEY, usage_rows(page))
+
+
+def store_costs_page(engine: Engine, page: Mapping[str, Any]) -> tuple[int, int]:
+    """Store a Costs API page; returns (new or changed amounts, unchanged)."""
+    rows = []
+    for row in cost_rows(page):
+        amount = Decimal(row.pop("amount")).quantize(Decimal("1e-12"), rounding=ROUND_HALF_EVEN)
+        rows.append({**row, "amount_usd": amount, "amount_pusd": int(amount * 10**12)})
+    return _store(engine, BilledCost.__table__, COST_KEY, rows)

@@ -1,0 +1,1321 @@
+"""Ingestion: stream records in chunks, validate, price, bulk-insert, keep rollups in step.
+
+Each chunk is one transaction: rows go in through SQLAlchemy Core
+`INSERT ... ON CONFLICT (source, request_id) DO NOTHING RETURNING request_id`, and only the
+rows actually inserted are aggregated into `daily_rollup` and the histogram tables with
+`ON CONFLICT DO UPDATE` upserts. A crash leaves whole chunks; a rerun skips them as duplicates.
+Rows that did not go in are compared by `content_hash` with the stored row: identical ->
+duplicate, different -> conflict (the first one stays).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from itertools import chain
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import orjson
+import pandas as pd
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+
+from core.costs import picos_to_usd, price_frame
+from core.logs import (
+    BOM,
+    CONTENT_KEYS,
+    FORMATS,
+    MAX_LINE_BYTES,
+    NORMALIZERS,
+    SECRET_PATTERN,
+    FileFormatError,
+    Line,
+    RecordError,
+    Scrub,
+    UsageEvent,
+    default_source,
+    flat_frame,
+    guess_mapping,
+    iter_array,
+    iter_lines,
+    may_hold_secret,
+    missing_fields,
+    normalize_batch_line,
+    normalize_csv_row,
+    normalize_flat,
+    redact,
+    redact_event,
+    secret_paths,
+    sniff,
+    whole_file_problem,
+)
+from core.pricing import PriceBook
+from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS, bucket_index
+from db.models import ROLLUP_KEY, DailyRollup, LatencyBucket, OutputBucket, RequestLog, Upload
+
+CHUNK_ROWS = 10_000
+MAX_ERRORS = 10_000  # errors kept in a report (all are counted)
+LOG = RequestLog.__table__
+ROLLUP = DailyRollup.__table__
+LATENCY = LatencyBucket.__table__
+OUTPUT = OutputBucket.__table__
+UPLOAD = Upload.__table__
+
+EVENT_COLUMNS = list(UsageEvent._fields)
+SUM_COLUMNS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_pusd",
+    "uncached_input_pusd",
+    "cached_input_pusd",
+    "cache_write_pusd",
+    "output_pusd",
+    "cache_savings_pusd",
+    "truncated",
+    "with_max_tokens",
+    "latency_count",
+    "latency_sum_ms",
+    "requests",
+    "unpriced_requests",
+)
+COST_COLUMNS = (
+    "cost_pusd",
+    "uncached_input_pusd",
+    "cached_input_pusd",
+    "cache_write_pusd",
+    "output_pusd",
+    "cache_savings_pusd",
+)
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class IngestError:
+    """One rejected record: where it was and what was wrong with it."""
+
+    file: str
+    line: int
+    field: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did: counts, rejected records, scrubbed fields, cost, unpriced models."""
+
+    file_name: str = ""
+    format: str = ""
+    source: str = ""
+    upload_id: int | None = None
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    errors: list[IngestError] = field(default_factory=list)
+    conflict_ids: list[str] = field(default_factory=list)
+    scrub: Scrub = field(default_factory=Scrub)
+    cost_pusd: int = 0
+    unpriced_models: dict[str, int] = field(default_factory=dict)
+    file_error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def cost_usd(self) -> Decimal:
+        """Cost of the rows added, exact."""
+        return picos_to_usd(self.cost_pusd)
+
+    @property
+    def scrubbed(self) -> dict[str, int]:
+        """Content fields dropped and secrets redacted, field -> count."""
+        return self.scrub.as_dict()
+
+    @property
+    def needs_attention(self) -> bool:
+        """True when something was rejected, conflicting, unpriced or unreadable."""
+        return bool(self.rejected or self.conflicts or self.unpriced_models or self.file_error)
+
+    def reject(self, line: int, err: RecordError) -> None:
+        """Count one rejected record (its details kept up to MAX_ERRORS)."""
+        self.rejected += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(IngestError(self.file_name, line, err.field, err.reason))
+
+    def merge(self, other: IngestReport) -> None:
+        """Add another file's report to this one (multi-file totals)."""
+        for name in ("accepted", "duplicates", "conflicts", "rejected", "cost_pusd"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors[: max(0, MAX_ERRORS - len(self.errors))]
+        self.conflict_ids += other.conflict_ids[:100]
+        self.scrub.merge(other.scrub)
+        for model, n in other.unpriced_models.items():
+            self.unpriced_models[model] = self.unpriced_models.get(model, 0) + n
+        if other.file_error:
+            note = f"{other.file_name}: {other.file_error}"
+            self.file_error = f"{self.file_error}; {note}" if self.file_error else note
+        self.seconds += other.seconds
+
+    def as_json(self) -> dict[str, Any]:
+        """The CLI contract's JSON object (money as Decimal; the emitter makes it a string)."""
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
+            "rejected": self.rejected,
+            "errors": [e.__dict__ for e in self.errors],
+            "scrubbed": self.scrubbed,
+            "cost_usd": self.cost_usd,
+            "unpriced_models": sorted(self.unpriced_models),
+            "file_errors": [self.file_error] if self.file_error else [],
+            "conflict_ids": self.conflict_ids[:100],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Records -> events
+
+
+def _micros(ts: pd.Series) -> np.ndarray:
+    """UTC timestamps as integer microseconds since the epoch."""
+    return ts.dt.tz_convert("UTC").dt.as_unit("us").astype(np.int64).to_numpy()
+
+
+STRING_COLUMNS = (
+    "request_id",
+    "model",
+    "error_type",
+    "project",
+    "feature",
+    "user",
+    "finish_reason",
+    "service_tier",
+    "provider",
+)
+
+
+def events_frame(events: list[UsageEvent]) -> pd.DataFrame:
+    """Normalised events as a frame with the UsageEvent columns."""
+    return pd.DataFrame.from_records(events, columns=EVENT_COLUMNS)
+
+
+def content_hashes(df: pd.DataFrame) -> list[str]:
+    """A stable fingerprint per normalised event, to tell identical from conflicting copies."""
+    canon = pd.DataFrame(
+        {
+            name: (
+                df[name].astype("Int64").fillna(-1).astype(np.int64)
+                if name in ("latency_ms", "max_tokens")
+                else df[name]
+            )
+            for name in EVENT_COLUMNS
+            if name != "ts"
+        }
+    )
+    for name in STRING_COLUMNS:  # one dtype whatever the chunk held, so equal rows hash equal
+        canon[name] = canon[name].astype(object)
+    canon["ts"] = _micros(df["ts"])
+    hashed = pd.util.hash_pandas_object(canon, index=False).to_numpy(np.uint64)
+    return [f"{h:016x}" for h in hashed.tolist()]
+
+
+Parsed = tuple[int, UsageEvent | RecordError]
+
+
+def events_from_records(
+    records: Iterable[Mapping[str, Any]],
+    normalize: Callable[[Mapping[str, Any]], UsageEvent],
+    scrub: Scrub,
+) -> Iterator[Parsed]:
+    """Normalise already-parsed records (numbered from 1), scrubbing content and secrets."""
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, Mapping):
+            yield number, RecordError("record", "must be a JSON object")
+            continue
+        yield number, event_of(record, normalize, scrub, None)
+
+
+def event_of(
+    record: Mapping[str, Any],
+    normalize: Callable[[Mapping[str, Any]], UsageEvent],
+    scrub: Scrub,
+    raw: bytes | None,
+    *,
+    count_content: bool = True,
+) -> UsageEvent | RecordError:
+    """One record -> event (or the error), tallying dropped content and redacted secrets."""
+    found = CONTENT_KEYS.intersection(record) if count_content else None
+    if found:
+        scrub.add_content(found)
+    try:
+        event = normalize(record)
+    except RecordError as err:
+        return err
+    if raw is None or may_hold_secret(raw):
+        event = redact_event(event, scrub)
+        if raw is not None:
+            for path in secret_paths(record):
+                top = path.split(".")[0].split("[")[0]
+                if top not in CONTENT_KEYS and top not in _LABEL_FIELDS:
+                    scrub.add_secret(path)  # dropped with the unstored field; reported all the same
+    return event
+
+
+_LABEL_FIELDS = frozenset({"request_id", "project", "feature", "user", "error_type", "model"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Chunks -> database
+
+
+def _insert(engine: Engine, table: Any) -> Any:
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+INGEST_CACHE_KIB = 32_768  # SQLite page cache while ingesting: 32 MiB keeps peak RSS < 300 MB
+
+
+def _set_cache(conn: Connection, kib: int | None) -> int | None:
+    """Set SQLite's page cache of this connection (KiB); returns the previous setting."""
+    if conn.dialect.name != "sqlite" or kib is None:
+        return None
+    previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{abs(int(kib))}")
+    conn.commit()
+    return abs(int(previous)) if previous is not None and previous < 0 else None
+
+
+class _Ingester:
+    """State of one ingest: engine, price book, report, upload id, provider cache."""
+
+    def __init__(self, engine: Engine, book: PriceBook, report: IngestReport) -> None:
+        self.engine = engine
+        self.book = _MemoBook(book)
+        self.conn: Connection | None = None
+        self.report = report
+        self.providers: dict[str, str] = {}
+
+    def provider_of(self, model: str) -> str:
+        """The provider a model belongs to, per the price book ("" when unknown)."""
+        if model not in self.providers:
+            entry = self.book.resolve(model)
+            self.providers[model] = entry.provider if entry else ""
+        return self.providers[model]
+
+    def run(self, parsed: Iterable[Parsed], progress: Progress | None = None) -> None:
+        """Consume parsed records on one connection (one page cache), a transaction per chunk."""
+        with self.engine.connect() as conn:
+            self.conn = conn
+            previous = _set_cache(conn, INGEST_CACHE_KIB)
+            try:
+                self._consume(parsed, progress)
+            finally:
+                _set_cache(conn, previous)
+
+    def _consume(self, parsed: Iterable[Parsed], progress: Progress | None) -> None:
+        chunk: list[UsageEvent] = []
+        seen = 0
+        for line, item in parsed:
+            seen += 1
+            if isinstance(item, RecordError):
+                self.report.reject(line, item)
+            elif isinstance(item, pd.DataFrame):  # a block the columnar flat path normalised
+                if len(item):
+                    self.store(item)
+            else:
+                chunk.append(item)
+                if len(chunk) >= CHUNK_ROWS:
+                    self.store(events_frame(chunk))
+                    chunk = []
+                    if progress:
+                        progress(seen, None)
+        if chunk:
+            self.store(events_frame(chunk))
+        if progress:
+            progress(seen, None)
+
+    def store(self, events: pd.DataFrame) -> None:
+        """Dedupe within the chunk, price, then write it (retrying a deadlock or busy database)."""
+        frame = self.frame(events)
+        if frame.empty:
+            return
+        rows = self.rows(frame)
+        for attempt in range(5):
+            try:
+                with self.conn.begin():
+                    self._write(self.conn, frame, rows)
+                return
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def _conflict(self, request_id: str) -> None:
+        self.report.conflicts += 1
+        if len(self.report.conflict_ids) < 1000:
+            self.report.conflict_ids.append(request_id)
+
+    def frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Events as a priced, de-duplicated frame with the derived columns the tables need."""
+        df = df.copy()
+        df["content_hash"] = content_hashes(df)
+        df = self._dedupe(df)
+        with self.conn.begin():  # rows stored before: classified, never re-priced
+            known = self._classify(self.conn, df)
+        if known.any():
+            df = df[~known].reset_index(drop=True)
+        df["day"] = df["ts"].dt.date
+        missing = df["provider"] == ""
+        if missing.any():
+            df.loc[missing, "provider"] = [self.provider_of(m) for m in df.loc[missing, "model"]]
+        return price_events(df, self.book).sort_values("request_id", kind="stable")
+
+    def _dedupe(self, df: pd.DataFrame) -> pd.DataFrame:
+        repeated = df["request_id"].duplicated(keep="first").to_numpy()
+        if not repeated.any():
+            return df
+        first = df[~repeated].set_index("request_id")["content_hash"]
+        for request_id, digest in df.loc[repeated, ["request_id", "content_hash"]].itertuples(
+            index=False
+        ):
+            if first[request_id] == digest:
+                self.report.duplicates += 1
+            else:
+                self._conflict(request_id)
+        return df[~repeated].reset_index(drop=True)
+
+    def rows(self, df: pd.DataFrame) -> list[tuple]:
+        """Plain tuples (Python scalars) in INSERT_COLUMNS order, for the driver."""
+        n = len(df)
+        columns = {name: df[name].tolist() for name in INSERT_COLUMNS if name not in ("ts", "day")}
+        columns["latency_ms"] = _nullable(df["latency_ms"])
+        columns["max_tokens"] = _nullable(df["max_tokens"])
+        columns["latency_bucket"] = [b if b >= 0 else None for b in columns["latency_bucket"]]
+        columns["ts"], columns["day"] = _time_values(self.engine.dialect.name, df)
+        columns["upload_id"] = [self.report.upload_id] * n
+        columns["source"] = [self.report.source] * n
+        return list(zip(*(columns[name] for name in ROW_COLUMNS), strict=True))
+
+    def _write(self, conn: Connection, df: pd.DataFrame, rows: list[tuple]) -> None:
+        inserted = set(insert_new(conn, rows))
+        new = df[df["request_id"].isin(inserted)] if len(inserted) < len(df) else df
+        if len(inserted) < len(df):
+            self._classify(conn, df[~df["request_id"].isin(inserted)])
+        if len(new):
+            add_rollups(conn, new)
+            self._tally(new)
+
+    def _classify(self, conn: Connection, skipped: pd.DataFrame) -> np.ndarray:
+        """Count rows already stored as duplicates or conflicts; returns which ones were."""
+        ids = skipped["request_id"].tolist()
+        stored: dict[str, str] = {}
+        query = select(LOG.c.request_id, LOG.c.content_hash).where(
+            LOG.c.source == self.report.source,
+            LOG.c.request_id.in_(bindparam("ids", expanding=True)),
+        )
+        for start in range(0, len(ids), 500):
+            stored.update(conn.execute(query, {"ids": ids[start : start + 500]}).all())
+        if not stored:
+            return np.zeros(len(ids), dtype=bool)
+        for request_id, digest in zip(ids, skipped["content_hash"].tolist(), strict=True):
+            if request_id not in stored:
+                continue
+            if stored[request_id] == digest:
+                self.report.duplicates += 1
+            else:
+                self._conflict(request_id)
+        return np.fromiter((i in stored for i in ids), dtype=bool, count=len(ids))
+
+    def _tally(self, new: pd.DataFrame) -> None:
+        self.report.accepted += len(new)
+        self.report.cost_pusd += int(new["cost_pusd"].sum())
+        unpriced = new.loc[~new["priced"], "model"].value_counts()
+        for model, n in unpriced.items():
+            self.report.unpriced_models[model] = self.report.unpriced_models.get(model, 0) + int(n)
+
+
+INSERT_COLUMNS = (
+    *EVENT_COLUMNS,
+    "day",
+    "priced",
+    *COST_COLUMNS,
+    "output_bucket",
+    "latency_bucket",
+    "price_version",
+    "content_hash",
+)
+
+
+_ROW_NAMES = {*INSERT_COLUMNS, "source", "upload_id"}
+ROW_COLUMNS = tuple(c.name for c in LOG.columns if c.name in _ROW_NAMES)  # Core's VALUES order
+
+
+def multi_row_sql(stmt: Any, dialect_name: str, n_columns: int, n_rows: int) -> str:
+    """A Core INSERT compiled for the dialect, its VALUES group repeated for `n_rows` rows."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    sql = str(stmt.compile(dialect=dialect.dialect()))
+    values, _, rest = sql.partition(" ON CONFLICT ")
+    head = values.partition(" VALUES ")[0]
+    mark = "?" if dialect_name == "sqlite" else "%s"
+    one = "(" + ", ".join([mark] * n_columns) + ")"
+    return f"{head} VALUES {', '.join([one] * n_rows)} ON CONFLICT {rest}"
+
+
+def _log_insert(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(LOG)
+        .values({name: bindparam(name) for name in ROW_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["source", "request_id"])
+        .returning(LOG.c.request_id)
+    )
+
+
+_STATEMENTS: dict[tuple, str] = {}
+MAX_PARAMS = 16_000  # per statement; under SQLite's 32,766 and PostgreSQL's 65,535
+
+
+def _execute_rows(conn: Connection, key: tuple, make: Callable[[], Any], rows: list[tuple]) -> list:
+    """Run a multi-row INSERT built by `make` over `rows` in parameter-limited batches."""
+    if not rows:
+        return []
+    width = len(rows[0])
+    per = max(1, MAX_PARAMS // width)
+    name = conn.dialect.name
+    returned: list = []
+    start = 0
+    while start < len(rows):
+        # Full batches, then power-of-two remainders: a handful of distinct statements per
+        # table, so neither this cache nor the driver's prepared-statement cache grows.
+        left = len(rows) - start
+        size = per if left >= per else 1 << (left.bit_length() - 1)
+        part = rows[start : start + size]
+        start += size
+        cache_key = (*key, name, size)
+        if cache_key not in _STATEMENTS:
+            _STATEMENTS[cache_key] = multi_row_sql(make(), name, width, len(part))
+        result = conn.exec_driver_sql(_STATEMENTS[cache_key], tuple(chain.from_iterable(part)))
+        if result.returns_rows:
+            returned += [r[0] for r in result.fetchall()]
+    return returned
+
+
+def insert_new(conn: Connection, rows: list[tuple]) -> list[str]:
+    """Insert rows (skipping existing natural keys); returns the request_ids actually inserted."""
+    name = conn.dialect.name
+    return _execute_rows(conn, ("log",), lambda: _log_insert(name), rows)
+
+
+def _time_values(dialect_name: str, df: pd.DataFrame) -> tuple[list, list]:
+    """ts and day as the driver wants them (SQLite: the text SQLAlchemy would have written)."""
+    if dialect_name != "sqlite":
+        return list(df["ts"].dt.to_pydatetime()), df["day"].tolist()
+    micros = _micros(df["ts"]).astype("datetime64[us]")
+    stamps = np.datetime_as_string(micros, unit="us").tolist()
+    days = np.datetime_as_string(micros, unit="D").tolist()
+    return [f"{s[:10]} {s[11:]}" for s in stamps], days
+
+
+def _nullable(series: pd.Series) -> list[int | None]:
+    values = series.tolist()
+    return [None if v is None or v is pd.NA or v != v else int(v) for v in values]
+
+
+class _MemoBook:
+    """A price book whose lookups are remembered for the length of one ingest."""
+
+    def __init__(self, book: PriceBook) -> None:
+        self.book = book
+        self.cache: dict[tuple, Any] = {}
+
+    def price_at(self, model: str, when: Any = None, *, service_tier: str | None = None) -> Any:
+        """`PriceBook.price_at`, memoised per (model, day, tier)."""
+        key = (model, when, service_tier)
+        if key not in self.cache:
+            self.cache[key] = self.book.price_at(model, when, service_tier=service_tier)
+        return self.cache[key]
+
+    def resolve(self, model: str) -> Any:
+        """`PriceBook.resolve`."""
+        return self.book.resolve(model)
+
+
+def price_events(df: pd.DataFrame, book: PriceBook | _MemoBook) -> pd.DataFrame:
+    """Exact costs (pico-dollars), cache savings and histogram buckets for a frame of events."""
+    priced = price_frame(df, book)
+    cached = priced["cached_input_tokens"].to_numpy(np.int64)
+    savings = np.zeros(len(priced), dtype=np.int64)
+    has_cached = cached > 0
+    if has_cached.any():
+        # savings = the cached tokens at the full input rate, minus what they cost
+        subset = df[has_cached]
+        plain = price_frame(subset.assign(cached_input_tokens=0), book)
+        full_rate = plain["uncached_input_pusd"].to_numpy(np.int64) - priced.loc[
+            has_cached, "uncached_input_pusd"
+        ].to_numpy(np.int64)
+        savings[has_cached] = full_rate - priced.loc[has_cached, "cached_input_pusd"].to_numpy(
+            np.int64
+        )
+    priced["cache_savings_pusd"] = np.where(priced["priced"].to_numpy(bool), savings, 0)
+    latency = priced["latency_ms"]
+    has_latency = latency.notna().to_numpy()
+    buckets = bucket_index(latency.fillna(0).to_numpy(float), LATENCY_EDGES_MS)
+    priced["latency_bucket"] = np.where(has_latency, buckets, -1)
+    priced["output_bucket"] = bucket_index(
+        priced["output_tokens"].to_numpy(float), OUTPUT_EDGES_TOKENS
+    )
+    return priced
+
+
+# ---------------------------------------------------------------------------------------------
+# Rollups
+
+
+def _rollup_frame(df: pd.DataFrame) -> pd.DataFrame:
+    work = df[list(ROLLUP_KEY)].copy()
+    for name in (*COST_COLUMNS, *_TOKENS):
+        work[name] = df[name].to_numpy(np.int64)
+    work["requests"] = 1
+    work["unpriced_requests"] = (~df["priced"].to_numpy(bool)).astype(np.int64)
+    work["truncated"] = (df["finish_reason"] == "length").to_numpy(np.int64)
+    work["with_max_tokens"] = df["max_tokens"].notna().to_numpy(np.int64)
+    work["latency_count"] = df["latency_ms"].notna().to_numpy(np.int64)
+    work["latency_sum_ms"] = df["latency_ms"].fillna(0).to_numpy(np.int64)
+    grouped = work.groupby(list(ROLLUP_KEY), sort=True, dropna=False).sum().reset_index()
+    return grouped
+
+
+def _upsert_sum(conn: Connection, table: Any, key: tuple[str, ...], frame: pd.DataFrame) -> None:
+    """Add `frame`'s sums into `table` on `key` (insert new keys, add to existing ones)."""
+    if not len(frame):
+        return
+    names = [c.name for c in table.columns if c.name in frame.columns]
+    values = {n: frame[n].tolist() for n in names}
+    if conn.dialect.name == "sqlite":
+        values["day"] = [d.isoformat() for d in values["day"]]
+    rows = list(zip(*values.values(), strict=True))
+
+    def make() -> Any:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(table).values({n: bindparam(n) for n in names})
+        return stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_={n: table.c[n] + stmt.excluded[n] for n in names if n not in key},
+        )
+
+    _execute_rows(conn, (table.name,), make, rows)
+
+
+def add_rollups(conn: Connection, df: pd.DataFrame) -> None:
+    """Add newly inserted rows to the daily rollup and both histograms (same transaction)."""
+    _upsert_sum(conn, ROLLUP, ROLLUP_KEY, _rollup_frame(df))
+    timed = df[df["latency_bucket"] >= 0]
+    for table, frame, column in ((LATENCY, timed, "latency_bucket"), (OUTPUT, df, "output_bucket")):
+        if not len(frame):
+            continue
+        keys = [*ROLLUP_KEY, column]
+        counts = frame.groupby(keys, sort=True, dropna=False).size().reset_index(name="count")
+        counts = counts.rename(columns={column: "bucket"})
+        counts["bucket"] = counts["bucket"].astype(np.int64)
+        _upsert_sum(conn, table, (*ROLLUP_KEY, "bucket"), counts)
+
+
+def rebuild_rollups(conn: Connection, days: Iterable[date] | None = None) -> None:
+    """Recompute rollups (all, or for `days`) from the stored rows, in SQL."""
+    tables = (ROLLUP, LATENCY, OUTPUT)
+    day_list = sorted(set(days)) if days is not None else None
+    for table in tables:
+        stmt = delete(table)
+        if day_list is not None:
+            stmt = stmt.where(table.c.day.in_(day_list))
+        conn.execute(stmt)
+    where = LOG.c.day.in_(day_list) if day_list is not None else None
+    key = [getattr(LOG.c, k) for k in ROLLUP_KEY]
+    sums = [
+        func.count().label("requests"),
+        func.sum(_case(~LOG.c.priced)).label("unpriced_requests"),
+        *[func.sum(getattr(LOG.c, n)).label(n) for n in (*COST_COLUMNS, *_TOKENS)],
+        func.sum(_case(LOG.c.finish_reason == "length")).label("truncated"),
+        func.sum(_case(LOG.c.max_tokens.isnot(None))).label("with_max_tokens"),
+        func.count(LOG.c.latency_ms).label("latency_count"),
+        func.coalesce(func.sum(LOG.c.latency_ms), 0).label("latency_sum_ms"),
+    ]
+    _insert_select(conn, ROLLUP, key, sums, where)
+    for table, column in ((LATENCY, LOG.c.latency_bucket), (OUTPUT, LOG.c.output_bucket)):
+        cond = column.isnot(None) if where is None else (where & column.isnot(None))
+        _insert_select(
+            conn, table, [*key, column.label("bucket")], [func.count().label("count")], cond
+        )
+
+
+_TOKENS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def _case(condition: Any) -> Any:
+    from sqlalchemy import case
+
+    return case((condition, 1), else_=0)
+
+
+def _insert_select(conn: Connection, table: Any, key: list, sums: list, where: Any) -> None:
+    query = select(*key, *sums)
+    if where is not None:
+        query = query.where(where)
+    query = query.group_by(*key)
+    names = [c.name for c in query.selected_columns]
+    conn.execute(table.insert().from_select(names, query))
+
+
+# ---------------------------------------------------------------------------------------------
+# Uploads
+
+
+def start_upload(
+    engine: Engine, *, file_name: str, sha256: str, fmt: str, source: str, size_bytes: int
+) -> int:
+    """The upload row for this file (re-used when the same file went into the same source)."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        if sha256:
+            found = conn.execute(
+                select(UPLOAD.c.id).where(UPLOAD.c.sha256 == sha256, UPLOAD.c.source == source)
+            ).first()
+            if found:
+                return found[0]
+        values = dict(
+            file_name=file_name,
+            sha256=sha256,
+            format=fmt,
+            source=source,
+            size_bytes=size_bytes,
+            created_at=now,
+        )
+        return conn.execute(UPLOAD.insert().values(**values).returning(UPLOAD.c.id)).scalar_one()
+
+
+def finish_upload(engine: Engine, report: IngestReport) -> None:
+    """Record this run's counts on its upload row (accepted and cost accumulate over reruns)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(UPLOAD)
+            .where(UPLOAD.c.id == report.upload_id)
+            .values(
+                accepted=UPLOAD.c.accepted + report.accepted,
+                cost_pusd=UPLOAD.c.cost_pusd + report.cost_pusd,
+                duplicates=report.duplicates,
+                conflicts=report.conflicts,
+                rejected=report.rejected,
+                unpriced=sum(report.unpriced_models.values()),
+                scrubbed=sum(report.scrubbed.values()),
+                updated_at=datetime.now(UTC),
+            )
+        )
+
+
+def ingest_records(
+    engine: Engine,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    source: str,
+    file_name: str,
+    book: PriceBook | None = None,
+    normalize: Callable[[Mapping[str, Any]], UsageEvent] = normalize_flat,
+    fmt: str = "flat",
+    sha256: str = "",
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Validate, price and store flat-log dicts (or any shape via `normalize`) under `source`."""
+    report = IngestReport(file_name=file_name, format=fmt, source=source)
+    sha256 = sha256 or f"records:{file_name}"  # re-running the same named batch re-uses its upload
+    scrub = report.scrub
+    if normalize is normalize_flat:
+        numbered = ((n, r, None) for n, r in enumerate(records, start=1))
+        parsed = flat_blocks(numbered, scrub)
+    else:
+        parsed = events_from_records(records, normalize, scrub)
+    return ingest_parsed(engine, parsed, report, book=book, sha256=sha256, progress=progress)
+
+
+def ingest_parsed(
+    engine: Engine,
+    parsed: Iterable[Parsed],
+    report: IngestReport,
+    *,
+    book: PriceBook | None = None,
+    sha256: str = "",
+    size_bytes: int = 0,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Store numbered events/errors under `report`'s source and upload; fills `report`."""
+    from db.prices import load_price_book
+
+    started = time.perf_counter()
+    book = book or load_price_book(engine)
+    report.upload_id = start_upload(
+        engine,
+        file_name=report.file_name,
+        sha256=sha256,
+        fmt=report.format,
+        source=report.source,
+        size_bytes=size_bytes,
+    )
+    _Ingester(engine, book, report).run(parsed, progress)
+    report.errors.sort(key=lambda e: e.line)
+    finish_upload(engine, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def redact_text(value: str) -> str:
+    """Redact API-key look-alikes in free text (used for file names shown in history)."""
+    return SECRET_PATTERN.sub("[redacted]", value)
+
+
+def dumps(report: IngestReport) -> bytes:
+    """The report as JSON bytes (money as decimal strings)."""
+    return orjson.dumps(report.as_json(), default=str)
+
+
+def ingest_details() -> Callable[[Connection], None]:
+    """Migration step: the column_mapping table and the per-row cost/bucket columns."""
+    from db.migrations import add_column, create_tables
+
+    big = "BIGINT NOT NULL DEFAULT 0"
+    steps = [
+        create_tables("column_mapping"),
+        *[add_column("request_log", c, big) for c in COST_COLUMNS[1:]],
+        add_column("request_log", "latency_bucket", "INTEGER"),
+        add_column("request_log", "output_bucket", "INTEGER NOT NULL DEFAULT 0"),
+        add_column("upload", "unpriced", "INTEGER NOT NULL DEFAULT 0"),
+        add_column("upload", "scrubbed", "INTEGER NOT NULL DEFAULT 0"),
+        add_column("upload", "updated_at", "TIMESTAMP"),
+    ]
+
+    def step(conn: Connection) -> None:
+        for one in steps:
+            one(conn)
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+HEAD_BYTES = 1 << 16
+WHOLE_DOCUMENT_BYTES = 64 << 20  # a pretty-printed single JSON document is read whole up to this
+JSON_PROBE_LINES = 20  # that many unreadable lines at the start make it a whole-file problem
+
+
+def file_digest(stream: BinaryIO) -> tuple[str, int]:
+    """sha256 and size of a seekable binary stream (left at its start)."""
+    digest = hashlib.sha256()
+    size = 0
+    while block := stream.read(1 << 22):
+        digest.update(block)
+        size += len(block)
+    stream.seek(0)
+    return digest.hexdigest(), size
+
+
+def ingest_file(
+    engine: Engine,
+    stream: BinaryIO | str | Path,
+    *,
+    file_name: str | None = None,
+    fmt: str | None = None,
+    project: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    source: str | None = None,
+    book: PriceBook | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Detect (or take) the format of one file and ingest it; whole-file problems -> file_error."""
+    if isinstance(stream, (str, Path)):
+        with open(stream, "rb") as handle:
+            name = file_name or Path(stream).name
+            return ingest_file(
+                engine,
+                handle,
+                file_name=name,
+                fmt=fmt,
+                project=project,
+                mapping=mapping,
+                source=source,
+                book=book,
+                progress=progress,
+            )
+    name = file_name or getattr(stream, "name", "upload")
+    report = IngestReport(file_name=str(name))
+    try:
+        sha256, size = file_digest(stream)
+        head = stream.read(HEAD_BYTES)
+        stream.seek(0)
+        fmt = fmt or sniff(head, report.file_name)
+        if fmt not in FORMATS:
+            raise FileFormatError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
+        problem = whole_file_problem(fmt, head)
+        if problem:
+            raise FileFormatError(problem)
+        report.format = fmt
+        report.source = source or default_source(fmt, project)
+        if fmt in ("usage_api", "costs_api"):
+            return _ingest_pages(engine, stream, head, report)
+        parsed = _parsed(stream, head, fmt, report, project, mapping, size, progress)
+        return ingest_parsed(engine, parsed, report, book=book, sha256=sha256, size_bytes=size)
+    except FileFormatError as exc:
+        report.file_error = str(exc)
+        if report.upload_id is not None and not report.accepted:
+            delete_upload(engine, report.upload_id)
+            report.upload_id = None
+        return report
+
+
+def _parsed(
+    stream: BinaryIO,
+    head: bytes,
+    fmt: str,
+    report: IngestReport,
+    project: str | None,
+    mapping: Mapping[str, str] | None,
+    size: int,
+    progress: Progress | None,
+) -> Iterator[Parsed]:
+    if fmt == "csv":
+        items = _csv_events(stream, mapping, report.scrub)
+    else:
+        normalize = NORMALIZERS[fmt]
+        records = _json_records(stream, head)
+        if fmt == "batch":
+            items = _timed_batch(records, report.scrub)
+        elif fmt == "flat":
+            items = flat_blocks(records, report.scrub)
+        else:
+            items = _events(records, normalize, report.scrub)
+    if project:
+        items = ((n, _with_project(e, project)) for n, e in items)
+    if progress:
+        items = _with_progress(items, stream, size, progress)
+    return items
+
+
+def _with_project(item: UsageEvent | RecordError, project: str) -> UsageEvent | RecordError:
+    if isinstance(item, UsageEvent) and not item.project:
+        return item._replace(project=project)
+    return item
+
+
+def _with_progress(
+    items: Iterator[Parsed], stream: BinaryIO, size: int, progress: Progress
+) -> Iterator[Parsed]:
+    for n, item in enumerate(items, start=1):
+        if n % 20 == 0 or isinstance(item[1], pd.DataFrame):
+            progress(stream.tell(), size)
+        yield item
+    progress(size, size)
+
+
+Raw = tuple[int, Any, bytes | None]  # (line, parsed record or RecordError, raw bytes)
+
+
+def _json_records(stream: BinaryIO, head: bytes) -> Iterator[Raw]:
+    """Records of a JSON-lines file, a JSON array, or one pretty-printed JSON document."""
+    body = head.removeprefix(BOM).lstrip()
+    if body[:1] == b"[":
+        yield from _decode(iter_array(stream))
+        return
+    first = body.split(b"\n", 1)[0].strip()
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        yield from _whole_document(stream)
+        return
+    yield from _decode(iter_lines(stream), probe=True)
+
+
+def _decode(lines: Iterator[Line], probe: bool = False) -> Iterator[Raw]:
+    good = bad = 0
+    for number, raw in lines:
+        if raw is None:
+            bad += 1
+            yield number, RecordError("line", f"is longer than {MAX_LINE_BYTES:,} bytes"), None
+            continue
+        if not raw.strip():
+            continue
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            bad += 1
+            if probe and not good and bad >= JSON_PROBE_LINES:
+                raise FileFormatError(
+                    f"the first {bad} lines are not JSON; is this the right format? ({exc})"
+                ) from None
+            yield number, RecordError("line", f"is not valid JSON ({exc})"), None
+            continue
+        good += 1
+        yield number, record, raw
+
+
+def _whole_document(stream: BinaryIO) -> Iterator[Raw]:
+    data = stream.read(WHOLE_DOCUMENT_BYTES + 1)
+    if len(data) > WHOLE_DOCUMENT_BYTES:
+        raise FileFormatError("a JSON document over 64 MiB must be JSON lines or an array")
+    try:
+        document = orjson.loads(data.removeprefix(BOM))
+    except orjson.JSONDecodeError as exc:
+        raise FileFormatError(f"the file is not valid JSON ({exc})") from None
+    items = document if isinstance(document, list) else [document]
+    for item in items:
+        yield 1, item, None
+
+
+def _events(
+    records: Iterator[Raw], normalize: Callable[[Mapping[str, Any]], UsageEvent], scrub: Scrub
+) -> Iterator[Parsed]:
+    for number, record, raw in records:
+        if isinstance(record, RecordError):
+            yield number, record
+        elif not isinstance(record, Mapping):
+            yield number, RecordError("record", "must be a JSON object")
+        else:
+            yield number, event_of(record, normalize, scrub, raw)
+
+
+def _timed_batch(records: Iterator[Raw], scrub: Scrub) -> Iterator[Parsed]:
+    """Batch lines; a line without a time (expired) takes the time of the file's other lines."""
+    waiting: list[tuple[int, Mapping[str, Any], bytes | None]] = []
+    when: datetime | None = None
+    for number, record, raw in records:
+        if isinstance(record, RecordError) or not isinstance(record, Mapping):
+            yield (
+                number,
+                record
+                if isinstance(record, RecordError)
+                else RecordError("record", "must be a JSON object"),
+            )
+            continue
+        body = (record.get("response") or {}).get("body") or {}
+        if isinstance(body, Mapping) and body.get("created") is not None:
+            item = event_of(record, normalize_batch_line, scrub, raw)
+            if isinstance(item, UsageEvent):
+                when = when or item.ts
+            yield number, item
+            continue
+        if when is None:
+            waiting.append((number, record, raw))
+            continue
+        yield number, event_of(record, _batch_at(when), scrub, raw)
+        for late in waiting:
+            yield late[0], event_of(late[1], _batch_at(when), scrub, late[2])
+        waiting = []
+    for number, record, raw in waiting:
+        if when is None:
+            yield (
+                number,
+                RecordError(
+                    "response.body.created",
+                    "no line of this batch file has a time; expired lines need one completed line",
+                ),
+            )
+        else:
+            yield number, event_of(record, _batch_at(when), scrub, raw)
+
+
+def _batch_at(when: datetime) -> Callable[[Mapping[str, Any]], UsageEvent]:
+    return lambda record: normalize_batch_line(record, created=when)
+
+
+def _csv_events(
+    stream: BinaryIO, mapping: Mapping[str, str] | None, scrub: Scrub
+) -> Iterator[Parsed]:
+    text_stream = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="", errors="replace")
+    csv.field_size_limit(MAX_LINE_BYTES)
+    reader = csv.DictReader(text_stream)
+    columns = reader.fieldnames or []
+    if not columns:
+        raise FileFormatError("the CSV file has no header row")
+    mapping = dict(mapping or guess_mapping(columns))
+    missing = missing_fields(mapping, columns)
+    if missing:
+        raise FileFormatError(
+            f"map the CSV columns for {', '.join(missing)} (header: {', '.join(columns[:12])})"
+        )
+    extra = [c for c in columns if c.strip().lower() in CONTENT_KEYS]
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, RecordError("line", f"is not valid CSV ({exc})")
+            continue
+        if extra:
+            scrub.add_content(extra)
+        try:
+            event = normalize_csv_row(row, mapping)
+        except RecordError as err:
+            yield reader.line_num, _csv_error(err, mapping)
+            continue
+        yield reader.line_num, redact_event(event, scrub)
+
+
+def _csv_error(err: RecordError, mapping: Mapping[str, str]) -> RecordError:
+    column = mapping.get(err.field)
+    if column and column != err.field:
+        return RecordError(f"{err.field} (column {column})", err.reason)
+    return err
+
+
+def _ingest_pages(
+    engine: Engine, stream: BinaryIO, head: bytes, report: IngestReport
+) -> IngestReport:
+    from db.imports import store_costs_page, store_usage_page
+
+    store = store_usage_page if report.format == "usage_api" else store_costs_page
+    started = time.perf_counter()
+    for number, page, _raw in _json_records(stream, head):
+        if isinstance(page, RecordError):
+            report.reject(number, page)
+            continue
+        try:
+            added, same = store(engine, page)
+        except RecordError as err:
+            report.reject(number, err)
+            continue
+        report.accepted += added
+        report.duplicates += same
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Upload history, delete, re-price, remembered CSV mappings
+
+
+def list_uploads(engine: Engine) -> pd.DataFrame:
+    """Every upload, newest first: id, file, format, source, counts, cost (pico-dollars), when."""
+    query = select(UPLOAD).order_by(UPLOAD.c.id.desc())
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).mappings().all(), columns=list(UPLOAD.c.keys()))
+
+
+def delete_upload(engine: Engine, upload_id: int) -> int | None:
+    """Delete an upload with its rows and their share of the rollups; rows removed, or None."""
+    with engine.begin() as conn:
+        if conn.execute(select(UPLOAD.c.id).where(UPLOAD.c.id == upload_id)).first() is None:
+            return None
+        days = (
+            conn.execute(select(LOG.c.day).where(LOG.c.upload_id == upload_id).distinct())
+            .scalars()
+            .all()
+        )
+        removed = conn.execute(delete(LOG).where(LOG.c.upload_id == upload_id)).rowcount
+        conn.execute(delete(UPLOAD).where(UPLOAD.c.id == upload_id))
+        if days:
+            rebuild_rollups(conn, days)
+        return removed
+
+
+@dataclass
+class RepriceReport:
+    """What a re-price changed: rows priced, total cost before and after, unpriced models."""
+
+    rows: int = 0
+    before_pusd: int = 0
+    after_pusd: int = 0
+    unpriced_models: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def change_usd(self) -> Decimal:
+        """After minus before, exact."""
+        return picos_to_usd(self.after_pusd - self.before_pusd)
+
+
+_PRICE_INPUT = (
+    "id",
+    "model",
+    "day",
+    "service_tier",
+    "batch",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "cost_pusd",
+)
+REPRICE_ROWS = 50_000
+
+
+def reprice(engine: Engine, book: PriceBook | None = None) -> RepriceReport:
+    """Recompute every stored cost with the current price book, then rebuild the rollups."""
+    from db.prices import load_price_book
+
+    book = book or load_price_book(engine)
+    report = RepriceReport()
+    columns = [LOG.c[n] for n in _PRICE_INPUT]
+    set_cols = {n: bindparam(f"v_{n}") for n in (*COST_COLUMNS, "priced", "price_version")}
+    stmt = update(LOG).where(LOG.c.id == bindparam("v_id")).values(set_cols)
+    with engine.begin() as conn:
+        last_id = 0
+        while True:
+            query = select(*columns).where(LOG.c.id > last_id).order_by(LOG.c.id)
+            batch = pd.DataFrame(conn.execute(query.limit(REPRICE_ROWS)).all())
+            if batch.empty:
+                break
+            batch.columns = list(_PRICE_INPUT)
+            last_id = int(batch["id"].max())
+            _reprice_batch(conn, stmt, batch, book, report)
+        rebuild_rollups(conn)
+    return report
+
+
+def _reprice_batch(
+    conn: Connection, stmt: Any, batch: pd.DataFrame, book: PriceBook, report: RepriceReport
+) -> None:
+    batch["batch"] = batch["batch"].astype(bool)
+    batch["service_tier"] = batch["service_tier"].fillna("")
+    batch["day"] = pd.to_datetime(batch["day"]).dt.date
+    report.before_pusd += int(batch["cost_pusd"].sum())
+    priced = price_events(batch.drop(columns=["cost_pusd"]).assign(latency_ms=np.nan), book)
+    names = [*COST_COLUMNS, "priced", "price_version", "id"]
+    values = {n: priced[n].tolist() for n in names}
+    rows = [
+        {f"v_{n}": v for n, v in zip(names, row, strict=True)}
+        for row in zip(*values.values(), strict=True)
+    ]
+    conn.execute(stmt, rows)
+    report.rows += len(priced)
+    report.after_pusd += int(priced["cost_pusd"].sum())
+    for model, n in priced.loc[~priced["priced"], "model"].value_counts().items():
+        report.unpriced_models[model] = report.unpriced_models.get(model, 0) + int(n)
+
+
+def header_key(columns: Iterable[str]) -> str:
+    """The key a CSV header's remembered mapping is stored under."""
+    return hashlib.sha256("\x1f".join(sorted(columns)).encode()).hexdigest()[:32]
+
+
+def load_mapping(engine: Engine, columns: Iterable[str]) -> dict[str, str] | None:
+    """The mapping saved for this CSV header, if any."""
+    from db.models import ColumnMapping
+
+    table = ColumnMapping.__table__
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(table.c.mapping_json).where(table.c.header_key == header_key(columns))
+        ).scalar()
+    return orjson.loads(found) if found else None
+
+
+def save_mapping(engine: Engine, columns: Iterable[str], mapping: Mapping[str, str]) -> None:
+    """Remember `mapping` for files with this CSV header."""
+    from db.models import ColumnMapping
+
+    table = ColumnMapping.__table__
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    values = {
+        "header_key": header_key(columns),
+        "mapping_json": orjson.dumps(dict(mapping)).decode(),
+        "updated_at": datetime.now(UTC),
+    }
+    stmt = dialect.insert(table).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["header_key"],
+        set_={"mapping_json": stmt.excluded.mapping_json, "updated_at": stmt.excluded.updated_at},
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Columnar flat path
+
+
+def flat_blocks(records: Iterable[Raw], scrub: Scrub) -> Iterator[Parsed]:
+    """Flat records in blocks: clean rows normalised per column, the rest one by one.
+
+    Yields each block's rejected records as (line, RecordError) and then its events as one
+    frame (line of the block's last record) for `_Ingester.run`.
+    """
+    block: list[tuple[int, Mapping[str, Any], bytes | None]] = []
+    for number, record, raw in records:
+        if isinstance(record, RecordError):
+            yield number, record
+            continue
+        if not isinstance(record, Mapping):
+            yield number, RecordError("record", "must be a JSON object")
+            continue
+        block.append((number, record, raw))
+        if len(block) >= CHUNK_ROWS:
+            yield from _flat_block(block, scrub)
+            block = []
+    if block:
+        yield from _flat_block(block, scrub)
+
+
+def _flat_block(
+    block: list[tuple[int, Mapping[str, Any], bytes | None]], scrub: Scrub
+) -> Iterator[Parsed]:
+    records = [b[1] for b in block]
+    if not CONTENT_KEYS.isdisjoint(set().union(*records)):  # one C-level pass per block
+        for record in records:
+            found = CONTENT_KEYS.intersection(record)
+            if found:
+                scrub.add_content(found)
+    frame, rest = flat_frame(records)
+    fast = np.ones(len(block), dtype=bool)
+    fast[rest] = False
+    slow_events = []
+    for i in rest:
+        number, record, raw = block[i]
+        item = event_of(record, normalize_flat, scrub, raw, count_content=False)
+        if isinstance(item, RecordError):
+            yield number, item
+        else:
+            slow_events.append(item)
+    suspects = [
+        j
+        for j, (_n, record, raw) in enumerate(b for b, f in zip(block, fast, strict=True) if f)
+        if raw is None or may_hold_secret(raw)
+    ]
+    if suspects:
+        _redact_frame(frame, suspects, [b for b, f in zip(block, fast, strict=True) if f], scrub)
+    if slow_events:
+        frame = pd.concat([frame, events_frame(slow_events)], ignore_index=True)
+    yield block[-1][0], frame
+
+
+def _redact_frame(frame: pd.DataFrame, rows: list[int], kept: list, scrub: Scrub) -> None:
+    """Redact secret look-alikes in the labels of `rows`, and report unstored ones too."""
+    for name in _LABEL_FIELDS:
+        values = frame[name].to_numpy(dtype=object)
+        for j in rows:
+            value = values[j]
+            if value and SECRET_PATTERN.search(value):
+                frame.loc[j, name] = redact(value)
+                scrub.add_secret(name)
+    for j in rows:
+        record, raw = kept[j][1], kept[j][2]
+        if raw is None:
+            continue
+        for path in secret_paths(record):
+            top = path.split(".")[0].split("[")[0]
+            if top not in CONTENT_KEYS and top not in _LABEL_FIELDS:
+                scrub.add_secret(path)

@@ -1,0 +1,344 @@
+"""db.ingest on real files, on SQLite and PostgreSQL: rules, idempotency, crashes, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import Engine, text
+
+import db.ingest as ingest_mod
+from core.pricing import PriceBook, PriceOverride
+from db.imports import store_costs_page, store_usage_page
+from db.ingest import (
+    delete_upload,
+    ingest_file,
+    ingest_records,
+    list_uploads,
+    load_mapping,
+    reprice,
+    save_mapping,
+)
+
+BOOK = PriceBook.from_snapshot()
+
+
+def flat(request_id: str, **overrides: object) -> dict:
+    """A valid flat-log record: gpt-4o-mini, 1000 in / 200 out on 2025-06-01."""
+    record = {
+        "timestamp": "2025-06-01T10:00:00Z",
+        "request_id": request_id,
+        "model": "gpt-4o-mini",
+        "input_tokens": 1000,
+        "output_tokens": 200,
+        "latency_ms": 800,
+        "status": 200,
+        "error_type": None,
+        "project": "search",
+    }
+    return {**record, **overrides}
+
+
+def write_jsonl(path: Path, records: list[dict], *, crlf: bool = False, bom: bool = False) -> Path:
+    end = b"\r\n" if crlf else b"\n"
+    body = end.join(orjson.dumps(r) for r in records) + end
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + body)
+    return path
+
+
+def scalar(engine: Engine, sql: str) -> object:
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar()
+
+
+def assert_rollups_match_rows(engine: Engine) -> None:
+    """Rollups and histograms hold exactly the stored rows (no doubles, nothing lost)."""
+    rows = scalar(engine, "SELECT count(*) FROM request_log")
+    assert scalar(engine, "SELECT coalesce(sum(requests), 0) FROM daily_rollup") == rows
+    assert scalar(engine, "SELECT coalesce(sum(count), 0) FROM output_bucket") == rows
+    timed = scalar(engine, "SELECT count(latency_ms) FROM request_log")
+    assert scalar(engine, "SELECT coalesce(sum(count), 0) FROM latency_bucket") == timed
+    assert scalar(engine, "SELECT coalesce(sum(cost_pusd), 0) FROM daily_rollup") == scalar(
+        engine, "SELECT coalesce(sum(cost_pusd), 0) FROM request_log"
+    )
+
+
+def test_flat_file_keeps_valid_lines_and_reports_each_bad_one(
+    engine: Engine, tmp_path: Path
+) -> None:
+    records = [
+        flat("a1"),
+        flat("a2", model="gpt-4o", input_tokens=2000, cached_input_tokens=1024, output_tokens=500),
+        flat("bad-ts", timestamp="2025-06-01T10:00:00"),
+        flat("bad-count", input_tokens=80.5),
+        flat("bad-bool", output_tokens=True),
+        {k: v for k, v in flat("no-model").items() if k != "model"},
+    ]
+    path = write_jsonl(tmp_path / "log.jsonl", records, crlf=True, bom=True)
+    path.write_bytes(path.read_bytes() + b"\r\n\r\n")  # trailing blank lines are fine
+    report = ingest_file(engine, path, book=BOOK)
+    assert (report.format, report.source) == ("flat", "flat")
+    assert (report.accepted, report.rejected, report.duplicates) == (2, 4, 0)
+    assert [(e.line, e.field) for e in report.errors] == [
+        (3, "timestamp"), (4, "input_tokens"), (5, "output_tokens"), (6, "model"),
+    ]  # fmt: skip
+    assert all(e.file == "log.jsonl" and e.reason for e in report.errors)
+    # a1: 1000 x 0.15 + 200 x 0.60 per 1M = 0.00015 + 0.00012 = 0.00027
+    # a2: 976 x 2.50 + 1024 x 1.25 + 500 x 10.00 per 1M = 0.00244 + 0.00128 + 0.005 = 0.00872
+    assert report.cost_usd == Decimal("0.00899")
+    assert scalar(engine, "SELECT count(*) FROM request_log") == 2
+    assert_rollups_match_rows(engine)
+
+
+def test_reingest_adds_nothing_and_counts_duplicates(engine: Engine, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "log.jsonl", [flat(f"r{i}") for i in range(5)])
+    first = ingest_file(engine, path, book=BOOK)
+    again = ingest_file(engine, path, book=BOOK)
+    assert (first.accepted, again.accepted, again.duplicates, again.cost_pusd) == (5, 0, 5, 0)
+    assert scalar(engine, "SELECT count(*) FROM request_log") == 5
+    assert len(list_uploads(engine)) == 1  # the same file re-uses its upload
+    assert_rollups_match_rows(engine)
+
+
+def test_conflicting_duplicate_is_flagged_and_first_kept(engine: Engine, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "a.jsonl", [flat("x1"), flat("x1"), flat("x1", output_tokens=999), flat("x2")]
+    )
+    report = ingest_file(engine, path, book=BOOK)
+    assert (report.accepted, report.duplicates, report.conflicts) == (2, 1, 1)
+    later = write_jsonl(tmp_path / "b.jsonl", [flat("x2", input_tokens=5)])
+    second = ingest_file(engine, later, book=BOOK)
+    assert (second.accepted, second.conflicts, second.conflict_ids) == (0, 1, ["x2"])
+    assert scalar(engine, "SELECT output_tokens FROM request_log WHERE request_id = 'x1'") == 200
+    assert scalar(engine, "SELECT input_tokens FROM request_log WHERE request_id = 'x2'") == 1000
+
+
+def test_crash_mid_file_then_rerun_completes_without_doubles(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 3)
+    path = write_jsonl(tmp_path / "big.jsonl", [flat(f"c{i}", output_tokens=i) for i in range(10)])
+    real = ingest_mod.add_rollups
+    calls = {"n": 0}
+
+    def crash_on_second_chunk(conn, df):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("power cut")
+        return real(conn, df)
+
+    monkeypatch.setattr(ingest_mod, "add_rollups", crash_on_second_chunk)
+    with pytest.raises(RuntimeError):
+        ingest_file(engine, path, book=BOOK)
+    assert scalar(engine, "SELECT count(*) FROM request_log") == 3  # one whole chunk
+    assert_rollups_match_rows(engine)
+    monkeypatch.setattr(ingest_mod, "add_rollups", real)
+    rerun = ingest_file(engine, path, book=BOOK)
+    assert (rerun.accepted, rerun.duplicates) == (7, 3)
+    assert scalar(engine, "SELECT count(*) FROM request_log") == 10
+    assert_rollups_match_rows(engine)
+
+
+def test_two_concurrent_ingests_lose_nothing(engine: Engine, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 50)
+    a = write_jsonl(tmp_path / "a.jsonl", [flat(f"k{i}") for i in range(0, 300)])
+    b = write_jsonl(tmp_path / "b.jsonl", [flat(f"k{i}") for i in range(150, 450)])
+    reports = []
+    threads = [
+        threading.Thread(target=lambda p=p: reports.append(ingest_file(engine, p, book=BOOK)))
+        for p in (a, b)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.accepted for r in reports) == 450
+    assert sum(r.duplicates for r in reports) == 150
+    assert scalar(engine, "SELECT count(*) FROM request_log") == 450
+    assert_rollups_match_rows(engine)
+
+
+def test_unpriced_models_are_stored_and_reported(engine: Engine) -> None:
+    report = ingest_records(
+        engine,
+        [flat("u1", model="house-llm-7b"), flat("u2")],
+        source="app",
+        file_name="t",
+        book=BOOK,
+    )
+    assert report.unpriced_models == {"house-llm-7b": 1}
+    assert scalar(engine, "SELECT count(*) FROM request_log WHERE NOT priced") == 1
+    assert scalar(engine, "SELECT sum(unpriced_requests) FROM daily_rollup") == 1
+
+
+def test_each_event_is_priced_at_its_own_date_with_overrides(engine: Engine) -> None:
+    override = PriceOverride(
+        model="gpt-4o-mini", effective_from=date(2025, 6, 15), input_mtok=Decimal("1"),
+        output_mtok=Decimal("2"), id=1,
+    )  # fmt: skip
+    book = PriceBook.from_snapshot([override])
+    records = [flat("before"), flat("after", timestamp="2025-06-20T08:00:00+02:00")]
+    report = ingest_records(engine, records, source="app", file_name="t", book=book)
+    # before: 0.00027 (snapshot); after: 1000 x 1.00 + 200 x 2.00 per 1M = 0.0014
+    assert report.cost_usd == Decimal("0.00167")
+    after = scalar(engine, "SELECT cost_pusd FROM request_log WHERE request_id = 'after'")
+    assert after == 1_400_000_000  # 0.0014 USD in pico-dollars
+
+
+def test_reprice_after_a_price_change(engine: Engine) -> None:
+    ingest_records(engine, [flat("p1")], source="app", file_name="t", book=BOOK)
+    cheaper = PriceOverride(
+        model="gpt-4o-mini", effective_from=date(2025, 1, 1), input_mtok=Decimal("0.10"),
+        output_mtok=Decimal("0.50"),
+    )  # fmt: skip
+    result = reprice(engine, PriceBook.from_snapshot([cheaper]))
+    # 1000 x 0.10 + 200 x 0.50 per 1M = 0.0001 + 0.0001 = 0.0002 (was 0.00027)
+    assert (result.rows, result.change_usd) == (1, Decimal("-0.00007"))
+    assert scalar(engine, "SELECT sum(cost_pusd) FROM daily_rollup") == 200_000_000
+    assert_rollups_match_rows(engine)
+
+
+def test_delete_upload_takes_its_rows_and_rollups(engine: Engine, tmp_path: Path) -> None:
+    keep = ingest_file(engine, write_jsonl(tmp_path / "a.jsonl", [flat("d1")]), book=BOOK)
+    drop = ingest_file(
+        engine,
+        write_jsonl(tmp_path / "b.jsonl", [flat("d2"), flat("d3", model="gpt-4o")]),
+        book=BOOK,
+    )
+    assert delete_upload(engine, drop.upload_id) == 2
+    assert delete_upload(engine, 999) is None
+    assert scalar(engine, "SELECT count(*) FROM request_log") == 1
+    assert scalar(engine, "SELECT sum(cost_pusd) FROM daily_rollup") == keep.cost_pusd
+    assert list(list_uploads(engine)["id"]) == [keep.upload_id]
+    assert_rollups_match_rows(engine)
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt", "message"),
+    [
+        (b"", None, "empty"),
+        (b"\x00\x01\x02binary\xff\xfe", None, "binary"),
+        (b"timestamp,request_id,model\n2025-06-01T00:00:00Z,a,gpt-4o\n", "flat", "looks like CSV"),
+        (b"hello world\nthis is text\n", None, "neither JSON nor CSV"),
+    ],
+)
+def test_whole_file_problems_get_one_message(
+    engine: Engine, tmp_path: Path, content: bytes, fmt: str | None, message: str
+) -> None:
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(content)
+    report = ingest_file(engine, path, fmt=fmt, book=BOOK)
+    assert message in report.file_error and report.errors == [] and report.accepted == 0
+
+
+def test_many_unreadable_lines_are_one_file_problem(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"{not json}\n" * 30)
+    report = ingest_file(engine, path, book=BOOK)
+    assert "not valid JSON" in report.file_error and report.rejected == 0
+    assert list_uploads(engine).empty
+
+
+def test_a_line_over_one_mib_is_rejected(engine: Engine, tmp_path: Path) -> None:
+    huge = flat("big", feature="x" * (1024 * 1024 + 10))
+    path = write_jsonl(tmp_path / "f.jsonl", [flat("ok1"), huge, flat("ok2")])
+    report = ingest_file(engine, path, book=BOOK)
+    assert (report.accepted, report.rejected) == (2, 1)
+    assert (report.errors[0].line, report.errors[0].field) == (2, "line")
+
+
+def test_content_is_never_stored_and_secrets_are_redacted(engine: Engine, tmp_path: Path) -> None:
+    record = flat(
+        "s1",
+        user="sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX",
+        messages=[{"role": "user", "content": "my card is 4111"}],
+        headers={"authorization": "Bearer abcdefghijklmnopqrstuvwxyz"},
+    )
+    report = ingest_file(engine, write_jsonl(tmp_path / "f.jsonl", [record]), book=BOOK)
+    assert report.scrubbed == {"messages": 1, "secret:user": 1, "secret:headers.authorization": 1}
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT * FROM request_log")).mappings().one()
+    assert stored["user"] == "[redacted]"
+    dumped = str(dict(stored))
+    assert "4111" not in dumped and "sk-proj" not in dumped and "Bearer" not in dumped
+
+
+def test_batch_file_is_priced_at_batch_rates(engine: Engine, tmp_path: Path) -> None:
+    body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1748772000,
+            "model": "gpt-4o-mini-2024-07-18", "choices": [],
+            "usage": {"prompt_tokens": 1117, "completion_tokens": 46, "total_tokens": 1163}}  # fmt: skip
+    lines = [
+        {"id": "batch_req_1", "custom_id": "request-1", "error": None,
+         "response": {"status_code": 200, "request_id": "96ff", "body": body}},
+        {"id": "batch_req_2", "custom_id": "request-2", "response": None,
+         "error": {"code": "batch_expired", "message": "expired"}},
+    ]  # fmt: skip
+    report = ingest_file(engine, write_jsonl(tmp_path / "out.jsonl", lines), book=BOOK)
+    assert (report.format, report.accepted, report.rejected) == ("batch", 2, 0)
+    # batch rates of gpt-4o-mini: 1117 x 0.075 + 46 x 0.30 per 1M = 0.000083775 + 0.0000138
+    assert report.cost_usd == Decimal("0.000097575")
+    assert scalar(engine, "SELECT count(*) FROM request_log WHERE status >= 400") == 1
+
+
+def test_anthropic_file_and_json_array(engine: Engine, tmp_path: Path) -> None:
+    message = {"id": "msg_1", "type": "message", "model": "claude-sonnet-4-20250514",
+               "stop_reason": "end_turn", "content": [{"type": "text", "text": "hi"}],
+               "usage": {"input_tokens": 100, "cache_creation_input_tokens": 2000,
+                         "cache_read_input_tokens": 3000, "output_tokens": 50}}  # fmt: skip
+    wrapped = {"timestamp": "2025-06-01T00:00:00Z", "latency_ms": 900, "response": message}
+    path = tmp_path / "claude.json"
+    path.write_bytes(orjson.dumps([wrapped], option=orjson.OPT_INDENT_2))
+    report = ingest_file(engine, path, book=BOOK)
+    assert (report.format, report.accepted) == ("anthropic", 1)
+    # 100 x 3 + 3000 x 0.30 + 2000 x 3.75 + 50 x 15 per 1M
+    # = 0.0003 + 0.0009 + 0.0075 + 0.00075 = 0.00945
+    assert report.cost_usd == Decimal("0.00945")
+
+
+def test_csv_with_a_column_mapping(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "when,id,llm,prompt,completion\r\n"
+        "2025-06-01T00:00:00Z,c1,gpt-4o-mini,1000,200\r\n"
+        "2025-06-01T00:00:00Z,c2,gpt-4o-mini,oops,200\r\n"
+    )
+    mapping = {"timestamp": "when", "request_id": "id", "model": "llm",
+               "input_tokens": "prompt", "output_tokens": "completion"}  # fmt: skip
+    unmapped = ingest_file(engine, path, book=BOOK)
+    assert "map the CSV columns" in unmapped.file_error
+    report = ingest_file(engine, path, mapping=mapping, book=BOOK)
+    assert (report.accepted, report.rejected, report.errors[0].line) == (1, 1, 3)
+    assert report.errors[0].field == "input_tokens (column prompt)"
+    save_mapping(engine, ["when", "id", "llm", "prompt", "completion"], mapping)
+    assert load_mapping(engine, ["id", "when", "llm", "prompt", "completion"]) == mapping
+
+
+def test_usage_and_costs_pages_are_stored_idempotently(engine: Engine, tmp_path: Path) -> None:
+    usage = {"object": "page", "has_more": False, "next_page": None, "data": [
+        {"object": "bucket", "start_time": 1730419200, "end_time": 1730505600, "results": [
+            {"object": "organization.usage.completions.result", "input_tokens": 1000,
+             "input_cached_tokens": 400, "output_tokens": 50, "num_model_requests": 3,
+             "model": "gpt-4o-mini-2024-07-18", "project_id": None}]}]}  # fmt: skip
+    costs = {"object": "page", "data": [
+        {"object": "bucket", "start_time": 1730419200, "end_time": 1730505600, "results": [
+            {"object": "organization.costs.result",
+             "amount": {"value": "0.003835980000000000000000000000", "currency": "usd"},
+             "line_item": "gpt-5-nano, input_tokens", "project_id": "proj_1"}]}]}  # fmt: skip
+    path = tmp_path / "usage.json"
+    path.write_bytes(orjson.dumps(usage, option=orjson.OPT_INDENT_2))
+    first = ingest_file(engine, path)
+    again = ingest_file(engine, path)
+    assert (first.format, first.accepted, again.accepted, again.duplicates) == (
+        "usage_api",
+        1,
+        0,
+        1,
+    )
+    assert store_costs_page(engine, costs) == (1, 0)
+    assert store_costs_page(engine, costs) == (0, 1)
+    assert store_usage_page(engine, usage) == (0, 1)
+    assert scalar(engine, "SELECT amount_pusd FROM billed_cost") == 3_835_980_000

@@ -1,0 +1,231 @@
+"""Upload logs: drop request-log files, map CSV columns, read the ingest report, manage uploads."""
+
+import io
+
+import pandas as pd
+import streamlit as st
+
+from core.costs import picos_to_usd
+from core.logs import (
+    FLAT_FIELDS,
+    FORMATS,
+    REQUIRED_FIELDS,
+    FileFormatError,
+    csv_header,
+    guess_mapping,
+    sniff,
+)
+from db.ingest import (
+    IngestReport,
+    delete_upload,
+    ingest_file,
+    list_uploads,
+    load_mapping,
+    reprice,
+    save_mapping,
+)
+from ui.format import usd
+from ui.resources import data_changed, engine, price_book
+
+AUTO = "Detect automatically"
+NONE = "(not in this file)"
+
+st.title("Upload logs")
+st.caption(
+    "Drop request logs — flat JSON lines or a JSON array, OpenAI Chat/Responses/Embeddings "
+    "objects, Batch API output, Anthropic Messages, Usage/Costs API pages, or CSV. Each request "
+    "is validated, priced at its own date and stored once: uploading a file again adds nothing. "
+    "Prompts and completions are never stored; API keys are redacted."
+)
+
+if flash := st.session_state.pop("upload_flash", None):
+    st.success(flash)
+
+files = st.file_uploader(
+    "Log files", accept_multiple_files=True, key="upload_files", help="Several files at once."
+)
+c1, c2 = st.columns(2)
+fmt_label = c1.selectbox(
+    "Format",
+    [AUTO, *FORMATS],
+    key="upload_format",
+    format_func=lambda f: f if f == AUTO else f"{f} — {FORMATS[f]}",
+)
+project = c2.text_input(
+    "Project", key="upload_project", placeholder="optional: for records that name no project"
+)
+fmt = None if fmt_label == AUTO else fmt_label
+
+
+def _format_of(data: bytes, name: str) -> str | None:
+    try:
+        return fmt or sniff(data[:65536], name)
+    except FileFormatError:
+        return None
+
+
+mappings: dict[str, dict[str, str]] = {}
+for upload in files or []:
+    data = upload.getvalue()
+    if _format_of(data, upload.name) != "csv":
+        continue
+    columns = csv_header(data)
+    if not columns:
+        continue
+    remembered = load_mapping(engine(), columns) or guess_mapping(columns)
+    with st.expander(f"Map the columns of {upload.name}", expanded=True):
+        st.caption(
+            "Pick the column that holds each field (remembered for files with this header). "
+            f"Required: {', '.join(REQUIRED_FIELDS)}."
+        )
+        chosen, grid = {}, st.columns(3)
+        for i, name in enumerate(FLAT_FIELDS):
+            default = remembered.get(name)
+            options = [NONE, *columns]
+            pick = grid[i % 3].selectbox(
+                name + (" *" if name in REQUIRED_FIELDS else ""),
+                options,
+                index=options.index(default) if default in options else 0,
+                key=f"upload_map_{upload.file_id}_{name}",
+            )
+            if pick != NONE:
+                chosen[name] = pick
+        mappings[upload.file_id] = chosen
+
+if st.button(
+    f"Ingest {len(files or [])} file(s)", key="upload_go", type="primary", disabled=not files
+):
+    bar = st.progress(0.0, text="Reading…")
+    reports: list[IngestReport] = []
+    for n, upload in enumerate(files):
+        mapping = mappings.get(upload.file_id)
+        if mapping:
+            save_mapping(engine(), csv_header(upload.getvalue()), mapping)
+
+        def step(done: int, total: int | None, n: int = n, name: str = upload.name) -> None:
+            share = (done / total) if total else 1.0
+            bar.progress(min(1.0, (n + share) / len(files)), text=f"{name}: {share:.0%}")
+
+        reports.append(
+            ingest_file(
+                engine(),
+                io.BytesIO(upload.getvalue()),
+                file_name=upload.name,
+                fmt=fmt,
+                project=project.strip() or None,
+                mapping=mapping,
+                book=price_book(),
+                progress=step,
+            )
+        )
+    bar.progress(1.0, text="Done")
+    st.session_state["upload_reports"] = reports
+    data_changed()
+
+reports = st.session_state.get("upload_reports")
+if reports:
+    st.subheader("Ingest report")
+    total = IngestReport()
+    for report in reports:
+        total.merge(report)
+    m = st.columns(5)
+    m[0].metric("Accepted", f"{total.accepted:,}")
+    m[1].metric("Duplicates", f"{total.duplicates:,}", help="Already stored with the same content.")
+    m[2].metric(
+        "Conflicts",
+        f"{total.conflicts:,}",
+        help="Same request id, different content: the first copy was kept.",
+    )
+    m[3].metric("Rejected", f"{total.rejected:,}")
+    m[4].metric("Cost added", usd(total.cost_usd))
+    for report in reports:
+        if report.file_error:
+            st.error(f"**{report.file_name}**: {report.file_error}")
+    if total.unpriced_models:
+        listed = ", ".join(f"{m} ({n:,})" for m, n in sorted(total.unpriced_models.items()))
+        st.warning(
+            f"Unpriced models — stored, shown as unpriced and not counted as $0: {listed}. "
+            "Add a custom price in Settings → Price book, then press Re-price all."
+        )
+    if total.scrubbed:
+        listed = ", ".join(f"{k} ({n:,})" for k, n in total.scrubbed.items())
+        st.info(f"Scrubbed before storing: {listed}")
+    if total.conflict_ids:
+        st.warning(
+            f"Conflicting request ids (first copy kept): {', '.join(total.conflict_ids[:20])}"
+        )
+    if total.errors:
+        errors = pd.DataFrame([e.__dict__ for e in total.errors])
+        st.markdown(f"**Rejected records** ({total.rejected:,})")
+        st.dataframe(
+            errors, hide_index=True, width="stretch", height=min(400, 40 + 35 * len(errors))
+        )
+        st.download_button(
+            "Download rejected lines (CSV)",
+            errors.to_csv(index=False).encode(),
+            file_name="rejected.csv",
+            mime="text/csv",
+            key="upload_rejected_csv",
+        )
+
+st.subheader("Upload history")
+history = list_uploads(engine())
+if history.empty:
+    st.info(
+        "No uploads yet. Drop a log file above, or from a shell run "
+        "`python cli.py ingest FILE` (or `python cli.py demo` for demo data)."
+    )
+else:
+    shown = history.assign(cost=[usd(picos_to_usd(int(c))) for c in history["cost_pusd"]])
+    st.dataframe(
+        shown[
+            [
+                "id",
+                "created_at",
+                "file_name",
+                "format",
+                "source",
+                "accepted",
+                "duplicates",
+                "conflicts",
+                "rejected",
+                "unpriced",
+                "cost",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "created_at": st.column_config.DatetimeColumn("Uploaded", format="YYYY-MM-DD HH:mm")
+        },
+    )
+    d1, d2, d3 = st.columns([2, 1, 1])
+    labels = {
+        int(r.id): f"#{r.id} {r.file_name} ({int(r.accepted):,} rows)" for r in history.itertuples()
+    }
+    target = d1.selectbox(
+        "Upload to delete", list(labels), format_func=labels.get, key="upload_delete_id"
+    )
+    sure = d2.checkbox("Also delete its rows", key="upload_delete_confirm")
+    if d3.button("Delete upload", key="upload_delete", disabled=not sure):
+        removed = delete_upload(engine(), target)
+        data_changed()
+        st.session_state["upload_flash"] = (
+            f"Deleted upload #{target} and its {removed or 0:,} requests."
+        )
+        st.session_state.pop("upload_reports", None)
+        st.rerun()
+
+st.divider()
+st.caption(
+    "Changed a price? Recompute every stored cost and the daily totals with today's price book."
+)
+if st.button("Re-price all", key="upload_reprice"):
+    with st.spinner("Re-pricing every stored request…"):
+        result = reprice(engine(), price_book())
+    data_changed()
+    st.session_state["upload_flash"] = (
+        f"Re-priced {result.rows:,} requests: {usd(picos_to_usd(result.before_pusd))} → "
+        f"{usd(picos_to_usd(result.after_pusd))}."
+    )
+    st.rerun()
