@@ -1,17 +1,67 @@
 """Costdesk: plan, watch and cut what a team spends on LLM APIs."""
 
+from urllib.parse import urlparse
+
 import streamlit as st
 
 from ui.resources import engine
 
 st.set_page_config(page_title="Costdesk", page_icon="💸", layout="wide")
 
+USAGE_DEEP_LINK = urlparse(st.context.url or "").path.rstrip("/").endswith("/usage")
+
 # Pages live in views/, not pages/: a folder named pages/ makes a fresh server run a
 # deep-linked page on its own (legacy multipage mode), skipping this entry script.
 SECTIONS = {
-    "Plan": [],
-    "Monitor": [],
-    "Optimize": [],
+    "Plan": [
+        st.Page(
+            "views/calculator.py",
+            title="Cost calculator",
+            icon=":material/calculate:",
+            url_path="calculator",
+        ),
+    ],
+    "Monitor": [
+        st.Page(
+            "views/usage.py",
+            title="Usage",
+            icon=":material/monitoring:",
+            url_path="usage",
+            default=not USAGE_DEEP_LINK,
+        ),
+        # Streamlit serves the default page at "/" only; on a deep link to /usage this hidden
+        # twin takes the default role, so /usage resolves to the visible Usage page.
+        st.Page(
+            "views/usage.py",
+            title="Usage",
+            url_path="home",
+            default=USAGE_DEEP_LINK,
+            visibility="hidden",
+        ),
+        st.Page(
+            "views/reconcile.py",
+            title="Reconciliation",
+            icon=":material/balance:",
+            url_path="reconcile",
+        ),
+        st.Page(
+            "views/budgets.py",
+            title="Budgets & alerts",
+            icon=":material/savings:",
+            url_path="budgets",
+        ),
+        st.Page(
+            "views/upload.py", title="Upload logs", icon=":material/upload_file:", url_path="upload"
+        ),
+    ],
+    "Optimize": [
+        st.Page(
+            "views/routing.py",
+            title="Routing simulator",
+            icon=":material/alt_route:",
+            url_path="routing",
+        ),
+    ],
     "Settings": [
         st.Page(
             "views/price_book.py", title="Price book", icon=":material/sell:", url_path="prices"

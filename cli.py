@@ -5,7 +5,7 @@ Exit codes: 0 success; 1 done but something needs attention; 2 unusable input.
 
 import typer
 
-from commands import demo, prices
+from commands import alerts, budget, demo, import_openai, ingest, plan, prices, simulate
 
 app = typer.Typer(
     name="costdesk",
@@ -15,7 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (prices, demo):
+for module in (prices, demo, plan, alerts, budget, simulate, import_openai, ingest):
     module.register(app)
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
 
-import db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import db.budgets
+import db.models
+import db.scenarios  # noqa: F401
+from db.imports import openai_imports
+from db.ingest import ingest_details
 
 Step = Callable[[Connection], None]
 
@@ -38,9 +42,29 @@ def add_column(table: str, column: str, ddl: str) -> Step:
     return step
 
 
+def create_index(table: str, *columns: str) -> Step:
+    """A step that creates index `ix_<table>_usage` if missing (same DDL on both backends)."""
+
+    def step(conn: Connection) -> None:
+        cols = ", ".join(f'"{c}"' for c in columns)
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table}_usage ON {table} ({cols})"))
+
+    return step
+
+
+USAGE_LATENCY_INDEX = ("day", "model", "bucket", "count", "project", "status")
+USAGE_OUTPUT_INDEX = ("model", "bucket", "count", "day", "project", "status")
+
 STEPS: list[tuple[str, Step]] = [
     ("0001_foundation", create_tables("upload", "request_log", "price_override")),
     ("0002_rollups", create_tables("daily_rollup", "latency_bucket", "output_bucket")),
+    ("0004_ingest_details", ingest_details()),
+    ("0004_openai_imports", openai_imports()),
+    ("0003_scenarios", create_tables("scenario")),
+    ("0005_budgets_alerts", create_tables("budget", "alert_rule", "alert_event")),
+    # Covering indexes for the Usage page's histogram percentiles (scan the index, no sort).
+    ("0006_usage_latency_index", create_index("latency_bucket", *USAGE_LATENCY_INDEX)),
+    ("0006_usage_output_index", create_index("output_bucket", *USAGE_OUTPUT_INDEX)),
 ]
 
 

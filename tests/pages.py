@@ -17,6 +17,10 @@ class PageInfo:
     default: bool
 
 
+def _literal(node: ast.expr) -> object:
+    return node.value if isinstance(node, ast.Constant) else None
+
+
 def declared_pages() -> list[PageInfo]:
     """Every `st.Page(...)` call in app.py, in navigation order."""
     tree = ast.parse((ROOT / "app.py").read_text())
@@ -24,13 +28,12 @@ def declared_pages() -> list[PageInfo]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "Page":
             kw = {k.arg: k.value for k in node.keywords}
-            value = (lambda n: n.value if isinstance(n, ast.Constant) else None)
             pages.append(
                 PageInfo(
                     path=node.args[0].value,
-                    title=value(kw["title"]) if "title" in kw else "",
-                    url_path=value(kw["url_path"]) if "url_path" in kw else "",
-                    default=bool(value(kw["default"])) if "default" in kw else False,
+                    title=_literal(kw["title"]) if "title" in kw else "",
+                    url_path=_literal(kw["url_path"]) if "url_path" in kw else "",
+                    default=bool(_literal(kw["default"])) if "default" in kw else False,
                 )
             )
     return sorted(pages, key=lambda p: p.default, reverse=True)
