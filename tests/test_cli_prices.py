@@ -11,7 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(*args: str, db: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "cli.py", *args, "--db", db],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -50,7 +50,7 @@ def test_add_edit_and_delete_a_custom_price(at):
     at.text_input(key="prices_search").set_value("acme").run()
     assert float(_table(at)["output_mtok"].iloc[0]) == 2.0
 
-    delete = [b for b in at.button if b.label.startswith("Delete #")][0]
+    delete = next(b for b in at.button if b.label.startswith("Delete #"))
     delete.click().run()
     assert any("Deleted custom price" in s.value for s in at.success)
     at.text_input(key="prices_search").set_value("acme").run()

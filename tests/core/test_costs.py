@@ -10,8 +10,15 @@ from core.costs import Usage, cost, picos_to_usd, price, price_frame
 from core.pricing import PriceBook, PriceOverride, Rates, Unpriced
 
 D = Decimal
-GPT4O = Rates("openai", "gpt-4o", input_mtok=D("2.50"), output_mtok=D("10.00"),
-              cached_input_mtok=D("0.25"), batch_input_mtok=D("1.25"), batch_output_mtok=D("5"))
+GPT4O = Rates(
+    "openai",
+    "gpt-4o",
+    input_mtok=D("2.50"),
+    output_mtok=D("10.00"),
+    cached_input_mtok=D("0.25"),
+    batch_input_mtok=D("1.25"),
+    batch_output_mtok=D("5"),
+)
 MINI = Rates("openai", "gpt-4o-mini", input_mtok=D("0.15"), output_mtok=D("0.60"))
 
 
@@ -48,12 +55,21 @@ def test_cached_and_reasoning_tokens_are_never_counted_twice():
 
 
 def test_cache_write_tokens_bill_at_the_write_rate():
-    rates = Rates("anthropic", "claude", input_mtok=D(3), output_mtok=D(15),
-                  cached_input_mtok=D("0.3"), cache_write_mtok=D("3.75"))
+    rates = Rates(
+        "anthropic",
+        "claude",
+        input_mtok=D(3),
+        output_mtok=D(15),
+        cached_input_mtok=D("0.3"),
+        cache_write_mtok=D("3.75"),
+    )
     # 10,000 input = 2,000 uncached + 5,000 read + 3,000 written
     b = cost(Usage(10_000, 0, cached_input_tokens=5_000, cache_write_tokens=3_000), rates)
     assert (b.uncached_input_usd, b.cached_input_usd, b.cache_write_usd) == (
-        D("0.006"), D("0.0015"), D("0.01125"))
+        D("0.006"),
+        D("0.0015"),
+        D("0.01125"),
+    )
 
 
 def test_batch_halves_the_cost():
@@ -89,13 +105,27 @@ def test_vectorised_path_matches_scalar_to_the_picodollar():
         ("acme-ft", date(2025, 2, 1), "", False, 1_000, 0, 0, 1_000),
         ("nobody-knows", date(2025, 2, 1), "", False, 1_000, 0, 0, 1_000),
     ]
-    columns = ["model", "day", "service_tier", "batch", "input_tokens", "cached_input_tokens",
-               "cache_write_tokens", "output_tokens"]
+    columns = [
+        "model",
+        "day",
+        "service_tier",
+        "batch",
+        "input_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "output_tokens",
+    ]
     frame = price_frame(pd.DataFrame(rows, columns=columns), book)
     for row, (_, out) in zip(rows, frame.iterrows(), strict=True):
         model, day, tier, batch, inp, cached, write, outp = row
-        expected = price(Usage(inp, outp, cached, write), model, book, day, batch=batch,
-                         service_tier=tier or None)
+        expected = price(
+            Usage(inp, outp, cached, write),
+            model,
+            book,
+            day,
+            batch=batch,
+            service_tier=tier or None,
+        )
         if isinstance(expected, Unpriced):
             assert not out["priced"] and out["cost_pusd"] == 0
         else:

@@ -100,7 +100,10 @@ def test_override_wins_from_its_date_and_keeps_snapshot_extras():
 
 def test_override_prices_a_custom_model():
     override = PriceOverride(
-        model="acme-ft-1", effective_from=date(2025, 1, 1), input_mtok=D("0.4"), output_mtok=D("1.6")
+        model="acme-ft-1",
+        effective_from=date(2025, 1, 1),
+        input_mtok=D("0.4"),
+        output_mtok=D("1.6"),
     )
     book = PriceBook.from_snapshot([override])
     assert isinstance(book.price_at("acme-ft-1", date(2024, 12, 31)), Unpriced)

@@ -32,16 +32,22 @@ def test_sqlite_runs_in_wal_mode(sqlite_url):
 
 def test_custom_price_round_trip_and_book(engine):
     saved = save_override(
-        engine, model="GPT-4o", effective_from=date(2025, 3, 1),
-        rates={"input_mtok": D("2.125"), "output_mtok": D("8.5")}, note="negotiated",
+        engine,
+        model="GPT-4o",
+        effective_from=date(2025, 3, 1),
+        rates={"input_mtok": D("2.125"), "output_mtok": D("8.5")},
+        note="negotiated",
     )
     assert saved.model == "gpt-4o" and saved.input_mtok == D("2.125")
     book = load_price_book(engine)
     assert book.price_at("gpt-4o-2024-08-06", date(2025, 3, 2)).output_mtok == D("8.5")
     assert book.price_at("gpt-4o", date(2025, 2, 1)).output_mtok == D("10")
     edited = save_override(
-        engine, model="gpt-4o", effective_from=date(2025, 3, 1),
-        rates={"input_mtok": D("2"), "output_mtok": D("8")}, override_id=saved.id,
+        engine,
+        model="gpt-4o",
+        effective_from=date(2025, 3, 1),
+        rates={"input_mtok": D("2"), "output_mtok": D("8")},
+        override_id=saved.id,
     )
     assert [o.input_mtok for o in list_overrides(engine)] == [D("2")]
     assert delete_override(engine, edited.id) is True

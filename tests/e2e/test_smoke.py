@@ -41,8 +41,9 @@ def test_every_page_renders_on_an_empty_database(page, app_server, tmp_path):
         shot(page, f"empty_{info.url_path}")
 
 
-@pytest.mark.parametrize("target", [p for p in PAGES if not p.default][:1] or PAGES[:1],
-                         ids=lambda p: p.url_path)
+@pytest.mark.parametrize(
+    "target", [p for p in PAGES if not p.default][:1] or PAGES[:1], ids=lambda p: p.url_path
+)
 def test_deep_link_on_a_fresh_server_runs_the_app_shell(page, app_server, tmp_path, target):
     # The very first request this server sees is the deep link (no warm-up of "/").
     base = app_server(f"sqlite:///{tmp_path / 'deep.db'}")
