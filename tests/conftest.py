@@ -110,3 +110,12 @@ def engine(db_url: str):
     yield eng
     eng.dispose()
     make_engine.cache_clear()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests are marked `e2e` and run last: Playwright's sync API keeps an event loop
+    running in the main thread for the rest of the session, which `asyncio.run` refuses."""
+    e2e = [item for item in items if "/tests/e2e/" in str(item.path)]
+    for item in e2e:
+        item.add_marker(pytest.mark.e2e)
+    items[:] = [item for item in items if item not in e2e] + e2e

@@ -127,10 +127,3 @@ def app_server(tmp_path: Path) -> Iterator[Callable[[str], str]]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    """Browser tests are marked `e2e` so they can be run or skipped as a group."""
-    for item in items:
-        if "tests/e2e/" in str(item.fspath):
-            item.add_marker(pytest.mark.e2e)
