@@ -233,8 +233,9 @@ def _rates_from_snapshot(entry: ModelEntry, when: datetime, service_tier: str | 
 
 
 def _is_token_priced(info: gp.ModelInfo) -> bool:
+    """Priced per input token; embedding models have no output price (they emit none)."""
     prices = info.prices if isinstance(info.prices, gp.ModelPrice) else info.prices[-1].prices
-    return _base(prices.input_mtok) is not None and _base(prices.output_mtok) is not None
+    return _base(prices.input_mtok) is not None
 
 
 @cache

@@ -114,3 +114,9 @@ def test_override_prices_a_custom_model():
 def test_table_lists_openai_anthropic_and_google(book: PriceBook):
     providers = {r.provider for r in book.table(date(2026, 1, 1))}
     assert {"openai", "anthropic", "google"} <= providers
+
+
+def test_embedding_models_are_priced_on_input_only(book: PriceBook):
+    rates = book.price_at("text-embedding-3-small", date(2026, 1, 1))
+    assert isinstance(rates, Rates)
+    assert (rates.input_mtok, rates.output_mtok) == (D("0.02"), D(0))

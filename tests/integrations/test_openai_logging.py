@@ -310,12 +310,13 @@ def _run_every_kind(client: openai.OpenAI, server: FakeOpenAI) -> None:
 
 
 # Hand-computed (USD per 1M tokens: gpt-4o-mini 0.15 in / 0.075 cached / 0.60 out;
-# o3-mini 1.10 in / 4.40 out; text-embedding-3-small is not in the price book):
+# o3-mini 1.10 in / 4.40 out; text-embedding-3-small 0.02 in):
 #   chat:      176 x 0.15 + 1024 x 0.075 + 300 x 0.60 = 26.4 + 76.8 + 180 = 283.2 micro-USD
 #   stream:    412 x 0.15 + 3 x 0.60                   = 61.8 + 1.8        =  63.6 micro-USD
 #   responses: 2000 x 1.10 + 900 x 4.40                = 2200 + 3960       = 6160  micro-USD
-#   interrupted stream: no usage -> 0;  total = 6506.8 micro-USD = $0.0065068
-EXPECTED_USD = Decimal("0.0065068")
+#   embedding: 8 x 0.02                                                    =    0.16 micro-USD
+#   interrupted stream: no usage -> 0;  total = 6506.96 micro-USD = $0.00650696
+EXPECTED_USD = Decimal("0.00650696")
 
 
 def _stored_cost(db_url: str) -> tuple[int, Decimal, dict]:
@@ -355,7 +356,7 @@ def test_jsonl_records_ingest_and_price_exactly(server: FakeOpenAI, tmp_path: Pa
     db_url = f"sqlite:///{tmp_path / 'costdesk.db'}"
     report = ingest_records(make_engine(db_url), lines, source="openai-sdk", file_name="o.jsonl")
     assert (report.accepted, report.rejected) == (5, 0)
-    assert report.unpriced_models == {"text-embedding-3-small": 1}
+    assert not report.unpriced_models
     count, total_usd, by_model = _stored_cost(db_url)
     assert count == 5 and total_usd == EXPECTED_USD
     assert by_model["o3-mini-2025-01-31"] == (True, 200)
