@@ -6,26 +6,22 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from commands.common import EXIT_ATTENTION, EXIT_OK, DbOption, JsonOption, emit_json, fail, warn
+from commands.common import (
+    EXIT_ATTENTION,
+    EXIT_OK,
+    DbOption,
+    JsonOption,
+    emit_json,
+    fail,
+    open_db,
+    warn,
+)
 from core.alerts import Alert
-from db.engine import make_engine
 from integrations.alerting import CheckResult, check_alerts
 from integrations.notify import load_config
 
 alerts_app = typer.Typer(help="Evaluate budgets and alert rules.", no_args_is_help=True)
-
-
-def open_db(url: str | None) -> Engine:
-    """The migrated engine, or exit 2 with a one-line reason when the database is unusable."""
-    try:
-        return make_engine(url)
-    except (SQLAlchemyError, OSError) as exc:
-        fail(
-            f"cannot open the database ({type(exc).__name__}); check --db or COSTDESK_DATABASE_URL"
-        )
 
 
 def parse_as_of(text: str | None) -> datetime | None:

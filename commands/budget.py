@@ -7,24 +7,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from commands.common import DbOption, JsonOption, emit_json, fail
+from commands.common import DbOption, JsonOption, emit_json, fail, open_db
 from db.budgets import Budget, BudgetError, delete_budget, list_budgets, set_budget
-from db.engine import make_engine
 
 budget_app = typer.Typer(help="Monthly budgets (USD) with alert thresholds.", no_args_is_help=True)
-
-
-def open_db(url: str | None) -> Engine:
-    """The migrated engine, or exit 2 with a one-line reason when the database is unusable."""
-    try:
-        return make_engine(url)
-    except (SQLAlchemyError, OSError) as exc:
-        fail(
-            f"cannot open the database ({type(exc).__name__}); check --db or COSTDESK_DATABASE_URL"
-        )
 
 
 def budget_record(budget: Budget) -> dict:

@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Annotated, Any, NoReturn
 
 import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 EXIT_OK, EXIT_ATTENTION, EXIT_UNUSABLE = 0, 1, 2
 
@@ -53,3 +55,15 @@ def fail(reason: str) -> NoReturn:
 def warn(message: str) -> None:
     """A note on stderr that does not change the exit code."""
     print(message, file=sys.stderr)
+
+
+def open_db(url: str | None) -> Engine:
+    """The migrated engine, or exit 2 with a one-line reason when the database is unusable."""
+    from db.engine import make_engine
+
+    try:
+        return make_engine(url)
+    except (SQLAlchemyError, OSError) as exc:
+        fail(
+            f"cannot open the database ({type(exc).__name__}); check --db or COSTDESK_DATABASE_URL"
+        )

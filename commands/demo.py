@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from commands.common import DbOption
+from commands.common import DbOption, open_db
 from db.demo import load_demo
-from db.engine import make_engine
 
 
 def demo(
@@ -16,7 +15,7 @@ def demo(
     force: Annotated[bool, typer.Option(help="Load even when the database has data.")] = False,
 ) -> None:
     """Load 90 days of realistic demo traffic (skipped when the database has data)."""
-    loaded = load_demo(make_engine(db), force=force)
+    loaded = load_demo(open_db(db), force=force)
     typer.echo(f"demo data: {loaded:,} requests loaded" if loaded else "database has data; skipped")
 
 

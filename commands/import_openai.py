@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from commands.common import DbOption, JsonOption, emit_json, fail
-from db.engine import make_engine
+from commands.common import DbOption, JsonOption, emit_json, fail, open_db
 from db.prices import load_price_book
 from db.reconcile import reconcile
 from integrations.openai_import import ImportFailed, env_or_secrets, import_days
@@ -26,7 +25,7 @@ def import_openai(
     """
     if days < 1:
         fail("--days must be at least 1")
-    engine = make_engine(db)
+    engine = open_db(db)
     try:
         report = import_days(engine, days, config=env_or_secrets())
     except ImportFailed as exc:

@@ -10,11 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from commands.common import DbOption, JsonOption, emit_json, fail
+from commands.common import DbOption, JsonOption, emit_json, fail, open_db
 from core.plans import PlanCost, PlanError, RateMatrix, Workload, cents, compare_models, plan_cost
 from core.plans import projection as project
 from core.pricing import Unpriced
-from db.engine import make_engine
 from db.prices import load_price_book
 
 
@@ -118,7 +117,7 @@ def plan(
     workload = _workload(
         requests_per_day, input_tokens, output_tokens, cache_hit_rate, batch_share, growth, months
     )
-    book = load_price_book(make_engine(db))
+    book = load_price_book(open_db(db))
     rates = book.price_at(model, workload.pricing_date)
     if isinstance(rates, Unpriced):
         fail(f"model {model!r} is {rates.reason}")

@@ -8,35 +8,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from commands.common import DbOption, JsonOption, emit_json, fail
-from core.pricing import PROVIDERS, Rates
-from db.engine import make_engine
+from commands.common import DbOption, JsonOption, emit_json, fail, open_db
+from core.pricing import PROVIDERS, Rates, as_row
 from db.prices import load_price_book
 
 
 def rates_record(rates: Rates) -> dict:
     """One model's prices as the JSON contract shows them (decimal strings)."""
-    return {
-        "provider": rates.provider,
-        "model": rates.model,
-        "input_mtok": rates.input_mtok,
-        "cached_input_mtok": rates.cached_input_mtok,
-        "cache_write_mtok": rates.cache_write_mtok,
-        "output_mtok": rates.output_mtok,
-        "batch_input_mtok": rates.batch_input_mtok,
-        "batch_output_mtok": rates.batch_output_mtok,
-        "long_context": [
-            {
-                "above_tokens": t.above_tokens,
-                "input_mtok": t.input_mtok,
-                "output_mtok": t.output_mtok,
-            }
-            for t in rates.tiers
-        ],
-        "context_window": rates.context_window,
-        "effective_from": rates.effective_from,
-        "source": rates.source,
-    }
+    tiers = [
+        {"above_tokens": t.above_tokens, "input_mtok": t.input_mtok, "output_mtok": t.output_mtok}
+        for t in rates.tiers
+    ]
+    return {**as_row(rates), "long_context": tiers}
 
 
 def prices(
@@ -49,7 +32,7 @@ def prices(
     """List every model with its current prices (USD per 1M tokens) and context window."""
     if provider and provider not in (*PROVIDERS, "custom"):
         fail(f"unknown provider {provider!r}; choose from {', '.join(PROVIDERS)}, custom")
-    rows = load_price_book(make_engine(db)).table()
+    rows = load_price_book(open_db(db)).table()
     if provider:
         rows = [r for r in rows if r.provider == provider]
     if as_json:

@@ -10,9 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from commands.common import DbOption, JsonOption, emit_json, fail, warn
+from commands.common import DbOption, JsonOption, emit_json, fail, open_db, warn
 from core.routing import Rule, RuleError, Simulation, parse_rule
-from db.engine import make_engine
 from db.prices import load_price_book
 from db.traffic import period, simulate_logged
 
@@ -137,7 +136,7 @@ def simulate(
     start, end = _date(from_, "--from"), _date(to, "--to")
     if start and end and start > end:
         fail(f"--from {start} is after --to {end}")
-    engine = make_engine(db)
+    engine = open_db(db)
     span = period(engine, start, end)
     if span is None:
         warn("no logged traffic yet: run `python cli.py ingest FILE` or `python cli.py demo`")

@@ -10,7 +10,7 @@ integer number of pico-dollars (1e-12 USD): the vectorised path is exact, not ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -87,16 +87,16 @@ def effective_rates(rates: Rates, input_tokens: int, *, batch: bool = False) -> 
         return rates.for_batch()
     for tier in reversed(rates.tiers):
         if input_tokens > tier.above_tokens:
-            return Rates(
-                provider=rates.provider,
-                model=rates.model,
+            return replace(
+                rates,
                 input_mtok=tier.input_mtok,
                 output_mtok=tier.output_mtok,
                 cached_input_mtok=tier.cached_input_mtok,
                 cache_write_mtok=tier.cache_write_mtok,
-                context_window=rates.context_window,
-                effective_from=rates.effective_from,
-                source=rates.source,
+                batch_input_mtok=None,
+                batch_output_mtok=None,
+                batch_cached_input_mtok=None,
+                tiers=(),
             )
     return rates
 
