@@ -57,6 +57,7 @@ class Rates:
     effective_from: date | None = None
     source: str = SNAPSHOT
     service_tier: str | None = None
+    kind: str = "text"  # "embedding" for models with an input price only
 
     @property
     def version(self) -> str:
@@ -128,6 +129,7 @@ class ModelEntry:
     context_window: int | None
     deprecated: bool
     info: gp.ModelInfo = field(repr=False, compare=False)
+    kind: str = "text"
 
     def change_dates(self) -> list[date]:
         """Every date on which this model's standard, batch or tier prices changed."""
@@ -213,6 +215,7 @@ def _rates_from_snapshot(entry: ModelEntry, when: datetime, service_tier: str | 
         context_window=entry.context_window,
         effective_from=_effective_from(info, when),
         service_tier=service_tier if standard != plain else None,
+        kind=entry.kind,
     )
     if batch != plain:
         return replace(
@@ -230,6 +233,11 @@ def _rates_from_snapshot(entry: ModelEntry, when: datetime, service_tier: str | 
             batch_cached_input_mtok=half,
         )
     return rates
+
+
+def _has_output_price(info: gp.ModelInfo) -> bool:
+    prices = info.prices if isinstance(info.prices, gp.ModelPrice) else info.prices[-1].prices
+    return _base(prices.output_mtok) is not None
 
 
 def _is_token_priced(info: gp.ModelInfo) -> bool:
@@ -256,6 +264,7 @@ def snapshot_entries(providers: tuple[str, ...] = PROVIDERS) -> tuple[ModelEntry
                     context_window=info.context_window,
                     deprecated=bool(info.deprecated),
                     info=info,
+                    kind="text" if _has_output_price(info) else "embedding",
                 )
             )
     return tuple(entries)
@@ -349,13 +358,14 @@ class PriceBook:
         periods += [o.to_rates(key) for o in self._overrides.get(key, ())]
         return periods
 
-    def table(self, when: datetime | date | None = None) -> list[Rates]:
-        """Current rates of every model (and every override-only model) at `when`."""
+    def table(self, when: datetime | date | None = None, *, kind: str | None = None) -> list[Rates]:
+        """Rates of every model (and override-only model) at `when`; `kind="text"` leaves out
+        embedding models, which cannot answer a chat or completion request."""
         rows = [self.price_at(f"{e.provider}/{e.model}", when) for e in self.entries]
-        known = {(e.model) for e in self.entries}
+        known = {e.model for e in self.entries}
         extra = {o.model.lower() for o in self.overrides} - known
         rows += [self.price_at(m, when) for m in sorted(extra)]
-        return [r for r in rows if isinstance(r, Rates)]
+        return [r for r in rows if isinstance(r, Rates) and kind in (None, r.kind)]
 
 
 def _tier(service_tier: str | None) -> str | None:

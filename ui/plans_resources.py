@@ -69,7 +69,7 @@ def tokenizer_folder() -> str:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _matrix(_book: PriceBook, book_id: int, when: date) -> RateMatrix:
-    return RateMatrix.from_rates(_book.table(when))
+    return RateMatrix.from_rates(_book.table(when, kind="text"))
 
 
 def rate_matrix(book: PriceBook, when: date) -> RateMatrix:

@@ -429,7 +429,7 @@ source = _source(url, first, last)
 
 st.subheader("Rules")
 rules = _rule_list()
-targets = sorted({r.model for r in price_book().table(source.when)})
+targets = sorted({r.model for r in price_book().table(source.when, kind="text")})
 default_target = targets.index("gpt-4o-mini") if "gpt-4o-mini" in targets else 0
 with st.expander("Add a rule", expanded=True):
     _rule_form(model_choices(source.models, price_book()), targets, default_target + 1)

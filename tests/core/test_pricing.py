@@ -120,3 +120,10 @@ def test_embedding_models_are_priced_on_input_only(book: PriceBook):
     rates = book.price_at("text-embedding-3-small", date(2026, 1, 1))
     assert isinstance(rates, Rates)
     assert (rates.input_mtok, rates.output_mtok) == (D("0.02"), D(0))
+
+
+def test_embedding_models_are_left_out_of_text_model_lists(book: PriceBook):
+    text_models = {r.model for r in book.table(date(2026, 1, 1), kind="text")}
+    all_models = {r.model for r in book.table(date(2026, 1, 1))}
+    assert "text-embedding-3-small" in all_models - text_models
+    assert {"gpt-4o", "claude-sonnet-4-5", "gemini-2.5-pro"} <= text_models
