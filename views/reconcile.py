@@ -6,12 +6,11 @@ import streamlit as st
 
 from db.engine import database_url, make_engine
 from db.reconcile import Reconciliation, imported_range, reconcile
-from integrations.openai_import import ImportFailed, admin_key, import_days
 from ui import format as fmt
 from ui.charts import reconcile as charts
-from ui.resources import config, data_changed, price_book
+from ui.openai_import import import_panel
+from ui.resources import config, price_book
 
-DAY_CHOICES = [7, 14, 30, 60, 90]
 TABLE_CONFIG = {
     "Computed": st.column_config.NumberColumn(format="$%.4f"),
     "Billed": st.column_config.NumberColumn(format="$%.4f"),
@@ -31,47 +30,6 @@ def load_span(url: str) -> tuple[date, date] | None:
 def load_reconciliation(url: str, start: date, end: date, tolerance: float) -> Reconciliation:
     """The reconciliation table for one range and tolerance."""
     return reconcile(make_engine(url), price_book(), start, end, tolerance_share=tolerance)
-
-
-def run_import(url: str, days: int) -> None:
-    """Import with a progress bar; every expected failure becomes a message, not a traceback."""
-    bar = st.progress(0.0, text="Contacting OpenAI…")
-    try:
-        report = import_days(
-            make_engine(url), days, config=config, progress=lambda s, m: bar.progress(s, text=m)
-        )
-    except ImportFailed as exc:
-        bar.empty()
-        st.error(f"Import failed: {exc}", icon=":material/error:")
-        return
-    except Exception as exc:  # an unexpected answer must not show a traceback
-        bar.empty()
-        st.error(f"Import failed unexpectedly ({type(exc).__name__}). Try again later.")
-        return
-    bar.empty()
-    data_changed()
-    st.success(
-        f"Imported {report.usage_rows} usage rows and {report.cost_rows} cost rows for the last "
-        f"{days} days ({report.usage_changed + report.cost_changed} new or changed).",
-        icon=":material/check_circle:",
-    )
-
-
-def import_panel(url: str) -> None:
-    """The import button, with the admin-key status."""
-    with st.container(border=True):
-        st.markdown("**Import from OpenAI** — usage per model and project, and billed costs")
-        c_days, c_button, c_note = st.columns([1, 1.2, 3], vertical_alignment="bottom")
-        days = c_days.selectbox("Days", DAY_CHOICES, index=2, key="reconcile_days")
-        clicked = c_button.button("Import from OpenAI", key="reconcile_import", type="primary")
-        has_key = admin_key(config) is not None
-        c_note.caption(
-            "Admin key configured." if has_key else
-            "No admin key yet: set `OPENAI_ADMIN_KEY` in the environment or in "
-            "`.streamlit/secrets.toml`."
-        )  # fmt: skip
-        if clicked:
-            run_import(url, days)
 
 
 def empty_state() -> None:
@@ -102,7 +60,7 @@ st.caption(
     "model. Rows that differ by more than the tolerance are flagged with the likely cause."
 )
 url = database_url(config("COSTDESK_DATABASE_URL"))
-import_panel(url)
+import_panel(url, prefix="reconcile")
 span = load_span(url)
 if span is None:
     empty_state()

@@ -10,6 +10,7 @@ from db import queries
 from db.engine import database_url, make_engine
 from ui import format as fmt
 from ui.charts import usage as charts
+from ui.openai_import import import_panel
 from ui.resources import config
 
 TABLE_MONEY = st.column_config.NumberColumn(format="$%.2f")
@@ -62,6 +63,14 @@ def empty_state() -> None:
     page_link("views/upload.py", "Upload logs", ":material/upload_file:")
     st.markdown("Or from a terminal, load 90 days of demo traffic, or your own log file:")
     st.code("python cli.py demo\npython cli.py ingest FILE", language="bash")
+    openai_section()
+
+
+def openai_section() -> None:
+    """Pull OpenAI's own usage and billed costs, to check these figures against the bill."""
+    st.subheader("OpenAI's own numbers")
+    import_panel(url, prefix="usage")
+    page_link("views/reconcile.py", "Compare computed and billed cost", ":material/balance:")
 
 
 st.title("Usage")
@@ -197,3 +206,5 @@ with t_audit:
         charts.output_distribution(a.histogram, a.suggested_max_tokens), key="usage_output_chart"
     )
     st.table(charts.audit_table(a.by_model), hide_index=True)
+
+openai_section()
