@@ -29,7 +29,7 @@ from sqlalchemy import Engine, Table
 from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS, bucket_index
 from db import queries
 from db.engine import make_engine
-from db.models import DailyRollup, LatencyBucket, OutputBucket
+from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram
 
 # (model, provider, input rate, cached rate, output rate in micro-USD per token-million,
 #  median latency ms, median output tokens)
@@ -103,9 +103,19 @@ def _histograms(
         "latency_sum_ms": np.bincount(owner, latency, n),
     }
     sums = {k: v.astype(np.int64) for k, v in sums.items()}
-    lat_hist = _bucket_counts(owner, bucket_index(latency, LATENCY_EDGES_MS), LATENCY_EDGES_MS)
-    out_hist = _bucket_counts(owner, bucket_index(output, OUTPUT_EDGES_TOKENS), OUTPUT_EDGES_TOKENS)
+    # Histograms are keyed without the feature: (day, model, project, status) of each key.
+    narrow = _narrow(keys)[owner]
+    lat_hist = _bucket_counts(narrow, bucket_index(latency, LATENCY_EDGES_MS), LATENCY_EDGES_MS)
+    out_hist = _bucket_counts(
+        narrow, bucket_index(output, OUTPUT_EDGES_TOKENS), OUTPUT_EDGES_TOKENS
+    )
     return sums, lat_hist, out_hist
+
+
+def _narrow(keys: np.ndarray) -> np.ndarray:
+    """Each key's histogram key: the row of its (day, model, project, feature 0, status) key."""
+    d, m, p, s = keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 4]
+    return (((d * len(MODELS) + m) * len(PROJECTS) + p) * len(FEATURES)) * len(STATUSES) + s
 
 
 def _bucket_counts(owner: np.ndarray, bucket: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -145,14 +155,27 @@ def _rollup_rows(
 
 
 def _hist_rows(keys: np.ndarray, hist: np.ndarray, end: date, days: int) -> Iterator[dict]:
-    """Histogram rows keyed like the rollups."""
+    """Histogram rows keyed by day, model, project and status."""
     first = end - timedelta(days=days - 1)
     for k, bucket, count in hist:
-        d, m, p, f, s = (int(v) for v in keys[k])
+        d, m, p, _f, s = (int(v) for v in keys[k])
         yield {
-            "day": first + timedelta(days=d), "provider": MODELS[m][1], "model": MODELS[m][0],
-            "project": PROJECTS[p], "feature": FEATURES[f], "batch": False,
+            "day": first + timedelta(days=d), "model": MODELS[m][0], "project": PROJECTS[p],
             "status": int(STATUSES[s]), "bucket": int(bucket), "count": int(count),
+        }  # fmt: skip
+
+
+def _daily_rows(keys: np.ndarray, hist: np.ndarray, end: date, days: int) -> Iterator[dict]:
+    """The latency histogram summed per (day, model, bucket)."""
+    sums: dict[tuple, int] = {}
+    for k, bucket, count in hist:
+        day, model = (int(v) for v in keys[k][:2])
+        sums[(day, model, int(bucket))] = sums.get((day, model, int(bucket)), 0) + int(count)
+    first = end - timedelta(days=days - 1)
+    for (day, model, bucket), count in sorted(sums.items()):
+        yield {
+            "day": first + timedelta(days=day), "model": MODELS[model][0], "bucket": bucket,
+            "count": count,
         }  # fmt: skip
 
 
@@ -189,11 +212,14 @@ def fill(
         "daily_rollup": _insert(
             engine, DailyRollup.__table__, _rollup_rows(keys, counts, sums, end, days)
         ),
-        "latency_bucket": _insert(
-            engine, LatencyBucket.__table__, _hist_rows(keys, lat_hist, end, days)
+        "latency_histogram": _insert(
+            engine, LatencyHistogram.__table__, _hist_rows(keys, lat_hist, end, days)
         ),
-        "output_bucket": _insert(
-            engine, OutputBucket.__table__, _hist_rows(keys, out_hist, end, days)
+        "latency_daily": _insert(
+            engine, LatencyDaily.__table__, _daily_rows(keys, lat_hist, end, days)
+        ),
+        "output_histogram": _insert(
+            engine, OutputHistogram.__table__, _hist_rows(keys, out_hist, end, days)
         ),
     }
 

@@ -1178,6 +1178,8 @@ def flat_frame(records: list[Mapping[str, Any]]) -> tuple[Any, list[int]]:
     columns["finish_reason"] = [
         "length" if f in TRUNCATION_REASONS else f for f in columns["finish_reason"]
     ]
+    for name in ("request_id", "model", "feature", *_FAST_LABELS):  # plain objects: no Arrow
+        columns[name] = pd.Series(columns[name], dtype=object)  # round trip per column
     frame = pd.DataFrame(columns)[list(UsageEvent._fields)]
     rest = np.flatnonzero(~ok).tolist()
     return frame[ok].reset_index(drop=True), rest

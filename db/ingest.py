@@ -11,6 +11,7 @@ duplicate, different -> conflict (the first one stays).
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import time
@@ -29,7 +30,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from core.costs import picos_to_usd, price_frame
+from core.costs import COST_PARTS, picos_to_usd, rate_table
 from core.logs import (
     BOM,
     CONTENT_KEYS,
@@ -60,14 +61,26 @@ from core.logs import (
 )
 from core.pricing import PriceBook
 from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS, bucket_index
-from db.models import ROLLUP_KEY, DailyRollup, LatencyBucket, OutputBucket, RequestLog, Upload
+from db.models import (
+    HISTOGRAM_KEY,
+    ROLLUP_KEY,
+    DailyRollup,
+    LatencyDaily,
+    LatencyHistogram,
+    OutputHistogram,
+    RequestLog,
+    Upload,
+)
 
 CHUNK_ROWS = 10_000
+CLASSIFY_IDS = 5_000  # request_ids looked up per query when telling duplicates from conflicts
 MAX_ERRORS = 10_000  # errors kept in a report (all are counted)
 LOG = RequestLog.__table__
 ROLLUP = DailyRollup.__table__
-LATENCY = LatencyBucket.__table__
-OUTPUT = OutputBucket.__table__
+LATENCY = LatencyHistogram.__table__
+LATENCY_DAILY = LatencyDaily.__table__
+DAILY_KEY = ("day", "model")
+OUTPUT = OutputHistogram.__table__
 UPLOAD = Upload.__table__
 
 EVENT_COLUMNS = list(UsageEvent._fields)
@@ -315,14 +328,25 @@ class _Ingester:
         return self.providers[model]
 
     def run(self, parsed: Iterable[Parsed], progress: Progress | None = None) -> None:
-        """Consume parsed records on one connection (one page cache), a transaction per chunk."""
-        with self.engine.connect() as conn:
-            self.conn = conn
-            previous = _set_cache(conn, INGEST_CACHE_KIB)
-            try:
-                self._consume(parsed, progress)
-            finally:
-                _set_cache(conn, previous)
+        """Consume parsed records on one connection (one page cache), a transaction per chunk.
+
+        Automatic garbage collection pauses meanwhile: parsing a chunk allocates hundreds of
+        thousands of objects, which trigger collector passes costing ~10 % of the ingest. Each
+        chunk starts with a young-generation collection instead, so memory stays flat.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            with self.engine.connect() as conn:
+                self.conn = conn
+                previous = _set_cache(conn, INGEST_CACHE_KIB)
+                try:
+                    self._consume(parsed, progress)
+                finally:
+                    _set_cache(conn, previous)
+        finally:
+            if collecting:
+                gc.enable()
 
     def _consume(self, parsed: Iterable[Parsed], progress: Progress | None) -> None:
         chunk: list[UsageEvent] = []
@@ -348,6 +372,7 @@ class _Ingester:
 
     def store(self, events: pd.DataFrame) -> None:
         """Dedupe within the chunk, price, then write it (retrying a deadlock or busy database)."""
+        gc.collect(1)  # the previous chunk's cycles (automatic collection is paused)
         frame = self.frame(events)
         if frame.empty:
             return
@@ -373,13 +398,15 @@ class _Ingester:
         df["content_hash"] = content_hashes(df)
         df = self._dedupe(df)
         with self.conn.begin():  # rows stored before: classified, never re-priced
-            known = self._classify(self.conn, df)
+            known = self._classify(self.conn, df, probe=True)
         if known.any():
             df = df[~known].reset_index(drop=True)
         df["day"] = df["ts"].dt.date
-        missing = df["provider"] == ""
+        missing = (df["provider"] == "").to_numpy()
         if missing.any():
-            df.loc[missing, "provider"] = [self.provider_of(m) for m in df.loc[missing, "model"]]
+            codes, models = pd.factorize(df.loc[missing, "model"])
+            found = np.array([self.provider_of(m) for m in models], dtype=object)
+            df.loc[missing, "provider"] = found[codes]
         return price_events(df, self.book).sort_values("request_id", kind="stable")
 
     def _dedupe(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -399,7 +426,8 @@ class _Ingester:
     def rows(self, df: pd.DataFrame) -> list[tuple]:
         """Plain tuples (Python scalars) in INSERT_COLUMNS order, for the driver."""
         n = len(df)
-        columns = {name: df[name].tolist() for name in INSERT_COLUMNS if name not in ("ts", "day")}
+        skip = ("ts", "day", "latency_ms", "max_tokens")
+        columns = {name: df[name].tolist() for name in INSERT_COLUMNS if name not in skip}
         columns["latency_ms"] = _nullable(df["latency_ms"])
         columns["max_tokens"] = _nullable(df["max_tokens"])
         columns["latency_bucket"] = [b if b >= 0 else None for b in columns["latency_bucket"]]
@@ -417,16 +445,35 @@ class _Ingester:
             add_rollups(conn, new)
             self._tally(new)
 
-    def _classify(self, conn: Connection, skipped: pd.DataFrame) -> np.ndarray:
-        """Count rows already stored as duplicates or conflicts; returns which ones were."""
+    def _any_stored(self, conn: Connection, ids: list[str]) -> bool:
+        """Whether any stored row of this source has a request_id within the range of `ids`."""
+        query = (
+            select(LOG.c.id)
+            .where(
+                LOG.c.source == self.report.source,
+                LOG.c.request_id.between(min(ids), max(ids)),
+            )
+            .limit(1)
+        )
+        return conn.execute(query).first() is not None
+
+    def _classify(self, conn: Connection, skipped: pd.DataFrame, probe: bool = False) -> np.ndarray:
+        """Count rows already stored as duplicates or conflicts; returns which ones were.
+
+        With `probe`, one index probe first: a chunk of new ids (the common case) costs one query.
+        The probe compares in the database's collation, so it only guards the pre-check; rows it
+        misses are still classified after their INSERT skips them.
+        """
         ids = skipped["request_id"].tolist()
+        if not ids or (probe and not self._any_stored(conn, ids)):
+            return np.zeros(len(ids), dtype=bool)
         stored: dict[str, str] = {}
         query = select(LOG.c.request_id, LOG.c.content_hash).where(
             LOG.c.source == self.report.source,
             LOG.c.request_id.in_(bindparam("ids", expanding=True)),
         )
-        for start in range(0, len(ids), 500):
-            stored.update(conn.execute(query, {"ids": ids[start : start + 500]}).all())
+        for start in range(0, len(ids), CLASSIFY_IDS):
+            stored.update(conn.execute(query, {"ids": ids[start : start + CLASSIFY_IDS]}).all())
         if not stored:
             return np.zeros(len(ids), dtype=bool)
         for request_id, digest in zip(ids, skipped["content_hash"].tolist(), strict=True):
@@ -529,6 +576,8 @@ def _time_values(dialect_name: str, df: pd.DataFrame) -> tuple[list, list]:
 
 
 def _nullable(series: pd.Series) -> list[int | None]:
+    if series.dtype == "Int64":
+        return series.to_numpy(dtype=object, na_value=None).tolist()  # Python ints and None
     values = series.tolist()
     return [None if v is None or v is pd.NA or v != v else int(v) for v in values]
 
@@ -552,48 +601,95 @@ class _MemoBook:
         return self.book.resolve(model)
 
 
+_PRICE_KEY = ["model", "day", "service_tier", "batch"]
+_RATE_COLS = ("r_in", "r_cached", "r_write", "r_out")  # columns of `core.costs.rate_table`
+_PRICED_TOKENS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
+
+
+def _key_codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One integer per row, equal for rows whose `columns` are all equal."""
+    code = np.zeros(len(df), dtype=np.int64)
+    for name in columns:
+        codes, uniques = pd.factorize(df[name], sort=False, use_na_sentinel=False)
+        code = code * max(1, len(uniques)) + codes
+    return code
+
+
 def price_events(df: pd.DataFrame, book: PriceBook | _MemoBook) -> pd.DataFrame:
-    """Exact costs (pico-dollars), cache savings and histogram buckets for a frame of events."""
-    priced = price_frame(df, book)
-    cached = priced["cached_input_tokens"].to_numpy(np.int64)
-    savings = np.zeros(len(priced), dtype=np.int64)
-    has_cached = cached > 0
-    if has_cached.any():
-        # savings = the cached tokens at the full input rate, minus what they cost
-        subset = df[has_cached]
-        plain = price_frame(subset.assign(cached_input_tokens=0), book)
-        full_rate = plain["uncached_input_pusd"].to_numpy(np.int64) - priced.loc[
-            has_cached, "uncached_input_pusd"
-        ].to_numpy(np.int64)
-        savings[has_cached] = full_rate - priced.loc[has_cached, "cached_input_pusd"].to_numpy(
-            np.int64
-        )
-    priced["cache_savings_pusd"] = np.where(priced["priced"].to_numpy(bool), savings, 0)
-    latency = priced["latency_ms"]
+    """Exact costs (pico-dollars), cache savings and histogram buckets for a frame of events.
+
+    The same arithmetic as `core.costs.price_frame`, with the rates looked up once per distinct
+    (model, day, tier, batch) and spread by integer codes instead of a frame merge.
+    """
+    _, first, inverse = np.unique(
+        _key_codes(df, _PRICE_KEY), return_index=True, return_inverse=True
+    )
+    table = rate_table(book, df.iloc[first][_PRICE_KEY].reset_index(drop=True))
+    rate = {c: table[c].to_numpy(np.int64)[inverse] for c in (*_RATE_COLS, "tier_above")}
+    tokens = {n: df[n].to_numpy(np.int64) for n in _PRICED_TOKENS}
+    use_tier = (rate["tier_above"] > 0) & (tokens["input_tokens"] > rate["tier_above"])
+    for c in _RATE_COLS:
+        rate[c] = np.where(use_tier, table[f"t_{c}"].to_numpy(np.int64)[inverse], rate[c])
+    cached, write = tokens["cached_input_tokens"], tokens["cache_write_tokens"]
+    priced = rate["r_in"] >= 0
+    out = df.copy()
+    parts = {
+        "uncached_input_pusd": (tokens["input_tokens"] - cached - write) * rate["r_in"],
+        "cached_input_pusd": cached * rate["r_cached"],
+        "cache_write_pusd": write * rate["r_write"],
+        "output_pusd": tokens["output_tokens"] * rate["r_out"],
+        # cached tokens at the full input rate, minus what they cost
+        "cache_savings_pusd": cached * (rate["r_in"] - rate["r_cached"]),
+    }
+    for name, values in parts.items():
+        out[name] = np.where(priced, values, 0)
+    out["cost_pusd"] = sum(out[name].to_numpy() for name in COST_PARTS)
+    out["priced"] = priced
+    out["price_version"] = table["price_version"].to_numpy(object)[inverse]
+    latency = out["latency_ms"]
     has_latency = latency.notna().to_numpy()
     buckets = bucket_index(latency.fillna(0).to_numpy(float), LATENCY_EDGES_MS)
-    priced["latency_bucket"] = np.where(has_latency, buckets, -1)
-    priced["output_bucket"] = bucket_index(
-        priced["output_tokens"].to_numpy(float), OUTPUT_EDGES_TOKENS
-    )
-    return priced
+    out["latency_bucket"] = np.where(has_latency, buckets, -1)
+    out["output_bucket"] = bucket_index(tokens["output_tokens"].astype(float), OUTPUT_EDGES_TOKENS)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
 # Rollups
 
 
+def _groups(df: pd.DataFrame, key: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct `key` rows of `df` in sorted order, and each row's group number.
+
+    Sorted like a GROUP BY, so concurrent ingests upsert rollup rows in the same order.
+    """
+    code = np.zeros(len(df), dtype=np.int64)
+    for name in key:
+        codes, uniques = pd.factorize(df[name], sort=True, use_na_sentinel=False)
+        code = code * max(1, len(uniques)) + codes
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    return df[list(key)].iloc[first].reset_index(drop=True), inverse.ravel()
+
+
+def _group_sums(inverse: np.ndarray, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Exact integer sums of each array per group number."""
+    order = np.argsort(inverse, kind="stable")
+    ordered = inverse[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return {n: np.add.reduceat(v.astype(np.int64)[order], starts) for n, v in values.items()}
+
+
 def _rollup_frame(df: pd.DataFrame) -> pd.DataFrame:
-    work = df[list(ROLLUP_KEY)].copy()
-    for name in (*COST_COLUMNS, *_TOKENS):
-        work[name] = df[name].to_numpy(np.int64)
-    work["requests"] = 1
-    work["unpriced_requests"] = (~df["priced"].to_numpy(bool)).astype(np.int64)
-    work["truncated"] = (df["finish_reason"] == "length").to_numpy(np.int64)
-    work["with_max_tokens"] = df["max_tokens"].notna().to_numpy(np.int64)
-    work["latency_count"] = df["latency_ms"].notna().to_numpy(np.int64)
-    work["latency_sum_ms"] = df["latency_ms"].fillna(0).to_numpy(np.int64)
-    grouped = work.groupby(list(ROLLUP_KEY), sort=True, dropna=False).sum().reset_index()
+    values = {name: df[name].to_numpy(np.int64) for name in (*COST_COLUMNS, *_TOKENS)}
+    values["requests"] = np.ones(len(df), dtype=np.int64)
+    values["unpriced_requests"] = ~df["priced"].to_numpy(bool)
+    values["truncated"] = (df["finish_reason"] == "length").to_numpy(bool)
+    values["with_max_tokens"] = df["max_tokens"].notna().to_numpy(bool)
+    values["latency_count"] = df["latency_ms"].notna().to_numpy(bool)
+    values["latency_sum_ms"] = df["latency_ms"].fillna(0).to_numpy(np.int64)
+    grouped, inverse = _groups(df, ROLLUP_KEY)
+    for name, sums in _group_sums(inverse, values).items():
+        grouped[name] = sums
     return grouped
 
 
@@ -622,19 +718,23 @@ def add_rollups(conn: Connection, df: pd.DataFrame) -> None:
     """Add newly inserted rows to the daily rollup and both histograms (same transaction)."""
     _upsert_sum(conn, ROLLUP, ROLLUP_KEY, _rollup_frame(df))
     timed = df[df["latency_bucket"] >= 0]
-    for table, frame, column in ((LATENCY, timed, "latency_bucket"), (OUTPUT, df, "output_bucket")):
+    for table, key, frame, column in (
+        (LATENCY, HISTOGRAM_KEY, timed, "latency_bucket"),
+        (LATENCY_DAILY, DAILY_KEY, timed, "latency_bucket"),
+        (OUTPUT, HISTOGRAM_KEY, df, "output_bucket"),
+    ):
         if not len(frame):
             continue
-        keys = [*ROLLUP_KEY, column]
-        counts = frame.groupby(keys, sort=True, dropna=False).size().reset_index(name="count")
+        counts, inverse = _groups(frame, (*key, column))
         counts = counts.rename(columns={column: "bucket"})
         counts["bucket"] = counts["bucket"].astype(np.int64)
-        _upsert_sum(conn, table, (*ROLLUP_KEY, "bucket"), counts)
+        counts["count"] = np.bincount(inverse, minlength=len(counts)).astype(np.int64)
+        _upsert_sum(conn, table, (*key, "bucket"), counts)
 
 
 def rebuild_rollups(conn: Connection, days: Iterable[date] | None = None) -> None:
     """Recompute rollups (all, or for `days`) from the stored rows, in SQL."""
-    tables = (ROLLUP, LATENCY, OUTPUT)
+    tables = (ROLLUP, LATENCY, LATENCY_DAILY, OUTPUT)
     day_list = sorted(set(days)) if days is not None else None
     for table in tables:
         stmt = delete(table)
@@ -653,11 +753,14 @@ def rebuild_rollups(conn: Connection, days: Iterable[date] | None = None) -> Non
         func.coalesce(func.sum(LOG.c.latency_ms), 0).label("latency_sum_ms"),
     ]
     _insert_select(conn, ROLLUP, key, sums, where)
-    for table, column in ((LATENCY, LOG.c.latency_bucket), (OUTPUT, LOG.c.output_bucket)):
+    for table, hist_key, column in (
+        (LATENCY, HISTOGRAM_KEY, LOG.c.latency_bucket),
+        (LATENCY_DAILY, DAILY_KEY, LOG.c.latency_bucket),
+        (OUTPUT, HISTOGRAM_KEY, LOG.c.output_bucket),
+    ):
         cond = column.isnot(None) if where is None else (where & column.isnot(None))
-        _insert_select(
-            conn, table, [*key, column.label("bucket")], [func.count().label("count")], cond
-        )
+        group = [*(getattr(LOG.c, k) for k in hist_key), column.label("bucket")]
+        _insert_select(conn, table, group, [func.count().label("count")], cond)
 
 
 _TOKENS = (
@@ -1255,14 +1358,16 @@ def flat_blocks(records: Iterable[Raw], scrub: Scrub) -> Iterator[Parsed]:
     frame (line of the block's last record) for `_Ingester.run`.
     """
     block: list[tuple[int, Mapping[str, Any], bytes | None]] = []
-    for number, record, raw in records:
-        if isinstance(record, RecordError):
-            yield number, record
-            continue
-        if not isinstance(record, Mapping):
-            yield number, RecordError("record", "must be a JSON object")
-            continue
-        block.append((number, record, raw))
+    for item in records:
+        record = item[1]
+        if type(record) is not dict:  # parsed JSON objects are plain dicts: one cheap test
+            if isinstance(record, RecordError):
+                yield item[0], record
+                continue
+            if not isinstance(record, Mapping):
+                yield item[0], RecordError("record", "must be a JSON object")
+                continue
+        block.append(item)
         if len(block) >= CHUNK_ROWS:
             yield from _flat_block(block, scrub)
             block = []
@@ -1290,11 +1395,17 @@ def _flat_block(
             yield number, item
         else:
             slow_events.append(item)
-    suspects = [
-        j
-        for j, (_n, record, raw) in enumerate(b for b, f in zip(block, fast, strict=True) if f)
-        if raw is None or may_hold_secret(raw)
-    ]
+    raws = [b[2] for b in block]
+    clean = None not in raws and not may_hold_secret(b"\n".join(raws))  # one scan per block
+    suspects = (
+        []
+        if clean
+        else [
+            j
+            for j, (_n, record, raw) in enumerate(b for b, f in zip(block, fast, strict=True) if f)
+            if raw is None or may_hold_secret(raw)
+        ]
+    )
     if suspects:
         _redact_frame(frame, suspects, [b for b, f in zip(block, fast, strict=True) if f], scrub)
     if slow_events:

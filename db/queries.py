@@ -20,22 +20,25 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     Select,
+    String,
     Table,
     and_,
     case,
     cast,
     func,
     true,
+    type_coerce,
 )
 from sqlalchemy import select as sa_select
 
 from core.costs import picos_to_usd
 from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS, percentile
-from db.models import DailyRollup, LatencyBucket, OutputBucket
+from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram
 
 ROLLUP: Table = DailyRollup.__table__  # type: ignore[assignment]
-LATENCY: Table = LatencyBucket.__table__  # type: ignore[assignment]
-OUTPUT: Table = OutputBucket.__table__  # type: ignore[assignment]
+LATENCY: Table = LatencyHistogram.__table__  # type: ignore[assignment]
+OUTPUT: Table = OutputHistogram.__table__  # type: ignore[assignment]
+LATENCY_DAILY: Table = LatencyDaily.__table__  # type: ignore[assignment]
 
 RATE_LIMITED = 429
 # The suggested max_tokens: P99 of output tokens plus this headroom, rounded up to a multiple.
@@ -350,14 +353,29 @@ def by_project_feature(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
 
 
 def latency_histogram(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
-    """Latency bucket counts per day and model (the input of every latency percentile)."""
-    h = LATENCY.c
+    """Latency bucket counts per day and model (the input of every latency percentile).
+
+    Without a project or status filter it reads the (day, model) histogram, ~30x fewer rows.
+    """
+    table = LATENCY if filters.projects or filters.statuses else LATENCY_DAILY
+    h = table.c
+    # The day comes back raw (no per-row date parsing: ~30k rows at 90 days) and is converted
+    # once per distinct day.
     query = (
-        sa_select(h.day, h.model, h.bucket, _sum(h["count"]))
-        .where(_where(LATENCY, filters))
+        sa_select(type_coerce(h.day, String), h.model, h.bucket, _sum(h["count"]))
+        .where(_where(table, filters))
         .group_by(h.day, h.model, h.bucket)
     )
-    return _frame(engine, query, ["day", "model", "bucket", "count"])
+    frame = _frame(engine, query, ["day", "model", "bucket", "count"])
+    frame["day"] = _as_days(frame["day"])
+    return frame
+
+
+def _as_days(values: pd.Series) -> pd.Series:
+    """Dates from a column of dates or ISO date strings (parsed once per distinct value)."""
+    codes, uniques = pd.factorize(values)
+    days = [d if isinstance(d, date) else date.fromisoformat(str(d)[:10]) for d in uniques]
+    return pd.Series(np.array(days, dtype=object)[codes], index=values.index, dtype=object)
 
 
 def _bucket_totals(histogram: pd.DataFrame | None) -> np.ndarray:
@@ -473,11 +491,9 @@ def max_tokens_audit(engine: Engine, filters: UsageFilters, daily: pd.DataFrame)
 def output_histogram(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
     """Output-token bucket counts per model."""
     h = OUTPUT.c
-    # The day test goes through an expression so SQLite scans the covering (model, bucket, ...)
-    # index in GROUP BY order instead of range-reading the unique index and sorting.
     query = (
         sa_select(h.model, h.bucket, _sum(h["count"]))
-        .where(_where(OUTPUT, filters, day=func.coalesce(h.day, h.day)))
+        .where(_where(OUTPUT, filters))
         .group_by(h.model, h.bucket)
     )
     return _frame(engine, query, ["model", "bucket", "count"])

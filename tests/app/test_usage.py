@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.stats import LATENCY_EDGES_MS
 from db.engine import make_engine
-from db.models import DailyRollup, LatencyBucket
+from db.models import DailyRollup, LatencyDaily, LatencyHistogram
 from ui import format as fmt
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,12 +47,14 @@ def _store(url: str) -> None:
         _row(NOV3, "acme-7b", "support", 200, 5, 0, unpriced=5, inp=500, out=100),
     ]
     latency = {
-        "day": NOV2, "provider": "openai", "model": "gpt-4o", "project": "search",
-        "feature": "", "batch": False, "status": 200, "bucket": 30, "count": 12,
+        "day": NOV2, "model": "gpt-4o", "project": "search", "status": 200, "bucket": 30,
+        "count": 12,
     }  # fmt: skip
     with make_engine(url).begin() as conn:
         conn.execute(DailyRollup.__table__.insert(), rows)
-        conn.execute(LatencyBucket.__table__.insert(), [latency])
+        conn.execute(LatencyHistogram.__table__.insert(), [latency])
+        daily = {k: latency[k] for k in ("day", "model", "bucket", "count")}
+        conn.execute(LatencyDaily.__table__.insert(), [daily])
 
 
 def _usage_page() -> AppTest:

@@ -59,9 +59,10 @@ def assert_rollups_match_rows(engine: Engine) -> None:
     """Rollups and histograms hold exactly the stored rows (no doubles, nothing lost)."""
     rows = scalar(engine, "SELECT count(*) FROM request_log")
     assert scalar(engine, "SELECT coalesce(sum(requests), 0) FROM daily_rollup") == rows
-    assert scalar(engine, "SELECT coalesce(sum(count), 0) FROM output_bucket") == rows
+    assert scalar(engine, "SELECT coalesce(sum(count), 0) FROM output_histogram") == rows
     timed = scalar(engine, "SELECT count(latency_ms) FROM request_log")
-    assert scalar(engine, "SELECT coalesce(sum(count), 0) FROM latency_bucket") == timed
+    assert scalar(engine, "SELECT coalesce(sum(count), 0) FROM latency_histogram") == timed
+    assert scalar(engine, "SELECT coalesce(sum(count), 0) FROM latency_daily") == timed
     assert scalar(engine, "SELECT coalesce(sum(cost_pusd), 0) FROM daily_rollup") == scalar(
         engine, "SELECT coalesce(sum(cost_pusd), 0) FROM request_log"
     )

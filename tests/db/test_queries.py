@@ -7,11 +7,19 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS
 from db import queries
-from db.models import DailyRollup, LatencyBucket, OutputBucket
+from db.migrations import create_tables, narrow_histograms
+from db.models import (
+    DailyRollup,
+    LatencyBucket,
+    LatencyDaily,
+    LatencyHistogram,
+    OutputBucket,
+    OutputHistogram,
+)
 from db.queries import UsageFilters
 
 OCT30, NOV2, NOV3 = date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)
@@ -98,12 +106,19 @@ def _rollup(values: tuple) -> dict:
 
 
 def _hist(day: date, model: str, project: str, status: int, bucket: int, count: int) -> dict:
-    provider = "openai"
-    feature = "chat" if project == "search" else ""
-    return dict(zip(KEY, (day, provider, model, project, feature, False, status), strict=True)) | {
+    return {"day": day, "model": model, "project": project, "status": status} | {
         "bucket": bucket,
         "count": count,
     }
+
+
+def _daily(rows: list[dict]) -> list[dict]:
+    """The (day, model, bucket) sums of histogram rows, as ingest keeps them."""
+    sums: dict[tuple, int] = {}
+    for r in rows:
+        key = (r["day"], r["model"], r["bucket"])
+        sums[key] = sums.get(key, 0) + r["count"]
+    return [{"day": d, "model": m, "bucket": b, "count": n} for (d, m, b), n in sums.items()]
 
 
 @pytest.fixture
@@ -121,8 +136,9 @@ def stored(engine: Engine) -> Engine:
     ]
     with engine.begin() as conn:
         conn.execute(DailyRollup.__table__.insert(), [_rollup(r) for r in ROWS])
-        conn.execute(LatencyBucket.__table__.insert(), latency)
-        conn.execute(OutputBucket.__table__.insert(), output)
+        conn.execute(LatencyHistogram.__table__.insert(), latency)
+        conn.execute(LatencyDaily.__table__.insert(), _daily(latency))
+        conn.execute(OutputHistogram.__table__.insert(), output)
     return engine
 
 
@@ -295,3 +311,23 @@ def test_ingested_records_reach_the_page_figures(engine):
     support = queries.usage_report(engine, UsageFilters(NOV2, NOV3, projects=("support",)))
     assert support.unpriced == {"mystery-model-x": 1}
     assert support.kpis.cost_usd == cost(Usage(500, 0), rates).total_usd
+
+
+def test_narrowing_migration_merges_feature_rows_of_the_old_histograms(engine):
+    # Old wide rows: two features of one (day, model, project, status, bucket) -> 7 + 5 = 12.
+    wide = [
+        {**dict(zip(KEY, (NOV2, "openai", "gpt-4o", "search", f, False, 200), strict=True)),
+         "bucket": 30, "count": n}
+        for f, n in (("chat", 7), ("summarize", 5))
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        create_tables("latency_bucket", "output_bucket")(conn)
+        conn.execute(LatencyBucket.__table__.insert(), wide)
+        conn.execute(OutputBucket.__table__.insert(), wide[:1])
+        narrow_histograms(conn)
+        assert not {"latency_bucket", "output_bucket"} & set(inspect(conn).get_table_names())
+    hist = queries.latency_histogram(engine, UsageFilters())  # from latency_daily
+    assert hist.values.tolist() == [[NOV2, "gpt-4o", 30, 12]]
+    hist = queries.latency_histogram(engine, UsageFilters(projects=("search",)))
+    assert hist.values.tolist() == [[NOV2, "gpt-4o", 30, 12]]
+    assert queries.output_histogram(engine, UsageFilters()).values.tolist() == [["gpt-4o", 30, 7]]
