@@ -122,7 +122,11 @@ def plan(
     if isinstance(rates, Unpriced):
         fail(f"model {model!r} is {rates.reason}")
     result = plan_cost(workload, rates)
-    comparison = compare_models(workload, RateMatrix.from_rates(book.table(kind="text"))) if compare else None
+    comparison = (
+        compare_models(workload, RateMatrix.from_rates(book.table(kind="text")))
+        if compare
+        else None
+    )
     if not as_json:
         _print_table(result, comparison)
         return
