@@ -1097,15 +1097,42 @@ _FAST_LABELS = ("error_type", "project", "user", "finish_reason", "service_tier"
 
 
 def _fast_count(values: list, optional: bool) -> list[int]:
-    """Plain non-negative ints pass; None is 0 when optional; anything else becomes -1."""
+    """Plain non-negative ints pass; None is 0 when optional; anything else becomes -1.
+
+    A column of plain ints is returned as it is (the caller refuses negative values).
+    """
+    types = set(map(type, values))
+    if types == {int}:
+        return values
+    if optional and types == {type(None)}:
+        return [0] * len(values)
     if optional:
         return [v if type(v) is int and v >= 0 else (0 if v is None else -1) for v in values]
     return [v if type(v) is int and v >= 0 else -1 for v in values]
 
 
-def _fast_label(values: list) -> tuple[list[str], list[bool]]:
+def _fast_label(values: list) -> tuple[list[str], Any]:
+    types = set(map(type, values))
+    if types <= {str, type(None)} and max(map(len, filter(None, values)), default=0) <= 200:
+        return (values if types <= {str} else ["" if v is None else v for v in values]), True
     out = [v if type(v) is str and len(v) <= 200 else ("" if v is None else None) for v in values]
     return [v or "" for v in out], [v is not None for v in out]
+
+
+def _column_reader(records: list[Mapping[str, Any]]) -> Any:
+    """`column(name)` -> [record.get(name) for each record], transposed in C when it can be.
+
+    Records that are plain dicts with the same keys in the same order (a clean log) are turned
+    into columns with one `zip`; any other block reads each record with `get`.
+    """
+    n = len(records)
+    keys = tuple(records[0]) if n and type(records[0]) is dict else None
+    if keys is None or not all(type(r) is dict for r in records):
+        return lambda name: [r.get(name) for r in records]
+    if len(set(map(tuple, records))) != 1:
+        return lambda name: [r.get(name) for r in records]
+    columns = dict(zip(keys, map(list, zip(*map(dict.values, records), strict=True)), strict=True))
+    return lambda name: columns[name] if name in columns else [None] * n
 
 
 def flat_frame(records: list[Mapping[str, Any]]) -> tuple[Any, list[int]]:
@@ -1119,8 +1146,8 @@ def flat_frame(records: list[Mapping[str, Any]]) -> tuple[Any, list[int]]:
 
     n = len(records)
     ok = np.ones(n, dtype=bool)
-    get = [r.get for r in records]
-    stamps = [g("timestamp") for g in get]
+    column = _column_reader(records)
+    stamps = column("timestamp")
     match = _FAST_TS.match
     ok &= np.fromiter((type(s) is str and match(s) is not None for s in stamps), bool, n)
     placeholder = "1970-01-01T00:00:00Z"
@@ -1131,17 +1158,24 @@ def flat_frame(records: list[Mapping[str, Any]]) -> tuple[Any, list[int]]:
     ok &= ~np.asarray(ts.isna())
     columns: dict[str, Any] = {"ts": ts}
     for name in ("request_id", "model"):
-        values = [g(name) for g in get]
-        ok &= np.fromiter((type(v) is str and 0 < len(v) <= 200 for v in values), bool, n)
+        values = column(name)
+        if (
+            set(map(type, values)) != {str}
+            or not 0 < min(map(len, values)) <= max(map(len, values)) <= 200
+        ):
+            ok &= np.fromiter((type(v) is str and 0 < len(v) <= 200 for v in values), bool, n)
         columns[name] = values
-    cached = [g("cached_input_tokens") for g in get]
-    cached = [c if c is not None else g("cached_tokens") for c, g in zip(cached, get, strict=True)]
+    cached = column("cached_input_tokens")
+    if None in cached:
+        cached = [
+            c if c is not None else t for c, t in zip(cached, column("cached_tokens"), strict=True)
+        ]
     raw_counts = {
-        "input_tokens": (_fast_count([g("input_tokens") for g in get], False)),
-        "output_tokens": (_fast_count([g("output_tokens") for g in get], False)),
+        "input_tokens": (_fast_count(column("input_tokens"), False)),
+        "output_tokens": (_fast_count(column("output_tokens"), False)),
         "cached_input_tokens": _fast_count(cached, True),
-        "cache_write_tokens": _fast_count([g("cache_write_tokens") for g in get], True),
-        "reasoning_tokens": _fast_count([g("reasoning_tokens") for g in get], True),
+        "cache_write_tokens": _fast_count(column("cache_write_tokens"), True),
+        "reasoning_tokens": _fast_count(column("reasoning_tokens"), True),
     }
     try:
         counts = {k: np.asarray(v, dtype=np.int64) for k, v in raw_counts.items()}
@@ -1152,7 +1186,7 @@ def flat_frame(records: list[Mapping[str, Any]]) -> tuple[Any, list[int]]:
     ok &= counts["cached_input_tokens"] + counts["cache_write_tokens"] <= counts["input_tokens"]
     ok &= counts["reasoning_tokens"] <= counts["output_tokens"]
     columns.update(counts)
-    latency = [g("latency_ms") for g in get]
+    latency = column("latency_ms")
     good = [v is None or ((type(v) is int or type(v) is float) and v >= 0) for v in latency]
     ok &= np.asarray(good, dtype=bool)
     lat = np.asarray(
@@ -1160,19 +1194,20 @@ def flat_frame(records: list[Mapping[str, Any]]) -> tuple[Any, list[int]]:
     )
     columns["latency_ms"] = pd.array(np.round(lat), dtype="Int64")
     for name in _FAST_LABELS:
-        columns[name], fine = _fast_label([g(name) for g in get])
+        columns[name], fine = _fast_label(column(name))
         ok &= np.asarray(fine, dtype=bool)
-    features = [g("feature") for g in get]
-    has_tags = [f is None and g("tags") is not None for f, g in zip(features, get, strict=True)]
+    features = column("feature")
+    tags = column("tags")
+    has_tags = [f is None and t is not None for f, t in zip(features, tags, strict=True)]
     columns["feature"], fine = _fast_label(features)
     ok &= np.asarray(fine, dtype=bool) & ~np.asarray(has_tags, dtype=bool)
-    columns["status"] = _fast_status([g("status") for g in get], columns["error_type"], ok)
-    max_tokens = [g("max_tokens") for g in get]
+    columns["status"] = _fast_status(column("status"), columns["error_type"], ok)
+    max_tokens = column("max_tokens")
     ok &= np.fromiter((m is None or (type(m) is int and m >= 0) for m in max_tokens), bool, n)
     columns["max_tokens"] = pd.array(
         [m if type(m) is int and m >= 0 else None for m in max_tokens], dtype="Int64"
     )
-    batch = [g("batch") for g in get]
+    batch = column("batch")
     ok &= np.fromiter((b is None or type(b) is bool for b in batch), bool, n)
     columns["batch"] = np.asarray([b is True for b in batch], dtype=bool)
     columns["finish_reason"] = [

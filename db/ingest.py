@@ -658,15 +658,34 @@ def price_events(df: pd.DataFrame, book: PriceBook | _MemoBook) -> pd.DataFrame:
 # Rollups
 
 
-def _groups(df: pd.DataFrame, key: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
+Factors = dict[str, tuple[np.ndarray, int]]  # column -> (sorted factor codes, distinct values)
+
+
+def _factors(df: pd.DataFrame, names: Iterable[str]) -> Factors:
+    """Sorted factor codes of each column, computed once for every table keyed on them."""
+    out = {}
+    for name in names:
+        codes, uniques = pd.factorize(df[name], sort=True, use_na_sentinel=False)
+        out[name] = (codes, len(uniques))
+    return out
+
+
+def _groups(
+    df: pd.DataFrame,
+    key: tuple[str, ...],
+    factors: Factors | None = None,
+    rows: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
     """The distinct `key` rows of `df` in sorted order, and each row's group number.
 
     Sorted like a GROUP BY, so concurrent ingests upsert rollup rows in the same order.
+    `factors` are codes computed on a larger frame of which `df` holds the positions `rows`.
     """
+    factors = factors if factors is not None else _factors(df, key)
     code = np.zeros(len(df), dtype=np.int64)
     for name in key:
-        codes, uniques = pd.factorize(df[name], sort=True, use_na_sentinel=False)
-        code = code * max(1, len(uniques)) + codes
+        codes, distinct = factors[name]
+        code = code * max(1, distinct) + (codes if rows is None else codes[rows])
     _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
     return df[list(key)].iloc[first].reset_index(drop=True), inverse.ravel()
 
@@ -679,7 +698,7 @@ def _group_sums(inverse: np.ndarray, values: dict[str, np.ndarray]) -> dict[str,
     return {n: np.add.reduceat(v.astype(np.int64)[order], starts) for n, v in values.items()}
 
 
-def _rollup_frame(df: pd.DataFrame) -> pd.DataFrame:
+def _rollup_frame(df: pd.DataFrame, factors: Factors | None = None) -> pd.DataFrame:
     values = {name: df[name].to_numpy(np.int64) for name in (*COST_COLUMNS, *_TOKENS)}
     values["requests"] = np.ones(len(df), dtype=np.int64)
     values["unpriced_requests"] = ~df["priced"].to_numpy(bool)
@@ -687,7 +706,7 @@ def _rollup_frame(df: pd.DataFrame) -> pd.DataFrame:
     values["with_max_tokens"] = df["max_tokens"].notna().to_numpy(bool)
     values["latency_count"] = df["latency_ms"].notna().to_numpy(bool)
     values["latency_sum_ms"] = df["latency_ms"].fillna(0).to_numpy(np.int64)
-    grouped, inverse = _groups(df, ROLLUP_KEY)
+    grouped, inverse = _groups(df, ROLLUP_KEY, factors)
     for name, sums in _group_sums(inverse, values).items():
         grouped[name] = sums
     return grouped
@@ -716,16 +735,19 @@ def _upsert_sum(conn: Connection, table: Any, key: tuple[str, ...], frame: pd.Da
 
 def add_rollups(conn: Connection, df: pd.DataFrame) -> None:
     """Add newly inserted rows to the daily rollup and both histograms (same transaction)."""
-    _upsert_sum(conn, ROLLUP, ROLLUP_KEY, _rollup_frame(df))
-    timed = df[df["latency_bucket"] >= 0]
-    for table, key, frame, column in (
-        (LATENCY, HISTOGRAM_KEY, timed, "latency_bucket"),
-        (LATENCY_DAILY, DAILY_KEY, timed, "latency_bucket"),
-        (OUTPUT, HISTOGRAM_KEY, df, "output_bucket"),
+    names = {*ROLLUP_KEY, *HISTOGRAM_KEY, *DAILY_KEY, "latency_bucket", "output_bucket"}
+    factors = _factors(df, sorted(names))
+    _upsert_sum(conn, ROLLUP, ROLLUP_KEY, _rollup_frame(df, factors))
+    timed_rows = np.flatnonzero(df["latency_bucket"].to_numpy() >= 0)
+    timed = df.iloc[timed_rows]
+    for table, key, frame, column, rows in (
+        (LATENCY, HISTOGRAM_KEY, timed, "latency_bucket", timed_rows),
+        (LATENCY_DAILY, DAILY_KEY, timed, "latency_bucket", timed_rows),
+        (OUTPUT, HISTOGRAM_KEY, df, "output_bucket", None),
     ):
         if not len(frame):
             continue
-        counts, inverse = _groups(frame, (*key, column))
+        counts, inverse = _groups(frame, (*key, column), factors, rows)
         counts = counts.rename(columns={column: "bucket"})
         counts["bucket"] = counts["bucket"].astype(np.int64)
         counts["count"] = np.bincount(inverse, minlength=len(counts)).astype(np.int64)
@@ -1019,9 +1041,12 @@ def _parsed(
     return items
 
 
-def _with_project(item: UsageEvent | RecordError, project: str) -> UsageEvent | RecordError:
+def _with_project(item: Any, project: str) -> Any:
+    """An event (or a columnar block of events) with `project` where it names none."""
     if isinstance(item, UsageEvent) and not item.project:
         return item._replace(project=project)
+    if isinstance(item, pd.DataFrame) and len(item):
+        item.loc[item["project"] == "", "project"] = project
     return item
 
 

@@ -105,6 +105,18 @@ def test_reingest_adds_nothing_and_counts_duplicates(engine: Engine, tmp_path: P
     assert_rollups_match_rows(engine)
 
 
+def test_project_option_fills_flat_rows_without_one(engine: Engine, tmp_path: Path) -> None:
+    records = [flat("r1", project=None), flat("r2", project="own")]
+    path = write_jsonl(tmp_path / "log.jsonl", records)
+    report = ingest_file(engine, path, project="billing", book=BOOK)
+    assert (report.accepted, report.source) == (2, "flat:billing")
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT request_id, project FROM request_log")).all()
+        rolled = conn.execute(text("SELECT project, requests FROM daily_rollup")).all()
+    assert sorted(stored) == [("r1", "billing"), ("r2", "own")]
+    assert sorted(rolled) == [("billing", 1), ("own", 1)]
+
+
 def test_conflicting_duplicate_is_flagged_and_first_kept(engine: Engine, tmp_path: Path) -> None:
     path = write_jsonl(
         tmp_path / "a.jsonl", [flat("x1"), flat("x1"), flat("x1", output_tokens=999), flat("x2")]
