@@ -152,6 +152,7 @@ def usd_to_picos(usd: Decimal) -> int:
 
 COST_PARTS = ("uncached_input_pusd", "cached_input_pusd", "cache_write_pusd", "output_pusd")
 _RATE_COLS = ("r_in", "r_cached", "r_write", "r_out")
+_PRICED_TOKENS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
 
 
 def _rate_row(rates: Rates) -> tuple[int, int, int, int]:
@@ -180,38 +181,48 @@ def rate_table(book: PriceBook, keys: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+PRICE_KEY = ["model", "day", "service_tier", "batch"]
+
+
+def key_codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One integer per row, equal for rows whose `columns` are all equal."""
+    code = np.zeros(len(df), dtype=np.int64)
+    for name in columns:
+        codes, uniques = pd.factorize(df[name], sort=False, use_na_sentinel=False)
+        code = code * max(1, len(uniques)) + codes
+    return code
+
+
 def price_frame(df: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
-    """Add exact pico-dollar cost columns to a frame of events, joining rates once per key.
+    """Add exact pico-dollar cost columns to a frame of events, looking rates up once per key.
 
     `df` needs: model, day (date), service_tier (str, "" for default), batch (bool),
-    input_tokens, cached_input_tokens, cache_write_tokens, output_tokens.
-    Unpriced rows get `priced=False` and zero cost columns; callers report them.
+    input_tokens, cached_input_tokens, cache_write_tokens, output_tokens. Adds the four cost
+    parts, `cost_pusd`, `cache_savings_pusd` (what the cached tokens would have cost at the full
+    input rate, minus what they cost), `priced` and `price_version`. Unpriced rows get
+    `priced=False` and zero costs; callers report them. `book` needs only `price_at`.
     """
-    keys = df[["model", "day", "service_tier", "batch"]].drop_duplicates()
-    table = rate_table(book, keys)
-    merged = df.merge(table, on=["model", "day", "service_tier", "batch"], how="left", sort=False)
-    merged.index = df.index
-    input_tokens = merged["input_tokens"].to_numpy(np.int64)
-    use_tier = (merged["tier_above"].to_numpy(np.int64) > 0) & (
-        input_tokens > merged["tier_above"].to_numpy(np.int64)
-    )
-    rate = {
-        c: np.where(use_tier, merged[f"t_{c}"].to_numpy(np.int64), merged[c].to_numpy(np.int64))
-        for c in _RATE_COLS
-    }
-    cached = merged["cached_input_tokens"].to_numpy(np.int64)
-    write = merged["cache_write_tokens"].to_numpy(np.int64)
-    out = df.copy()
+    _, first, inverse = np.unique(key_codes(df, PRICE_KEY), return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    table = rate_table(book, df.iloc[first][PRICE_KEY].reset_index(drop=True))
+    rate = {c: table[c].to_numpy(np.int64)[inverse] for c in (*_RATE_COLS, "tier_above")}
+    tokens = {n: df[n].to_numpy(np.int64) for n in _PRICED_TOKENS}
+    use_tier = (rate["tier_above"] > 0) & (tokens["input_tokens"] > rate["tier_above"])
+    for c in _RATE_COLS:
+        rate[c] = np.where(use_tier, table[f"t_{c}"].to_numpy(np.int64)[inverse], rate[c])
+    cached, write = tokens["cached_input_tokens"], tokens["cache_write_tokens"]
     priced = rate["r_in"] >= 0
     parts = {
-        "uncached_input_pusd": (input_tokens - cached - write) * rate["r_in"],
+        "uncached_input_pusd": (tokens["input_tokens"] - cached - write) * rate["r_in"],
         "cached_input_pusd": cached * rate["r_cached"],
         "cache_write_pusd": write * rate["r_write"],
-        "output_pusd": merged["output_tokens"].to_numpy(np.int64) * rate["r_out"],
+        "output_pusd": tokens["output_tokens"] * rate["r_out"],
+        "cache_savings_pusd": cached * (rate["r_in"] - rate["r_cached"]),
     }
+    out = df.copy()
     for name, values in parts.items():
         out[name] = np.where(priced, values, 0)
-    out["cost_pusd"] = sum(out[name] for name in COST_PARTS)
+    out["cost_pusd"] = sum(out[name].to_numpy() for name in COST_PARTS)
     out["priced"] = priced
-    out["price_version"] = merged["price_version"].fillna("").to_numpy()
+    out["price_version"] = table["price_version"].to_numpy(object)[inverse]
     return out

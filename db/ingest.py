@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from core.costs import COST_PARTS, picos_to_usd, rate_table
+from core.costs import picos_to_usd, price_frame
 from core.logs import (
     BOM,
     CONTENT_KEYS,
@@ -601,56 +601,15 @@ class _MemoBook:
         return self.book.resolve(model)
 
 
-_PRICE_KEY = ["model", "day", "service_tier", "batch"]
-_RATE_COLS = ("r_in", "r_cached", "r_write", "r_out")  # columns of `core.costs.rate_table`
-_PRICED_TOKENS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
-
-
-def _key_codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """One integer per row, equal for rows whose `columns` are all equal."""
-    code = np.zeros(len(df), dtype=np.int64)
-    for name in columns:
-        codes, uniques = pd.factorize(df[name], sort=False, use_na_sentinel=False)
-        code = code * max(1, len(uniques)) + codes
-    return code
-
-
 def price_events(df: pd.DataFrame, book: PriceBook | _MemoBook) -> pd.DataFrame:
-    """Exact costs (pico-dollars), cache savings and histogram buckets for a frame of events.
-
-    The same arithmetic as `core.costs.price_frame`, with the rates looked up once per distinct
-    (model, day, tier, batch) and spread by integer codes instead of a frame merge.
-    """
-    _, first, inverse = np.unique(
-        _key_codes(df, _PRICE_KEY), return_index=True, return_inverse=True
-    )
-    table = rate_table(book, df.iloc[first][_PRICE_KEY].reset_index(drop=True))
-    rate = {c: table[c].to_numpy(np.int64)[inverse] for c in (*_RATE_COLS, "tier_above")}
-    tokens = {n: df[n].to_numpy(np.int64) for n in _PRICED_TOKENS}
-    use_tier = (rate["tier_above"] > 0) & (tokens["input_tokens"] > rate["tier_above"])
-    for c in _RATE_COLS:
-        rate[c] = np.where(use_tier, table[f"t_{c}"].to_numpy(np.int64)[inverse], rate[c])
-    cached, write = tokens["cached_input_tokens"], tokens["cache_write_tokens"]
-    priced = rate["r_in"] >= 0
-    out = df.copy()
-    parts = {
-        "uncached_input_pusd": (tokens["input_tokens"] - cached - write) * rate["r_in"],
-        "cached_input_pusd": cached * rate["r_cached"],
-        "cache_write_pusd": write * rate["r_write"],
-        "output_pusd": tokens["output_tokens"] * rate["r_out"],
-        # cached tokens at the full input rate, minus what they cost
-        "cache_savings_pusd": cached * (rate["r_in"] - rate["r_cached"]),
-    }
-    for name, values in parts.items():
-        out[name] = np.where(priced, values, 0)
-    out["cost_pusd"] = sum(out[name].to_numpy() for name in COST_PARTS)
-    out["priced"] = priced
-    out["price_version"] = table["price_version"].to_numpy(object)[inverse]
+    """Exact costs (pico-dollars, via `core.costs.price_frame`) and histogram buckets."""
+    out = price_frame(df, book)
     latency = out["latency_ms"]
     has_latency = latency.notna().to_numpy()
     buckets = bucket_index(latency.fillna(0).to_numpy(float), LATENCY_EDGES_MS)
     out["latency_bucket"] = np.where(has_latency, buckets, -1)
-    out["output_bucket"] = bucket_index(tokens["output_tokens"].astype(float), OUTPUT_EDGES_TOKENS)
+    output_tokens = out["output_tokens"].to_numpy(np.int64).astype(float)
+    out["output_bucket"] = bucket_index(output_tokens, OUTPUT_EDGES_TOKENS)
     return out
 
 

@@ -140,3 +140,19 @@ def test_rates_with_more_than_six_decimals_are_refused():
     assert to_micros(D("0.003625")) == 3_625
     with pytest.raises(ValueError, match="six decimals"):
         to_micros(D("0.0000001"))
+
+
+def test_vectorised_path_reports_what_caching_saved():
+    # gpt-4o: 1,024 cached tokens at $1.25 instead of $2.50 per 1M saves 1,024 x 1.25 = $0.00128
+    row = {
+        "model": "gpt-4o",
+        "day": date(2025, 5, 1),
+        "service_tier": "",
+        "batch": False,
+        "input_tokens": 2_000,
+        "cached_input_tokens": 1_024,
+        "cache_write_tokens": 0,
+        "output_tokens": 10,
+    }
+    out = price_frame(pd.DataFrame([row]), PriceBook.from_snapshot())
+    assert picos_to_usd(out["cache_savings_pusd"].iloc[0]) == D("0.00128")
