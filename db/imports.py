@@ -12,11 +12,12 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, Numeric, UniqueConstraint, tuple_
+from sqlalchemy import Connection, Engine, Numeric, UniqueConstraint, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
 
 from core.logs import cost_rows, usage_rows
+from db.models import counter_field
 
 USAGE_KEY = (
     "start_time",
@@ -29,10 +30,6 @@ USAGE_KEY = (
     "service_tier",
 )
 COST_KEY = ("start_time", "end_time", "project_id", "api_key_id", "line_item")
-
-
-def _big() -> Any:
-    return Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
 class UsageBucket(SQLModel, table=True):
@@ -49,11 +46,11 @@ class UsageBucket(SQLModel, table=True):
     model: str = ""
     batch: bool = False
     service_tier: str = ""
-    requests: int = _big()
-    input_tokens: int = _big()
-    cached_input_tokens: int = _big()
-    cache_write_tokens: int = _big()
-    output_tokens: int = _big()
+    requests: int = counter_field()
+    input_tokens: int = counter_field()
+    cached_input_tokens: int = counter_field()
+    cache_write_tokens: int = counter_field()
+    output_tokens: int = counter_field()
 
 
 class BilledCost(SQLModel, table=True):
@@ -68,7 +65,7 @@ class BilledCost(SQLModel, table=True):
     api_key_id: str = ""
     line_item: str = ""
     model: str = ""
-    amount_pusd: int = _big()  # USD in pico-dollars (the API's decimals rounded to 1e-12)
+    amount_pusd: int = counter_field()  # USD in pico-dollars (the API's decimals rounded to 1e-12)
     amount_usd: Decimal = Field(default=Decimal(0), sa_type=Numeric(30, 12))
     currency: str = "usd"
 

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from core.costs import picos_to_usd, price_frame
+from core.costs import COST_PARTS, picos_to_usd, price_frame
 from core.logs import (
     BOM,
     CONTENT_KEYS,
@@ -103,14 +103,7 @@ SUM_COLUMNS = (
     "requests",
     "unpriced_requests",
 )
-COST_COLUMNS = (
-    "cost_pusd",
-    "uncached_input_pusd",
-    "cached_input_pusd",
-    "cache_write_pusd",
-    "output_pusd",
-    "cache_savings_pusd",
-)
+COST_COLUMNS = ("cost_pusd", *COST_PARTS, "cache_savings_pusd")
 
 Progress = Callable[[int, int | None], None]
 

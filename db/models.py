@@ -13,7 +13,7 @@ from sqlalchemy import BigInteger, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
-def _big() -> object:
+def counter_field() -> object:
     """A non-null BIGINT counter defaulting to zero (token counts, pico-dollars)."""
     return Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
@@ -30,12 +30,12 @@ class UploadBase(SQLModel):
     sha256: str = Field(index=True)
     format: str
     source: str
-    size_bytes: int = _big()
+    size_bytes: int = counter_field()
     accepted: int = 0
     duplicates: int = 0
     conflicts: int = 0
     rejected: int = 0
-    cost_pusd: int = _big()
+    cost_pusd: int = counter_field()
     unpriced: int = 0
     scrubbed: int = 0
     created_at: datetime
@@ -57,11 +57,11 @@ class RequestLogBase(SQLModel):
     project: str = ""
     feature: str = ""
     user: str = ""
-    input_tokens: int = _big()
-    cached_input_tokens: int = _big()
-    cache_write_tokens: int = _big()
-    output_tokens: int = _big()
-    reasoning_tokens: int = _big()
+    input_tokens: int = counter_field()
+    cached_input_tokens: int = counter_field()
+    cache_write_tokens: int = counter_field()
+    output_tokens: int = counter_field()
+    reasoning_tokens: int = counter_field()
     latency_ms: int | None = None
     status: int = 200
     error_type: str = ""
@@ -70,12 +70,12 @@ class RequestLogBase(SQLModel):
     batch: bool = False
     service_tier: str = ""
     priced: bool = True
-    cost_pusd: int = _big()
-    uncached_input_pusd: int = _big()
-    cached_input_pusd: int = _big()
-    cache_write_pusd: int = _big()
-    output_pusd: int = _big()
-    cache_savings_pusd: int = _big()  # cached tokens at the full input rate minus what they cost
+    cost_pusd: int = counter_field()
+    uncached_input_pusd: int = counter_field()
+    cached_input_pusd: int = counter_field()
+    cache_write_pusd: int = counter_field()
+    output_pusd: int = counter_field()
+    cache_savings_pusd: int = counter_field()  # cached tokens at the full input rate minus what they cost
     latency_bucket: int | None = None  # index into core.stats.LATENCY_EDGES_MS
     output_bucket: int = 0  # index into core.stats.OUTPUT_EDGES_TOKENS
     price_version: str = ""
@@ -128,23 +128,23 @@ class DailyRollupBase(SQLModel):
     feature: str = ""
     batch: bool = False
     status: int = 200
-    requests: int = _big()
-    unpriced_requests: int = _big()
-    input_tokens: int = _big()
-    cached_input_tokens: int = _big()
-    cache_write_tokens: int = _big()
-    output_tokens: int = _big()
-    reasoning_tokens: int = _big()
-    cost_pusd: int = _big()
-    uncached_input_pusd: int = _big()
-    cached_input_pusd: int = _big()
-    cache_write_pusd: int = _big()
-    output_pusd: int = _big()
-    cache_savings_pusd: int = _big()
-    truncated: int = _big()  # finish_reason == "length"
-    with_max_tokens: int = _big()
-    latency_count: int = _big()
-    latency_sum_ms: int = _big()
+    requests: int = counter_field()
+    unpriced_requests: int = counter_field()
+    input_tokens: int = counter_field()
+    cached_input_tokens: int = counter_field()
+    cache_write_tokens: int = counter_field()
+    output_tokens: int = counter_field()
+    reasoning_tokens: int = counter_field()
+    cost_pusd: int = counter_field()
+    uncached_input_pusd: int = counter_field()
+    cached_input_pusd: int = counter_field()
+    cache_write_pusd: int = counter_field()
+    output_pusd: int = counter_field()
+    cache_savings_pusd: int = counter_field()
+    truncated: int = counter_field()  # finish_reason == "length"
+    with_max_tokens: int = counter_field()
+    latency_count: int = counter_field()
+    latency_sum_ms: int = counter_field()
 
 
 class DailyRollup(DailyRollupBase, table=True):
@@ -162,7 +162,7 @@ class HistogramBase(SQLModel):
     batch: bool = False
     status: int = 200
     bucket: int  # index into core.stats bucket edges
-    count: int = _big()
+    count: int = counter_field()
 
 
 # Superseded by the narrower `*_histogram` tables below (step 0007 moves their counts there and
@@ -203,7 +203,7 @@ class LatencyHistogram(SQLModel, table=True):
     bucket: int = Field(primary_key=True)  # index into core.stats.LATENCY_EDGES_MS
     project: str = Field(default="", primary_key=True)
     status: int = Field(default=200, primary_key=True)
-    count: int = _big()
+    count: int = counter_field()
 
 
 class LatencyDaily(SQLModel, table=True):
@@ -214,7 +214,7 @@ class LatencyDaily(SQLModel, table=True):
     day: date = Field(primary_key=True)
     model: str = Field(primary_key=True)
     bucket: int = Field(primary_key=True)
-    count: int = _big()
+    count: int = counter_field()
 
 
 class OutputHistogram(SQLModel, table=True):
@@ -227,4 +227,4 @@ class OutputHistogram(SQLModel, table=True):
     day: date = Field(primary_key=True)
     project: str = Field(default="", primary_key=True)
     status: int = Field(default=200, primary_key=True)
-    count: int = _big()
+    count: int = counter_field()
