@@ -75,7 +75,9 @@ class RequestLogBase(SQLModel):
     cached_input_pusd: int = counter_field()
     cache_write_pusd: int = counter_field()
     output_pusd: int = counter_field()
-    cache_savings_pusd: int = counter_field()  # cached tokens at the full input rate minus what they cost
+    cache_savings_pusd: int = (
+        counter_field()
+    )  # cached tokens at the full input rate minus what they cost
     latency_bucket: int | None = None  # index into core.stats.LATENCY_EDGES_MS
     output_bucket: int = 0  # index into core.stats.OUTPUT_EDGES_TOKENS
     price_version: str = ""
