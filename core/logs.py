@@ -138,10 +138,10 @@ class Scrub:
     content: dict[str, int] = field(default_factory=dict)
     secrets: dict[str, int] = field(default_factory=dict)
 
-    def add_content(self, keys: Iterable[str]) -> None:
-        """Count content fields that were present and dropped."""
+    def add_content(self, keys: Iterable[str], times: int = 1) -> None:
+        """Count content fields that were present and dropped (in `times` records)."""
         for key in keys:
-            self.content[key] = self.content.get(key, 0) + 1
+            self.content[key] = self.content.get(key, 0) + times
 
     def add_secret(self, path: str) -> None:
         """Count one redacted API-key-like value."""
@@ -954,38 +954,54 @@ def whole_file_problem(fmt: str, head: bytes) -> str | None:
 Line = tuple[int, bytes | None]  # (line number, bytes) or None for a line over the size limit
 
 
-def iter_lines(
+def iter_line_blocks(
     stream: Any, block_bytes: int = 1 << 22, limit: int = MAX_LINE_BYTES
-) -> Iterator[Line]:
-    """Numbered lines of a binary stream; BOM and CR dropped; over-long lines yield None."""
-    number = 0
+) -> Iterator[tuple[int, list[bytes | None]]]:
+    """The lines of a binary stream a block at a time: (number of the first line, lines).
+
+    BOM and CR are dropped; blank lines are kept (they count for line numbers); a line over
+    `limit` bytes comes as None and is skipped in bounded memory, never held whole.
+    """
+    number = 1
     pending = b""
     oversized = False
     first = True
     while block := stream.read(block_bytes):
         if first:
             block, first = block.removeprefix(BOM), False
+        crlf = b"\r" in block or pending.endswith(b"\r")
         parts = block.split(b"\n")
+        lines: list[bytes | None] = []
         if oversized:
             if len(parts) == 1:
                 continue
-            number += 1
-            yield number, None
+            lines.append(None)
             oversized, pending, parts = False, b"", parts[1:]
         parts[0] = pending + parts[0]
-        for line in parts[:-1]:
-            number += 1
-            yield (
-                number,
-                (line[:-1] if line.endswith(b"\r") else line) if len(line) <= limit else None,
-            )
-        pending = parts[-1]
+        pending = parts.pop()
+        if crlf:
+            parts = [p[:-1] if p.endswith(b"\r") else p for p in parts]
+        if parts and max(map(len, parts)) > limit:
+            lines += [p if len(p) <= limit else None for p in parts]
+        else:
+            lines += parts
         if len(pending) > limit:
             oversized, pending = True, b""
+        if lines:
+            yield number, lines
+            number += len(lines)
     if oversized:
-        yield number + 1, None
+        yield number, [None]
     elif pending.strip():
-        yield number + 1, pending.removesuffix(b"\r")
+        yield number, [pending.removesuffix(b"\r")]
+
+
+def iter_lines(
+    stream: Any, block_bytes: int = 1 << 22, limit: int = MAX_LINE_BYTES
+) -> Iterator[Line]:
+    """Numbered lines of a binary stream; BOM and CR dropped; over-long lines yield None."""
+    for number, lines in iter_line_blocks(stream, block_bytes, limit):
+        yield from enumerate(lines, number)
 
 
 _STRUCTURE = re.compile(rb'[\[\]{}"\\\n]')
@@ -1089,53 +1105,150 @@ def csv_header(data: bytes) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # Columnar fast path for flat logs: the same rules as `normalize_flat`, checked per column.
+# Anything unusual in a row (a bad or odd value, tags instead of feature, a lower-case `t`)
+# sends that row to `normalize_flat`, which has the last word; the fast path only ever accepts
+# rows that `normalize_flat` would accept, with the same result (a test compares both).
 
-_FAST_TS = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})\Z"
-)
 _FAST_LABELS = ("error_type", "project", "user", "finish_reason", "service_tier", "provider")
+_TS_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)
+_TS_MARKS = ((4, "-"), (7, "-"), (13, ":"), (16, ":"))
+_NONE = type(None)
 
 
-def _fast_count(values: list, optional: bool) -> list[int]:
-    """Plain non-negative ints pass; None is 0 when optional; anything else becomes -1.
+def _digits(codes: Any, positions: Any) -> Any:
+    part = codes[:, positions]
+    return ((part >= 48) & (part <= 57)).all(axis=1)
 
-    A column of plain ints is returned as it is (the caller refuses negative values).
+
+def _rfc3339_shape(codes: Any, width: int) -> Any:
+    """Rows (UCS-4 code points, all `width` long) shaped `YYYY-MM-DD[T ]hh:mm:ss[.f{1,9}](Z|±hh:mm)`."""
+    import numpy as np
+
+    ok = _digits(codes, list(_TS_DIGITS))
+    for position, mark in _TS_MARKS:
+        ok &= codes[:, position] == ord(mark)
+    ok &= (codes[:, 10] == ord("T")) | (codes[:, 10] == ord(" "))
+    shaped = np.zeros(len(codes), dtype=bool)
+    for zone in (1, 6):  # "Z" or "+hh:mm"
+        fraction = width - 19 - zone
+        if fraction < 0 or fraction == 1 or fraction > 10:
+            continue
+        form = ok.copy()
+        if zone == 1:
+            form &= codes[:, -1] == ord("Z")
+        else:
+            sign = codes[:, -6]
+            form &= ((sign == ord("+")) | (sign == ord("-"))) & (codes[:, -3] == ord(":"))
+            form &= _digits(codes, [width - 5, width - 4, width - 2, width - 1])
+        if fraction:
+            form &= codes[:, 19] == ord(".")
+            form &= _digits(codes, list(range(20, 19 + fraction)))
+        shaped |= form
+    return shaped
+
+
+def fast_timestamps(values: list) -> tuple[Any, Any]:
+    """RFC 3339 strings -> (UTC microseconds since the epoch as int64, which rows parsed).
+
+    Shapes are checked on the whole column at once; pandas' ISO 8601 parser then reads the
+    well-shaped strings in C. Rows it cannot read (Feb 30, second 60, naive, odd shapes) come
+    back False, for `parse_timestamp` to explain.
     """
+    import numpy as np
+    import pandas as pd
+
+    n = len(values)
+    micros = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=bool)
+    if not n or set(map(type, values)) != {str}:
+        if n:
+            strings = [i for i, v in enumerate(values) if type(v) is str]
+            sub_micros, sub_ok = fast_timestamps([values[i] for i in strings])
+            micros[strings], ok[strings] = sub_micros, sub_ok
+        return micros, ok
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
+    widths = np.unique(lengths).tolist()
+    for width in widths:
+        rows = None if len(widths) == 1 else np.flatnonzero(lengths == width)
+        if width < 20:
+            continue
+        column = np.array(values if rows is None else [values[i] for i in rows], dtype=f"<U{width}")
+        codes = column.view(np.uint32).reshape(len(column), width)
+        shaped = _rfc3339_shape(codes, width)
+        if not shaped.any():
+            continue
+        parsed = pd.to_datetime(column[shaped], format="ISO8601", utc=True, errors="coerce")
+        good = ~np.asarray(parsed.isna())
+        stamps = np.asarray(parsed.floor("us").as_unit("us").asi8)
+        where = np.flatnonzero(shaped) if rows is None else rows[shaped]
+        micros[where[good]] = stamps[good]
+        ok[where[good]] = True
+    return micros, ok
+
+
+def _count_column(values: list, optional: bool) -> tuple[Any, Any]:
+    """Token counts -> (int64 array, which rows are plain non-negative ints or, if optional, None)."""
+    import numpy as np
+
     types = set(map(type, values))
     if types == {int}:
-        return values
-    if optional and types == {type(None)}:
-        return [0] * len(values)
-    if optional:
-        return [v if type(v) is int and v >= 0 else (0 if v is None else -1) for v in values]
-    return [v if type(v) is int and v >= 0 else -1 for v in values]
+        try:
+            array = np.asarray(values, dtype=np.int64)
+        except OverflowError:
+            array = np.asarray([v if -(2**62) < v < 2**62 else -1 for v in values], np.int64)
+        return array, array >= 0
+    if optional and types == {_NONE}:
+        return np.zeros(len(values), dtype=np.int64), np.ones(len(values), dtype=bool)
+    clean = [
+        (v if -1 < v < 2**62 else -1) if type(v) is int else (0 if optional and v is None else -1)
+        for v in values
+    ]
+    array = np.asarray(clean, dtype=np.int64)
+    return np.maximum(array, 0), array >= 0
 
 
-def _fast_label(values: list) -> tuple[list[str], Any]:
+def _label_column(values: list) -> tuple[list, Any]:
+    """Short labels -> (strings, "" for None; True or a per-row mask of acceptable values)."""
     types = set(map(type, values))
-    if types <= {str, type(None)} and max(map(len, filter(None, values)), default=0) <= 200:
-        return (values if types <= {str} else ["" if v is None else v for v in values]), True
+    if types <= {str, _NONE} and max(map(len, filter(None, values)), default=0) <= 200:
+        return (values if _NONE not in types else ["" if v is None else v for v in values]), True
     out = [v if type(v) is str and len(v) <= 200 else ("" if v is None else None) for v in values]
     return [v or "" for v in out], [v is not None for v in out]
 
 
-def _column_reader(records: list[Mapping[str, Any]]) -> Any:
-    """`column(name)` -> [record.get(name) for each record], transposed in C when it can be.
+class RecordColumns:
+    """The values of each field across a block of records (None where a record lacks it).
 
-    Records that are plain dicts with the same keys in the same order (a clean log) are turned
-    into columns with one `zip`; any other block reads each record with `get`.
+    Plain dicts with the same keys (a clean log) are read one key at a time in C, and `keys`
+    names them; any other block is read record by record with `get` (`keys` is None).
     """
-    n = len(records)
-    keys = tuple(records[0]) if n and type(records[0]) is dict else None
-    if keys is None or not all(type(r) is dict for r in records):
-        return lambda name: [r.get(name) for r in records]
-    if len(set(map(tuple, records))) != 1:
-        return lambda name: [r.get(name) for r in records]
-    columns = dict(zip(keys, map(list, zip(*map(dict.values, records), strict=True)), strict=True))
-    return lambda name: columns[name] if name in columns else [None] * n
+
+    def __init__(self, records: list[Mapping[str, Any]]) -> None:
+        from operator import itemgetter
+
+        self.records = records
+        self.keys: tuple[str, ...] | None = None
+        self._columns: dict[str, list] = {}
+        first = records[0] if records else None
+        uniform = type(first) is dict and set(map(type, records)) == {dict}
+        if uniform and set(map(len, records)) == {len(first)}:
+            try:
+                self._columns = {key: list(map(itemgetter(key), records)) for key in first}
+            except KeyError:  # same number of keys, different names
+                self._columns = {}
+            else:
+                self.keys = tuple(first)
+
+    def __call__(self, name: str) -> list:
+        if self.keys is not None:
+            found = self._columns.get(name)
+            return found if found is not None else [None] * len(self.records)
+        return [r.get(name) for r in self.records]
 
 
-def flat_frame(records: list[Mapping[str, Any]]) -> tuple[Any, list[int]]:
+def flat_frame(
+    records: list[Mapping[str, Any]], column: RecordColumns | None = None
+) -> tuple[Any, list[int]]:
     """Normalise flat records column by column: (frame of the clean rows, positions of the rest).
 
     The rest (anything unusual: a bad value, a word for a status, tags instead of feature) goes
@@ -1145,18 +1258,9 @@ def flat_frame(records: list[Mapping[str, Any]]) -> tuple[Any, list[int]]:
     import pandas as pd
 
     n = len(records)
-    ok = np.ones(n, dtype=bool)
-    column = _column_reader(records)
-    stamps = column("timestamp")
-    match = _FAST_TS.match
-    ok &= np.fromiter((type(s) is str and match(s) is not None for s in stamps), bool, n)
-    placeholder = "1970-01-01T00:00:00Z"
-    ts = pd.to_datetime(
-        [s if good else placeholder for s, good in zip(stamps, ok, strict=True)],
-        format="ISO8601", utc=True, errors="coerce",
-    ).floor("us")  # fmt: skip
-    ok &= ~np.asarray(ts.isna())
-    columns: dict[str, Any] = {"ts": ts}
+    column = column or RecordColumns(records)
+    micros, ok = fast_timestamps(column("timestamp"))
+    columns: dict[str, Any] = {"ts": micros}
     for name in ("request_id", "model"):
         values = column(name)
         if (
@@ -1164,71 +1268,106 @@ def flat_frame(records: list[Mapping[str, Any]]) -> tuple[Any, list[int]]:
             or not 0 < min(map(len, values)) <= max(map(len, values)) <= 200
         ):
             ok &= np.fromiter((type(v) is str and 0 < len(v) <= 200 for v in values), bool, n)
+            values = [v if type(v) is str else "" for v in values]
         columns[name] = values
     cached = column("cached_input_tokens")
     if None in cached:
         cached = [
             c if c is not None else t for c, t in zip(cached, column("cached_tokens"), strict=True)
         ]
-    raw_counts = {
-        "input_tokens": (_fast_count(column("input_tokens"), False)),
-        "output_tokens": (_fast_count(column("output_tokens"), False)),
-        "cached_input_tokens": _fast_count(cached, True),
-        "cache_write_tokens": _fast_count(column("cache_write_tokens"), True),
-        "reasoning_tokens": _fast_count(column("reasoning_tokens"), True),
-    }
-    try:
-        counts = {k: np.asarray(v, dtype=np.int64) for k, v in raw_counts.items()}
-    except OverflowError:
-        return pd.DataFrame(), list(range(n))
-    for values in counts.values():
-        ok &= values >= 0
-    ok &= counts["cached_input_tokens"] + counts["cache_write_tokens"] <= counts["input_tokens"]
-    ok &= counts["reasoning_tokens"] <= counts["output_tokens"]
-    columns.update(counts)
-    latency = column("latency_ms")
-    good = [v is None or ((type(v) is int or type(v) is float) and v >= 0) for v in latency]
-    ok &= np.asarray(good, dtype=bool)
-    lat = np.asarray(
-        [v if g and v is not None else np.nan for v, g in zip(latency, good, strict=True)], float
-    )
-    columns["latency_ms"] = pd.array(np.round(lat), dtype="Int64")
+    for name, values, optional in (
+        ("input_tokens", column("input_tokens"), False),
+        ("output_tokens", column("output_tokens"), False),
+        ("cached_input_tokens", cached, True),
+        ("cache_write_tokens", column("cache_write_tokens"), True),
+        ("reasoning_tokens", column("reasoning_tokens"), True),
+    ):
+        columns[name], fine = _count_column(values, optional)
+        ok &= fine
+    ok &= columns["cached_input_tokens"] + columns["cache_write_tokens"] <= columns["input_tokens"]
+    ok &= columns["reasoning_tokens"] <= columns["output_tokens"]
+    columns["latency_ms"], fine = _latency_column(column("latency_ms"))
+    ok &= fine
     for name in _FAST_LABELS:
-        columns[name], fine = _fast_label(column(name))
-        ok &= np.asarray(fine, dtype=bool)
+        columns[name], fine = _label_column(column(name))
+        ok &= fine
     features = column("feature")
-    tags = column("tags")
-    has_tags = [f is None and t is not None for f, t in zip(features, tags, strict=True)]
-    columns["feature"], fine = _fast_label(features)
-    ok &= np.asarray(fine, dtype=bool) & ~np.asarray(has_tags, dtype=bool)
-    columns["status"] = _fast_status(column("status"), columns["error_type"], ok)
-    max_tokens = column("max_tokens")
-    ok &= np.fromiter((m is None or (type(m) is int and m >= 0) for m in max_tokens), bool, n)
-    columns["max_tokens"] = pd.array(
-        [m if type(m) is int and m >= 0 else None for m in max_tokens], dtype="Int64"
-    )
+    columns["feature"], fine = _label_column(features)
+    ok &= fine
+    if None in features:  # `tags` in place of `feature`: the row normaliser joins them
+        tags = column("tags")
+        ok &= np.fromiter(
+            (f is not None or t is None for f, t in zip(features, tags, strict=True)), bool, n
+        )
+    columns["status"], fine = _status_column(column("status"), columns["error_type"])
+    ok &= fine
+    columns["max_tokens"], fine = _max_tokens_column(column("max_tokens"))
+    ok &= fine
     batch = column("batch")
-    ok &= np.fromiter((b is None or type(b) is bool for b in batch), bool, n)
-    columns["batch"] = np.asarray([b is True for b in batch], dtype=bool)
-    columns["finish_reason"] = [
-        "length" if f in TRUNCATION_REASONS else f for f in columns["finish_reason"]
-    ]
+    types = set(map(type, batch))
+    if types <= {bool}:
+        columns["batch"] = np.asarray(batch, dtype=bool) if n else np.zeros(0, bool)
+    else:
+        ok &= np.fromiter((b is None or type(b) is bool for b in batch), bool, n)
+        columns["batch"] = np.fromiter((b is True for b in batch), bool, n)
+    finish = columns["finish_reason"]
+    if not TRUNCATION_REASONS.isdisjoint(set(finish) - {"length"}):
+        columns["finish_reason"] = ["length" if f in TRUNCATION_REASONS else f for f in finish]
     for name in ("request_id", "model", "feature", *_FAST_LABELS):  # plain objects: no Arrow
-        columns[name] = pd.Series(columns[name], dtype=object)  # round trip per column
-    frame = pd.DataFrame(columns)[list(UsageEvent._fields)]
-    rest = np.flatnonzero(~ok).tolist()
-    return frame[ok].reset_index(drop=True), rest
+        columns[name] = np.asarray(columns[name], dtype=object)  # round trip per column
+    columns["ts"] = pd.to_datetime(micros, unit="us", utc=True)
+    frame = pd.DataFrame(columns, copy=False)[list(UsageEvent._fields)]
+    if ok.all():
+        return frame, []
+    return frame[ok].reset_index(drop=True), np.flatnonzero(~ok).tolist()
 
 
-def _fast_status(values: list, error_types: list[str], ok: Any) -> list[int]:
-    out = []
+def _latency_column(values: list) -> tuple[Any, Any]:
+    """Milliseconds, rounded like `latency` (missing stays missing) -> (Int64 array, mask)."""
+    import numpy as np
+    import pandas as pd
+
+    types = set(map(type, values))
+    if types == {int}:
+        array = np.asarray(values, dtype=np.int64)
+        return pd.array(array, dtype="Int64"), array >= 0
+    good = [v is None or ((type(v) is int or type(v) is float) and v >= 0) for v in values]
+    floats = np.asarray(
+        [v if g and v is not None else np.nan for v, g in zip(values, good, strict=True)], float
+    )
+    return pd.array(np.round(floats), dtype="Int64"), np.asarray(good, dtype=bool)
+
+
+def _max_tokens_column(values: list) -> tuple[Any, Any]:
+    import numpy as np
+    import pandas as pd
+
+    types = set(map(type, values))
+    if types == {int}:
+        array = np.asarray(values, dtype=np.int64)
+        return pd.array(array, dtype="Int64"), array >= 0
+    if types == {_NONE}:
+        return pd.array([None] * len(values), dtype="Int64"), True
+    good = [m is None or (type(m) is int and m >= 0) for m in values]
+    clean = [m if g else None for m, g in zip(values, good, strict=True)]
+    return pd.array(clean, dtype="Int64"), np.asarray(good, dtype=bool)
+
+
+def _status_column(values: list, error_types: list[str]) -> tuple[Any, Any]:
+    """HTTP statuses (words and missing values as `status_code` reads them) -> (array, mask)."""
+    import numpy as np
+
+    if set(map(type, values)) == {int}:
+        array = np.asarray(values, dtype=np.int64)
+        return array, (array >= 100) & (array <= 599)
+    out = np.zeros(len(values), dtype=np.int64)
+    ok = np.ones(len(values), dtype=bool)
     for i, (value, error_type) in enumerate(zip(values, error_types, strict=True)):
         if type(value) is int and 100 <= value <= 599:
-            out.append(value)
+            out[i] = value
             continue
         try:
-            out.append(status_code(value, error_type))
+            out[i] = status_code(value, error_type)
         except RecordError:
             ok[i] = False
-            out.append(0)
-    return out
+    return out, ok

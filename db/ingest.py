@@ -15,7 +15,7 @@ import gc
 import hashlib
 import io
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -40,6 +40,7 @@ from core.logs import (
     SECRET_PATTERN,
     FileFormatError,
     Line,
+    RecordColumns,
     RecordError,
     Scrub,
     UsageEvent,
@@ -47,6 +48,7 @@ from core.logs import (
     flat_frame,
     guess_mapping,
     iter_array,
+    iter_line_blocks,
     iter_lines,
     may_hold_secret,
     missing_fields,
@@ -977,6 +979,8 @@ def _parsed(
 ) -> Iterator[Parsed]:
     if fmt == "csv":
         items = _csv_events(stream, mapping, report.scrub)
+    elif fmt == "flat" and _json_shape(head) == "lines":
+        items = flat_lines(stream, report.scrub)
     else:
         normalize = NORMALIZERS[fmt]
         records = _json_records(stream, head)
@@ -1015,19 +1019,27 @@ def _with_progress(
 Raw = tuple[int, Any, bytes | None]  # (line, parsed record or RecordError, raw bytes)
 
 
-def _json_records(stream: BinaryIO, head: bytes) -> Iterator[Raw]:
-    """Records of a JSON-lines file, a JSON array, or one pretty-printed JSON document."""
+def _json_shape(head: bytes) -> str:
+    """"array", "lines" (its first line is a JSON value) or "document" (pretty-printed)."""
     body = head.removeprefix(BOM).lstrip()
     if body[:1] == b"[":
-        yield from _decode(iter_array(stream))
-        return
-    first = body.split(b"\n", 1)[0].strip()
+        return "array"
     try:
-        orjson.loads(first)
+        orjson.loads(body.split(b"\n", 1)[0].strip())
     except orjson.JSONDecodeError:
+        return "document"
+    return "lines"
+
+
+def _json_records(stream: BinaryIO, head: bytes) -> Iterator[Raw]:
+    """Records of a JSON-lines file, a JSON array, or one pretty-printed JSON document."""
+    shape = _json_shape(head)
+    if shape == "array":
+        yield from _decode(iter_array(stream))
+    elif shape == "document":
         yield from _whole_document(stream)
-        return
-    yield from _decode(iter_lines(stream), probe=True)
+    else:
+        yield from _decode(iter_lines(stream), probe=True)
 
 
 def _decode(lines: Iterator[Line], probe: bool = False) -> Iterator[Raw]:
@@ -1334,63 +1346,138 @@ def flat_blocks(records: Iterable[Raw], scrub: Scrub) -> Iterator[Parsed]:
     Yields each block's rejected records as (line, RecordError) and then its events as one
     frame (line of the block's last record) for `_Ingester.run`.
     """
-    block: list[tuple[int, Mapping[str, Any], bytes | None]] = []
-    for item in records:
-        record = item[1]
+    numbers: list[int] = []
+    kept: list[dict] = []
+    raws: list[bytes | None] = []
+    for number, record, raw in records:
         if type(record) is not dict:  # parsed JSON objects are plain dicts: one cheap test
             if isinstance(record, RecordError):
-                yield item[0], record
+                yield number, record
                 continue
             if not isinstance(record, Mapping):
-                yield item[0], RecordError("record", "must be a JSON object")
+                yield number, RecordError("record", "must be a JSON object")
                 continue
-        block.append(item)
-        if len(block) >= CHUNK_ROWS:
-            yield from _flat_block(block, scrub)
-            block = []
-    if block:
-        yield from _flat_block(block, scrub)
+        numbers.append(number)
+        kept.append(record)
+        raws.append(raw)
+        if len(kept) >= CHUNK_ROWS:
+            yield from _flat_block(numbers, kept, raws, scrub)
+            numbers, kept, raws = [], [], []
+    if kept:
+        yield from _flat_block(numbers, kept, raws, scrub)
+
+
+def flat_lines(stream: BinaryIO, scrub: Scrub) -> Iterator[Parsed]:
+    """Flat JSON lines, a block of lines at a time: parsed in one pass, normalised per column.
+
+    A block with a blank, over-long, unreadable or non-object line is read line by line
+    instead, which reports each such line (and spots a file that is not JSON lines at all).
+    """
+    numbers: list[int] | range = []
+    kept: list = []
+    raws: list = []
+    good = 0
+    for first, lines in iter_line_blocks(stream):
+        records = _parse_all(lines) if all(lines) else None
+        if records is not None:
+            good += len(records)
+            block = (range(first, first + len(lines)), records, lines)
+        else:
+            block = ([], [], [])
+            for number, record, raw in _decode(enumerate(lines, first), probe=not good):
+                if isinstance(record, RecordError) or type(record) is not dict:
+                    why = record if isinstance(record, RecordError) else _NOT_OBJECT
+                    yield number, why
+                    continue
+                good += 1
+                block[0].append(number)
+                block[1].append(record)
+                block[2].append(raw)
+        numbers = [*numbers, *block[0]] if numbers else block[0]
+        kept = kept + block[1] if kept else block[1]
+        raws = raws + block[2] if raws else block[2]
+        while len(kept) >= CHUNK_ROWS:
+            yield from _flat_block(
+                numbers[:CHUNK_ROWS], kept[:CHUNK_ROWS], raws[:CHUNK_ROWS], scrub
+            )
+            numbers, kept, raws = numbers[CHUNK_ROWS:], kept[CHUNK_ROWS:], raws[CHUNK_ROWS:]
+    if kept:
+        yield from _flat_block(numbers, kept, raws, scrub)
+
+
+_NOT_OBJECT = RecordError("record", "must be a JSON object")
+
+
+def _parse_all(lines: list[bytes]) -> list[dict] | None:
+    """Every line parsed to a JSON object, or None when any line is not one."""
+    try:
+        records = list(map(orjson.loads, lines))
+    except orjson.JSONDecodeError:
+        return None
+    return records if set(map(type, records)) == {dict} else None
 
 
 def _flat_block(
-    block: list[tuple[int, Mapping[str, Any], bytes | None]], scrub: Scrub
+    numbers: Sequence[int],
+    records: list[Mapping[str, Any]],
+    raws: Sequence[bytes | None],
+    scrub: Scrub,
 ) -> Iterator[Parsed]:
-    records = [b[1] for b in block]
-    if not CONTENT_KEYS.isdisjoint(set().union(*records)):  # one C-level pass per block
+    columns = RecordColumns(records)
+    if columns.keys is not None:  # one key set for the block: one look for content fields
+        found = CONTENT_KEYS.intersection(columns.keys)
+        if found:
+            scrub.add_content(found, len(records))
+    elif not CONTENT_KEYS.isdisjoint(set().union(*records)):
         for record in records:
             found = CONTENT_KEYS.intersection(record)
             if found:
                 scrub.add_content(found)
-    frame, rest = flat_frame(records)
-    fast = np.ones(len(block), dtype=bool)
+    frame, rest = flat_frame(records, columns)
+    fast = np.ones(len(records), dtype=bool)
     fast[rest] = False
     slow_events = []
     for i in rest:
-        number, record, raw = block[i]
-        item = event_of(record, normalize_flat, scrub, raw, count_content=False)
+        item = event_of(records[i], normalize_flat, scrub, raws[i], count_content=False)
         if isinstance(item, RecordError):
-            yield number, item
+            yield numbers[i], item
         else:
             slow_events.append(item)
-    raws = [b[2] for b in block]
-    clean = None not in raws and not may_hold_secret(b"\n".join(raws))  # one scan per block
-    suspects = (
-        []
-        if clean
-        else [
-            j
-            for j, (_n, record, raw) in enumerate(b for b, f in zip(block, fast, strict=True) if f)
-            if raw is None or may_hold_secret(raw)
-        ]
-    )
+    kept = np.flatnonzero(fast)
+    suspects = _secret_suspects(frame, [records[i] for i in kept], [raws[i] for i in kept])
     if suspects:
-        _redact_frame(frame, suspects, [b for b, f in zip(block, fast, strict=True) if f], scrub)
+        _redact_frame(frame, suspects, [records[i] for i in kept], [raws[i] for i in kept], scrub)
     if slow_events:
         frame = pd.concat([frame, events_frame(slow_events)], ignore_index=True)
-    yield block[-1][0], frame
+    yield numbers[-1], frame
 
 
-def _redact_frame(frame: pd.DataFrame, rows: list[int], kept: list, scrub: Scrub) -> None:
+def _secret_suspects(frame: pd.DataFrame, records: list, raws: list) -> list[int]:
+    """Rows of the block that may hold an API key: one scan of the raw bytes (or labels)."""
+    if None not in raws:
+        if not may_hold_secret(b"\n".join(raws)):
+            return []
+        return [j for j, raw in enumerate(raws) if may_hold_secret(raw)]
+    labels = "\x1f".join(
+        chain.from_iterable(frame[name].tolist() for name in sorted(_LABEL_FIELDS))
+    )
+    if not SECRET_PATTERN.search(labels) and all(raw is None for raw in raws):
+        return []
+    return [
+        j
+        for j, raw in enumerate(raws)
+        if (raw is None and any(map(SECRET_PATTERN.search, _labels_of(frame, j))))
+        or (raw is not None and may_hold_secret(raw))
+    ]
+
+
+def _labels_of(frame: pd.DataFrame, row: int) -> list[str]:
+    return [frame.at[row, name] for name in _LABEL_FIELDS]
+
+
+def _redact_frame(
+    frame: pd.DataFrame, rows: list[int], records: list, raws: list, scrub: Scrub
+) -> None:
     """Redact secret look-alikes in the labels of `rows`, and report unstored ones too."""
     for name in _LABEL_FIELDS:
         values = frame[name].to_numpy(dtype=object)
@@ -1400,7 +1487,7 @@ def _redact_frame(frame: pd.DataFrame, rows: list[int], kept: list, scrub: Scrub
                 frame.loc[j, name] = redact(value)
                 scrub.add_secret(name)
     for j in rows:
-        record, raw = kept[j][1], kept[j][2]
+        record, raw = records[j], raws[j]
         if raw is None:
             continue
         for path in secret_paths(record):
