@@ -166,7 +166,8 @@ def rate_table(book: PriceBook, keys: pd.DataFrame) -> pd.DataFrame:
     """Rates for each distinct (model, day, service_tier, batch) key: one lookup per key."""
     rows = []
     for model, day, tier, batch in keys.itertuples(index=False, name=None):
-        rates = book.price_at(model, day, service_tier=tier or None)
+        when = day.date() if isinstance(day, datetime) else day  # a Timestamp from datetime64
+        rates = book.price_at(model, when, service_tier=tier or None)
         if isinstance(rates, Unpriced):
             rows.append((model, day, tier, batch, -1, -1, -1, -1, 0, -1, -1, -1, -1, ""))
             continue

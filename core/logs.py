@@ -1314,7 +1314,7 @@ def flat_frame(
     if not TRUNCATION_REASONS.isdisjoint(set(finish) - {"length"}):
         columns["finish_reason"] = ["length" if f in TRUNCATION_REASONS else f for f in finish]
     for name in ("request_id", "model", "feature", *_FAST_LABELS):  # plain objects: no Arrow
-        columns[name] = np.asarray(columns[name], dtype=object)  # round trip per column
+        columns[name] = pd.Series(columns[name], dtype=object)  # round trip per column
     columns["ts"] = pd.to_datetime(micros, unit="us", utc=True)
     frame = pd.DataFrame(columns, copy=False)[list(UsageEvent._fields)]
     if ok.all():

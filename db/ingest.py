@@ -218,24 +218,54 @@ def events_frame(events: list[UsageEvent]) -> pd.DataFrame:
     return pd.DataFrame.from_records(events, columns=EVENT_COLUMNS)
 
 
-def content_hashes(df: pd.DataFrame) -> list[str]:
-    """A stable fingerprint per normalised event, to tell identical from conflicting copies."""
-    canon = pd.DataFrame(
-        {
-            name: (
-                df[name].astype("Int64").fillna(-1).astype(np.int64)
-                if name in ("latency_ms", "max_tokens")
-                else df[name]
-            )
-            for name in EVENT_COLUMNS
-            if name != "ts"
-        }
-    )
-    for name in STRING_COLUMNS:  # one dtype whatever the chunk held, so equal rows hash equal
-        canon[name] = canon[name].astype(object)
-    canon["ts"] = _micros(df["ts"])
-    hashed = pd.util.hash_pandas_object(canon, index=False).to_numpy(np.uint64)
-    return [f"{h:016x}" for h in hashed.tolist()]
+# request_id is the key the fingerprint is compared under; provider is filled in from the
+# price book when a record names none, so it is not part of what the record said.
+_HASHED = tuple(name for name in EVENT_COLUMNS if name not in ("request_id", "ts", "provider"))
+_NULLABLE = frozenset({"latency_ms", "max_tokens"})
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit moves every output bit (wraps mod 2**64)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * _M1
+    h = h ^ (h >> np.uint64(27))
+    h = h * _M2
+    return h ^ (h >> np.uint64(31))
+
+
+def _text_hash(value: object) -> int:
+    return int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=8).digest(), "little")
+
+
+def content_hashes(df: pd.DataFrame, ts_micros: np.ndarray | None = None) -> np.ndarray:
+    """A stable 64-bit fingerprint per normalised event (its id and provider aside).
+
+    Same content, same fingerprint, in any process and on any backend; used to tell an
+    identical re-sent record (a duplicate) from a different one under the same id (a conflict).
+    Text is hashed once per distinct value, numbers column by column in numpy.
+    """
+    n = len(df)
+    ts = _micros(df["ts"]) if ts_micros is None else ts_micros
+    h = _mix(ts.astype(np.uint64, copy=False) ^ np.uint64(0x9E3779B97F4A7C15))
+    with np.errstate(over="ignore"):
+        for position, name in enumerate(_HASHED, start=1):
+            column = df[name]
+            if name in STRING_COLUMNS:
+                codes, uniques = pd.factorize(column.to_numpy(object), use_na_sentinel=False)
+                hashed = np.fromiter(map(_text_hash, uniques), np.uint64, len(uniques))
+                values = hashed[codes] if n else np.zeros(0, np.uint64)
+            elif name in _NULLABLE:
+                values = column.astype("Int64").fillna(-1).to_numpy(np.int64).astype(np.uint64)
+            else:
+                values = column.to_numpy(np.int64).astype(np.uint64)
+            h = _mix(h ^ _mix(values + np.uint64(position)))
+    return h
+
+
+def hex_hashes(hashes: np.ndarray) -> list[str]:
+    """Fingerprints as the 16-digit hex text stored in `request_log.content_hash`."""
+    return [f"{h:016x}" for h in hashes.tolist()]
 
 
 Parsed = tuple[int, UsageEvent | RecordError]
@@ -368,14 +398,13 @@ class _Ingester:
     def store(self, events: pd.DataFrame) -> None:
         """Dedupe within the chunk, price, then write it (retrying a deadlock or busy database)."""
         gc.collect(1)  # the previous chunk's cycles (automatic collection is paused)
-        frame = self.frame(events)
-        if frame.empty:
+        chunk = self.prepare(events)
+        if chunk is None:
             return
-        rows = self.rows(frame)
         for attempt in range(5):
             try:
                 with self.conn.begin():
-                    self._write(self.conn, frame, rows)
+                    self._write(self.conn, chunk)
                 return
             except OperationalError:
                 if attempt == 4:
@@ -387,58 +416,65 @@ class _Ingester:
         if len(self.report.conflict_ids) < 1000:
             self.report.conflict_ids.append(request_id)
 
-    def frame(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Events as a priced, de-duplicated frame with the derived columns the tables need."""
-        df = df.copy()
-        df["content_hash"] = content_hashes(df)
-        df = self._dedupe(df)
+    def prepare(self, df: pd.DataFrame) -> _Chunk | None:
+        """The chunk's new events, priced, with everything the tables need (None: nothing new)."""
+        ts = _micros(df["ts"])
+        hashes = content_hashes(df, ts)
+        ids = df["request_id"].to_numpy(object)
+        keep = self._dedupe(ids, hashes)
+        if keep is not None:
+            df, ts, hashes, ids = df[keep].reset_index(drop=True), ts[keep], hashes[keep], ids[keep]
+        digests = hex_hashes(hashes)
         with self.conn.begin():  # rows stored before: classified, never re-priced
-            known = self._classify(self.conn, df, probe=True)
+            known = self._classify(self.conn, ids.tolist(), digests, probe=True)
         if known.any():
-            df = df[~known].reset_index(drop=True)
-        df["day"] = df["ts"].dt.date
+            new = ~known
+            df, ts, ids = df[new].reset_index(drop=True), ts[new], ids[new]
+            digests = [d for d, k in zip(digests, known.tolist(), strict=True) if not k]
+        if not len(df):
+            return None
+        df = df.assign(day=(ts // _DAY_US).astype("datetime64[D]"))
         missing = (df["provider"] == "").to_numpy()
         if missing.any():
             codes, models = pd.factorize(df.loc[missing, "model"])
             found = np.array([self.provider_of(m) for m in models], dtype=object)
             df.loc[missing, "provider"] = found[codes]
-        return price_events(df, self.book).sort_values("request_id", kind="stable")
+        df = price_events(df, self.book)
+        df["content_hash"] = digests
+        order = None
+        if self.engine.dialect.name == "postgresql":  # one lock order for concurrent ingests
+            order = np.argsort(ids.astype(str), kind="stable")
+            df, ts, ids = df.iloc[order].reset_index(drop=True), ts[order], ids[order]
+        return _Chunk(df, ts, ids)
 
-    def _dedupe(self, df: pd.DataFrame) -> pd.DataFrame:
-        repeated = df["request_id"].duplicated(keep="first").to_numpy()
+    def _dedupe(self, ids: np.ndarray, hashes: np.ndarray) -> np.ndarray | None:
+        """Rows to keep (None: all) after counting repeats of an id within the chunk."""
+        repeated = pd.Series(ids, dtype=object).duplicated(keep="first").to_numpy()
         if not repeated.any():
-            return df
-        first = df[~repeated].set_index("request_id")["content_hash"]
-        for request_id, digest in df.loc[repeated, ["request_id", "content_hash"]].itertuples(
-            index=False
-        ):
+            return None
+        first = dict(zip(ids[~repeated].tolist(), hashes[~repeated].tolist(), strict=True))
+        for request_id, digest in zip(ids[repeated], hashes[repeated].tolist(), strict=True):
             if first[request_id] == digest:
                 self.report.duplicates += 1
             else:
                 self._conflict(request_id)
-        return df[~repeated].reset_index(drop=True)
+        return ~repeated
 
-    def rows(self, df: pd.DataFrame) -> list[tuple]:
-        """Plain tuples (Python scalars) in INSERT_COLUMNS order, for the driver."""
-        n = len(df)
-        skip = ("ts", "day", "latency_ms", "max_tokens")
-        columns = {name: df[name].tolist() for name in INSERT_COLUMNS if name not in skip}
-        columns["latency_ms"] = _nullable(df["latency_ms"])
-        columns["max_tokens"] = _nullable(df["max_tokens"])
-        columns["latency_bucket"] = [b if b >= 0 else None for b in columns["latency_bucket"]]
-        columns["ts"], columns["day"] = _time_values(self.engine.dialect.name, df)
-        columns["upload_id"] = [self.report.upload_id] * n
-        columns["source"] = [self.report.source] * n
-        return list(zip(*(columns[name] for name in ROW_COLUMNS), strict=True))
-
-    def _write(self, conn: Connection, df: pd.DataFrame, rows: list[tuple]) -> None:
-        inserted = set(insert_new(conn, rows))
-        new = df[df["request_id"].isin(inserted)] if len(inserted) < len(df) else df
+    def _write(self, conn: Connection, chunk: _Chunk) -> None:
+        df = chunk.frame
+        inserted = insert_new(conn, chunk.params(conn.dialect.name, self.report))
         if len(inserted) < len(df):
-            self._classify(conn, df[~df["request_id"].isin(inserted)])
-        if len(new):
-            add_rollups(conn, new)
-            self._tally(new)
+            mask = np.isin(chunk.ids, np.asarray(inserted, dtype=object))
+            skipped = ~mask
+            self._classify(
+                conn,
+                chunk.ids[skipped].tolist(),
+                df.loc[skipped, "content_hash"].tolist(),
+            )
+            df = df[mask].reset_index(drop=True)
+        if len(df):
+            add_rollups(conn, df)
+            self._tally(df)
 
     def _any_stored(self, conn: Connection, ids: list[str]) -> bool:
         """Whether any stored row of this source has a request_id within the range of `ids`."""
@@ -452,14 +488,15 @@ class _Ingester:
         )
         return conn.execute(query).first() is not None
 
-    def _classify(self, conn: Connection, skipped: pd.DataFrame, probe: bool = False) -> np.ndarray:
+    def _classify(
+        self, conn: Connection, ids: list[str], digests: list[str], probe: bool = False
+    ) -> np.ndarray:
         """Count rows already stored as duplicates or conflicts; returns which ones were.
 
         With `probe`, one index probe first: a chunk of new ids (the common case) costs one query.
         The probe compares in the database's collation, so it only guards the pre-check; rows it
         misses are still classified after their INSERT skips them.
         """
-        ids = skipped["request_id"].tolist()
         if not ids or (probe and not self._any_stored(conn, ids)):
             return np.zeros(len(ids), dtype=bool)
         stored: dict[str, str] = {}
@@ -471,7 +508,7 @@ class _Ingester:
             stored.update(conn.execute(query, {"ids": ids[start : start + CLASSIFY_IDS]}).all())
         if not stored:
             return np.zeros(len(ids), dtype=bool)
-        for request_id, digest in zip(ids, skipped["content_hash"].tolist(), strict=True):
+        for request_id, digest in zip(ids, digests, strict=True):
             if request_id not in stored:
                 continue
             if stored[request_id] == digest:
@@ -482,10 +519,53 @@ class _Ingester:
 
     def _tally(self, new: pd.DataFrame) -> None:
         self.report.accepted += len(new)
-        self.report.cost_pusd += int(new["cost_pusd"].sum())
-        unpriced = new.loc[~new["priced"], "model"].value_counts()
-        for model, n in unpriced.items():
-            self.report.unpriced_models[model] = self.report.unpriced_models.get(model, 0) + int(n)
+        self.report.cost_pusd += int(new["cost_pusd"].to_numpy(np.int64).sum())
+        priced = new["priced"].to_numpy(bool)
+        if not priced.all():
+            unpriced = new.loc[~priced, "model"].value_counts()
+            for model, n in unpriced.items():
+                self.report.unpriced_models[model] = self.report.unpriced_models.get(
+                    model, 0
+                ) + int(n)
+
+
+_DAY_US = 86_400_000_000
+
+
+@dataclass
+class _Chunk:
+    """New events ready to write: the priced frame, UTC microseconds and request ids."""
+
+    frame: pd.DataFrame
+    ts: np.ndarray
+    ids: np.ndarray
+
+    def params(self, dialect_name: str, report: IngestReport) -> list:
+        """Every row's values in ROW_COLUMNS order, one flat list (row after row)."""
+        df, n = self.frame, len(self.frame)
+        width = len(ROW_COLUMNS)
+        flat: list = [None] * (n * width)
+        stamps, days = _time_values(dialect_name, self.ts)
+        for i, name in enumerate(ROW_COLUMNS):
+            if name == "ts":
+                values = stamps
+            elif name == "day":
+                values = days
+            elif name == "source":
+                values = [report.source] * n
+            elif name == "upload_id":
+                values = [report.upload_id] * n
+            elif name in ("latency_ms", "max_tokens"):
+                values = _nullable(df[name])
+            elif name == "latency_bucket":
+                buckets = df[name].to_numpy(np.int64)
+                values = buckets.tolist()
+                if (buckets < 0).any():
+                    values = [b if b >= 0 else None for b in values]
+            else:
+                values = df[name].to_numpy().tolist()
+            flat[i::width] = values
+        return flat
 
 
 INSERT_COLUMNS = (
@@ -529,44 +609,49 @@ _STATEMENTS: dict[tuple, str] = {}
 MAX_PARAMS = 16_000  # per statement; under SQLite's 32,766 and PostgreSQL's 65,535
 
 
-def _execute_rows(conn: Connection, key: tuple, make: Callable[[], Any], rows: list[tuple]) -> list:
-    """Run a multi-row INSERT built by `make` over `rows` in parameter-limited batches."""
+def _execute_flat(
+    conn: Connection, key: tuple, make: Callable[[], Any], flat: list, width: int
+) -> list:
+    """Run a multi-row INSERT built by `make` over `flat` (rows of `width` values, one after
+    another) in parameter-limited batches; returns what its RETURNING clause gave."""
+    rows = len(flat) // width
     if not rows:
         return []
-    width = len(rows[0])
     per = max(1, MAX_PARAMS // width)
     name = conn.dialect.name
     returned: list = []
     start = 0
-    while start < len(rows):
+    while start < rows:
         # Full batches, then power-of-two remainders: a handful of distinct statements per
         # table, so neither this cache nor the driver's prepared-statement cache grows.
-        left = len(rows) - start
+        left = rows - start
         size = per if left >= per else 1 << (left.bit_length() - 1)
-        part = rows[start : start + size]
+        part = flat[start * width : (start + size) * width]
         start += size
         cache_key = (*key, name, size)
         if cache_key not in _STATEMENTS:
-            _STATEMENTS[cache_key] = multi_row_sql(make(), name, width, len(part))
-        result = conn.exec_driver_sql(_STATEMENTS[cache_key], tuple(chain.from_iterable(part)))
+            _STATEMENTS[cache_key] = multi_row_sql(make(), name, width, size)
+        result = conn.exec_driver_sql(_STATEMENTS[cache_key], tuple(part))
         if result.returns_rows:
             returned += [r[0] for r in result.fetchall()]
     return returned
 
 
-def insert_new(conn: Connection, rows: list[tuple]) -> list[str]:
-    """Insert rows (skipping existing natural keys); returns the request_ids actually inserted."""
+def insert_new(conn: Connection, flat: list) -> list[str]:
+    """Insert rows (a flat ROW_COLUMNS-ordered list), skipping existing natural keys; returns
+    the request_ids actually inserted."""
     name = conn.dialect.name
-    return _execute_rows(conn, ("log",), lambda: _log_insert(name), rows)
+    return _execute_flat(conn, ("log",), lambda: _log_insert(name), flat, len(ROW_COLUMNS))
 
 
-def _time_values(dialect_name: str, df: pd.DataFrame) -> tuple[list, list]:
+def _time_values(dialect_name: str, micros: np.ndarray) -> tuple[list, list]:
     """ts and day as the driver wants them (SQLite: the text SQLAlchemy would have written)."""
-    if dialect_name != "sqlite":
-        return list(df["ts"].dt.to_pydatetime()), df["day"].tolist()
-    micros = _micros(df["ts"]).astype("datetime64[us]")
-    stamps = np.datetime_as_string(micros, unit="us").tolist()
-    days = np.datetime_as_string(micros, unit="D").tolist()
+    moments = micros.astype("datetime64[us]")
+    if dialect_name != "sqlite":  # timestamptz: aware datetimes
+        aware = pd.to_datetime(micros, unit="us", utc=True).to_pydatetime().tolist()
+        return aware, moments.astype("datetime64[D]").tolist()
+    stamps = np.datetime_as_string(moments, unit="us").tolist()
+    days = np.datetime_as_string(moments, unit="D").tolist()
     return [f"{s[:10]} {s[11:]}" for s in stamps], days
 
 
@@ -671,10 +756,9 @@ def _upsert_sum(conn: Connection, table: Any, key: tuple[str, ...], frame: pd.Da
     if not len(frame):
         return
     names = [c.name for c in table.columns if c.name in frame.columns]
-    values = {n: frame[n].tolist() for n in names}
-    if conn.dialect.name == "sqlite":
-        values["day"] = [d.isoformat() for d in values["day"]]
-    rows = list(zip(*values.values(), strict=True))
+    flat: list = [None] * (len(frame) * len(names))
+    for i, name in enumerate(names):
+        flat[i :: len(names)] = _sql_values(conn.dialect.name, name, frame[name])
 
     def make() -> Any:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -684,7 +768,15 @@ def _upsert_sum(conn: Connection, table: Any, key: tuple[str, ...], frame: pd.Da
             set_={n: table.c[n] + stmt.excluded[n] for n in names if n not in key},
         )
 
-    _execute_rows(conn, (table.name,), make, rows)
+    _execute_flat(conn, (table.name,), make, flat, len(names))
+
+
+def _sql_values(dialect_name: str, name: str, series: pd.Series) -> list:
+    """A rollup column as driver values (days: ISO text on SQLite, dates elsewhere)."""
+    if name != "day":
+        return series.to_numpy().tolist()
+    days = series.to_numpy().astype("datetime64[D]")
+    return np.datetime_as_string(days).tolist() if dialect_name == "sqlite" else days.tolist()
 
 
 def add_rollups(conn: Connection, df: pd.DataFrame) -> None:
@@ -895,6 +987,40 @@ def ingest_details() -> Callable[[Connection], None]:
     return step
 
 
+def refingerprint(conn: Connection) -> None:
+    """Migration step: recompute every stored `content_hash` with `content_hashes`.
+
+    Rows stored by an earlier version carry a fingerprint of another function; without this,
+    re-sending those records would count them as conflicts instead of duplicates.
+    """
+    columns = [LOG.c.id, *(LOG.c[name] for name in EVENT_COLUMNS)]
+    stmt = update(LOG).where(LOG.c.id == bindparam("v_id")).values(content_hash=bindparam("v_h"))
+    last_id = 0
+    while True:
+        query = select(*columns).where(LOG.c.id > last_id).order_by(LOG.c.id).limit(REPRICE_ROWS)
+        rows = conn.execute(query).all()
+        if not rows:
+            return
+        frame = pd.DataFrame(rows, columns=["id", *EVENT_COLUMNS])
+        last_id = int(frame["id"].iloc[-1])
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        frame["batch"] = frame["batch"].astype(bool)
+        for name in STRING_COLUMNS:
+            frame[name] = frame[name].fillna("").astype(object)
+        digests = hex_hashes(content_hashes(frame))
+        ids = frame["id"].tolist()
+        conn.execute(stmt, [{"v_id": i, "v_h": d} for i, d in zip(ids, digests, strict=True)])
+
+
+def drop_index(name: str) -> Callable[[Connection], None]:
+    """Migration step: drop an index no query needs any more (same DDL on both backends)."""
+
+    def step(conn: Connection) -> None:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+    return step
+
+
 # ---------------------------------------------------------------------------------------------
 # Files
 
@@ -1020,7 +1146,7 @@ Raw = tuple[int, Any, bytes | None]  # (line, parsed record or RecordError, raw 
 
 
 def _json_shape(head: bytes) -> str:
-    """"array", "lines" (its first line is a JSON value) or "document" (pretty-printed)."""
+    """ "array", "lines" (its first line is a JSON value) or "document" (pretty-printed)."""
     body = head.removeprefix(BOM).lstrip()
     if body[:1] == b"[":
         return "array"

@@ -90,7 +90,6 @@ class RequestLog(RequestLogBase, table=True):
     __table_args__ = (
         UniqueConstraint("source", "request_id", name="uq_request_log_source_request"),
         Index("ix_request_log_upload", "upload_id"),
-        Index("ix_request_log_day_model", "day", "model"),
     )
     id: int | None = Field(default=None, primary_key=True)
 

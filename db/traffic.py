@@ -9,7 +9,7 @@ a dated snapshot id); `core.routing` resolves them through the price book.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from sqlalchemy import Engine, and_, case, func, literal, select, true
@@ -62,10 +62,11 @@ def _filters(
     features: Sequence[str] | None,
 ) -> list[ColumnElement]:
     conditions: list[ColumnElement] = []
-    if start is not None:
-        conditions.append(LOG.day >= start)
+    if start is not None:  # on ts too, so the ts index narrows the scan
+        conditions += [LOG.day >= start, LOG.ts >= datetime.combine(start, time.min, UTC)]
     if end is not None:
-        conditions.append(LOG.day <= end)
+        after = datetime.combine(end + timedelta(days=1), time.min, UTC)
+        conditions += [LOG.day <= end, LOG.ts < after]
     for column, values in ((LOG.model, models), (LOG.project, projects), (LOG.feature, features)):
         if values:
             conditions.append(column.in_(list(values)))
@@ -117,13 +118,15 @@ def grouped_traffic(
 
 
 def traffic_span(engine: Engine) -> tuple[date | None, date | None]:
-    """First and last logged day (None, None when nothing is logged)."""
+    """First and last logged day (None, None when nothing is logged); two ts index probes."""
     with engine.connect() as conn:
-        first, last = conn.execute(select(func.min(LOG.day), func.max(LOG.day))).one()
+        first, last = conn.execute(select(func.min(LOG.ts), func.max(LOG.ts))).one()
     return _as_date(first), _as_date(last)
 
 
 def _as_date(value: object) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])

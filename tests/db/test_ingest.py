@@ -355,3 +355,19 @@ def test_usage_and_costs_pages_are_stored_idempotently(engine: Engine, tmp_path:
     assert store_costs_page(engine, costs) == (0, 1)
     assert store_usage_page(engine, usage) == (0, 1)
     assert scalar(engine, "SELECT amount_pusd FROM billed_cost") == 3_835_980_000
+
+
+def test_rows_fingerprinted_by_an_earlier_version_stay_duplicates(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from db.migrations import STEPS
+
+    path = write_jsonl(tmp_path / "a.jsonl", [flat("f1"), flat("f2", latency_ms=None)])
+    assert ingest_file(engine, path, book=BOOK).accepted == 2
+    with engine.begin() as conn:  # as an earlier version left them
+        conn.execute(text("UPDATE request_log SET content_hash = 'a1b2c3d4e5f60718'"))
+        dict(STEPS)["0008_fast_fingerprints"](conn)
+    again = ingest_file(engine, path, book=BOOK)
+    assert (again.accepted, again.duplicates, again.conflicts) == (0, 2, 0)
+    changed = write_jsonl(tmp_path / "b.jsonl", [flat("f1", output_tokens=201)])
+    assert ingest_file(engine, changed, book=BOOK).conflicts == 1
