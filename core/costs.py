@@ -10,9 +10,11 @@ integer number of pico-dollars (1e-12 USD): the vectorised path is exact, not ro
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -162,55 +164,53 @@ def _rate_row(rates: Rates) -> tuple[int, int, int, int]:
     return r_in, r_cached, r_write, to_micros(rates.output_mtok)
 
 
-def rate_table(book: PriceBook, keys: pd.DataFrame) -> pd.DataFrame:
+def _rate_rows(book: PriceBook, keys: Iterable[tuple]) -> list[tuple]:
     """Rates for each distinct (model, day, service_tier, batch) key: one lookup per key."""
     rows = []
-    for model, day, tier, batch in keys.itertuples(index=False, name=None):
+    for model, day, tier, batch in keys:
         when = day.date() if isinstance(day, datetime) else day  # a Timestamp from datetime64
         rates = book.price_at(model, when, service_tier=tier or None)
         if isinstance(rates, Unpriced):
-            rows.append((model, day, tier, batch, -1, -1, -1, -1, 0, -1, -1, -1, -1, ""))
+            rows.append((-1, -1, -1, -1, 0, -1, -1, -1, -1, ""))
             continue
         plain = _rate_row(rates.for_batch() if batch else rates)
         tier_row = (0, -1, -1, -1, -1)
         if rates.tiers and not batch:
             top = rates.tiers[-1]
             tier_row = (top.above_tokens, *_rate_row(effective_rates(rates, top.above_tokens + 1)))
-        rows.append((model, day, tier, batch, *plain, *tier_row, rates.version))
-    columns = ["model", "day", "service_tier", "batch", *_RATE_COLS, "tier_above"]
-    columns += [f"t_{c}" for c in _RATE_COLS] + ["price_version"]
-    return pd.DataFrame(rows, columns=columns)
+        rows.append((*plain, *tier_row, rates.version))
+    return rows
 
 
 PRICE_KEY = ["model", "day", "service_tier", "batch"]
 
 
-def key_codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """One integer per row, equal for rows whose `columns` are all equal."""
-    code = np.zeros(len(df), dtype=np.int64)
-    for name in columns:
-        codes, uniques = pd.factorize(df[name], sort=False, use_na_sentinel=False)
-        code = code * max(1, len(uniques)) + codes
-    return code
+def price_arrays(columns: Mapping[str, np.ndarray], book: PriceBook) -> dict[str, np.ndarray]:
+    """Exact pico-dollar costs for events given as arrays, looking rates up once per key.
 
-
-def price_frame(df: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
-    """Add exact pico-dollar cost columns to a frame of events, looking rates up once per key.
-
-    `df` needs: model, day (date), service_tier (str, "" for default), batch (bool),
-    input_tokens, cached_input_tokens, cache_write_tokens, output_tokens. Adds the four cost
-    parts, `cost_pusd`, `cache_savings_pusd` (what the cached tokens would have cost at the full
-    input rate, minus what they cost), `priced` and `price_version`. Unpriced rows get
+    `columns` needs: model, day (dates or datetime64), service_tier ("" for default), batch,
+    input_tokens, cached_input_tokens, cache_write_tokens, output_tokens. Returns the four
+    cost parts, `cost_pusd`, `cache_savings_pusd` (what the cached tokens would have cost at
+    the full input rate, minus what they cost), `priced` and `price_version`. Unpriced rows get
     `priced=False` and zero costs; callers report them. `book` needs only `price_at`.
     """
-    _, first, inverse = np.unique(key_codes(df, PRICE_KEY), return_index=True, return_inverse=True)
+    n = len(columns["model"])
+    code = np.zeros(n, dtype=np.int64)
+    for name in PRICE_KEY:
+        codes, uniques = pd.factorize(np.asarray(columns[name]), use_na_sentinel=False)
+        code = code * max(1, len(uniques)) + codes
+    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
-    table = rate_table(book, df.iloc[first][PRICE_KEY].reset_index(drop=True))
-    rate = {c: table[c].to_numpy(np.int64)[inverse] for c in (*_RATE_COLS, "tier_above")}
-    tokens = {n: df[n].to_numpy(np.int64) for n in _PRICED_TOKENS}
-    use_tier = (rate["tier_above"] > 0) & (tokens["input_tokens"] > rate["tier_above"])
-    for c in _RATE_COLS:
-        rate[c] = np.where(use_tier, table[f"t_{c}"].to_numpy(np.int64)[inverse], rate[c])
+    keys = zip(*(_items(columns[name], first) for name in PRICE_KEY), strict=True)
+    table = _rate_rows(book, keys)
+    rates = np.array([r[:-1] for r in table], dtype=np.int64).reshape(len(table), 9)
+    rate = {c: rates[inverse, i] for i, c in enumerate(_RATE_COLS)}
+    tokens = {name: np.asarray(columns[name], dtype=np.int64) for name in _PRICED_TOKENS}
+    tier_above = rates[inverse, 4]
+    use_tier = (tier_above > 0) & (tokens["input_tokens"] > tier_above)
+    if use_tier.any():
+        for i, c in enumerate(_RATE_COLS):
+            rate[c] = np.where(use_tier, rates[inverse, 5 + i], rate[c])
     cached, write = tokens["cached_input_tokens"], tokens["cache_write_tokens"]
     priced = rate["r_in"] >= 0
     parts = {
@@ -220,10 +220,25 @@ def price_frame(df: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
         "output_pusd": tokens["output_tokens"] * rate["r_out"],
         "cache_savings_pusd": cached * (rate["r_in"] - rate["r_cached"]),
     }
+    if not priced.all():
+        parts = {name: np.where(priced, values, 0) for name, values in parts.items()}
+    parts["cost_pusd"] = sum(parts[name] for name in COST_PARTS)
+    parts["priced"] = priced
+    parts["price_version"] = np.array([r[-1] for r in table], dtype=object)[inverse]
+    return parts
+
+
+def _items(values: Any, rows: np.ndarray) -> list:
+    """Python values of `values` at `rows` (datetime64 days as dates)."""
+    picked = np.asarray(values)[rows]
+    if picked.dtype.kind == "M":
+        return picked.astype("datetime64[D]").tolist()
+    return picked.tolist()
+
+
+def price_frame(df: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
+    """`price_arrays` for a frame of events: the frame with the cost columns added."""
     out = df.copy()
-    for name, values in parts.items():
-        out[name] = np.where(priced, values, 0)
-    out["cost_pusd"] = sum(out[name].to_numpy() for name in COST_PARTS)
-    out["priced"] = priced
-    out["price_version"] = table["price_version"].to_numpy(object)[inverse]
+    for name, values in price_arrays({c: df[c].to_numpy() for c in df.columns}, book).items():
+        out[name] = values
     return out

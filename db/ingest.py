@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from core.costs import COST_PARTS, picos_to_usd, price_frame
+from core.costs import COST_PARTS, picos_to_usd, price_arrays, price_frame
 from core.logs import (
     BOM,
     CONTENT_KEYS,
@@ -238,27 +238,23 @@ def _text_hash(value: object) -> int:
     return int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=8).digest(), "little")
 
 
-def content_hashes(df: pd.DataFrame, ts_micros: np.ndarray | None = None) -> np.ndarray:
+def content_hashes(cols: Events) -> np.ndarray:
     """A stable 64-bit fingerprint per normalised event (its id and provider aside).
 
     Same content, same fingerprint, in any process and on any backend; used to tell an
     identical re-sent record (a duplicate) from a different one under the same id (a conflict).
     Text is hashed once per distinct value, numbers column by column in numpy.
     """
-    n = len(df)
-    ts = _micros(df["ts"]) if ts_micros is None else ts_micros
-    h = _mix(ts.astype(np.uint64, copy=False) ^ np.uint64(0x9E3779B97F4A7C15))
+    h = _mix(cols["ts"].astype(np.uint64) ^ np.uint64(0x9E3779B97F4A7C15))
     with np.errstate(over="ignore"):
         for position, name in enumerate(_HASHED, start=1):
-            column = df[name]
+            values = cols[name]
             if name in STRING_COLUMNS:
-                codes, uniques = pd.factorize(column.to_numpy(object), use_na_sentinel=False)
+                codes, uniques = pd.factorize(values, use_na_sentinel=False)
                 hashed = np.fromiter(map(_text_hash, uniques), np.uint64, len(uniques))
-                values = hashed[codes] if n else np.zeros(0, np.uint64)
-            elif name in _NULLABLE:
-                values = column.astype("Int64").fillna(-1).to_numpy(np.int64).astype(np.uint64)
+                values = hashed[codes] if len(codes) else np.zeros(0, np.uint64)
             else:
-                values = column.to_numpy(np.int64).astype(np.uint64)
+                values = values.astype(np.int64).astype(np.uint64)
             h = _mix(h ^ _mix(values + np.uint64(position)))
     return h
 
@@ -416,36 +412,38 @@ class _Ingester:
         if len(self.report.conflict_ids) < 1000:
             self.report.conflict_ids.append(request_id)
 
-    def prepare(self, df: pd.DataFrame) -> _Chunk | None:
-        """The chunk's new events, priced, with everything the tables need (None: nothing new)."""
-        ts = _micros(df["ts"])
-        hashes = content_hashes(df, ts)
-        ids = df["request_id"].to_numpy(object)
-        keep = self._dedupe(ids, hashes)
+    def prepare(self, df: pd.DataFrame) -> Events | None:
+        """The chunk's new events as arrays, priced, with everything the tables need."""
+        cols = event_arrays(df)
+        hashes = content_hashes(cols)
+        keep = self._dedupe(cols["request_id"], hashes)
         if keep is not None:
-            df, ts, hashes, ids = df[keep].reset_index(drop=True), ts[keep], hashes[keep], ids[keep]
-        digests = hex_hashes(hashes)
+            cols, hashes = _take(cols, keep), hashes[keep]
+        digests = np.array(hex_hashes(hashes), dtype=object)
         with self.conn.begin():  # rows stored before: classified, never re-priced
-            known = self._classify(self.conn, ids.tolist(), digests, probe=True)
+            known = self._classify(
+                self.conn, cols["request_id"].tolist(), digests.tolist(), probe=True
+            )
         if known.any():
-            new = ~known
-            df, ts, ids = df[new].reset_index(drop=True), ts[new], ids[new]
-            digests = [d for d, k in zip(digests, known.tolist(), strict=True) if not k]
-        if not len(df):
+            cols, digests = _take(cols, ~known), digests[~known]
+        if not len(digests):
             return None
-        df = df.assign(day=(ts // _DAY_US).astype("datetime64[D]"))
-        missing = (df["provider"] == "").to_numpy()
+        cols["content_hash"] = digests
+        cols["day"] = (cols["ts"] // _DAY_US).astype("datetime64[D]")
+        missing = cols["provider"] == ""
         if missing.any():
-            codes, models = pd.factorize(df.loc[missing, "model"])
+            codes, models = pd.factorize(cols["model"][missing])
             found = np.array([self.provider_of(m) for m in models], dtype=object)
-            df.loc[missing, "provider"] = found[codes]
-        df = price_events(df, self.book)
-        df["content_hash"] = digests
-        order = None
+            cols["provider"][missing] = found[codes]
+        cols.update(price_arrays(cols, self.book))
+        latency = cols["latency_ms"]
+        buckets = bucket_index(np.maximum(latency, 0).astype(float), LATENCY_EDGES_MS)
+        cols["latency_bucket"] = np.where(latency >= 0, buckets, -1)
+        output = cols["output_tokens"].astype(float)
+        cols["output_bucket"] = bucket_index(output, OUTPUT_EDGES_TOKENS)
         if self.engine.dialect.name == "postgresql":  # one lock order for concurrent ingests
-            order = np.argsort(ids.astype(str), kind="stable")
-            df, ts, ids = df.iloc[order].reset_index(drop=True), ts[order], ids[order]
-        return _Chunk(df, ts, ids)
+            cols = _take(cols, np.argsort(cols["request_id"].astype(str), kind="stable"))
+        return cols
 
     def _dedupe(self, ids: np.ndarray, hashes: np.ndarray) -> np.ndarray | None:
         """Rows to keep (None: all) after counting repeats of an id within the chunk."""
@@ -460,21 +458,18 @@ class _Ingester:
                 self._conflict(request_id)
         return ~repeated
 
-    def _write(self, conn: Connection, chunk: _Chunk) -> None:
-        df = chunk.frame
-        inserted = insert_new(conn, chunk.params(conn.dialect.name, self.report))
-        if len(inserted) < len(df):
-            mask = np.isin(chunk.ids, np.asarray(inserted, dtype=object))
+    def _write(self, conn: Connection, cols: Events) -> None:
+        inserted = insert_new(conn, row_params(cols, conn.dialect.name, self.report))
+        if len(inserted) < len(cols["request_id"]):
+            mask = np.isin(cols["request_id"], np.asarray(inserted, dtype=object))
             skipped = ~mask
             self._classify(
-                conn,
-                chunk.ids[skipped].tolist(),
-                df.loc[skipped, "content_hash"].tolist(),
+                conn, cols["request_id"][skipped].tolist(), cols["content_hash"][skipped].tolist()
             )
-            df = df[mask].reset_index(drop=True)
-        if len(df):
-            add_rollups(conn, df)
-            self._tally(df)
+            cols = _take(cols, mask)
+        if len(cols["request_id"]):
+            add_rollups(conn, cols)
+            self._tally(cols)
 
     def _any_stored(self, conn: Connection, ids: list[str]) -> bool:
         """Whether any stored row of this source has a request_id within the range of `ids`."""
@@ -517,55 +512,64 @@ class _Ingester:
                 self._conflict(request_id)
         return np.fromiter((i in stored for i in ids), dtype=bool, count=len(ids))
 
-    def _tally(self, new: pd.DataFrame) -> None:
-        self.report.accepted += len(new)
-        self.report.cost_pusd += int(new["cost_pusd"].to_numpy(np.int64).sum())
-        priced = new["priced"].to_numpy(bool)
+    def _tally(self, new: Events) -> None:
+        self.report.accepted += len(new["request_id"])
+        self.report.cost_pusd += int(new["cost_pusd"].sum())
+        priced = new["priced"]
         if not priced.all():
-            unpriced = new.loc[~priced, "model"].value_counts()
-            for model, n in unpriced.items():
-                self.report.unpriced_models[model] = self.report.unpriced_models.get(
-                    model, 0
-                ) + int(n)
+            models, counts = np.unique(new["model"][~priced].astype(str), return_counts=True)
+            for model, n in zip(models.tolist(), counts.tolist(), strict=True):
+                self.report.unpriced_models[model] = self.report.unpriced_models.get(model, 0) + n
 
 
 _DAY_US = 86_400_000_000
+Events = dict[str, np.ndarray]  # column name -> one value per event
 
 
-@dataclass
-class _Chunk:
-    """New events ready to write: the priced frame, UTC microseconds and request ids."""
+def event_arrays(df: pd.DataFrame) -> Events:
+    """Events as plain arrays: ts as UTC microseconds, missing latency/max_tokens as -1."""
+    out: Events = {"ts": _micros(df["ts"])}
+    for name in EVENT_COLUMNS[1:]:
+        column = df[name]
+        if name in STRING_COLUMNS:
+            out[name] = column.to_numpy(object).copy()
+        elif name in _NULLABLE:
+            out[name] = column.astype("Int64").fillna(-1).to_numpy(np.int64)
+        elif name == "batch":
+            out[name] = column.to_numpy(bool)
+        else:
+            out[name] = column.to_numpy(np.int64)
+    return out
 
-    frame: pd.DataFrame
-    ts: np.ndarray
-    ids: np.ndarray
 
-    def params(self, dialect_name: str, report: IngestReport) -> list:
-        """Every row's values in ROW_COLUMNS order, one flat list (row after row)."""
-        df, n = self.frame, len(self.frame)
-        width = len(ROW_COLUMNS)
-        flat: list = [None] * (n * width)
-        stamps, days = _time_values(dialect_name, self.ts)
-        for i, name in enumerate(ROW_COLUMNS):
-            if name == "ts":
-                values = stamps
-            elif name == "day":
-                values = days
-            elif name == "source":
-                values = [report.source] * n
-            elif name == "upload_id":
-                values = [report.upload_id] * n
-            elif name in ("latency_ms", "max_tokens"):
-                values = _nullable(df[name])
-            elif name == "latency_bucket":
-                buckets = df[name].to_numpy(np.int64)
-                values = buckets.tolist()
-                if (buckets < 0).any():
-                    values = [b if b >= 0 else None for b in values]
-            else:
-                values = df[name].to_numpy().tolist()
-            flat[i::width] = values
-        return flat
+def _take(cols: Events, rows: np.ndarray) -> Events:
+    """The events at `rows` (a mask or positions)."""
+    return {name: values[rows] for name, values in cols.items()}
+
+
+def row_params(cols: Events, dialect_name: str, report: IngestReport) -> list:
+    """Every row's values in ROW_COLUMNS order, one flat list (row after row)."""
+    n = len(cols["request_id"])
+    width = len(ROW_COLUMNS)
+    flat: list = [None] * (n * width)
+    stamps, days = _time_values(dialect_name, cols["ts"])
+    for i, name in enumerate(ROW_COLUMNS):
+        if name == "ts":
+            values = stamps
+        elif name == "day":
+            values = days
+        elif name == "source":
+            values = [report.source] * n
+        elif name == "upload_id":
+            values = [report.upload_id] * n
+        elif name in _NULLABLE or name == "latency_bucket":
+            values = cols[name].tolist()
+            if (cols[name] < 0).any():
+                values = [v if v >= 0 else None for v in values]
+        else:
+            values = cols[name].tolist()
+        flat[i::width] = values
+    return flat
 
 
 INSERT_COLUMNS = (
@@ -696,37 +700,46 @@ def price_events(df: pd.DataFrame, book: PriceBook | _MemoBook) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Rollups
 
-
-Factors = dict[str, tuple[np.ndarray, int]]  # column -> (sorted factor codes, distinct values)
-
-
-def _factors(df: pd.DataFrame, names: Iterable[str]) -> Factors:
-    """Sorted factor codes of each column, computed once for every table keyed on them."""
-    out = {}
-    for name in names:
-        codes, uniques = pd.factorize(df[name], sort=True, use_na_sentinel=False)
-        out[name] = (codes, len(uniques))
-    return out
+_ROLLUP_COUNTS = (*COST_COLUMNS, "input_tokens", "cached_input_tokens", "cache_write_tokens")
+_ROLLUP_COUNTS += ("output_tokens", "reasoning_tokens")
 
 
-def _groups(
-    df: pd.DataFrame,
-    key: tuple[str, ...],
-    factors: Factors | None = None,
-    rows: np.ndarray | None = None,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """The distinct `key` rows of `df` in sorted order, and each row's group number.
+def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, distinct values), codes numbered in sorted order like a GROUP BY."""
+    if values.dtype == object:
+        codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
+        return codes, np.asarray(uniques, dtype=object)
+    uniques, codes = np.unique(values, return_inverse=True)
+    return codes.ravel(), uniques
 
-    Sorted like a GROUP BY, so concurrent ingests upsert rollup rows in the same order.
-    `factors` are codes computed on a larger frame of which `df` holds the positions `rows`.
-    """
-    factors = factors if factors is not None else _factors(df, key)
-    code = np.zeros(len(df), dtype=np.int64)
-    for name in key:
-        codes, distinct = factors[name]
-        code = code * max(1, distinct) + (codes if rows is None else codes[rows])
-    _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
-    return df[list(key)].iloc[first].reset_index(drop=True), inverse.ravel()
+
+class _Grouper:
+    """Groups of events by any subset of their key columns, each column coded once."""
+
+    def __init__(self, cols: Events) -> None:
+        self.cols = cols
+        self.codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def code(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self.codes:
+            self.codes[name] = _sorted_codes(self.cols[name])
+        return self.codes[name]
+
+    def groups(
+        self, key: tuple[str, ...], rows: np.ndarray | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The distinct `key` values (sorted) among `rows` (all if None) and each row's group."""
+        combined = np.zeros(len(self.cols["request_id"]) if rows is None else len(rows), np.int64)
+        for name in key:
+            codes, uniques = self.code(name)
+            combined = combined * max(1, len(uniques)) + (codes if rows is None else codes[rows])
+        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        picked = first if rows is None else rows[first]
+        keys = {}
+        for name in key:
+            codes, uniques = self.code(name)
+            keys[name] = uniques[codes[picked]]
+        return keys, inverse.ravel()
 
 
 def _group_sums(inverse: np.ndarray, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -737,28 +750,17 @@ def _group_sums(inverse: np.ndarray, values: dict[str, np.ndarray]) -> dict[str,
     return {n: np.add.reduceat(v.astype(np.int64)[order], starts) for n, v in values.items()}
 
 
-def _rollup_frame(df: pd.DataFrame, factors: Factors | None = None) -> pd.DataFrame:
-    values = {name: df[name].to_numpy(np.int64) for name in (*COST_COLUMNS, *_TOKENS)}
-    values["requests"] = np.ones(len(df), dtype=np.int64)
-    values["unpriced_requests"] = ~df["priced"].to_numpy(bool)
-    values["truncated"] = (df["finish_reason"] == "length").to_numpy(bool)
-    values["with_max_tokens"] = df["max_tokens"].notna().to_numpy(bool)
-    values["latency_count"] = df["latency_ms"].notna().to_numpy(bool)
-    values["latency_sum_ms"] = df["latency_ms"].fillna(0).to_numpy(np.int64)
-    grouped, inverse = _groups(df, ROLLUP_KEY, factors)
-    for name, sums in _group_sums(inverse, values).items():
-        grouped[name] = sums
-    return grouped
-
-
-def _upsert_sum(conn: Connection, table: Any, key: tuple[str, ...], frame: pd.DataFrame) -> None:
-    """Add `frame`'s sums into `table` on `key` (insert new keys, add to existing ones)."""
-    if not len(frame):
+def _upsert_sum(
+    conn: Connection, table: Any, key: tuple[str, ...], columns: dict[str, np.ndarray]
+) -> None:
+    """Add the sums in `columns` into `table` on `key` (insert new keys, add to existing)."""
+    names = [c.name for c in table.columns if c.name in columns]
+    n = len(columns[names[0]])
+    if not n:
         return
-    names = [c.name for c in table.columns if c.name in frame.columns]
-    flat: list = [None] * (len(frame) * len(names))
+    flat: list = [None] * (n * len(names))
     for i, name in enumerate(names):
-        flat[i :: len(names)] = _sql_values(conn.dialect.name, name, frame[name])
+        flat[i :: len(names)] = _sql_values(conn.dialect.name, name, columns[name])
 
     def make() -> Any:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -771,33 +773,38 @@ def _upsert_sum(conn: Connection, table: Any, key: tuple[str, ...], frame: pd.Da
     _execute_flat(conn, (table.name,), make, flat, len(names))
 
 
-def _sql_values(dialect_name: str, name: str, series: pd.Series) -> list:
+def _sql_values(dialect_name: str, name: str, values: np.ndarray) -> list:
     """A rollup column as driver values (days: ISO text on SQLite, dates elsewhere)."""
     if name != "day":
-        return series.to_numpy().tolist()
-    days = series.to_numpy().astype("datetime64[D]")
+        return values.tolist()
+    days = values.astype("datetime64[D]")
     return np.datetime_as_string(days).tolist() if dialect_name == "sqlite" else days.tolist()
 
 
-def add_rollups(conn: Connection, df: pd.DataFrame) -> None:
-    """Add newly inserted rows to the daily rollup and both histograms (same transaction)."""
-    names = {*ROLLUP_KEY, *HISTOGRAM_KEY, *DAILY_KEY, "latency_bucket", "output_bucket"}
-    factors = _factors(df, sorted(names))
-    _upsert_sum(conn, ROLLUP, ROLLUP_KEY, _rollup_frame(df, factors))
-    timed_rows = np.flatnonzero(df["latency_bucket"].to_numpy() >= 0)
-    timed = df.iloc[timed_rows]
-    for table, key, frame, column, rows in (
-        (LATENCY, HISTOGRAM_KEY, timed, "latency_bucket", timed_rows),
-        (LATENCY_DAILY, DAILY_KEY, timed, "latency_bucket", timed_rows),
-        (OUTPUT, HISTOGRAM_KEY, df, "output_bucket", None),
+def add_rollups(conn: Connection, cols: Events) -> None:
+    """Add newly inserted events to the daily rollup and the histograms (same transaction)."""
+    grouper = _Grouper(cols)
+    keys, inverse = grouper.groups(ROLLUP_KEY)
+    values = {name: cols[name] for name in _ROLLUP_COUNTS}
+    values["requests"] = np.ones(len(inverse), dtype=np.int64)
+    values["unpriced_requests"] = ~cols["priced"]
+    values["truncated"] = cols["finish_reason"] == "length"
+    values["with_max_tokens"] = cols["max_tokens"] >= 0
+    values["latency_count"] = cols["latency_ms"] >= 0
+    values["latency_sum_ms"] = np.maximum(cols["latency_ms"], 0)
+    _upsert_sum(conn, ROLLUP, ROLLUP_KEY, {**keys, **_group_sums(inverse, values)})
+    timed = np.flatnonzero(cols["latency_bucket"] >= 0)
+    for table, key, column, rows in (
+        (LATENCY, HISTOGRAM_KEY, "latency_bucket", timed),
+        (LATENCY_DAILY, DAILY_KEY, "latency_bucket", timed),
+        (OUTPUT, HISTOGRAM_KEY, "output_bucket", None),
     ):
-        if not len(frame):
+        if rows is not None and not len(rows):
             continue
-        counts, inverse = _groups(frame, (*key, column), factors, rows)
-        counts = counts.rename(columns={column: "bucket"})
-        counts["bucket"] = counts["bucket"].astype(np.int64)
-        counts["count"] = np.bincount(inverse, minlength=len(counts)).astype(np.int64)
-        _upsert_sum(conn, table, (*key, "bucket"), counts)
+        keys, inverse = grouper.groups((*key, column), rows)
+        keys["bucket"] = keys.pop(column).astype(np.int64)
+        keys["count"] = np.bincount(inverse, minlength=len(keys["bucket"])).astype(np.int64)
+        _upsert_sum(conn, table, (*key, "bucket"), keys)
 
 
 def rebuild_rollups(conn: Connection, days: Iterable[date] | None = None) -> None:
@@ -1007,7 +1014,7 @@ def refingerprint(conn: Connection) -> None:
         frame["batch"] = frame["batch"].astype(bool)
         for name in STRING_COLUMNS:
             frame[name] = frame[name].fillna("").astype(object)
-        digests = hex_hashes(content_hashes(frame))
+        digests = hex_hashes(content_hashes(event_arrays(frame)))
         ids = frame["id"].tolist()
         conn.execute(stmt, [{"v_id": i, "v_h": d} for i, d in zip(ids, digests, strict=True)])
 
