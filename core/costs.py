@@ -197,7 +197,9 @@ def price_arrays(columns: Mapping[str, np.ndarray], book: PriceBook) -> dict[str
     n = len(columns["model"])
     code = np.zeros(n, dtype=np.int64)
     for name in PRICE_KEY:
-        codes, uniques = pd.factorize(np.asarray(columns[name]), use_na_sentinel=False)
+        codes, uniques = pd.factorize(np.asarray(columns[name]))
+        if len(codes) and codes.min() < 0:  # a missing value is a key of its own
+            codes, uniques = pd.factorize(np.asarray(columns[name]), use_na_sentinel=False)
         code = code * max(1, len(uniques)) + codes
     _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
