@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -343,3 +343,39 @@ def test_columnar_flat_path_matches_the_row_normaliser() -> None:
         got = [None if not isinstance(v, str) and pd.isna(v) else v for v in row]
         got[0] = got[0].to_pydatetime()
         assert tuple(got) == tuple(expected)
+
+
+def test_line_blocks_number_lines_across_block_edges() -> None:
+    from core.logs import iter_line_blocks
+
+    data = b'{"a":1}\r\n\r\n{"b":2}\r\n' + b"y" * 50 + b"\n  \n{}"
+    for size in range(1, len(data) + 2):  # every place a block can end, "\r|\n" included
+        blocks = list(iter_line_blocks(io.BytesIO(data), block_bytes=size, limit=40))
+        numbered = [(first + i, line) for first, lines in blocks for i, line in enumerate(lines)]
+        assert numbered == [
+            (1, b'{"a":1}'), (2, b""), (3, b'{"b":2}'), (4, None), (5, b"  "), (6, b"{}"),
+        ], size  # fmt: skip
+
+
+def test_columnar_timestamps_agree_with_the_row_parser() -> None:
+    from core.logs import RecordError, fast_timestamps
+
+    samples = [
+        "2025-06-01T10:00:00Z", "2025-06-01T10:00:00.5Z", "2025-06-01 10:00:00.123456789Z",
+        "2025-06-01T10:00:00+02:00", "2025-06-01T23:30:00.25-05:30", "2024-02-29T00:00:00Z",
+        "2025-02-29T00:00:00Z", "2025-06-01T24:00:00Z", "2025-06-01T10:00:60Z",
+        "2025-06-01T10:00:00", "2025-06-01", "2025-06-01T10:00:00.Z", "2025-06-01t10:00:00z",
+        "2025-06-01T10:00:00.1234567890Z", "2025-13-01T10:00:00Z", "2025-06-01T10:00:00+2:00",
+        "x" * 20, "", 20250601, None,
+    ]  # fmt: skip
+    micros, ok = fast_timestamps(samples)
+    for value, stamp, fast in zip(samples, micros.tolist(), ok.tolist(), strict=True):
+        try:
+            expected = parse_timestamp(value)
+        except RecordError:
+            assert not fast, value  # the fast path never accepts what the rules refuse
+            continue
+        if fast:  # what it accepts, it reads exactly as the row parser does
+            epoch = datetime(1970, 1, 1, tzinfo=UTC)
+            assert stamp == (expected - epoch) // timedelta(microseconds=1), value
+    assert ok.tolist()[:6] == [True] * 6

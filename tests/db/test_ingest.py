@@ -371,3 +371,30 @@ def test_rows_fingerprinted_by_an_earlier_version_stay_duplicates(
     assert (again.accepted, again.duplicates, again.conflicts) == (0, 2, 0)
     changed = write_jsonl(tmp_path / "b.jsonl", [flat("f1", output_tokens=201)])
     assert ingest_file(engine, changed, book=BOOK).conflicts == 1
+
+
+def test_fingerprints_are_the_same_in_a_fresh_interpreter(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.path.insert(0, '.');"
+        "from datetime import datetime, UTC; from core.logs import UsageEvent;"
+        "from db.ingest import content_hashes, event_arrays, events_frame, hex_hashes;"
+        "e = UsageEvent(datetime(2025, 6, 1, tzinfo=UTC), 'r1', 'gpt-4o', 10, 5, project='p');"
+        "print(hex_hashes(content_hashes(event_arrays(events_frame([e, e._replace(user='u')])))))"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed},
+            cwd=Path(__file__).resolve().parents[2],
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(runs) == 1  # no per-process salt in what is stored
+    first, second = orjson.loads(runs.pop().replace("'", '"'))
+    assert first != second and len(first) == 16
