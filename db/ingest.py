@@ -16,6 +16,7 @@ import hashlib
 import io
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -356,6 +357,31 @@ class _Ingester:
         thousands of objects, which trigger collector passes costing ~10 % of the ingest. Each
         chunk starts with a young-generation collection instead, so memory stays flat.
         """
+        with self.session():
+            chunk: list[UsageEvent] = []
+            seen = 0
+            for line, item in parsed:
+                seen += 1
+                if isinstance(item, RecordError):
+                    self.report.reject(line, item)
+                elif isinstance(item, pd.DataFrame):  # a block the columnar path normalised
+                    if len(item):
+                        self.save(self.prepare(item))
+                else:
+                    chunk.append(item)
+                    if len(chunk) >= CHUNK_ROWS:
+                        self.save(self.prepare(events_frame(chunk)))
+                        chunk = []
+                        if progress:
+                            progress(seen, None)
+            if chunk:
+                self.save(self.prepare(events_frame(chunk)))
+            if progress:
+                progress(seen, None)
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """One connection with a larger page cache, and collection paused, for the ingest."""
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -363,73 +389,22 @@ class _Ingester:
                 self.conn = conn
                 previous = _set_cache(conn, INGEST_CACHE_KIB)
                 try:
-                    self._consume(parsed, progress)
+                    yield
                 finally:
                     _set_cache(conn, previous)
+                    self.conn = None
         finally:
             if collecting:
                 gc.enable()
 
-    def _consume(self, parsed: Iterable[Parsed], progress: Progress | None) -> None:
-        chunk: list[UsageEvent] = []
-        seen = 0
-        for line, item in parsed:
-            seen += 1
-            if isinstance(item, RecordError):
-                self.report.reject(line, item)
-            elif isinstance(item, pd.DataFrame):  # a block the columnar flat path normalised
-                if len(item):
-                    self.store(item)
-            else:
-                chunk.append(item)
-                if len(chunk) >= CHUNK_ROWS:
-                    self.store(events_frame(chunk))
-                    chunk = []
-                    if progress:
-                        progress(seen, None)
-        if chunk:
-            self.store(events_frame(chunk))
-        if progress:
-            progress(seen, None)
+    def prepare(self, df: pd.DataFrame) -> Prepared:
+        """A chunk of events as arrays, fingerprinted and priced, with its rollup sums.
 
-    def store(self, events: pd.DataFrame) -> None:
-        """Dedupe within the chunk, price, then write it (retrying a deadlock or busy database)."""
+        Pure computation, no database: it may run in a parsing process of its own.
+        """
         gc.collect(1)  # the previous chunk's cycles (automatic collection is paused)
-        chunk = self.prepare(events)
-        if chunk is None:
-            return
-        for attempt in range(5):
-            try:
-                with self.conn.begin():
-                    self._write(self.conn, chunk)
-                return
-            except OperationalError:
-                if attempt == 4:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-
-    def _conflict(self, request_id: str) -> None:
-        self.report.conflicts += 1
-        if len(self.report.conflict_ids) < 1000:
-            self.report.conflict_ids.append(request_id)
-
-    def prepare(self, df: pd.DataFrame) -> Events | None:
-        """The chunk's new events as arrays, priced, with everything the tables need."""
         cols = event_arrays(df)
-        hashes = content_hashes(cols)
-        keep = self._dedupe(cols["request_id"], hashes)
-        if keep is not None:
-            cols, hashes = _take(cols, keep), hashes[keep]
-        digests = np.array(hex_hashes(hashes), dtype=object)
-        with self.conn.begin():  # rows stored before: classified, never re-priced
-            known = self._classify(
-                self.conn, cols["request_id"].tolist(), digests.tolist(), probe=True
-            )
-        if known.any():
-            cols, digests = _take(cols, ~known), digests[~known]
-        if not len(digests):
-            return None
-        cols["content_hash"] = digests
+        cols["content_hash"] = np.array(hex_hashes(content_hashes(cols)), dtype=object)
         cols["day"] = (cols["ts"] // _DAY_US).astype("datetime64[D]")
         missing = cols["provider"] == ""
         if missing.any():
@@ -444,7 +419,44 @@ class _Ingester:
         cols["output_bucket"] = bucket_index(output, OUTPUT_EDGES_TOKENS)
         if self.engine.dialect.name == "postgresql":  # one lock order for concurrent ingests
             cols = _take(cols, np.argsort(cols["request_id"].astype(str), kind="stable"))
-        return cols
+        return Prepared(cols, rollup_sums(cols))
+
+    def save(self, chunk: Prepared) -> None:
+        """Write a prepared chunk's new events in one transaction (retrying a busy database)."""
+        new = self._new_events(chunk)
+        if new is None:
+            return
+        for attempt in range(5):
+            try:
+                with self.conn.begin():
+                    self._write(self.conn, new)
+                return
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def _conflict(self, request_id: str) -> None:
+        self.report.conflicts += 1
+        if len(self.report.conflict_ids) < 1000:
+            self.report.conflict_ids.append(request_id)
+
+    def _new_events(self, chunk: Prepared) -> Prepared | None:
+        """The chunk without ids repeated within it or stored before (each counted)."""
+        cols = chunk.cols
+        keep = self._dedupe(cols["request_id"], cols["content_hash"])
+        if keep is not None:
+            chunk = chunk.take(keep)
+        with self.conn.begin():  # rows stored before: classified, never written again
+            known = self._classify(
+                self.conn,
+                chunk.cols["request_id"].tolist(),
+                chunk.cols["content_hash"].tolist(),
+                probe=True,
+            )
+        if known.any():
+            chunk = chunk.take(~known)
+        return chunk if len(chunk.cols["request_id"]) else None
 
     def _dedupe(self, ids: np.ndarray, hashes: np.ndarray) -> np.ndarray | None:
         """Rows to keep (None: all) after counting repeats of an id within the chunk."""
@@ -459,7 +471,8 @@ class _Ingester:
                 self._conflict(request_id)
         return ~repeated
 
-    def _write(self, conn: Connection, cols: Events) -> None:
+    def _write(self, conn: Connection, chunk: Prepared) -> None:
+        cols = chunk.cols
         inserted = insert_new(conn, row_params(cols, conn.dialect.name, self.report))
         if len(inserted) < len(cols["request_id"]):
             mask = np.isin(cols["request_id"], np.asarray(inserted, dtype=object))
@@ -467,10 +480,10 @@ class _Ingester:
             self._classify(
                 conn, cols["request_id"][skipped].tolist(), cols["content_hash"][skipped].tolist()
             )
-            cols = _take(cols, mask)
-        if len(cols["request_id"]):
-            add_rollups(conn, cols)
-            self._tally(cols)
+            chunk = chunk.take(mask)
+        if len(chunk.cols["request_id"]):
+            add_rollups(conn, chunk)
+            self._tally(chunk.cols)
 
     def _any_stored(self, conn: Connection, ids: list[str]) -> bool:
         """Whether any stored row of this source has a request_id within the range of `ids`."""
@@ -525,6 +538,19 @@ class _Ingester:
 
 _DAY_US = 86_400_000_000
 Events = dict[str, np.ndarray]  # column name -> one value per event
+
+
+@dataclass
+class Prepared:
+    """A chunk ready to store: its events as arrays, and their rollup sums (computed with them,
+    valid while every event of the chunk goes in; recomputed for the subset otherwise)."""
+
+    cols: Events
+    sums: RollupSums | None = None
+
+    def take(self, rows: np.ndarray) -> Prepared:
+        """The events at `rows` (a mask or positions); their sums are recomputed when written."""
+        return Prepared(_take(self.cols, rows))
 
 
 def event_arrays(df: pd.DataFrame) -> Events:
@@ -783,8 +809,11 @@ def _sql_values(dialect_name: str, name: str, values: np.ndarray) -> list:
     return np.datetime_as_string(days).tolist() if dialect_name == "sqlite" else days.tolist()
 
 
-def add_rollups(conn: Connection, cols: Events) -> None:
-    """Add newly inserted events to the daily rollup and the histograms (same transaction)."""
+RollupSums = list[tuple[str, tuple[str, ...], dict[str, np.ndarray]]]  # (table, key, columns)
+
+
+def rollup_sums(cols: Events) -> RollupSums:
+    """What the events add to the daily rollup and the histograms: one row per key and table."""
     grouper = _Grouper(cols)
     keys, inverse = grouper.groups(ROLLUP_KEY)
     values = {name: cols[name] for name in _ROLLUP_COUNTS}
@@ -794,7 +823,7 @@ def add_rollups(conn: Connection, cols: Events) -> None:
     values["with_max_tokens"] = cols["max_tokens"] >= 0
     values["latency_count"] = cols["latency_ms"] >= 0
     values["latency_sum_ms"] = np.maximum(cols["latency_ms"], 0)
-    _upsert_sum(conn, ROLLUP, ROLLUP_KEY, {**keys, **_group_sums(inverse, values)})
+    out: RollupSums = [(ROLLUP.name, ROLLUP_KEY, {**keys, **_group_sums(inverse, values)})]
     timed = np.flatnonzero(cols["latency_bucket"] >= 0)
     for table, key, column, rows in (
         (LATENCY, HISTOGRAM_KEY, "latency_bucket", timed),
@@ -806,7 +835,15 @@ def add_rollups(conn: Connection, cols: Events) -> None:
         keys, inverse = grouper.groups((*key, column), rows)
         keys["bucket"] = keys.pop(column).astype(np.int64)
         keys["count"] = np.bincount(inverse, minlength=len(keys["bucket"])).astype(np.int64)
-        _upsert_sum(conn, table, (*key, "bucket"), keys)
+        out.append((table.name, (*key, "bucket"), keys))
+    return out
+
+
+def add_rollups(conn: Connection, chunk: Prepared) -> None:
+    """Add newly inserted events to the daily rollup and the histograms (same transaction)."""
+    tables = {t.name: t for t in (ROLLUP, LATENCY, LATENCY_DAILY, OUTPUT)}
+    for name, key, columns in chunk.sums or rollup_sums(chunk.cols):
+        _upsert_sum(conn, tables[name], key, columns)
 
 
 def rebuild_rollups(conn: Connection, days: Iterable[date] | None = None) -> None:
