@@ -398,3 +398,100 @@ def test_fingerprints_are_the_same_in_a_fresh_interpreter(tmp_path: Path) -> Non
     assert len(runs) == 1  # no per-process salt in what is stored
     first, second = orjson.loads(runs.pop().replace("'", '"'))
     assert first != second and len(first) == 16
+
+
+def _mixed_log(path: Path) -> Path:
+    """Good rows over several chunks, bad lines, content, secrets, a duplicate and a conflict."""
+    records = [flat(f"m{i:02d}", output_tokens=10 + i, latency_ms=100 * i) for i in range(23)]
+    records[3] = {**records[3], "messages": [{"role": "user", "content": "hi"}]}
+    records[5] = {**records[5], "user": "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX"}
+    records += [flat("m01", output_tokens=11, latency_ms=100), flat("m02", output_tokens=99)]
+    records += [flat("bad", input_tokens=-1), flat("late", model="gpt-4o", batch=True)]
+    body = b"\n".join(orjson.dumps(r) for r in records)
+    path.write_bytes(body + b"\n{not json\n\n" + orjson.dumps(flat("last")) + b"\n")
+    return path
+
+
+def _stored(engine: Engine, source: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT request_id, model, user, input_tokens, output_tokens, latency_ms,"
+                    " cost_pusd, content_hash, latency_bucket, output_bucket, batch"
+                    " FROM request_log WHERE source = :s ORDER BY request_id"
+                ),
+                {"s": source},
+            )
+        ]
+
+
+def test_parsing_in_a_second_process_gives_the_same_result(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 7)
+    path = _mixed_log(tmp_path / "mixed.jsonl")
+    serial = ingest_file(engine, path, book=BOOK, source="serial")
+    forked = {"runs": 0}
+    real = ingest_mod._Ingester.run_forked
+
+    def counted(self, *args, **kwargs):
+        forked["runs"] += 1
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ingest_mod._Ingester, "run_forked", counted)
+    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
+    seen: list[tuple[int, int | None]] = []
+    parallel = ingest_file(
+        engine, path, book=BOOK, source="parallel", progress=lambda n, t: seen.append((n, t))
+    )
+    assert forked["runs"] == 1
+    expected = serial.as_json()
+    assert (expected["accepted"], expected["duplicates"], expected["conflicts"]) == (25, 1, 1)
+    assert [(e["line"], e["field"]) for e in expected["errors"]] == [
+        (26, "input_tokens"), (28, "line"),
+    ]  # fmt: skip
+    assert parallel.as_json() == expected
+    assert parallel.scrubbed == serial.scrubbed == {"messages": 1, "secret:user": 1}
+    assert _stored(engine, "parallel") == _stored(engine, "serial")
+    assert seen[-1] == (path.stat().st_size, path.stat().st_size)
+    assert_rollups_match_rows(engine)
+    again = ingest_file(engine, path, book=BOOK, source="parallel")
+    assert (again.accepted, again.duplicates, again.conflicts) == (0, 26, 1)
+
+
+def test_a_failure_on_either_side_of_the_parsing_process_stops_both(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+
+    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_bytes(b"{}\n" + b"this is not json\n" * 30)
+    report = ingest_file(engine, garbage, book=BOOK, fmt="flat")
+    assert report.file_error is None and report.rejected == 31  # a JSON line: not whole-file
+    garbage.write_bytes(b"this is not json\n" * 30)
+    report = ingest_file(engine, garbage, book=BOOK, fmt="flat")
+    assert "not JSON" in (report.file_error or "")
+
+    monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 3)
+    path = write_jsonl(tmp_path / "big.jsonl", [flat(f"c{i}", output_tokens=i) for i in range(10)])
+    real = ingest_mod.add_rollups
+    calls = {"n": 0}
+
+    def crash_on_second_chunk(conn, chunk):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("power cut")
+        return real(conn, chunk)
+
+    monkeypatch.setattr(ingest_mod, "add_rollups", crash_on_second_chunk)
+    with pytest.raises(RuntimeError, match="power cut"):
+        ingest_file(engine, path, book=BOOK)
+    assert not multiprocessing.active_children()  # the parsing process did not outlive it
+    assert scalar(engine, "SELECT count(*) FROM request_log WHERE source = 'flat'") == 3
+    monkeypatch.setattr(ingest_mod, "add_rollups", real)
+    rerun = ingest_file(engine, path, book=BOOK)
+    assert (rerun.accepted, rerun.duplicates) == (7, 3)
+    assert_rollups_match_rows(engine)
