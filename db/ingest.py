@@ -389,12 +389,14 @@ class _Ingester:
         stream: BinaryIO,
         size: int,
         progress: Progress | None = None,
+        before: Callable[[], None] | None = None,
     ) -> None:
         """`run`, with parsing and preparing in a forked process while this one writes.
 
         Both halves cost about the same, so on two cores a large file goes in about twice as
         fast. The worker sends rejected records and prepared chunks through a pipe, which holds
         at most one chunk in flight: memory stays flat. Any failure on either side stops both.
+        `before` runs here once the worker has started (it may not read `stream`).
         """
         import multiprocessing
 
@@ -406,6 +408,8 @@ class _Ingester:
         worker.start()
         send.close()
         try:
+            if before is not None:
+                before()
             with self.session():
                 while True:
                     try:
@@ -1091,31 +1095,36 @@ def ingest_parsed(
     report: IngestReport,
     *,
     book: PriceBook | None = None,
-    sha256: str = "",
+    sha256: str | Callable[[], str] = "",
     size_bytes: int = 0,
     progress: Progress | None = None,
     parse_stream: BinaryIO | None = None,
 ) -> IngestReport:
     """Store numbered events/errors under `report`'s source and upload; fills `report`.
 
-    With `parse_stream` (the stream `parsed` reads), parsing runs in a forked process.
+    With `parse_stream` (the stream `parsed` reads), parsing runs in a forked process, and a
+    callable `sha256` runs meanwhile.
     """
     from db.prices import load_price_book
 
     started = time.perf_counter()
     book = book or load_price_book(engine)
-    report.upload_id = start_upload(
-        engine,
-        file_name=report.file_name,
-        sha256=sha256,
-        fmt=report.format,
-        source=report.source,
-        size_bytes=size_bytes,
-    )
+
+    def open_upload() -> None:
+        report.upload_id = start_upload(
+            engine,
+            file_name=report.file_name,
+            sha256=sha256 if isinstance(sha256, str) else sha256(),
+            fmt=report.format,
+            source=report.source,
+            size_bytes=size_bytes,
+        )
+
     ingester = _Ingester(engine, book, report)
-    if parse_stream is not None:
-        ingester.run_forked(parsed, parse_stream, size_bytes, progress)
+    if parse_stream is not None:  # the file's digest is read while the worker parses it
+        ingester.run_forked(parsed, parse_stream, size_bytes, progress, before=open_upload)
     else:
+        open_upload()
         ingester.run(parsed, progress)
     report.errors.sort(key=lambda e: e.line)
     finish_upload(engine, report)
@@ -1197,6 +1206,18 @@ WHOLE_DOCUMENT_BYTES = 64 << 20  # a pretty-printed single JSON document is read
 JSON_PROBE_LINES = 20  # that many unreadable lines at the start make it a whole-file problem
 
 
+def _digest_beside(stream: BinaryIO) -> str:
+    """The sha256 of a stream a forked worker is reading: through a handle of its own for a
+    file (a shared descriptor shares its position), else this process's copy of the stream."""
+    import os
+
+    name = getattr(stream, "name", None)
+    if isinstance(name, str) and os.path.isfile(name):
+        with open(name, "rb") as own:
+            return file_digest(own)[0]
+    return file_digest(stream)[0]
+
+
 def file_digest(stream: BinaryIO) -> tuple[str, int]:
     """sha256 and size of a seekable binary stream (left at its start)."""
     digest = hashlib.sha256()
@@ -1238,7 +1259,8 @@ def ingest_file(
     name = file_name or getattr(stream, "name", "upload")
     report = IngestReport(file_name=str(name))
     try:
-        sha256, size = file_digest(stream)
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
         head = stream.read(HEAD_BYTES)
         stream.seek(0)
         fmt = fmt or sniff(head, report.file_name)
@@ -1258,11 +1280,12 @@ def ingest_file(
                 parsed,
                 report,
                 book=book,
-                sha256=sha256,
+                sha256=lambda: _digest_beside(stream),
                 size_bytes=size,
                 progress=progress,
                 parse_stream=stream,
             )
+        sha256, _ = file_digest(stream)
         parsed = _parsed(stream, head, fmt, report, project, mapping, size, progress)
         return ingest_parsed(engine, parsed, report, book=book, sha256=sha256, size_bytes=size)
     except FileFormatError as exc:
