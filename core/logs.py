@@ -1246,16 +1246,16 @@ class RecordColumns:
         return [r.get(name) for r in self.records]
 
 
-def flat_frame(
+def flat_columns(
     records: list[Mapping[str, Any]], column: RecordColumns | None = None
-) -> tuple[Any, list[int]]:
-    """Normalise flat records column by column: (frame of the clean rows, positions of the rest).
+) -> tuple[dict[str, Any], list[int]]:
+    """Normalise flat records column by column: (arrays of the clean rows, positions of the rest).
 
-    The rest (anything unusual: a bad value, a word for a status, tags instead of feature) goes
+    The arrays hold the UsageEvent fields: `ts` as UTC microseconds, labels as object arrays,
+    counts as int64 with -1 for a missing latency or max_tokens, `batch` as bool. The rest (anything unusual: a bad value, a word for a status, tags instead of feature) goes
     through `normalize_flat` one by one, which gives the same event or the exact error.
     """
     import numpy as np
-    import pandas as pd
 
     n = len(records)
     column = column or RecordColumns(records)
@@ -1313,44 +1313,63 @@ def flat_frame(
     finish = columns["finish_reason"]
     if not TRUNCATION_REASONS.isdisjoint(set(finish) - {"length"}):
         columns["finish_reason"] = ["length" if f in TRUNCATION_REASONS else f for f in finish]
-    for name in ("request_id", "model", "feature", *_FAST_LABELS):  # plain objects: no Arrow
-        columns[name] = pd.Series(columns[name], dtype=object)  # round trip per column
-    columns["ts"] = pd.to_datetime(micros, unit="us", utc=True)
-    frame = pd.DataFrame(columns, copy=False)[list(UsageEvent._fields)]
+    for name in ("request_id", "model", "feature", *_FAST_LABELS):
+        columns[name] = np.asarray(columns[name], dtype=object)
     if ok.all():
-        return frame, []
-    return frame[ok].reset_index(drop=True), np.flatnonzero(~ok).tolist()
+        return columns, []
+    return {name: values[ok] for name, values in columns.items()}, np.flatnonzero(~ok).tolist()
+
+
+def flat_frame(
+    records: list[Mapping[str, Any]], column: RecordColumns | None = None
+) -> tuple[Any, list[int]]:
+    """`flat_columns` as a frame of UsageEvent columns (UTC times, missing numbers as NA)."""
+    import pandas as pd
+
+    columns, rest = flat_columns(records, column)
+    frame = {}
+    for name in UsageEvent._fields:
+        values = columns[name]
+        if name == "ts":
+            frame[name] = pd.to_datetime(values, unit="us", utc=True)
+        elif name in ("latency_ms", "max_tokens"):
+            frame[name] = pd.array(values, dtype="Int64", copy=True)
+            frame[name][values < 0] = pd.NA
+        elif values.dtype == object:
+            frame[name] = pd.Series(values, dtype=object)  # plain objects: no Arrow round trip
+        else:
+            frame[name] = values
+    return pd.DataFrame(frame, copy=False), rest
 
 
 def _latency_column(values: list) -> tuple[Any, Any]:
-    """Milliseconds, rounded like `latency` (missing stays missing) -> (Int64 array, mask)."""
+    """Milliseconds, rounded like `latency` -> (int64 array, -1 where missing; mask of ok rows)."""
     import numpy as np
-    import pandas as pd
 
     types = set(map(type, values))
     if types == {int}:
         array = np.asarray(values, dtype=np.int64)
-        return pd.array(array, dtype="Int64"), array >= 0
-    good = [v is None or ((type(v) is int or type(v) is float) and v >= 0) for v in values]
+        return array, array >= 0
+    good = [v is None or ((type(v) is int or type(v) is float) and 0 <= v < 1e15) for v in values]
     floats = np.asarray(
-        [v if g and v is not None else np.nan for v, g in zip(values, good, strict=True)], float
+        [v if g and v is not None else -1.0 for v, g in zip(values, good, strict=True)], float
     )
-    return pd.array(np.round(floats), dtype="Int64"), np.asarray(good, dtype=bool)
+    return np.round(floats).astype(np.int64), np.asarray(good, dtype=bool)
 
 
 def _max_tokens_column(values: list) -> tuple[Any, Any]:
+    """max_tokens -> (int64 array, -1 where missing; mask of ok rows)."""
     import numpy as np
-    import pandas as pd
 
     types = set(map(type, values))
     if types == {int}:
         array = np.asarray(values, dtype=np.int64)
-        return pd.array(array, dtype="Int64"), array >= 0
+        return array, array >= 0
     if types == {_NONE}:
-        return pd.array([None] * len(values), dtype="Int64"), True
-    good = [m is None or (type(m) is int and m >= 0) for m in values]
-    clean = [m if g else None for m, g in zip(values, good, strict=True)]
-    return pd.array(clean, dtype="Int64"), np.asarray(good, dtype=bool)
+        return np.full(len(values), -1, dtype=np.int64), True
+    good = [m is None or (type(m) is int and 0 <= m < 2**62) for m in values]
+    clean = [m if g and m is not None else -1 for m, g in zip(values, good, strict=True)]
+    return np.asarray(clean, dtype=np.int64), np.asarray(good, dtype=bool)
 
 
 def _status_column(values: list, error_types: list[str]) -> tuple[Any, Any]:

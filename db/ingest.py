@@ -47,7 +47,7 @@ from core.logs import (
     Scrub,
     UsageEvent,
     default_source,
-    flat_frame,
+    flat_columns,
     guess_mapping,
     iter_array,
     iter_line_blocks,
@@ -76,7 +76,7 @@ from db.models import (
     Upload,
 )
 
-CHUNK_ROWS = 10_000
+CHUNK_ROWS = 20_000
 CLASSIFY_IDS = 5_000  # request_ids looked up per query when telling duplicates from conflicts
 MAX_ERRORS = 10_000  # errors kept in a report (all are counted)
 LOG = RequestLog.__table__
@@ -270,7 +270,7 @@ def hex_hashes(hashes: np.ndarray) -> list[str]:
     return np.frombuffer(text, dtype="S16").astype("U16").tolist()
 
 
-Parsed = tuple[int, UsageEvent | RecordError]
+Parsed = tuple[int, UsageEvent | RecordError | dict]  # dict: a block of events as arrays
 
 
 def events_from_records(
@@ -368,8 +368,8 @@ class _Ingester:
                 seen += 1
                 if isinstance(item, RecordError):
                     self.report.reject(line, item)
-                elif isinstance(item, pd.DataFrame):  # a block the columnar path normalised
-                    if len(item):
+                elif isinstance(item, dict):  # a block the columnar path normalised
+                    if len(item["request_id"]):
                         self.save(self.prepare(item))
                 else:
                     chunk.append(item)
@@ -451,13 +451,13 @@ class _Ingester:
             if collecting:
                 gc.enable()
 
-    def prepare(self, df: pd.DataFrame) -> Prepared:
+    def prepare(self, events: pd.DataFrame | Events) -> Prepared:
         """A chunk of events as arrays, fingerprinted and priced, with its rollup sums.
 
         Pure computation, no database: it may run in a parsing process of its own.
         """
         gc.collect(1)  # the previous chunk's cycles (automatic collection is paused)
-        cols = event_arrays(df)
+        cols = events if isinstance(events, dict) else event_arrays(events)
         cols["content_hash"] = np.array(hex_hashes(content_hashes(cols, intern=True)), object)
         cols["day"] = (cols["ts"] // _DAY_US).astype("datetime64[D]")
         missing = cols["provider"] == ""
@@ -1076,7 +1076,7 @@ def _parse_worker(send: Any, parsed: Iterable[Parsed], ingester: _Ingester, stre
                 if len(errors) >= WORKER_ERRORS:
                     send.send(("errors", errors, None, stream.tell()))
                     errors = []
-            elif len(item):
+            elif len(item["request_id"]):
                 send.send(("chunk", errors, ingester.prepare(item), stream.tell()))
                 errors = []
         send.send(("done", errors, ingester.report.scrub, stream.tell()))
@@ -1330,8 +1330,8 @@ def _with_project(item: Any, project: str) -> Any:
     """An event (or a columnar block of events) with `project` where it names none."""
     if isinstance(item, UsageEvent) and not item.project:
         return item._replace(project=project)
-    if isinstance(item, pd.DataFrame) and len(item):
-        item.loc[item["project"] == "", "project"] = project
+    if isinstance(item, dict):
+        item["project"][item["project"] == ""] = project
     return item
 
 
@@ -1339,7 +1339,7 @@ def _with_progress(
     items: Iterator[Parsed], stream: BinaryIO, size: int, progress: Progress
 ) -> Iterator[Parsed]:
     for n, item in enumerate(items, start=1):
-        if n % 20 == 0 or isinstance(item[1], pd.DataFrame):
+        if n % 20 == 0 or isinstance(item[1], dict):
             progress(stream.tell(), size)
         yield item
     progress(size, size)
@@ -1762,7 +1762,7 @@ def _flat_block(
             found = CONTENT_KEYS.intersection(record)
             if found:
                 scrub.add_content(found)
-    frame, rest = flat_frame(records, columns)
+    frame, rest = flat_columns(records, columns)
     fast = np.ones(len(records), dtype=bool)
     fast[rest] = False
     slow_events = []
@@ -1777,11 +1777,12 @@ def _flat_block(
     if suspects:
         _redact_frame(frame, suspects, [records[i] for i in kept], [raws[i] for i in kept], scrub)
     if slow_events:
-        frame = pd.concat([frame, events_frame(slow_events)], ignore_index=True)
+        slow = event_arrays(events_frame(slow_events))
+        frame = {name: np.concatenate([values, slow[name]]) for name, values in frame.items()}
     yield numbers[-1], frame
 
 
-def _secret_suspects(frame: pd.DataFrame, records: list, raws: list) -> list[int]:
+def _secret_suspects(frame: Events, records: list, raws: list) -> list[int]:
     """Rows of the block that may hold an API key: one scan of the raw bytes (or labels)."""
     if None not in raws:
         if not may_hold_secret(b"\n".join(raws)):
@@ -1800,20 +1801,18 @@ def _secret_suspects(frame: pd.DataFrame, records: list, raws: list) -> list[int
     ]
 
 
-def _labels_of(frame: pd.DataFrame, row: int) -> list[str]:
-    return [frame.at[row, name] for name in _LABEL_FIELDS]
+def _labels_of(frame: Events, row: int) -> list[str]:
+    return [frame[name][row] for name in _LABEL_FIELDS]
 
 
-def _redact_frame(
-    frame: pd.DataFrame, rows: list[int], records: list, raws: list, scrub: Scrub
-) -> None:
+def _redact_frame(frame: Events, rows: list[int], records: list, raws: list, scrub: Scrub) -> None:
     """Redact secret look-alikes in the labels of `rows`, and report unstored ones too."""
     for name in _LABEL_FIELDS:
-        values = frame[name].to_numpy(dtype=object)
+        values = frame[name]
         for j in rows:
             value = values[j]
             if value and SECRET_PATTERN.search(value):
-                frame.loc[j, name] = redact(value)
+                values[j] = redact(value)
                 scrub.add_secret(name)
     for j in rows:
         record, raw = records[j], raws[j]
