@@ -118,7 +118,12 @@ def child(kind: str, path: Path, db_path: Path) -> None:
         rows = baseline(path, db_path)
     else:
         rows, _ = costdesk(path, db_path, again=False)
-    result = {"rows": rows, "seconds": time.perf_counter() - started, "rss_mb": _rss_mb()}
+    result = {
+        "rows": rows,
+        "seconds": time.perf_counter() - started,
+        "rss_mb": _rss_mb(),
+        "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
     if kind == "reingest":
         started = time.perf_counter()
         _, added = costdesk_again(path, db_path)
@@ -141,15 +146,42 @@ def _rss_mb() -> float:
 
 
 def run(kind: str, path: Path, db_path: Path) -> dict:
-    """Run one measurement in a fresh interpreter, so peak memory is that run's own."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--file", str(path), "--db", str(db_path)],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """Run one measurement in a fresh interpreter, so peak memory is that run's own.
+
+    Besides each process's peak RSS, the memory of the run's whole process tree is sampled
+    every 100 ms as PSS (proportional set size: pages a forked parse worker still shares with
+    its parent are counted once, not twice), and its peak reported.
+    """
+    command = [sys.executable, __file__, "--child", kind, "--file", str(path), "--db", str(db_path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT) as proc:
+        peak_pss = 0.0
+        while proc.poll() is None:
+            peak_pss = max(peak_pss, _tree_pss_mb(proc.pid))
+            time.sleep(0.1)
+        out = proc.stdout.read() if proc.stdout else ""
+    if proc.returncode:
+        raise SystemExit(f"{kind} run failed ({proc.returncode})")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["pss_mb"] = peak_pss
+    return result
+
+
+def _tree_pss_mb(pid: int) -> float:
+    """PSS of a process and all its descendants, in MB (0 for processes already gone)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) / 1024
+        pending += [int(c) for c in children]
+    return total
 
 
 def main() -> None:
@@ -187,6 +219,11 @@ def main() -> None:
         print(
             f"  Costdesk ingest:                 {our_rate:>10,.0f} rows/s  "
             f"{ours['seconds']:6.1f} s  peak RSS {ours['rss_mb']:6.0f} MB"
+            + (f" (parse worker {ours['worker_rss_mb']:.0f} MB)" if ours["worker_rss_mb"] else "")
+        )
+        print(
+            f"  peak memory, all processes (PSS): bare {base['pss_mb']:.0f} MB, "
+            f"Costdesk {ours['pss_mb']:.0f} MB"
         )
         print(f"  ratio Costdesk / bare:           {our_rate / base_rate:10.2f}x")
         print(
