@@ -324,7 +324,7 @@ def _insert(engine: Engine, table: Any) -> Any:
     return dialect.insert(table)
 
 
-INGEST_CACHE_KIB = 16_384  # SQLite page cache while ingesting; with the parse worker, the whole
+INGEST_CACHE_KIB = 8_192  # SQLite page cache while ingesting; with the parse worker, the whole
 # ingest stays under 300 MB (PSS of both processes) on a 1M-line file
 
 
