@@ -88,25 +88,6 @@ OUTPUT = OutputHistogram.__table__
 UPLOAD = Upload.__table__
 
 EVENT_COLUMNS = list(UsageEvent._fields)
-SUM_COLUMNS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "cost_pusd",
-    "uncached_input_pusd",
-    "cached_input_pusd",
-    "cache_write_pusd",
-    "output_pusd",
-    "cache_savings_pusd",
-    "truncated",
-    "with_max_tokens",
-    "latency_count",
-    "latency_sum_ms",
-    "requests",
-    "unpriced_requests",
-)
 COST_COLUMNS = ("cost_pusd", *COST_PARTS, "cache_savings_pusd")
 
 Progress = Callable[[int, int | None], None]
@@ -317,11 +298,6 @@ _LABEL_FIELDS = frozenset({"request_id", "project", "feature", "user", "error_ty
 
 # ---------------------------------------------------------------------------------------------
 # Chunks -> database
-
-
-def _insert(engine: Engine, table: Any) -> Any:
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 INGEST_CACHE_KIB = 8_192  # SQLite page cache while ingesting; with the parse worker, the whole
@@ -757,13 +733,6 @@ def _time_values(dialect_name: str, micros: np.ndarray) -> tuple[list, list]:
     days, inverse = np.unique(moments.astype("datetime64[D]"), return_inverse=True)
     texts = np.array(np.datetime_as_string(days).tolist(), dtype=object)  # one object per day
     return stamps.tolist(), texts[inverse.ravel()].tolist()
-
-
-def _nullable(series: pd.Series) -> list[int | None]:
-    if series.dtype == "Int64":
-        return series.to_numpy(dtype=object, na_value=None).tolist()  # Python ints and None
-    values = series.tolist()
-    return [None if v is None or v is pd.NA or v != v else int(v) for v in values]
 
 
 class _MemoBook:
