@@ -68,6 +68,19 @@ def assert_rollups_match_rows(engine: Engine) -> None:
     )
 
 
+def crash_on_second_chunk(real):
+    """`add_rollups` that fails on the second chunk written: a crash mid-file."""
+    calls = {"n": 0}
+
+    def add_rollups(conn, chunk):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("power cut")
+        return real(conn, chunk)
+
+    return add_rollups
+
+
 def test_flat_file_keeps_valid_lines_and_reports_each_bad_one(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -136,15 +149,7 @@ def test_crash_mid_file_then_rerun_completes_without_doubles(
     monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 3)
     path = write_jsonl(tmp_path / "big.jsonl", [flat(f"c{i}", output_tokens=i) for i in range(10)])
     real = ingest_mod.add_rollups
-    calls = {"n": 0}
-
-    def crash_on_second_chunk(conn, df):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("power cut")
-        return real(conn, df)
-
-    monkeypatch.setattr(ingest_mod, "add_rollups", crash_on_second_chunk)
+    monkeypatch.setattr(ingest_mod, "add_rollups", crash_on_second_chunk(real))
     with pytest.raises(RuntimeError):
         ingest_file(engine, path, book=BOOK)
     assert scalar(engine, "SELECT count(*) FROM request_log") == 3  # one whole chunk
@@ -478,15 +483,7 @@ def test_a_failure_on_either_side_of_the_parsing_process_stops_both(
     monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 3)
     path = write_jsonl(tmp_path / "big.jsonl", [flat(f"c{i}", output_tokens=i) for i in range(10)])
     real = ingest_mod.add_rollups
-    calls = {"n": 0}
-
-    def crash_on_second_chunk(conn, chunk):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("power cut")
-        return real(conn, chunk)
-
-    monkeypatch.setattr(ingest_mod, "add_rollups", crash_on_second_chunk)
+    monkeypatch.setattr(ingest_mod, "add_rollups", crash_on_second_chunk(real))
     with pytest.raises(RuntimeError, match="power cut"):
         ingest_file(engine, path, book=BOOK)
     assert not multiprocessing.active_children()  # the parsing process did not outlive it
