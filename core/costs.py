@@ -154,7 +154,7 @@ def usd_to_picos(usd: Decimal) -> int:
 
 COST_PARTS = ("uncached_input_pusd", "cached_input_pusd", "cache_write_pusd", "output_pusd")
 _RATE_COLS = ("r_in", "r_cached", "r_write", "r_out")
-_PRICED_TOKENS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
+PRICED_TOKENS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
 
 
 def _rate_row(rates: Rates) -> tuple[int, int, int, int]:
@@ -207,7 +207,7 @@ def price_arrays(columns: Mapping[str, np.ndarray], book: PriceBook) -> dict[str
     table = _rate_rows(book, keys)
     rates = np.array([r[:-1] for r in table], dtype=np.int64).reshape(len(table), 9)
     rate = {c: rates[inverse, i] for i, c in enumerate(_RATE_COLS)}
-    tokens = {name: np.asarray(columns[name], dtype=np.int64) for name in _PRICED_TOKENS}
+    tokens = {name: np.asarray(columns[name], dtype=np.int64) for name in PRICED_TOKENS}
     tier_above = rates[inverse, 4]
     use_tier = (tier_above > 0) & (tokens["input_tokens"] > tier_above)
     if use_tier.any():

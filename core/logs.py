@@ -288,7 +288,7 @@ def redact(value: str) -> str:
     return SECRET_PATTERN.sub(REDACTED, value)
 
 
-_LABELS = ("request_id", "project", "feature", "user", "error_type", "model")
+LABEL_FIELDS = ("request_id", "project", "feature", "user", "error_type", "model")
 
 
 def redact_event(event: UsageEvent, scrub: Scrub) -> UsageEvent:
@@ -297,7 +297,7 @@ def redact_event(event: UsageEvent, scrub: Scrub) -> UsageEvent:
     if not SECRET_PATTERN.search(joined):
         return event
     changes = {}
-    for name in _LABELS:
+    for name in LABEL_FIELDS:
         value = getattr(event, name)
         if value and SECRET_PATTERN.search(value):
             changes[name] = redact(value)
@@ -1318,28 +1318,6 @@ def flat_columns(
     if ok.all():
         return columns, []
     return {name: values[ok] for name, values in columns.items()}, np.flatnonzero(~ok).tolist()
-
-
-def flat_frame(
-    records: list[Mapping[str, Any]], column: RecordColumns | None = None
-) -> tuple[Any, list[int]]:
-    """`flat_columns` as a frame of UsageEvent columns (UTC times, missing numbers as NA)."""
-    import pandas as pd
-
-    columns, rest = flat_columns(records, column)
-    frame = {}
-    for name in UsageEvent._fields:
-        values = columns[name]
-        if name == "ts":
-            frame[name] = pd.to_datetime(values, unit="us", utc=True)
-        elif name in ("latency_ms", "max_tokens"):
-            frame[name] = pd.array(values, dtype="Int64", copy=True)
-            frame[name][values < 0] = pd.NA
-        elif values.dtype == object:
-            frame[name] = pd.Series(values, dtype=object)  # plain objects: no Arrow round trip
-        else:
-            frame[name] = values
-    return pd.DataFrame(frame, copy=False), rest
 
 
 def _latency_column(values: list) -> tuple[Any, Any]:

@@ -32,11 +32,19 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from core.costs import COST_PARTS, picos_to_usd, price_arrays, price_frame
+from core.costs import (
+    COST_PARTS,
+    PRICE_KEY,
+    PRICED_TOKENS,
+    picos_to_usd,
+    price_arrays,
+    price_frame,
+)
 from core.logs import (
     BOM,
     CONTENT_KEYS,
     FORMATS,
+    LABEL_FIELDS,
     MAX_LINE_BYTES,
     NORMALIZERS,
     SECRET_PATTERN,
@@ -293,7 +301,7 @@ def event_of(
     return event
 
 
-_LABEL_FIELDS = frozenset({"request_id", "project", "feature", "user", "error_type", "model"})
+_LABEL_FIELDS = frozenset(LABEL_FIELDS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -754,23 +762,17 @@ class _MemoBook:
         return self.book.resolve(model)
 
 
-def price_events(df: pd.DataFrame, book: PriceBook | _MemoBook) -> pd.DataFrame:
-    """Exact costs (pico-dollars, via `core.costs.price_frame`) and histogram buckets."""
-    out = price_frame(df, book)
-    latency = out["latency_ms"]
-    has_latency = latency.notna().to_numpy()
-    buckets = bucket_index(latency.fillna(0).to_numpy(float), LATENCY_EDGES_MS)
-    out["latency_bucket"] = np.where(has_latency, buckets, -1)
-    output_tokens = out["output_tokens"].to_numpy(np.int64).astype(float)
-    out["output_bucket"] = bucket_index(output_tokens, OUTPUT_EDGES_TOKENS)
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # Rollups
 
-_ROLLUP_COUNTS = (*COST_COLUMNS, "input_tokens", "cached_input_tokens", "cache_write_tokens")
-_ROLLUP_COUNTS += ("output_tokens", "reasoning_tokens")
+_TOKENS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+_ROLLUP_COUNTS = (*COST_COLUMNS, *_TOKENS)
 
 
 def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -916,15 +918,6 @@ def rebuild_rollups(conn: Connection, days: Iterable[date] | None = None) -> Non
         cond = column.isnot(None) if where is None else (where & column.isnot(None))
         group = [*(getattr(LOG.c, k) for k in hist_key), column.label("bucket")]
         _insert_select(conn, table, group, [func.count().label("count")], cond)
-
-
-_TOKENS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-)
 
 
 def _case(condition: Any) -> Any:
@@ -1543,18 +1536,7 @@ class RepriceReport:
         return picos_to_usd(self.after_pusd - self.before_pusd)
 
 
-_PRICE_INPUT = (
-    "id",
-    "model",
-    "day",
-    "service_tier",
-    "batch",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "cost_pusd",
-)
+_PRICE_INPUT = ("id", *PRICE_KEY, *PRICED_TOKENS, "cost_pusd")
 REPRICE_ROWS = 50_000
 
 
@@ -1588,7 +1570,7 @@ def _reprice_batch(
     batch["service_tier"] = batch["service_tier"].fillna("")
     batch["day"] = pd.to_datetime(batch["day"]).dt.date
     report.before_pusd += int(batch["cost_pusd"].sum())
-    priced = price_events(batch.drop(columns=["cost_pusd"]).assign(latency_ms=np.nan), book)
+    priced = price_frame(batch.drop(columns=["cost_pusd"]), book)
     names = [*COST_COLUMNS, "priced", "price_version", "id"]
     values = {n: priced[n].tolist() for n in names}
     rows = [

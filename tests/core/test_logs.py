@@ -13,6 +13,7 @@ from core.logs import (
     FileFormatError,
     RecordError,
     Scrub,
+    UsageEvent,
     cost_rows,
     count,
     csv_header,
@@ -323,9 +324,7 @@ def test_default_source_and_csv_header() -> None:
 
 
 def test_columnar_flat_path_matches_the_row_normaliser() -> None:
-    import pandas as pd
-
-    from core.logs import flat_frame
+    from core.logs import flat_columns
 
     records = [
         FLAT,
@@ -336,13 +335,15 @@ def test_columnar_flat_path_matches_the_row_normaliser() -> None:
         {**FLAT, "request_id": "r6", "feature": None, "tags": ["a", "b"]},  # tags: slow way
         {**FLAT, "request_id": "r7", "timestamp": "2025-06-01t10:00:00z"},  # lower case: slow
     ]
-    frame, rest = flat_frame(records)
+    columns, rest = flat_columns(records)
     assert rest == [4, 5, 6]
-    for row, record in zip(frame.itertuples(index=False), records[:4], strict=True):
-        expected = normalize_flat(record)
-        got = [None if not isinstance(v, str) and pd.isna(v) else v for v in row]
-        got[0] = got[0].to_pydatetime()
-        assert tuple(got) == tuple(expected)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for i, record in enumerate(records[:4]):
+        got = {name: columns[name][i] for name in UsageEvent._fields}
+        got["ts"] = epoch + timedelta(microseconds=int(got["ts"]))
+        for name in ("latency_ms", "max_tokens"):  # -1 stands for missing
+            got[name] = None if got[name] < 0 else got[name]
+        assert tuple(got.values()) == tuple(normalize_flat(record))
 
 
 def test_line_blocks_number_lines_across_block_edges() -> None:
