@@ -40,6 +40,7 @@ from core.costs import (
     price_arrays,
     price_frame,
 )
+from core.fingerprint import content_hashes, hex_hashes
 from core.logs import (
     BOM,
     CONTENT_KEYS,
@@ -207,56 +208,6 @@ STRING_COLUMNS = (
 def events_frame(events: list[UsageEvent]) -> pd.DataFrame:
     """Normalised events as a frame with the UsageEvent columns."""
     return pd.DataFrame.from_records(events, columns=EVENT_COLUMNS)
-
-
-# request_id is the key the fingerprint is compared under; provider is filled in from the
-# price book when a record names none, so it is not part of what the record said.
-_HASHED = tuple(name for name in EVENT_COLUMNS if name not in ("request_id", "ts", "provider"))
-_NULLABLE = frozenset({"latency_ms", "max_tokens"})
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
-
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: every input bit moves every output bit (wraps mod 2**64)."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * _M1
-    h = h ^ (h >> np.uint64(27))
-    h = h * _M2
-    return h ^ (h >> np.uint64(31))
-
-
-def _text_hash(value: object) -> int:
-    return int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=8).digest(), "little")
-
-
-def content_hashes(cols: Events, *, intern: bool = False) -> np.ndarray:
-    """A stable 64-bit fingerprint per normalised event (its id and provider aside).
-
-    Same content, same fingerprint, in any process and on any backend; used to tell an
-    identical re-sent record (a duplicate) from a different one under the same id (a conflict).
-    Text is hashed once per distinct value, numbers column by column in numpy. With `intern`,
-    each label column of `cols` is replaced by one shared object per distinct value.
-    """
-    h = _mix(cols["ts"].astype(np.uint64) ^ np.uint64(0x9E3779B97F4A7C15))
-    with np.errstate(over="ignore"):
-        for position, name in enumerate(_HASHED, start=1):
-            values = cols[name]
-            if name in STRING_COLUMNS:
-                codes, uniques = pd.factorize(values)  # labels are never missing: no NA pass
-                hashed = np.fromiter(map(_text_hash, uniques), np.uint64, len(uniques))
-                values = hashed[codes] if len(codes) else np.zeros(0, np.uint64)
-                if intern:  # equal labels become one object: a chunk pickles in a fraction
-                    cols[name] = np.asarray(uniques, dtype=object)[codes]
-            else:
-                values = values.astype(np.int64).astype(np.uint64)
-            h = _mix(h ^ _mix(values + np.uint64(position)))
-    return h
-
-
-def hex_hashes(hashes: np.ndarray) -> list[str]:
-    """Fingerprints as the 16-digit hex text stored in `request_log.content_hash`."""
-    text = hashes.astype(">u8").tobytes().hex().encode()  # one C pass, then split into 16s
-    return np.frombuffer(text, dtype="S16").astype("U16").tolist()
 
 
 Parsed = tuple[int, UsageEvent | RecordError | dict]  # dict: a block of events as arrays
@@ -584,6 +535,7 @@ class _Ingester:
 
 
 _DAY_US = 86_400_000_000
+_NULLABLE = frozenset({"latency_ms", "max_tokens"})
 Events = dict[str, np.ndarray]  # column name -> one value per event
 
 

@@ -385,7 +385,8 @@ def test_fingerprints_are_the_same_in_a_fresh_interpreter(tmp_path: Path) -> Non
     script = (
         "import sys; sys.path.insert(0, '.');"
         "from datetime import datetime, UTC; from core.logs import UsageEvent;"
-        "from db.ingest import content_hashes, event_arrays, events_frame, hex_hashes;"
+        "from core.fingerprint import content_hashes, hex_hashes;"
+        "from db.ingest import event_arrays, events_frame;"
         "e = UsageEvent(datetime(2025, 6, 1, tzinfo=UTC), 'r1', 'gpt-4o', 10, 5, project='p');"
         "print(hex_hashes(content_hashes(event_arrays(events_frame([e, e._replace(user='u')])))))"
     )
