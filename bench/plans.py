@@ -2,9 +2,10 @@
 
 One `core.plans.analyse` call prices the workload, its 10 tornado variants, 5 what-if variants
 and the 7 x 7 requests/day x output-tokens grid on the selected model, and the workload on every
-priced model of the snapshot, all through the exact integer path. The rate matrix is built once
-per price book and pricing date (cached by the page), so it is timed separately. The run also
-checks that every model's vectorised monthly cost equals the Decimal path of `core.costs`.
+priced model of the snapshot plus one custom model with two long-context tiers (the snapshot has
+none), all through the exact integer kernel of `core.costs`. The rate matrix is built once per
+price book and pricing date (cached by the page), so it is timed separately. The run also checks
+that every model's vectorised monthly cost equals the Decimal path of `core.costs`.
 
     .venv/bin/python bench/plans.py [--repeat 50]
 """
@@ -22,9 +23,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.plans import RateMatrix, Workload, analyse, plan_cost
-from core.pricing import PriceBook
+from core.pricing import LongContextTier, PriceBook, Rates
 
 TARGET_MS = 50.0
+TWO_TIERS = Rates(
+    "custom",
+    "two-tier-bench",
+    Decimal("1.25"),
+    Decimal(10),
+    cached_input_mtok=Decimal("0.125"),
+    tiers=(
+        LongContextTier(1_000, Decimal("2.5"), Decimal("0.25"), None, Decimal(15)),
+        LongContextTier(200_000, Decimal(5), None, None, Decimal(20)),
+    ),
+)
 
 
 def _ms(seconds: float) -> float:
@@ -39,7 +51,7 @@ def main() -> int:
     book = PriceBook.from_snapshot()
     when = date(2025, 6, 1)
     start = time.perf_counter()
-    rates_table = book.table(when)
+    rates_table = [*book.table(when), TWO_TIERS]
     matrix = RateMatrix.from_rates(rates_table)
     build_ms = _ms(time.perf_counter() - start)
     workload = Workload(

@@ -1,10 +1,11 @@
 """Plan a workload before launch: monthly cost, projection, model comparison and sensitivity.
 
-Two paths give the same figures. The scalar path prices one request with `core.costs.cost`
-(exact `Decimal`) and scales it. The vectorised path holds every model's rates as integer
-micro-dollars and every share in 1e-4 steps, so a request's cost is an exact integer of
-1e-20 USD; numpy object arrays of Python ints evaluate all workload variants against all
-models at once with no rounding and no overflow. Tests check both paths agree to the unit.
+Two paths give the same figures. The reference path prices one request with `core.costs.cost`
+(exact `Decimal`) and scales it. The vectorised path prices every workload variant on every
+model at once through `core.costs.cost_kernel`, the kernel that also prices stored events:
+counts are scaled by 1e4 so shares held in 1e-4 steps stay whole, and the real-time/batch blend
+(S - b) x kernel(real time) + b x kernel(batch) is an exact integer of 1e-20 USD (int64 when the
+bound check allows it, else Python ints). Tests hold both paths equal to the unit.
 """
 
 from __future__ import annotations
@@ -18,14 +19,23 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 import numpy as np
 import pandas as pd
 
-from core.costs import CostBreakdown, Usage, cost, to_micros
-from core.pricing import LongContextTier, PriceBook, Rates, Unpriced
+from core.costs import (
+    COST_PARTS,
+    CostBreakdown,
+    RateArrays,
+    Usage,
+    cost,
+    cost_kernel,
+    kernel_dtype,
+    max_count,
+    rate_arrays,
+)
+from core.pricing import PriceBook, Rates, Unpriced
 
 SHARE_SCALE = 10_000  # shares are held in 1e-4 steps (0.01 %)
 UNITS_PER_USD = SHARE_SCALE * SHARE_SCALE * 10**6 * 10**6
 CENT = Decimal("0.01")
 MONTHS_PER_YEAR = 12
-NO_TIER = 10**18  # "never exceeded" input size for models without long-context tiers
 
 
 class PlanError(ValueError):
@@ -213,111 +223,84 @@ def plan_cost(workload: Workload, rates: Rates) -> PlanCost:
 # --- vectorised path --------------------------------------------------------------------------
 
 
-def _trio(rates: Rates) -> tuple[int, int, int]:
-    r_in = to_micros(rates.input_mtok)
-    cached = rates.cached_input_mtok
-    return r_in, to_micros(cached) if cached is not None else r_in, to_micros(rates.output_mtok)
-
-
-_RATE_KEYS = (
-    "in",
-    "cached",
-    "out",
-    "above",
-    "t_in",
-    "t_cached",
-    "t_out",
-    "b_in",
-    "b_cached",
-    "b_out",
-)
-
-
-def _rate_row(rates: Rates) -> tuple[int, ...]:
-    tier = (NO_TIER, 0, 0, 0)
-    if rates.tiers:
-        top = rates.tiers[-1]
-        t_cached = top.cached_input_mtok if top.cached_input_mtok is not None else top.input_mtok
-        tier = (top.above_tokens, *_trio(replace(rates, **_tier_fields(top, t_cached))))
-    return (*_trio(rates), *tier, *_trio(rates.for_batch()))
-
-
-def _tier_fields(tier: LongContextTier, cached: Decimal) -> dict[str, Decimal]:
-    return {
-        "input_mtok": tier.input_mtok,
-        "cached_input_mtok": cached,
-        "output_mtok": tier.output_mtok,
-    }
-
-
 @dataclass(frozen=True)
 class RateMatrix:
-    """Every model's rates as integer micro-dollars per 1M tokens, one column per model."""
+    """Every model's real-time and batch rates as kernel rate arrays, one column per model."""
 
     rates: tuple[Rates, ...]
-    arrays: dict[str, np.ndarray] = field(repr=False, compare=False)
+    realtime: RateArrays = field(repr=False, compare=False)
+    batch: RateArrays = field(repr=False, compare=False)
+    max_micros: int = field(repr=False, compare=False)  # the bound check's largest rate
 
     @classmethod
     def from_rates(cls, rates: Sequence[Rates]) -> RateMatrix:
         """Build the matrix once per price book and pricing date; reuse it for every plan."""
-        if any(len(r.tiers) > 1 for r in rates):
-            raise PlanError("Models with more than one long-context tier are not supported.")
-        rows = np.array([_rate_row(r) for r in rates], dtype=object).reshape(len(rates), 10)
-        return cls(tuple(rates), {k: rows[:, i][None, :] for i, k in enumerate(_RATE_KEYS)})
+        realtime = rate_arrays(rates).map(_model_axis)
+        batch = rate_arrays([r.for_batch() for r in rates]).map(_model_axis)
+        top = max(realtime.max_micros(), batch.max_micros())
+        return cls(tuple(rates), realtime, batch, top)
 
     def __len__(self) -> int:
         return len(self.rates)
 
 
-def _column(values: Sequence[int]) -> np.ndarray:
+def _model_axis(values: np.ndarray) -> np.ndarray:
+    return values[None, :]
+
+
+def _column(values: Sequence[int | Decimal]) -> np.ndarray:
     return np.array([int(v) for v in values], dtype=object)[:, None]
 
 
-def _units(matrix: RateMatrix, variants: Sequence[Workload]) -> tuple[np.ndarray, ...]:
-    """Per-request cost parts (uncached, cached, output) in 1e-20 USD, shape (variants, models)."""
-    a = matrix.arrays
+def _units(matrix: RateMatrix, variants: Sequence[Workload]) -> dict[str, np.ndarray]:
+    """Per-request cost parts in 1e-20 USD, shape (variants, models), through `cost_kernel`.
+
+    Counts are scaled by SHARE_SCALE so a cached share in 1e-4 steps is a whole count (the
+    kernel then gives 1e-16 USD); the blend (S - b) x real time + b x batch gives 1e-20 USD.
+    """
     s = SHARE_SCALE
-    tokens_in = _column([w.input_tokens for w in variants])
-    tokens_out = _column([w.billed_output_tokens for w in variants])
-    cache = _column([w.cache_hit_share * s for w in variants])
-    batch = _column([w.batch_share * s for w in variants])
-    tiered = tokens_in > a["above"]
-    r_in = np.where(tiered, a["t_in"], a["in"])
-    r_cached = np.where(tiered, a["t_cached"], a["cached"])
-    r_out = np.where(tiered, a["t_out"], a["out"])
+    usage = {
+        "input_tokens": _column([w.input_tokens * s for w in variants]),
+        "cached_input_tokens": _column([w.input_tokens * w.cache_hit_share * s for w in variants]),
+        "cache_write_tokens": _column([0] * len(variants)),
+        "output_tokens": _column([w.billed_output_tokens * s for w in variants]),
+    }
+    # The blend multiplies the kernel's values by up to SHARE_SCALE more.
+    dtype = kernel_dtype(max_count(usage.values()) * s, matrix.max_micros)
+    usage = {name: values.astype(dtype) for name, values in usage.items()}
+    tier_input = _column([w.input_tokens for w in variants])
+    realtime = cost_kernel(usage, matrix.realtime.astype(dtype), tier_input=tier_input)
+    batched = cost_kernel(usage, matrix.batch.astype(dtype))
+    batch = _column([w.batch_share * s for w in variants]).astype(dtype)
     real = s - batch
-    return (
-        tokens_in * (s - cache) * (real * r_in + batch * a["b_in"]),
-        tokens_in * cache * (real * r_cached + batch * a["b_cached"]),
-        tokens_out * s * (real * r_out + batch * a["b_out"]),
-    )
+    return {
+        name: real * realtime[name] + batch * batched[name] for name in (*COST_PARTS, "cost_pusd")
+    }
 
 
 def _usd(units: int) -> Decimal:
-    with exact():
-        return Decimal(int(units)) / UNITS_PER_USD
+    """Units of 1e-20 USD as Decimal USD; callers hold an `exact()` context."""
+    return Decimal(int(units)) / UNITS_PER_USD
 
 
 def price_variants(matrix: RateMatrix, variants: Sequence[Workload]) -> list[list[PlanCost]]:
     """Every workload variant priced on every model of `matrix` in one vectorised pass."""
-    uncached, cached, output = _units(matrix, variants)
-    zero = Decimal(0)
+    units = _units(matrix, variants)
+    parts = [units[name] for name in COST_PARTS]
     table = []
-    for i, workload in enumerate(variants):
-        row = []
-        for j, rates in enumerate(matrix.rates):
-            parts = CostBreakdown(
-                _usd(uncached[i, j]), _usd(cached[i, j]), zero, _usd(output[i, j])
-            )
-            row.append(_plan(rates, workload, parts))
-        table.append(row)
+    with exact():
+        for i, workload in enumerate(variants):
+            row = []
+            for j, rates in enumerate(matrix.rates):
+                breakdown = CostBreakdown(*(_usd(part[i, j]) for part in parts))
+                row.append(_plan(rates, workload, breakdown))
+            table.append(row)
     return table
 
 
 def monthly_totals(matrix: RateMatrix, variants: Sequence[Workload]) -> np.ndarray:
     """Monthly totals (exact Decimal, shape variants x models) without building breakdowns."""
-    uncached, cached, output = _units(matrix, variants)
-    total = uncached + cached + output
+    total = _units(matrix, variants)["cost_pusd"]
     out = np.empty(total.shape, dtype=object)
     with exact():
         for i, workload in enumerate(variants):
@@ -683,8 +666,9 @@ def analyse(
         *_what_if_variants(workload, target),
         *grid_variants,
     ]
-    totals = monthly_totals(RateMatrix.from_rates([rates]), variants)[:, 0]
-    plan = price_variants(RateMatrix.from_rates([rates]), [workload])[0][0]
+    selected = RateMatrix.from_rates([rates])
+    totals = monthly_totals(selected, variants)[:, 0]
+    plan = price_variants(selected, [workload])[0][0]
     comparison = compare_models(workload, matrix)
     doubled, no_cache, with_cache, realtime, full_batch = totals[11:16]
     questions = Questions(

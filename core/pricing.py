@@ -67,14 +67,19 @@ class Rates:
         return f"{self.source}@{start}{tier}"
 
     def for_batch(self) -> Rates:
-        """The rates a Batch API request pays (falls back to the real-time rates)."""
+        """The rates a Batch API request pays (each unset batch rate falls back to real time)."""
         return replace(
             self,
-            input_mtok=self.batch_input_mtok or self.input_mtok,
-            output_mtok=self.batch_output_mtok or self.output_mtok,
-            cached_input_mtok=self.batch_cached_input_mtok or self.cached_input_mtok,
+            input_mtok=_first_set(self.batch_input_mtok, self.input_mtok),
+            output_mtok=_first_set(self.batch_output_mtok, self.output_mtok),
+            cached_input_mtok=_first_set(self.batch_cached_input_mtok, self.cached_input_mtok),
             tiers=(),
         )
+
+
+def _first_set(rate: Decimal | None, fallback: Decimal | None) -> Decimal | None:
+    """`rate` unless unset: a batch rate of exactly 0 is a price, not a missing one."""
+    return rate if rate is not None else fallback
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ a few thousand rows. Rules are ordered and the first match wins. A rule's action
 - `batch_share`: move a share of the matched real-time requests to the Batch API;
 - `cache_uplift_points`: raise the cache-hit share of input tokens by that many points.
 
-Cost is linear in token sums, so groups are summed per price key before pricing with
-`core.costs.cost` in exact `Decimal`. Long-context tiers are chosen per group from the mean
-input tokens per request (exact when the group's bucket lies on one side of the tier edge).
+Cost is linear in token sums, so groups are summed per price key and every key is priced at
+once by `core.costs.price_usage`, the kernel that prices stored events, in exact integer
+pico-dollars. Long-context tiers are chosen per group from the mean input tokens per request
+(exact when the group's bucket lies on one side of the tier edge) and handed to the kernel as
+its `tier_input`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 import numpy as np
 import pandas as pd
 
-from core.costs import CostBreakdown, Usage, cost, effective_rates
+from core.costs import PRICED_TOKENS, picos_to_usd, price_usage, rate_arrays
 from core.pricing import PriceBook, Rates, Unpriced
 
 DAYS_PER_MONTH = 30
@@ -488,27 +490,51 @@ def _tier_index(rates: Rates, mean_input: np.ndarray) -> np.ndarray:
     return index
 
 
-def _tiered(rates: Rates, tier: int) -> Rates:
-    """Tier-free rates for one tier index, so `cost` never re-tiers a summed usage."""
-    if tier == 0:
-        return replace(rates, tiers=())
-    return effective_rates(rates, rates.tiers[tier - 1].above_tokens + 1)
+def _own_tiers(frame: pd.DataFrame, rates: dict[str, Rates]) -> np.ndarray:
+    """Each row's tier index on its own model, from the row's mean prompt."""
+    tiers = np.zeros(len(frame), np.int64)
+    for model, model_rates in rates.items():
+        rows = (frame["model"] == model).to_numpy()
+        tiers[rows] = _tier_index(model_rates, frame.loc[rows, "in_mean"].to_numpy())
+    return tiers
 
 
-def price_group(usage: Usage, rates: Rates, tier: int, batch: bool) -> Decimal:
-    """Exact cost of a summed usage at one tier, real-time or batch."""
-    breakdown: CostBreakdown = (
-        cost(usage, rates, batch=True) if batch else cost(usage, _tiered(rates, tier))
-    )
-    return breakdown.total_usd
+def _tier_inputs(rates: dict[str, Rates], codes: np.ndarray, tiers: np.ndarray) -> np.ndarray:
+    """An input count that selects each tier index on each model: one token above its edge."""
+    names = list(rates)
+    width = 1 + max((len(rates[n].tiers) for n in names), default=0)
+    edges = np.zeros((len(names), width), np.int64)  # tier 0: base rates
+    for i, name in enumerate(names):
+        for k, tier in enumerate(rates[name].tiers, 1):
+            edges[i, k] = tier.above_tokens + 1
+    return edges[codes, tiers]
 
 
-def _mixed(usage: Usage, rates: Rates, tier: int, batch: bool, batch_share: Decimal) -> Decimal:
+def _price_groups(
+    usage: dict[str, np.ndarray],
+    models: np.ndarray,
+    rates: dict[str, Rates],
+    tiers: np.ndarray,
+    batch: np.ndarray,
+) -> np.ndarray:
+    """Exact pico-dollar cost of each summed usage on its model at its tier, real time or batch."""
+    names = list(rates)
+    table = rate_arrays([*(rates[n] for n in names), *(rates[n].for_batch() for n in names)])
+    position = {name: i for i, name in enumerate(names)}
+    codes = np.array([position[m] for m in models], dtype=np.int64)
+    index = codes + len(names) * batch.astype(np.int64)
+    tier_input = _tier_inputs(rates, codes, tiers)
+    return price_usage(usage, table, tier_input=tier_input, index=index)["cost_pusd"]
+
+
+def _mixed(realtime_pusd: int, batch_pusd: int, batch: bool, batch_share: Decimal) -> Decimal:
     """Cost when `batch_share` of real-time traffic moves to the Batch API."""
-    if batch or batch_share == 0:
-        return price_group(usage, rates, tier, batch)
-    realtime = price_group(usage, rates, tier, False)
-    return realtime + batch_share * (price_group(usage, rates, tier, True) - realtime)
+    if batch:
+        return picos_to_usd(batch_pusd)
+    realtime = picos_to_usd(realtime_pusd)
+    if batch_share == 0:
+        return realtime
+    return realtime + batch_share * (picos_to_usd(batch_pusd) - realtime)
 
 
 def _prepare(
@@ -559,10 +585,7 @@ def _annotate(
 ) -> pd.DataFrame:
     """Per row: rule index, own tier, whether it fits the target, target tier, uplifted cache."""
     frame["rule"] = assign_rules(frame, rules, book)
-    frame["tier"] = 0
-    for model, model_rates in rates.items():
-        rows = (frame["model"] == model).to_numpy()
-        frame.loc[rows, "tier"] = _tier_index(model_rates, frame.loc[rows, "in_mean"].to_numpy())
+    frame["tier"] = _own_tiers(frame, rates)
     frame["fits"] = True
     frame["target_tier"] = 0
     points = np.zeros(len(frame), np.int64)
@@ -584,13 +607,47 @@ _KEY = ["rule", "model", "canonical", "batch", "tier", "fits", "target_tier"]
 _SUMS = ["requests", *TOKEN_COLUMNS, "cached_up", "io_tokens"]
 
 
-def _usage(row: pd.Series, cached_column: str) -> Usage:
-    return Usage(
-        input_tokens=int(row["input_tokens"]),
-        output_tokens=int(row["output_tokens"]),
-        cached_input_tokens=int(row[cached_column]),
-        cache_write_tokens=int(row["cache_write_tokens"]),
-    )
+def _usage_columns(cached_column: str = "cached_input_tokens") -> dict[str, str]:
+    """Which traffic column holds each kernel count."""
+    columns = dict(zip(PRICED_TOKENS, TOKEN_COLUMNS, strict=True))
+    return columns | {"cached_input_tokens": cached_column}
+
+
+def _usage(frame: pd.DataFrame, cached_column: str) -> dict[str, np.ndarray]:
+    """Token sums of each row as kernel usage arrays, cached tokens from `cached_column`."""
+    return {name: frame[c].to_numpy() for name, c in _usage_columns(cached_column).items()}
+
+
+def _key_prices(
+    keys: pd.DataFrame, rules: Sequence[Rule], rates: dict[str, Rates], targets: dict[str, _Target]
+) -> dict[str, np.ndarray]:
+    """Pico-dollar prices of each key: as logged, and after its rule on its own and target model."""
+    models = keys["model"].to_numpy(object)
+    tiers = keys["tier"].to_numpy(np.int64)
+    batch = keys["batch"].to_numpy(bool)
+    after = _usage(keys, "cached_up")
+    prices = {
+        "base_pusd": _price_groups(
+            _usage(keys, "cached_input_tokens"), models, rates, tiers, batch
+        ),
+        "own_rt_pusd": _price_groups(after, models, rates, tiers, np.zeros_like(batch)),
+        "own_batch_pusd": _price_groups(after, models, rates, tiers, np.ones_like(batch)),
+        "target_rt_pusd": np.zeros(len(keys), dtype=object),
+        "target_batch_pusd": np.zeros(len(keys), dtype=object),
+    }
+    rule_index, fits = keys["rule"].to_numpy(), keys["fits"].to_numpy(bool)
+    target_tiers = keys["target_tier"].to_numpy(np.int64)
+    for index, rule in enumerate(rules):
+        rows = (rule_index == index) & fits
+        if not (rule.routes and rows.any()):
+            continue
+        target = {rule.target: targets[rule.target].rates}
+        named = np.full(int(rows.sum()), rule.target, dtype=object)
+        sub = {name: values[rows] for name, values in after.items()}
+        for column, mode in (("target_rt_pusd", False), ("target_batch_pusd", True)):
+            flags = np.full(len(named), mode)
+            prices[column][rows] = _price_groups(sub, named, target, target_tiers[rows], flags)
+    return prices
 
 
 class _Ledger:
@@ -645,32 +702,27 @@ class _Target:
     name: str
 
 
-def _after(key: pd.Series, rule: Rule, own: Rates, targets: dict[str, _Target]) -> tuple:
+def _after(key: pd.Series, price: dict[str, int], rule: Rule) -> tuple:
     """Cost on the own model, cost on the target, routed share and batch share of one key."""
-    usage = _usage(key, "cached_up")
-    batch, tier = bool(key["batch"]), int(key["tier"])
+    batch = bool(key["batch"])
     batch_share = ZERO if batch else rule.batch_share
-    on_own = _mixed(usage, own, tier, batch, batch_share)
+    on_own = _mixed(price["own_rt_pusd"], price["own_batch_pusd"], batch, batch_share)
     if not (rule.routes and bool(key["fits"])):
         return on_own, ZERO, ZERO, batch_share
-    target = targets[rule.target].rates
-    on_target = _mixed(usage, target, int(key["target_tier"]), batch, batch_share)
+    on_target = _mixed(price["target_rt_pusd"], price["target_batch_pusd"], batch, batch_share)
     return on_own, on_target, rule.share, batch_share
 
 
 def _apply(
     ledger: _Ledger,
     key: pd.Series,
+    price: dict[str, int],
     rules: Sequence[Rule],
-    rates: dict[str, Rates],
     targets: dict[str, _Target],
 ) -> None:
-    """Price one aggregated key before and after its rule, and book it."""
-    own = rates[key["model"]]
+    """Book one aggregated key before and after its rule, from its kernel prices (pico-dollars)."""
     requests = int(key["requests"])
-    base = price_group(
-        _usage(key, "cached_input_tokens"), own, int(key["tier"]), bool(key["batch"])
-    )
+    base = picos_to_usd(price["base_pusd"])
     ledger.baseline += base
     ledger.requests += requests
     if key["rule"] < 0:
@@ -678,7 +730,7 @@ def _apply(
         ledger.model(key["canonical"], Decimal(requests), Decimal(requests), base, base)
         return
     rule = rules[int(key["rule"])]
-    on_own, on_target, share, batch_share = _after(key, rule, own, targets)
+    on_own, on_target, share, batch_share = _after(key, price, rule)
     scenario = (ONE - share) * on_own + share * (on_target + rule.escalation * on_own)
     ledger.scenario += scenario
     moved = share * requests
@@ -719,8 +771,9 @@ def simulate(
         if len(frame):
             frame = _annotate(frame, rules, rates, book, when)
             keys = frame.groupby(_KEY, sort=False, as_index=False)[_SUMS].sum()
-            for _, key in keys.iterrows():
-                _apply(ledger, key, rules, rates, targets)
+            prices = _key_prices(keys, rules, rates, targets)
+            for i, (_, key) in enumerate(keys.iterrows()):
+                _apply(ledger, key, {name: v[i] for name, v in prices.items()}, rules, targets)
     return Simulation(
         baseline_usd=ledger.baseline,
         scenario_usd=ledger.scenario,
@@ -861,27 +914,16 @@ class Variance:
         return pd.DataFrame(rows, columns=["step", "measure", "amount_usd"])
 
 
-def _total_usage(frame: pd.DataFrame) -> Usage:
-    sums = {c: int(frame[c].sum()) for c in TOKEN_COLUMNS}
-    return Usage(
-        input_tokens=sums["input_tokens"],
-        output_tokens=sums["output_tokens"],
-        cached_input_tokens=sums["cached_input_tokens"],
-        cache_write_tokens=sums["cache_write_tokens"],
-    )
-
-
 def _priced_sum(frame: pd.DataFrame, rates: dict[str, Rates]) -> Decimal:
     """Each row at its own model's rates (tier from the row's mean prompt)."""
-    total = ZERO
-    for row in frame.itertuples(index=False):
-        model_rates = rates[row.model]
-        tier = int(_tier_index(model_rates, np.array([row.in_mean]))[0])
-        usage = Usage(
-            row.input_tokens, row.output_tokens, row.cached_input_tokens, row.cache_write_tokens
-        )
-        total += price_group(usage, model_rates, tier, bool(row.batch))
-    return total
+    picos = _price_groups(
+        _usage(frame, "cached_input_tokens"),
+        frame["model"].to_numpy(object),
+        rates,
+        _own_tiers(frame, rates),
+        frame["batch"].to_numpy(bool),
+    )
+    return picos_to_usd(sum(picos.tolist(), 0))
 
 
 def plan_vs_actual(
@@ -922,14 +964,14 @@ def _plan_mix_with_actual_tokens(
     """All actual tokens, spread over the plan's models and batch split by planned requests."""
     if actual.empty:
         return ZERO
-    usage = _total_usage(actual)
-    mean_input = np.array([usage.input_tokens / max(int(actual["requests"].sum()), 1)])
+    usage = {name: np.array([int(actual[c].sum())]) for name, c in _usage_columns().items()}
+    mean_input = np.array([usage["input_tokens"][0] / max(int(actual["requests"].sum()), 1)])
+    models = plan["model"].to_numpy(object)
+    tiers = np.array([_tier_index(rates[m], mean_input)[0] for m in models], np.int64)
+    picos = _price_groups(usage, models, rates, tiers, plan["batch"].to_numpy(bool))
     total = ZERO
-    for row in plan.itertuples(index=False):
-        model_rates = rates[row.model]
-        tier = int(_tier_index(model_rates, mean_input)[0])
-        weight = Decimal(int(row.requests)) / plan_requests
-        total += weight * price_group(usage, model_rates, tier, bool(row.batch))
+    for requests, cost_pusd in zip(plan["requests"], picos, strict=True):
+        total += Decimal(int(requests)) / plan_requests * picos_to_usd(cost_pusd)
     return total.quantize(PICO)
 
 

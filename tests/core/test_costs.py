@@ -6,8 +6,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from core.costs import Usage, cost, picos_to_usd, price, price_frame
-from core.pricing import PriceBook, PriceOverride, Rates, Unpriced
+from core.costs import PRICED_TOKENS, Usage, cost, picos_to_usd, price, price_frame
+from core.pricing import LongContextTier, PriceBook, PriceOverride, Rates, Unpriced
 
 D = Decimal
 GPT4O = Rates(
@@ -156,3 +156,72 @@ def test_vectorised_path_reports_what_caching_saved():
     }
     out = price_frame(pd.DataFrame([row]), PriceBook.from_snapshot())
     assert picos_to_usd(out["cache_savings_pusd"].iloc[0]) == D("0.00128")
+
+
+def test_a_zero_batch_rate_is_a_price_not_a_missing_one():
+    free = Rates(
+        "custom",
+        "free-batch",
+        input_mtok=D(2),
+        output_mtok=D(8),
+        cached_input_mtok=D(1),
+        batch_input_mtok=D(0),
+        batch_output_mtok=D(0),
+        batch_cached_input_mtok=D(0),
+    )
+    assert cost(Usage(1_000, 500, cached_input_tokens=200), free, batch=True).total_usd == 0
+    # Unset batch rates fall back to real time: 800 x $2/M + 200 x $1/M + 500 x $8/M = 0.0058
+    unset = Rates("custom", "no-batch", D(2), D(8), cached_input_mtok=D(1))
+    assert cost(Usage(1_000, 500, cached_input_tokens=200), unset, batch=True).total_usd == D(
+        "0.0058"
+    )
+
+
+def test_a_zero_batch_override_prices_batch_events_at_zero():
+    book = PriceBook.from_snapshot(
+        [
+            PriceOverride(
+                "gpt-4o",
+                date(2025, 1, 1),
+                input_mtok=D("2.5"),
+                output_mtok=D(10),
+                batch_input_mtok=D(0),
+                batch_output_mtok=D(0),
+            )
+        ]
+    )
+    rows = [("gpt-4o", date(2025, 5, 1), "", batch, 1_600, 0, 0, 400) for batch in (False, True)]
+    columns = ["model", "day", "service_tier", "batch", *PRICED_TOKENS]
+    frame = price_frame(pd.DataFrame(rows, columns=columns), book)
+    # real time: 1,600 x $2.50/M + 400 x $10/M = $0.008; batch: free
+    assert [picos_to_usd(v) for v in frame["cost_pusd"]] == [D("0.008"), 0]
+
+
+class OneModelBook:
+    """A price book that prices every model at the same rates (`price_frame` needs `price_at`)."""
+
+    def __init__(self, rates: Rates) -> None:
+        self.rates = rates
+
+    def price_at(self, model, when, *, service_tier=None):
+        """The one set of rates."""
+        return self.rates
+
+
+def test_long_context_tiers_all_apply_at_ingest():
+    tiers = (
+        LongContextTier(100_000, D(3), None, None, D(4)),
+        LongContextTier(200_000, D(5), None, None, D(6)),
+    )
+    book = OneModelBook(Rates("custom", "two-tier", D(1), D(2), tiers=tiers))
+    sizes = (100_000, 150_000, 250_000)
+    rows = [("two-tier", date(2025, 5, 1), "", False, n, 0, 0, 10) for n in sizes]
+    columns = ["model", "day", "service_tier", "batch", *PRICED_TOKENS]
+    frame = price_frame(pd.DataFrame(rows, columns=columns), book)
+    # 100,000 x $1/M + 10 x $2/M = 0.10002 (at the edge: base rates);
+    # 150,000 x $3/M + 10 x $4/M = 0.45004; 250,000 x $5/M + 10 x $6/M = 1.25006
+    assert [picos_to_usd(v) for v in frame["cost_pusd"]] == [
+        D("0.10002"),
+        D("0.45004"),
+        D("1.25006"),
+    ]

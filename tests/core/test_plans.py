@@ -129,6 +129,41 @@ def test_long_context_tier_applies_above_threshold() -> None:
     assert plan_cost(w, TIERED).monthly_usd == D("0.64")
 
 
+TWO_TIERS = Rates(
+    "custom",
+    "two-tiers",
+    D(1),
+    D(2),
+    cached_input_mtok=D("0.5"),
+    batch_input_mtok=D("0.5"),
+    batch_output_mtok=D(1),
+    tiers=(
+        LongContextTier(100_000, D(3), D("1.5"), None, D(4)),
+        LongContextTier(200_000, D(5), None, None, D(6)),
+    ),
+)
+
+
+def test_every_long_context_tier_applies_in_the_calculator() -> None:
+    sizes = (100_000, 150_000, 250_000)
+    plans = [Workload(1, n, 1000, days_per_month=1) for n in sizes]
+    row = [p[0].monthly_usd for p in price_variants(RateMatrix.from_rates([TWO_TIERS]), plans)]
+    # at the edge, base: 100,000 x $1/M + 1,000 x $2/M = 0.102; above 100k: 150,000 x $3/M
+    # + 1,000 x $4/M = 0.454; above 200k: 250,000 x $5/M + 1,000 x $6/M = 1.256
+    assert row == [D("0.102"), D("0.454"), D("1.256")]
+    assert row == [plan_cost(w, TWO_TIERS).monthly_usd for w in plans]
+
+
+def test_tier_cache_and_batch_blend() -> None:
+    w = Workload(1, 150_000, 1000, cache_hit_share="0.4", batch_share="0.5", days_per_month=1)
+    plan = price_variants(RateMatrix.from_rates([TWO_TIERS]), [w])[0][0]
+    # real time, tier 1: 90,000 x $3/M + 60,000 x $1.50/M + 1,000 x $4/M = 0.364
+    # batch (no tiers, cached at the real-time base cached rate): 90,000 x $0.50/M
+    # + 60,000 x $0.50/M + 1,000 x $1/M = 0.076; half and half: 0.22
+    assert plan.monthly_usd == D("0.22")
+    assert plan.per_request == plan_cost(w, TWO_TIERS).per_request
+
+
 @pytest.mark.parametrize(
     "workload",
     [

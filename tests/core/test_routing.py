@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from core.pricing import PriceBook, PriceOverride
+from core.pricing import LongContextTier, PriceBook, PriceOverride, Rates
 from core.routing import (
     TRAFFIC_COLUMNS,
     Rule,
@@ -337,3 +337,50 @@ def test_rule_from_form_percentages_and_blank_conditions() -> None:
     assert (batch_only.target, batch_only.batch_share) == ("", D("0.5"))
     with pytest.raises(RuleError, match="does nothing"):
         rule_from_form(model="gpt-4o")
+
+
+LONG = Rates(
+    "custom",
+    "long",
+    D(1),
+    D(2),
+    batch_input_mtok=D("0.5"),
+    batch_output_mtok=D(1),
+    tiers=(
+        LongContextTier(100_000, D(3), None, None, D(4)),
+        LongContextTier(200_000, D(5), None, None, D(6)),
+    ),
+)
+
+
+class LongBook(PriceBook):
+    """The test book plus `long`, a model with two long-context tiers (overrides have none)."""
+
+    def price_at(self, model_ref, when=None, *, service_tier=None):
+        """`long` at its tiered rates, everything else as the book says."""
+        if model_ref == "long":
+            return LONG
+        return super().price_at(model_ref, when, service_tier=service_tier)
+
+
+def test_each_group_pays_its_own_long_context_tier(book: PriceBook) -> None:
+    traffic = pd.DataFrame(
+        [
+            group("long", 10, 50_000, 100),
+            group("long", 10, 150_000, 100),
+            group("long", 10, 250_000, 100),
+            group("long", 10, 250_000, 100, batch=True),
+        ],
+        columns=list(TRAFFIC_COLUMNS),
+    )
+    long_book = LongBook([], book.overrides)
+    result = simulate(traffic, [], long_book, when=DAY)
+    # 500,000 x $1/M + 1,000 x $2/M = 0.502; 1.5M x $3/M + 1,000 x $4/M = 4.504;
+    # 2.5M x $5/M + 1,000 x $6/M = 12.506; batch has no tiers: 2.5M x $0.50/M + 1,000 x $1/M
+    # = 1.251.  Baseline 18.763.
+    assert result.baseline_usd == D("18.763")
+    half = simulate(traffic, [parse_rule("model=long,batch_share=0.5")], long_book, when=DAY)
+    # Half of each real-time group moves to batch (0.251, 0.751, 1.251 at batch rates):
+    # 0.3765 + 2.6275 + 6.8785, and the batch group stays 1.251 -> 11.1335.
+    assert half.scenario_usd == D("11.1335")
+    assert half.savings_usd == D("7.6295")
