@@ -3,8 +3,9 @@
 An event is stored once per (alert key, period): a budget threshold once per budget per month
 (in the budget's timezone), an operational rule once per rule per UTC day, a cost spike once
 per spike day. Notifications go out for firing events not yet sent on a channel, so a failed
-delivery is retried by the next check and a successful one is never repeated. Muted budgets and
-rules are evaluated and reported but neither stored nor sent.
+delivery (an error, a redirect, no answer within the deadline) is retried by the next check and a
+successful one is never repeated. Muted budgets and rules are evaluated and reported but neither
+stored nor sent.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from db.budgets import (
     utcnow,
     window_metrics,
 )
-from integrations.notify import Delivery, NotifyConfig, deliver
+from integrations.notify import Delivery, NotifyConfig, deliver_each
 
 WINDOW_RULES = {
     "error_rate": error_rate_alert,
@@ -108,30 +109,43 @@ def evaluate(engine: Engine, as_of: datetime) -> tuple[list[Alert], list[Alert]]
     return firing, muted
 
 
+def pending_batches(
+    engine: Engine, alerts: list[Alert], channels: tuple[str, ...]
+) -> tuple[dict[tuple[str, str], int], dict[str, list[Alert]]]:
+    """(event id of each stored alert, per channel the alerts not yet sent on it)."""
+    ids = event_ids_for(engine, alerts)
+    status = {event_id: deliveries_of(engine, event_id) for event_id in set(ids.values())}
+    batches = {
+        channel: [
+            a
+            for a in alerts
+            if (a.key, a.period) in ids and status[ids[(a.key, a.period)]].get(channel) != "sent"
+        ]
+        for channel in channels
+    }
+    return ids, batches
+
+
 def send_pending(
     engine: Engine,
     alerts: list[Alert],
     config: NotifyConfig,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[int, list[Delivery]]:
-    """Send each firing alert on every channel it was not yet sent on; (events sent, deliveries)."""
-    ids = event_ids_for(engine, alerts)
+    """Send each firing alert on every channel it was not yet sent on; (events sent, deliveries).
+
+    Channels are sent at the same time, each within its own deadline, so a hung channel delays
+    no other; it is recorded as failed and retried by the next check.
+    """
+    ids, batches = pending_batches(engine, alerts, config.channels)
+    deliveries = deliver_each(batches, config, sleep)
     sent: set[int] = set()
-    deliveries: list[Delivery] = []
-    for channel in config.channels:
-        pending = [
-            a
-            for a in alerts
-            if (a.key, a.period) in ids
-            and deliveries_of(engine, ids[(a.key, a.period)]).get(channel) != "sent"
-        ]
-        for delivery in deliver(pending, config, channels=(channel,), sleep=sleep):
-            deliveries.append(delivery)
-            for a in pending:
-                event_id = ids[(a.key, a.period)]
-                record_delivery(engine, event_id, channel, delivery.ok, delivery.error)
-                if delivery.ok:
-                    sent.add(event_id)
+    for delivery in deliveries:
+        for a in batches[delivery.channel]:
+            event_id = ids[(a.key, a.period)]
+            record_delivery(engine, event_id, delivery.channel, delivery.ok, delivery.error)
+            if delivery.ok:
+                sent.add(event_id)
     return len(sent), deliveries
 
 

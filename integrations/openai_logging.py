@@ -11,7 +11,8 @@ response text, keys and headers other than the request id are never read into a 
     client = instrument(openai.AsyncOpenAI(), DatabaseSink(make_engine()), feature="search")
 
 A failure to log is reported through the `costdesk.openai_logging` logger and never breaks the
-caller's request. Clients made later with `client.with_options(...)` / `client.copy()` are new
+caller's request: a log folder that cannot be made means a warning and no logging, and
+`DatabaseSink` stores from a background thread, so a slow or locked database never delays a call. Clients made later with `client.with_options(...)` / `client.copy()` are new
 objects: instrument them too.
 """
 
@@ -21,9 +22,11 @@ import functools
 import json
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -66,8 +69,8 @@ class JsonlSink:
         with self._lock:
             if self._size() + len(line) > self.max_bytes and self._size() > 0:
                 self._rotate()
-            with self.path.open("ab") as handle:
-                handle.write(line)
+            with self.path.open("a+b", buffering=0) as handle:
+                _append_line(handle, line)
 
     def files(self) -> list[Path]:
         """The current file and its rotated copies that exist, newest first."""
@@ -94,11 +97,112 @@ class JsonlSink:
         os.replace(self.path, self._backup(1))
 
 
-class DatabaseSink:
-    """Buffer records and ingest them with `db.ingest.ingest_records` in batches.
+def _append_line(handle: Any, line: bytes) -> None:
+    """Append `line` in one write; a line left unfinished before (a full disk) is ended first."""
+    if handle.seek(0, os.SEEK_END) > 0:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) != b"\n":
+            line = b"\n" + line
+    view = memoryview(line)
+    while view:  # an unbuffered write may be short; finish the same line
+        view = view[handle.write(view) :]
 
-    Flushes when `batch_size` records are waiting, when `flush_interval_s` has passed since the
-    last flush, on `flush()` / `close()`, and at interpreter exit.
+
+class NullSink:
+    """Stores nothing: what `instrument` logs to when its log file cannot be made."""
+
+    def write(self, record: Record) -> None:
+        """Drop the record."""
+
+
+_STOP = object()
+
+
+class _Writer:
+    """The background thread that stores queued records in batches (the caller never waits)."""
+
+    def __init__(
+        self, engine: Any, source: str, batch_size: int, interval_s: float, size: int
+    ) -> None:
+        self.engine, self.source = engine, source
+        self.batch_size, self.interval_s = max(1, batch_size), interval_s
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
+        self.pending: list[Record] = []
+        self.dropped = 0
+        self._count_lock = threading.Lock()  # callers on many threads may drop at once
+        self.thread = threading.Thread(target=self.run, name="costdesk-db-sink", daemon=True)
+        self.thread.start()
+
+    def put(self, record: Record) -> None:
+        """Queue one record without waiting; when the queue is full, drop it and count it."""
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.drop(1, "the write queue is full")
+
+    def drop(self, count: int, why: str) -> None:
+        """Count lost records; warn on the first and then whenever the count doubles."""
+        with self._count_lock:
+            before, self.dropped = self.dropped, self.dropped + count
+        if before == 0 or self.dropped.bit_length() > before.bit_length():
+            log.warning("dropped %d Costdesk usage record(s) so far: %s", self.dropped, why)
+
+    def run(self) -> None:
+        """Store a batch when it is full, old enough, flushed or stopped; until stopped."""
+        due = time.monotonic() + self.interval_s
+        while True:
+            try:
+                item = self.queue.get(timeout=max(0.0, due - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if isinstance(item, dict):
+                self.pending.append(item)
+            full = len(self.pending) >= self.batch_size
+            if full or not isinstance(item, dict) or time.monotonic() >= due:
+                self.store()
+                due = time.monotonic() + self.interval_s
+            if isinstance(item, threading.Event):  # a flush waiting for this point
+                item.set()
+            if item is _STOP:
+                return
+
+    def store(self) -> None:
+        """Ingest the pending records; on failure keep them (as many as the queue holds)."""
+        if not self.pending:
+            return
+        try:
+            DatabaseSink.store(self.engine, self.source, self.pending)
+            self.pending = []
+        except Exception:
+            log.warning("could not store %d Costdesk usage records yet", len(self.pending))
+            extra = len(self.pending) - self.queue.maxsize
+            if extra > 0:
+                self.pending = self.pending[extra:]
+                self.drop(extra, "the database kept failing")
+
+    def send(self, marker: Any, timeout_s: float | None) -> bool:
+        """Queue a marker behind every record; False when the writer is gone or too busy."""
+        try:
+            self.queue.put(marker, timeout=timeout_s)
+        except queue.Full:
+            return False
+        return self.thread.is_alive()
+
+    def close(self, timeout_s: float) -> None:
+        """Store what is queued and stop the thread."""
+        if self.thread.is_alive() and self.send(_STOP, timeout_s):
+            self.thread.join(timeout_s)
+        if self.thread.is_alive() or self.pending:
+            log.warning("Costdesk usage records were still waiting to be stored")
+
+
+class DatabaseSink:
+    """Store records with `db.ingest.ingest_records` from a background thread, in batches.
+
+    `write` only queues: a slow or locked database never slows the caller's request. A record
+    that finds the queue (`max_queue`) full is dropped and counted in `dropped`, with a warning.
+    Batches go out when `batch_size` records wait, `flush_interval_s` after the last store, on
+    `flush()` / `close()`, and at interpreter exit; a failed store is retried at the next one.
     """
 
     def __init__(
@@ -108,51 +212,42 @@ class DatabaseSink:
         source: str = "openai-sdk",
         batch_size: int = 200,
         flush_interval_s: float = 5.0,
+        max_queue: int = 10_000,
+        close_timeout_s: float = 30.0,
     ) -> None:
         self.engine = engine
         self.source = source
-        self.batch_size = batch_size
-        self.flush_interval_s = flush_interval_s
-        self._buffer: list[Record] = []
-        self._lock = threading.Lock()
-        self._last_flush = time.monotonic()
-        weakref.finalize(self, DatabaseSink._flush_quietly, engine, source, self._buffer)
+        self._writer = _Writer(engine, source, batch_size, flush_interval_s, max_queue)
+        self._closed = False
+        self._finalizer = weakref.finalize(self, self._writer.close, close_timeout_s)
+
+    @property
+    def dropped(self) -> int:
+        """Records lost because the queue was full or the database kept failing."""
+        return self._writer.dropped
 
     def write(self, record: Record) -> None:
-        """Queue one record; ingest the queue when it is full or old enough."""
-        with self._lock:
-            self._buffer.append(record)
-            due = len(self._buffer) >= self.batch_size
-            due = due or time.monotonic() - self._last_flush >= self.flush_interval_s
-        if due:
-            self.flush()
+        """Queue one record for the background writer; never waits."""
+        if self._closed:
+            self._writer.drop(1, "the sink is closed")
+            return
+        self._writer.put(record)
 
-    def flush(self) -> None:
-        """Ingest every queued record now."""
-        with self._lock:
-            self._last_flush = time.monotonic()
-            self._flush_records(self.engine, self.source, self._buffer)
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Store every record queued so far; False if that did not finish within `timeout_s`."""
+        done = threading.Event()
+        return self._writer.send(done, timeout_s) and done.wait(timeout_s)
 
     def close(self) -> None:
-        """Flush what is queued."""
-        self.flush()
+        """Store what is queued and stop the writer."""
+        self._closed = True
+        self._finalizer()
 
     @staticmethod
-    def _flush_quietly(engine: Any, source: str, buffer: list[Record]) -> None:
-        """The flush at exit or garbage collection: a failure is logged, never raised."""
-        try:
-            DatabaseSink._flush_records(engine, source, buffer)
-        except Exception:
-            log.warning("could not store %d Costdesk usage records", len(buffer), exc_info=True)
-
-    @staticmethod
-    def _flush_records(engine: Any, source: str, buffer: list[Record]) -> None:
-        if not buffer:
-            return
+    def store(engine: Any, source: str, records: list[Record]) -> None:
+        """Ingest `records` as one batch named after the source and the day."""
         from db.ingest import ingest_records
 
-        records = list(buffer)
-        buffer.clear()
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         ingest_records(engine, records, source=source, file_name=f"{source}-{day}.jsonl")
 
@@ -171,12 +266,24 @@ class CallbackSink:
 def as_sink(sink: Sink | Callable[[Record], None] | str | Path) -> Sink:
     """A sink from a sink object, a function, or a path to a JSON-lines file."""
     if isinstance(sink, (str, Path)):
-        return JsonlSink(sink)
+        return _jsonl_or_nothing(Path(sink))
     if hasattr(sink, "write"):
         return sink  # type: ignore[return-value]
     if callable(sink):
         return CallbackSink(sink)
     raise TypeError(f"not a sink: {type(sink).__name__}")
+
+
+def _jsonl_or_nothing(path: Path) -> Sink:
+    """A JSON-lines sink at `path`, or a warning and no logging when its folder cannot be made."""
+    try:
+        return JsonlSink(path)
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        text = f"Costdesk cannot log OpenAI usage to {path} ({why}); calls go on unlogged"
+        log.warning(text)
+        warnings.warn(text, RuntimeWarning, stacklevel=4)
+        return NullSink()
 
 
 # --------------------------------------------------------------------------- reading SDK objects

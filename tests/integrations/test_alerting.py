@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from email import message_from_bytes
+from email.policy import default as email_policy
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert
 
-from db.budgets import deliveries_of, list_events, save_rule, set_budget
+from db.budgets import delete_budget, deliveries_of, list_events, save_rule, set_budget
 from db.engine import make_engine
 from db.models import DailyRollup
 from integrations.alerting import check_alerts
 from integrations.notify import NotifyConfig
-from tests.integrations.servers import Receiver
+from tests.integrations.servers import Dripper, Receiver, smtp_server
+
+ROOT = Path(__file__).resolve().parents[2]
 
 AS_OF = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
@@ -94,3 +103,103 @@ def test_check_without_channels_still_stores(eng: Engine) -> None:
     result = check_alerts(eng, AS_OF, notify=NotifyConfig())
     assert len(result.new_event_ids) == 1 and result.notified == 0
     assert result.firing[0].value == Decimal("60.00")
+
+
+def test_hung_webhook_is_cut_and_email_still_goes_out(eng: Engine) -> None:
+    drip = Dripper(interval_s=1.0).start()
+    controller, sink = smtp_server()
+    email = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "smtp_tls": "none"}
+    try:
+        config = NotifyConfig(
+            webhook_url=drip.url, email_to=("a@x.test",), timeout_s=1.5, deadline_s=2, **email
+        )  # type: ignore[arg-type]
+        started = time.monotonic()
+        first = check_alerts(eng, AS_OF, notify=config)
+        assert time.monotonic() - started < 4.5
+        assert first.notified == 1 and [d.ok for d in first.deliveries] == [False, True]
+        (event,) = list_events(eng)
+        status = deliveries_of(eng, event.id)
+        assert status["email"] == "sent" and status["webhook"].startswith("failed: no complete")
+        assert "SECRET" not in json.dumps(status) and len(sink.messages) == 1
+        hook = Receiver().start()  # the hook recovers: the next check sends to it alone
+        try:
+            healed = NotifyConfig(webhook_url=hook.url, email_to=("a@x.test",), **email)  # type: ignore[arg-type]
+            second = check_alerts(eng, AS_OF, notify=healed)
+            assert [(d.channel, d.ok) for d in second.deliveries] == [("webhook", True)]
+            assert len(hook.received) == 1 and len(sink.messages) == 1
+        finally:
+            hook.stop()
+    finally:
+        drip.stop()
+        controller.stop()
+
+
+def test_redirect_is_recorded_as_failed_and_retried(eng: Engine) -> None:
+    elsewhere = Receiver().start()
+    hook = Receiver(redirect_to=elsewhere.url).start()
+    try:
+        first = check_alerts(eng, AS_OF, notify=_config(hook, retries=0))
+        assert first.notified == 0
+        (event,) = list_events(eng)
+        failed = deliveries_of(eng, event.id)
+        assert failed == {"webhook": "failed: HTTP 302 redirect to 127.0.0.1 (not followed)"}
+        assert elsewhere.attempts == 0 and hook.received == []
+        hook.redirect_to = None  # fixed on the receiving side: the next check delivers
+        second = check_alerts(eng, AS_OF, notify=_config(hook, retries=0))
+        assert second.notified == 1 and deliveries_of(eng, event.id) == {"webhook": "sent"}
+        assert len(hook.received) == 1 and elsewhere.attempts == 0
+    finally:
+        hook.stop()
+        elsewhere.stop()
+
+
+def test_budget_name_with_a_line_break_still_mails_cleanly(eng: Engine) -> None:
+    delete_budget(eng, "Team")
+    set_budget(
+        eng, name="Ops\r\nBcc: x@evil.test", amount_usd=100, thresholds="50", forecast_alert=False
+    )
+    controller, sink = smtp_server()
+    try:
+        config = NotifyConfig(
+            smtp_host="127.0.0.1", smtp_port=controller.port, smtp_tls="none",
+            email_to=("lead@example.test",), retries=0,
+        )  # fmt: skip
+        result = check_alerts(eng, AS_OF, notify=config)
+        assert result.notified == 1 and [d.ok for d in result.deliveries] == [True]
+        (envelope,) = sink.messages
+        assert envelope.rcpt_tos == ["lead@example.test"]
+        msg = message_from_bytes(envelope.content, policy=email_policy)
+        assert msg["Bcc"] is None and msg["Subject"] == "Costdesk: 1 alert — Ops Bcc: x@evil.test"
+        assert [json.loads(e.deliveries) for e in list_events(eng)] == [{"email": "sent"}]
+    finally:
+        controller.stop()
+
+
+def test_cli_check_with_a_hung_webhook_finishes_and_mails(sqlite_url: str, eng: Engine) -> None:
+    drip = Dripper(interval_s=1.0).start()
+    controller, sink = smtp_server()
+    env = {
+        **os.environ,
+        "COSTDESK_WEBHOOK_URL": drip.url,
+        "COSTDESK_SLACK_WEBHOOK_URL": "",
+        "COSTDESK_SMTP_HOST": "127.0.0.1",
+        "COSTDESK_SMTP_PORT": str(controller.port),
+        "COSTDESK_SMTP_TLS": "none",
+        "COSTDESK_ALERT_EMAIL_TO": "a@x.test",
+        "COSTDESK_NOTIFY_TIMEOUT_S": "1.5",
+        "COSTDESK_NOTIFY_DEADLINE_S": "2",
+    }
+    args = ["alerts", "check", "--notify", "--as-of", "2026-03-10T12:00:00Z", "--json"]
+    try:
+        out = subprocess.run(
+            [sys.executable, "cli.py", *args, "--db", sqlite_url],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert out.returncode == 1, out.stderr  # an alert fires
+        deliveries = {d["channel"]: d for d in json.loads(out.stdout)["deliveries"]}
+        assert not deliveries["webhook"]["ok"] and deliveries["email"]["ok"]
+        assert len(sink.messages) == 1
+        assert "without TLS" in out.stderr and "SECRET" not in out.stdout + out.stderr
+    finally:
+        drip.stop()
+        controller.stop()

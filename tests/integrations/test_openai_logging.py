@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -372,11 +374,12 @@ def test_database_sink_ingests_directly(server: FakeOpenAI, tmp_path: Path) -> N
     from db.engine import make_engine
 
     db_url = f"sqlite:///{tmp_path / 'costdesk.db'}"
-    sink = DatabaseSink(make_engine(db_url), batch_size=3)
+    sink = DatabaseSink(make_engine(db_url), batch_size=3, flush_interval_s=60)
     client = openai.OpenAI(api_key=API_KEY, base_url=server.url, max_retries=0)
     instrument(client, sink, project="support", feature="triage")
     _run_every_kind(client, server)
-    assert _stored_cost(db_url)[0] == 3  # one batch of 3 flushed, 2 still buffered
+    # One batch of 3 is stored in the background; 2 still wait for the next batch.
+    assert _wait_for(lambda: _stored_cost(db_url)[0] == 3)
     sink.close()
     count, total_usd, _by_model = _stored_cost(db_url)
     assert count == 5 and total_usd == EXPECTED_USD
@@ -388,3 +391,103 @@ def test_database_sink_ingests_directly(server: FakeOpenAI, tmp_path: Path) -> N
     make_engine(db_url).dispose()
     dump = _sqlite_dump(tmp_path / "costdesk.db", tmp_path / "dump.sql")
     _assert_nothing_secret([*tmp_path.glob("costdesk.db*"), dump])
+
+
+# --------------------------------------------------------------------------- a sink in trouble
+
+
+def _wait_for(done: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    """Poll `done` until it is true or `timeout_s` passes."""
+    end = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _locked(db_path: Path) -> sqlite3.Connection:
+    """Another connection holding the database's write lock (BEGIN EXCLUSIVE)."""
+    locker = sqlite3.connect(db_path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    return locker
+
+
+def test_locked_database_never_slows_the_call(server: FakeOpenAI, tmp_path: Path) -> None:
+    from db.engine import make_engine
+
+    db_url = f"sqlite:///{tmp_path / 'costdesk.db'}"
+    sink = DatabaseSink(make_engine(db_url), batch_size=1, flush_interval_s=0.2)
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.url, max_retries=0)
+    instrument(client, sink)
+    locker = _locked(tmp_path / "costdesk.db")
+    locked_at = time.monotonic()
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            assert time.monotonic() - started < 2.0  # not the 30 s of the busy timeout
+        time.sleep(max(0.0, 5.0 - (time.monotonic() - locked_at)))  # hold the lock 5 s
+        assert _stored_cost(db_url)[0] == 0  # WAL readers still read: nothing got in yet
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
+    assert sink.flush(timeout_s=60)
+    assert _stored_cost(db_url)[0] == 3 and sink.dropped == 0
+    sink.close()
+    make_engine(db_url).dispose()
+
+
+def test_full_queue_drops_and_counts_instead_of_waiting(
+    server: FakeOpenAI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from db.engine import make_engine
+
+    records: list[dict] = []
+    client_for(server, records).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    db_url = f"sqlite:///{tmp_path / 'costdesk.db'}"
+    sink = DatabaseSink(make_engine(db_url), batch_size=1, flush_interval_s=0.2, max_queue=2)
+    locker = _locked(tmp_path / "costdesk.db")
+    try:
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="costdesk.openai_logging"):
+            for n in range(10):
+                sink.write({**records[0], "request_id": f"req_{n:04d}"})
+        assert time.monotonic() - started < 0.5
+        assert 7 <= sink.dropped <= 8  # the writer holds one, the queue two
+        assert "dropped" in caplog.text
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
+    assert sink.flush(timeout_s=60)
+    assert _stored_cost(db_url)[0] == 10 - sink.dropped
+    sink.close()
+    make_engine(db_url).dispose()
+
+
+def test_jsonl_line_after_a_half_written_one_stays_readable(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    path = tmp_path / "openai.jsonl"
+    path.write_bytes(b'{"request_id":"req_ok"}\n{"request_id":"req_cut","model":"gpt-4')
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.url, max_retries=0)
+    instrument(client, path)
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    client.embeddings.create(model="text-embedding-3-small", input="x")
+    lines = path.read_bytes().split(b"\n")
+    assert lines[1] == b'{"request_id":"req_cut","model":"gpt-4' and lines[-1] == b""
+    written = [json.loads(line) for line in lines[2:-1]]
+    assert [r["endpoint"] for r in written] == ["chat", "embeddings"]
+
+
+def test_instrument_with_an_unwritable_folder_warns_and_calls_work(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the log folder should be")
+    client = openai.OpenAI(api_key=API_KEY, base_url=server.url, max_retries=0)
+    with pytest.warns(RuntimeWarning, match="calls go on unlogged"):
+        instrument(client, blocker / "logs" / "openai.jsonl")
+    completion = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert completion.usage.prompt_tokens == 1200
+    assert blocker.read_text().startswith("a file")
