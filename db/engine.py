@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from functools import cache
 from pathlib import Path
 
@@ -18,9 +20,29 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("COSTDESK_DATABASE_URL") or DEFAULT_URL
 
 
+WAL_SWITCH_SECONDS = 30  # as long as the busy timeout
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL, retrying while another connection is switching it too.
+
+    When several processes open a new file at once, SQLite can report "database is locked"
+    for the switch immediately, without waiting out the busy timeout.
+    """
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
