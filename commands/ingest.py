@@ -18,10 +18,11 @@ from commands.common import (
     money,
 )
 from core.costs import picos_to_usd
-from core.logs import FORMATS, parse_mapping
+from core.logs import format_descriptions, parse_mapping
 from db.engine import make_engine
 from db.ingest import IngestReport, delete_upload, ingest_file, list_uploads, reprice
 
+FORMATS = format_descriptions()
 FormatOption = Annotated[
     str | None,
     typer.Option("--format", help=f"Skip detection: {', '.join(FORMATS)}."),

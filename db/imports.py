@@ -7,16 +7,16 @@ live API import go through the same two functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Numeric, UniqueConstraint, tuple_
+from sqlalchemy import Engine, Numeric, UniqueConstraint, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
 
-from core.logs import cost_rows, usage_rows
+from core.logs.formats.usage_pages import cost_rows, usage_rows
 from db.models import counter_field
 
 USAGE_KEY = (
@@ -70,16 +70,6 @@ class BilledCost(SQLModel, table=True):
     currency: str = "usd"
 
 
-def openai_imports() -> Callable[[Connection], None]:
-    """Migration step: create `usage_bucket` and `billed_cost`."""
-
-    def step(conn: Connection) -> None:
-        tables = [UsageBucket.__table__, BilledCost.__table__]
-        SQLModel.metadata.create_all(conn, tables=tables, checkfirst=True)
-
-    return step
-
-
 def _store(engine: Engine, table: Any, key: tuple[str, ...], rows: list[dict]) -> tuple[int, int]:
     """Upsert `rows` on `key`; returns (new or changed rows, identical rows already stored)."""
     if not rows:
@@ -110,15 +100,26 @@ def _vals(row: Mapping[str, Any], names: list[str]) -> tuple:
     return tuple(row[n] for n in names)
 
 
+def store_usage_rows(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Store Usage API rows (`usage_rows`); returns (new or changed buckets, unchanged)."""
+    return _store(engine, UsageBucket.__table__, USAGE_KEY, rows)
+
+
+def store_cost_rows(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Store Costs API rows (`cost_rows`); returns (new or changed amounts, unchanged)."""
+    stored = []
+    for row in rows:
+        amount = Decimal(row["amount"]).quantize(Decimal("1e-12"), rounding=ROUND_HALF_EVEN)
+        values = {k: v for k, v in row.items() if k != "amount"}
+        stored.append({**values, "amount_usd": amount, "amount_pusd": int(amount * 10**12)})
+    return _store(engine, BilledCost.__table__, COST_KEY, stored)
+
+
 def store_usage_page(engine: Engine, page: Mapping[str, Any]) -> tuple[int, int]:
     """Store a Usage API (completions) page; returns (new or changed buckets, unchanged)."""
-    return _store(engine, UsageBucket.__table__, USAGE_KEY, usage_rows(page))
+    return store_usage_rows(engine, usage_rows(page))
 
 
 def store_costs_page(engine: Engine, page: Mapping[str, Any]) -> tuple[int, int]:
     """Store a Costs API page; returns (new or changed amounts, unchanged)."""
-    rows = []
-    for row in cost_rows(page):
-        amount = Decimal(row.pop("amount")).quantize(Decimal("1e-12"), rounding=ROUND_HALF_EVEN)
-        rows.append({**row, "amount_usd": amount, "amount_pusd": int(amount * 10**12)})
-    return _store(engine, BilledCost.__table__, COST_KEY, rows)
+    return store_cost_rows(engine, cost_rows(page))

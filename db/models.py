@@ -12,6 +12,8 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.rollups import ROLLUP_KEY
+
 
 def counter_field() -> object:
     """A non-null BIGINT counter defaulting to zero (token counts, pico-dollars)."""
@@ -53,7 +55,8 @@ class RequestLogBase(SQLModel):
     source: str
     request_id: str
     provider: str = ""
-    model: str
+    model: str  # as logged
+    model_id: str = Field(default="", sa_column_kwargs={"server_default": ""})  # core.identity
     project: str = ""
     feature: str = ""
     user: str = ""
@@ -114,16 +117,16 @@ class PriceOverrideRow(PriceOverrideBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
 
 
-# Rollups: one row per (day, model, project, feature, batch, status). Dashboards read these,
-# never raw rows, so a page stays fast at 10M+ requests. Latency and output-token distributions
-# are kept as fixed-bucket histograms (`*_histogram`, `latency_daily`) so percentiles
-# come from sums.
-ROLLUP_KEY = ("day", "provider", "model", "project", "feature", "batch", "status")
+# Rollups: one row per ROLLUP_KEY group and day (core.rollups defines what they hold).
+# Dashboards read these, never raw rows, so a page stays fast at 10M+ requests. Latency and
+# output-token distributions are kept as fixed-bucket histograms (`*_histogram`,
+# `latency_daily`) so percentiles come from sums.
 
 
 class DailyRollupBase(SQLModel):
     day: date
     provider: str = ""
+    model_id: str = ""
     model: str
     project: str = ""
     feature: str = ""
@@ -154,32 +157,6 @@ class DailyRollup(DailyRollupBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
 
 
-class HistogramBase(SQLModel):
-    day: date
-    provider: str = ""
-    model: str
-    project: str = ""
-    feature: str = ""
-    batch: bool = False
-    status: int = 200
-    bucket: int  # index into core.stats bucket edges
-    count: int = counter_field()
-
-
-# Superseded by the narrower `*_histogram` tables below (step 0007 moves their counts there and
-# drops them); the definitions stay so that the earlier migration steps still replay.
-class LatencyBucket(HistogramBase, table=True):
-    __tablename__ = "latency_bucket"
-    __table_args__ = (UniqueConstraint(*ROLLUP_KEY, "bucket", name="uq_latency_bucket"),)
-    id: int | None = Field(default=None, primary_key=True)
-
-
-class OutputBucket(HistogramBase, table=True):
-    __tablename__ = "output_bucket"
-    __table_args__ = (UniqueConstraint(*ROLLUP_KEY, "bucket", name="uq_output_bucket"),)
-    id: int | None = Field(default=None, primary_key=True)
-
-
 class ColumnMapping(SQLModel, table=True):
     """A remembered CSV column mapping, keyed by the file's header (its columns, joined)."""
 
@@ -190,17 +167,16 @@ class ColumnMapping(SQLModel, table=True):
     updated_at: datetime
 
 
-# Histograms keyed by what the Usage page filters and groups on: day, model, project, status.
+# Histograms keyed by what the Usage page filters and groups on (core.rollups.HISTOGRAM_KEY).
 # The primary key is the table's clustered order on SQLite (WITHOUT ROWID), in the order each
 # Usage query groups by, so it reads rows already grouped with the count inline.
-HISTOGRAM_KEY = ("day", "model", "project", "status")
 
 
 class LatencyHistogram(SQLModel, table=True):
     __tablename__ = "latency_histogram"
     __table_args__ = {"sqlite_with_rowid": False}
     day: date = Field(primary_key=True)
-    model: str = Field(primary_key=True)
+    model_id: str = Field(primary_key=True)
     bucket: int = Field(primary_key=True)  # index into core.stats.LATENCY_EDGES_MS
     project: str = Field(default="", primary_key=True)
     status: int = Field(default=200, primary_key=True)
@@ -208,22 +184,22 @@ class LatencyHistogram(SQLModel, table=True):
 
 
 class LatencyDaily(SQLModel, table=True):
-    """Latency counts per (day, model, bucket): the unfiltered view reads ~30x fewer rows."""
+    """Latency counts per (day, model_id, bucket): the unfiltered view reads ~30x fewer rows."""
 
     __tablename__ = "latency_daily"
     __table_args__ = {"sqlite_with_rowid": False}
     day: date = Field(primary_key=True)
-    model: str = Field(primary_key=True)
+    model_id: str = Field(primary_key=True)
     bucket: int = Field(primary_key=True)
     count: int = counter_field()
 
 
 class OutputHistogram(SQLModel, table=True):
-    """Keyed (model, bucket) first: the max_tokens audit groups by those over any day range."""
+    """Keyed (model_id, bucket) first: the max_tokens audit groups by those over any day range."""
 
     __tablename__ = "output_histogram"
     __table_args__ = {"sqlite_with_rowid": False}
-    model: str = Field(primary_key=True)
+    model_id: str = Field(primary_key=True)
     bucket: int = Field(primary_key=True)  # index into core.stats.OUTPUT_EDGES_TOKENS
     day: date = Field(primary_key=True)
     project: str = Field(default="", primary_key=True)

@@ -1,24 +1,22 @@
 """Upload logs: drop request-log files, map CSV columns, read the ingest report, manage uploads."""
 
-import io
-
 import pandas as pd
 import streamlit as st
 
 from core.costs import picos_to_usd
 from core.logs import (
-    FLAT_FIELDS,
-    FORMATS,
+    FIELDS,
     REQUIRED_FIELDS,
     FileFormatError,
     csv_header,
+    file_shape,
+    format_descriptions,
     guess_mapping,
-    sniff,
 )
 from db.ingest import (
     IngestReport,
     delete_upload,
-    ingest_file,
+    ingest_upload,
     list_uploads,
     load_mapping,
     reprice,
@@ -45,6 +43,7 @@ files = st.file_uploader(
     "Log files", accept_multiple_files=True, key="upload_files", help="Several files at once."
 )
 c1, c2 = st.columns(2)
+FORMATS = format_descriptions()
 fmt_label = c1.selectbox(
     "Format",
     [AUTO, *FORMATS],
@@ -57,17 +56,19 @@ project = c2.text_input(
 fmt = None if fmt_label == AUTO else fmt_label
 
 
-def _format_of(data: bytes, name: str) -> str | None:
+def _is_csv(data: bytes, name: str) -> bool:
+    if fmt:
+        return fmt == "csv"
     try:
-        return fmt or sniff(data[:65536], name)
+        return file_shape(data[: 1 << 20], name) == "csv"
     except FileFormatError:
-        return None
+        return False
 
 
 mappings: dict[str, dict[str, str]] = {}
 for upload in files or []:
     data = upload.getvalue()
-    if _format_of(data, upload.name) != "csv":
+    if not _is_csv(data, upload.name):
         continue
     columns = csv_header(data)
     if not columns:
@@ -79,7 +80,7 @@ for upload in files or []:
             f"Required: {', '.join(REQUIRED_FIELDS)}."
         )
         chosen, grid = {}, st.columns(3)
-        for i, name in enumerate(FLAT_FIELDS):
+        for i, name in enumerate(FIELDS):
             default = remembered.get(name)
             options = [NONE, *columns]
             pick = grid[i % 3].selectbox(
@@ -107,9 +108,9 @@ if st.button(
             bar.progress(min(1.0, (n + share) / len(files)), text=f"{name}: {share:.0%}")
 
         reports.append(
-            ingest_file(
+            ingest_upload(
                 engine(),
-                io.BytesIO(upload.getvalue()),
+                upload,
                 file_name=upload.name,
                 fmt=fmt,
                 project=project.strip() or None,

@@ -34,6 +34,7 @@ from db.migrations import (
     m0008_drop_request_day_model_index,
     m0008_fast_fingerprints,
     m0009_upload_updated_at_timestamptz,
+    m0010_model_identity,
 )
 
 
@@ -59,6 +60,7 @@ STEPS: list[Step] = [
         m0008_fast_fingerprints,
         m0008_drop_request_day_model_index,
         m0009_upload_updated_at_timestamptz,
+        m0010_model_identity,
     )
 ]
 

@@ -1,4 +1,4 @@
-"""core.logs: format detection, one normaliser per shape, field rules, scrubbing, streaming."""
+"""core.logs: file shapes, format detection and mapping, one validation, privacy, readers."""
 
 from __future__ import annotations
 
@@ -11,30 +11,19 @@ import pytest
 from core.logs import (
     MAX_LINE_BYTES,
     FileFormatError,
-    RecordError,
-    Scrub,
-    UsageEvent,
-    cost_rows,
-    count,
+    LogFile,
     csv_header,
-    default_source,
+    file_shape,
     guess_mapping,
-    iter_array,
-    iter_lines,
-    normalize_anthropic,
-    normalize_batch_line,
-    normalize_csv_row,
-    normalize_flat,
-    normalize_openai,
     parse_mapping,
-    parse_timestamp,
-    record_format,
     redact,
-    redact_event,
-    sniff,
-    usage_rows,
-    whole_file_problem,
 )
+from core.logs.formats import classify, detect
+from core.logs.formats.usage_pages import cost_rows, usage_rows
+from core.logs.readers import iter_array, iter_line_blocks, iter_lines
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 FLAT = {
     "timestamp": "2025-06-01T10:00:00Z",
@@ -80,85 +69,81 @@ CHAT = {
 }
 
 
+def read(lines: list[object] | bytes, **options: object) -> tuple[LogFile, list[dict], list]:
+    """A file of `lines` (objects as JSON lines, or raw bytes) read through LogFile: the file,
+    its accepted events as dicts (ts as a datetime), and (line, field, reason) rejected."""
+    data = (
+        lines
+        if isinstance(lines, bytes)
+        else b"\n".join(line if isinstance(line, bytes) else orjson.dumps(line) for line in lines)
+    )
+    log = LogFile(io.BytesIO(data), **options)
+    events, rejected = [], []
+    for block in log.blocks():
+        names = list(block.events)
+        for row in zip(*(block.events[n].tolist() for n in names), strict=True):
+            event = dict(zip(names, row, strict=True))
+            event["ts"] = EPOCH + timedelta(microseconds=event["ts"])
+            events.append(event)
+        rejected += [(line, err.field, err.reason) for line, err in block.rejected]
+    return log, events, rejected
+
+
+def one(record: object, **options: object) -> dict:
+    _, events, rejected = read([record], **options)
+    assert not rejected, rejected
+    return events[0]
+
+
 def test_flat_record_normalises_every_field() -> None:
-    event = normalize_flat(FLAT)
-    assert event.ts == datetime(2025, 6, 1, 10, tzinfo=UTC)
-    assert (event.input_tokens, event.cached_input_tokens, event.output_tokens) == (1200, 1024, 300)
-    assert event.latency_ms == 812  # rounded to whole milliseconds
-    assert event.finish_reason == "length" and event.max_tokens == 300
-    assert (event.project, event.feature, event.user) == ("search", "chat", "u-7")
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("2025-06-01T12:00:00+02:00", datetime(2025, 6, 1, 10, tzinfo=UTC)),
-        ("2025-06-01t10:00:00z", datetime(2025, 6, 1, 10, tzinfo=UTC)),
-        ("2025-06-01 10:00:00.123456789Z", datetime(2025, 6, 1, 10, 0, 0, 123456, tzinfo=UTC)),
-        ("2025-05-31T23:30:00-05:00", datetime(2025, 6, 1, 4, 30, tzinfo=UTC)),
-    ],
-)
-def test_timestamps_with_zone_are_stored_in_utc(value: str, expected: datetime) -> None:
-    assert parse_timestamp(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "reason"),
-    [
-        ("2025-06-01T10:00:00", "no time zone"),
-        ("2025-06-01", "no time zone"),
-        ("20250601T100000Z", "not an RFC 3339"),
-        ("2025-13-01T10:00:00Z", "not a valid date"),
-        (1748772000, "RFC 3339 string"),
-        (None, "required"),
-    ],
-)
-def test_bad_timestamps_are_refused_with_a_reason(value: object, reason: str) -> None:
-    with pytest.raises(RecordError) as err:
-        parse_timestamp(value)
-    assert err.value.field == "timestamp" and reason in err.value.reason
-
-
-@pytest.mark.parametrize("value", [True, False, 80.5, -1, "80", [1]])
-def test_counts_must_be_non_negative_integers(value: object) -> None:
-    with pytest.raises(RecordError):
-        count(value, "input_tokens")
-
-
-def test_integral_floats_are_counts() -> None:
-    assert count(3.0, "input_tokens") == 3
+    event = one(FLAT)
+    assert event["ts"] == datetime(2025, 6, 1, 10, tzinfo=UTC)
+    assert (event["input_tokens"], event["cached_input_tokens"], event["output_tokens"]) == (
+        1200,
+        1024,
+        300,
+    )
+    assert event["latency_ms"] == 812  # rounded to whole milliseconds
+    assert event["finish_reason"] == "length" and event["max_tokens"] == 300
+    assert (event["project"], event["feature"], event["user"]) == ("search", "chat", "u-7")
 
 
 @pytest.mark.parametrize(
     "field", ["timestamp", "request_id", "model", "input_tokens", "output_tokens"]
 )
 def test_required_fields_are_required(field: str) -> None:
-    record = {k: v for k, v in FLAT.items() if k != field}
-    with pytest.raises(RecordError) as err:
-        normalize_flat(record)
-    assert err.value.field == field and "required" in err.value.reason
+    _, events, rejected = read([{k: v for k, v in FLAT.items() if k != field}])
+    assert not events and rejected == [(1, field, "is required")]
 
 
-def test_cached_tokens_cannot_exceed_input() -> None:
-    with pytest.raises(RecordError) as err:
-        normalize_flat({**FLAT, "cached_input_tokens": 5000})
-    assert err.value.field == "cached_input_tokens"
+def test_parts_cannot_exceed_their_totals() -> None:
+    _, _, rejected = read(
+        [{**FLAT, "cached_input_tokens": 5000}, {**FLAT, "reasoning_tokens": 301}]
+    )
+    assert [(line, field) for line, field, _ in rejected] == [
+        (1, "cached_input_tokens"), (2, "reasoning_tokens"),
+    ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("status", "error_type", "code"),
-    [(None, None, 200), ("success", None, 200), ("error", "rate_limit_exceeded", 429),
-     (None, "server_error", 500), (503, "server_error", 503)],
-)  # fmt: skip
-def test_status_words_and_codes(status: object, error_type: str | None, code: int) -> None:
-    assert normalize_flat({**FLAT, "status": status, "error_type": error_type}).status == code
+def test_the_first_failing_field_is_reported_once() -> None:
+    _, _, rejected = read([{**FLAT, "input_tokens": -1, "output_tokens": "x", "timestamp": None}])
+    assert rejected == [(1, "timestamp", "is required")]
+
+
+def test_aliases_cached_tokens_and_tags() -> None:
+    record = {k: v for k, v in FLAT.items() if k not in ("cached_input_tokens", "feature")}
+    event = one({**record, "cached_tokens": 512, "tags": ["a", "b"]})
+    assert (event["cached_input_tokens"], event["feature"]) == (512, "a,b")
+    _, _, rejected = read([{**record, "tags": {"a": 1}}])
+    assert rejected[0][1] == "tags"
 
 
 def test_chat_completion_uses_created_and_prompt_tokens() -> None:
-    event = normalize_openai(CHAT)
-    assert event.ts == datetime.fromtimestamp(1741570283, UTC)
-    assert (event.input_tokens, event.output_tokens) == (1117, 46)
-    assert event.request_id == CHAT["id"] and event.finish_reason == "stop"
+    event = one(CHAT)
+    assert event["ts"] == datetime.fromtimestamp(1741570283, UTC)
+    assert (event["input_tokens"], event["output_tokens"]) == (1117, 46)
+    assert event["request_id"] == CHAT["id"] and event["finish_reason"] == "stop"
+    assert event["provider"] == "openai"
 
 
 def test_wrapped_responses_object_takes_wrapper_latency_and_status() -> None:
@@ -177,41 +162,56 @@ def test_wrapped_responses_object_takes_wrapper_latency_and_status() -> None:
             "output_tokens_details": {"reasoning_tokens": 64},
         },
     }
-    wrapped = {"latency_ms": 1500, "status": 200, "project": "bots", "response": response}
-    event = normalize_openai(wrapped)
-    assert (event.input_tokens, event.output_tokens, event.reasoning_tokens) == (36, 87, 64)
-    assert (event.latency_ms, event.status, event.project) == (1500, 200, "bots")
-    assert event.finish_reason == "length"
+    log, events, _ = read(
+        [{"latency_ms": 1500, "status": 200, "project": "bots", "response": response}]
+    )
+    event = events[0]
+    assert (event["input_tokens"], event["output_tokens"], event["reasoning_tokens"]) == (
+        36,
+        87,
+        64,
+    )
+    assert (event["latency_ms"], event["status"], event["project"]) == (1500, 200, "bots")
+    assert event["finish_reason"] == "length" and log.format.name == "openai"
+    assert log.scrub.as_dict() == {"response.output": 1}
+
+
+def test_openai_usage_errors_name_the_source_field() -> None:
+    _, _, rejected = read([{**CHAT, "usage": {**CHAT["usage"], "prompt_tokens": -4}}])
+    assert rejected[0][:2] == (1, "usage.prompt_tokens")
+    _, _, rejected = read([{**CHAT, "usage": "lots"}])
+    assert rejected[0][:2] == (1, "usage")
 
 
 def test_embeddings_need_no_id_from_the_body_when_the_wrapper_has_one() -> None:
     body = {"object": "list", "data": [{"embedding": [0.1]}], "model": "text-embedding-3-small",
             "usage": {"prompt_tokens": 8, "total_tokens": 8}}  # fmt: skip
-    event = normalize_openai(
-        {"request_id": "emb-1", "timestamp": "2025-06-01T00:00:00Z", "response": body}
-    )
-    assert (event.input_tokens, event.output_tokens, event.request_id) == (8, 0, "emb-1")
+    event = one({"request_id": "emb-1", "timestamp": "2025-06-01T00:00:00Z", "response": body})
+    assert (event["input_tokens"], event["output_tokens"], event["request_id"]) == (8, 0, "emb-1")
 
 
 def test_batch_lines_success_http_error_and_expired() -> None:
+    expired = {"id": "batch_req_3", "custom_id": "request-3", "response": None,
+               "error": {"code": "batch_expired", "message": "expired"}}  # fmt: skip
     ok = {"id": "batch_req_1", "custom_id": "request-2", "error": None, "response": {
         "status_code": 200, "request_id": "96ff", "body": {**CHAT}}}  # fmt: skip
     http_error = {"id": "batch_req_2", "custom_id": "request-5", "error": None, "response": {
         "status_code": 400, "request_id": "x", "body": {"error": {"message": "bad",
         "type": "invalid_request_error", "param": "max_tokens", "code": None}}}}  # fmt: skip
-    expired = {"id": "batch_req_3", "custom_id": "request-3", "response": None,
-               "error": {"code": "batch_expired", "message": "expired"}}  # fmt: skip
-    created = datetime(2025, 6, 1, tzinfo=UTC)
-    first = normalize_batch_line(ok)
-    assert first.batch and first.status == 200 and first.input_tokens == 1117
-    second = normalize_batch_line(http_error, created=created)
-    assert (second.status, second.error_type, second.input_tokens) == (
+    log, events, rejected = read([expired, ok, http_error])
+    assert log.format.name == "batch" and not rejected
+    by_id = {e["request_id"]: e for e in events}
+    assert by_id["batch_req_1"]["batch"] and by_id["batch_req_1"]["input_tokens"] == 1117
+    assert (by_id["batch_req_2"]["status"], by_id["batch_req_2"]["error_type"]) == (
         400,
         "invalid_request_error",
-        0,
     )
-    third = normalize_batch_line(expired, created=created)
-    assert (third.status, third.error_type) == (500, "batch_expired")
+    assert (by_id["batch_req_3"]["status"], by_id["batch_req_3"]["error_type"]) == (
+        500,
+        "batch_expired",
+    )
+    assert by_id["batch_req_3"]["ts"] == by_id["batch_req_1"]["ts"]  # the file's time
+    assert {e["feature"] for e in events} == {""}  # custom_id is the caller's row id
 
 
 def test_anthropic_cache_tokens_fold_into_input() -> None:
@@ -225,25 +225,26 @@ def test_anthropic_cache_tokens_fold_into_input() -> None:
         "usage": {"input_tokens": 100, "cache_creation_input_tokens": 2000,
                   "cache_read_input_tokens": 3000, "output_tokens": 50},
     }  # fmt: skip
-    event = normalize_anthropic({"timestamp": "2025-06-01T00:00:00Z", "response": message})
+    event = one({"timestamp": "2025-06-01T00:00:00Z", "response": message})
     # OpenAI convention: input = 100 uncached + 2000 written + 3000 read = 5100
-    assert (event.input_tokens, event.cached_input_tokens, event.cache_write_tokens) == (
-        5100,
-        3000,
-        2000,
-    )
-    assert event.finish_reason == "length" and event.provider == "anthropic"
+    parts = (event["input_tokens"], event["cached_input_tokens"], event["cache_write_tokens"])
+    assert parts == (5100, 3000, 2000)
+    assert event["finish_reason"] == "length" and event["provider"] == "anthropic"
 
 
-def test_csv_row_through_a_mapping() -> None:
-    row = {"time": "2025-06-01T00:00:00Z", "id": "c1", "llm": "gpt-4o", "prompt": "12",
-           "completion": "3.0", "ms": "250.5"}  # fmt: skip
+def test_csv_through_a_mapping() -> None:
+    data = b"time,id,llm,prompt,completion,ms\n2025-06-01T00:00:00Z,c1,gpt-4o,12,3.0,250.5\n"
+    data += b"2025-06-01T00:00:00Z,c2,gpt-4o,80.5,3,1\n"
     mapping = parse_mapping("timestamp=time,request_id=id,model=llm,input_tokens=prompt,"
                             "output_tokens=completion,latency_ms=ms")  # fmt: skip
-    event = normalize_csv_row(row, mapping)
-    assert (event.input_tokens, event.output_tokens, event.latency_ms) == (12, 3, 250)
-    with pytest.raises(RecordError):
-        normalize_csv_row({**row, "prompt": "80.5"}, mapping)
+    log, events, rejected = read(data, mapping=mapping, file_name="x.csv")
+    assert log.format.name == "csv" and log.shape == "csv"
+    assert (events[0]["input_tokens"], events[0]["output_tokens"], events[0]["latency_ms"]) == (
+        12,
+        3,
+        250,
+    )
+    assert rejected[0][:2] == (3, "input_tokens (column prompt)")
 
 
 def test_parse_mapping_refuses_unknown_fields() -> None:
@@ -252,15 +253,40 @@ def test_parse_mapping_refuses_unknown_fields() -> None:
     assert guess_mapping(["Prompt_Tokens", "id", "time"])["input_tokens"] == "Prompt_Tokens"
 
 
-def test_secrets_are_redacted_and_counted() -> None:
-    scrub = Scrub()
-    event = normalize_flat(
-        {**FLAT, "user": "Bearer abcdefghijklmnop1234", "project": "sk-proj-" + "a" * 30}
-    )
-    cleaned = redact_event(event, scrub)
-    assert cleaned.user == "[redacted]" and cleaned.project == "[redacted]"
-    assert scrub.as_dict() == {"secret:project": 1, "secret:user": 1}
+def test_secrets_are_redacted_in_stored_labels_and_counted_elsewhere() -> None:
+    record = {**FLAT, "user": "Bearer abcdefghijklmnop1234", "project": "sk-proj-" + "a" * 30,
+              "meta": {"key": "AKIAABCDEFGHIJKLMNOP"}}  # fmt: skip
+    log, events, _ = read([record])
+    assert events[0]["user"] == "[redacted]" and events[0]["project"] == "[redacted]"
+    assert log.scrub.as_dict() == {"secret:meta.key": 1, "secret:project": 1, "secret:user": 1}
     assert redact("key=AKIAABCDEFGHIJKLMNOP end") == "key=[redacted] end"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk-proj-" + "a1B2" * 8,
+        "sk-ant-admin01-" + "x" * 20,
+        "Bearer eyJabc.def.ghi-token123",
+        "Basic dXNlcjpwYXNzd29yZDEy",
+        "AKIAABCDEFGHIJKLMNOP",
+        "ghp_" + "a" * 36,
+        "xoxb-1234567890-abcdef",
+        "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+        "AIza" + "b" * 35,
+        "hf_" + "c" * 34,
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefghij",
+        "postgresql://costdesk:hunter2@db.internal/costdesk",
+    ],
+)
+def test_every_secret_pattern_is_redacted_in_every_stored_field(secret: str) -> None:
+    fields = ("request_id", "model", "project", "feature", "user", "error_type",
+              "finish_reason", "service_tier", "provider")  # fmt: skip
+    record = {**FLAT, **{name: f"x {secret} y" for name in fields}}
+    _, events, rejected = read([record])
+    assert not rejected
+    for name in fields:
+        assert secret not in events[0][name] and "[redacted]" in events[0][name], name
 
 
 @pytest.mark.parametrize(
@@ -275,19 +301,52 @@ def test_secrets_are_redacted_and_counted() -> None:
         ({"object": "page", "data": []}, "usage_api"),
     ],
 )  # fmt: skip
-def test_record_format(record: dict, fmt: str) -> None:
-    assert record_format(record) == fmt
+def test_each_format_recognises_its_records(record: dict, fmt: str) -> None:
+    assert classify(record) == fmt
 
 
-def test_sniff_whole_file_problems() -> None:
+def test_the_format_is_detected_from_many_records() -> None:
+    assert detect([{"odd": 1}, CHAT, FLAT, CHAT]) == "openai"
+    assert detect([{"odd": 1}]) is None
+
+
+def test_file_shapes_and_whole_file_problems() -> None:
     with pytest.raises(FileFormatError, match="empty"):
-        sniff(b"\xef\xbb\xbf \r\n\n")
+        file_shape(b"\xef\xbb\xbf \r\n\n")
     with pytest.raises(FileFormatError, match="binary"):
-        sniff(b"\x89PNG\r\n\x1a\n\x00\x00")
-    assert sniff(b"\xef\xbb\xbf" + orjson.dumps(FLAT) + b"\r\n") == "flat"
-    assert sniff(b"[\n  " + orjson.dumps(CHAT)) == "openai"
-    assert sniff(b"timestamp,request_id,model\n2025-06-01T00:00:00Z,a,gpt-4o\n") == "csv"
-    assert "looks like CSV" in whole_file_problem("flat", b"timestamp,request_id\n1,2\n")
+        file_shape(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x00\x00\x00")
+    assert file_shape(b"\xef\xbb\xbf" + orjson.dumps(FLAT) + b"\r\n") == "lines"
+    assert file_shape(b"[\n  " + orjson.dumps(CHAT)) == "array"
+    assert file_shape(b'{\n  "object": "page",\n  "data": []\n}') == "document"
+    assert file_shape(b"timestamp,request_id,model\n2025-06-01T00:00:00Z,a,gpt-4o\n") == "csv"
+    with pytest.raises(FileFormatError, match="looks like CSV"):
+        LogFile(io.BytesIO(b"timestamp,request_id\n1,2\n"), fmt="flat")
+    with pytest.raises(FileFormatError, match="unknown format"):
+        LogFile(io.BytesIO(orjson.dumps(FLAT)), fmt="nope")
+
+
+def test_a_bad_first_line_does_not_decide_the_file() -> None:
+    head = [b'{"timestamp": "2025-06-01T10:00:00Z", "request_id": "cut', b"NaN",
+            b'{"messages": "' + b"x" * 100_000 + b'"}']  # fmt: skip
+    log, events, rejected = read([*head, FLAT, {**FLAT, "request_id": "r2"}])
+    assert log.shape == "lines" and log.format.name == "flat"
+    assert [e["request_id"] for e in events] == ["req-1", "r2"]
+    assert [line for line, *_ in rejected] == [1, 2, 3]
+
+
+def test_a_stray_nul_or_bad_byte_rejects_one_line_not_the_file() -> None:
+    log, events, rejected = read([b'{"a": "\xff\x00"}', FLAT])
+    assert len(events) == 1 and [line for line, *_ in rejected] == [1]
+
+
+def test_gzip_files_are_read_as_their_content() -> None:
+    import gzip
+
+    data = gzip.compress(
+        b"\n".join(orjson.dumps({**FLAT, "request_id": f"r{i}"}) for i in range(3))
+    )
+    log, events, _ = read(data)
+    assert log.format.name == "flat" and len(events) == 3
 
 
 def test_iter_lines_bounds_long_lines_and_handles_crlf_and_bom() -> None:
@@ -318,37 +377,13 @@ def test_pages_flatten_to_rows() -> None:
     assert cost["amount"] == "0.13080438" and cost["model"] == "gpt-4o-mini-2024-07-18"
 
 
-def test_default_source_and_csv_header() -> None:
-    assert default_source("flat") == "flat" and default_source("batch", "x") == "batch:x"
+def test_sources_and_csv_header() -> None:
+    assert LogFile(io.BytesIO(orjson.dumps(FLAT))).source == "flat"
+    assert LogFile(io.BytesIO(orjson.dumps(CHAT)), project="x").source == "openai:x"
     assert csv_header(b'\xef\xbb\xbfa,"b,c",d\r\nx') == ["a", "b,c", "d"]
 
 
-def test_columnar_flat_path_matches_the_row_normaliser() -> None:
-    from core.logs import flat_columns
-
-    records = [
-        FLAT,
-        {**FLAT, "request_id": "r2", "timestamp": "2025-06-01 12:00:00.123456789+02:00"},
-        {**FLAT, "request_id": "r3", "status": "error", "error_type": "rate_limit_exceeded"},
-        {**FLAT, "request_id": "r4", "latency_ms": None, "max_tokens": None, "batch": True},
-        {**FLAT, "request_id": "r5", "input_tokens": 80.5},  # rejected: goes the slow way
-        {**FLAT, "request_id": "r6", "feature": None, "tags": ["a", "b"]},  # tags: slow way
-        {**FLAT, "request_id": "r7", "timestamp": "2025-06-01t10:00:00z"},  # lower case: slow
-    ]
-    columns, rest = flat_columns(records)
-    assert rest == [4, 5, 6]
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    for i, record in enumerate(records[:4]):
-        got = {name: columns[name][i] for name in UsageEvent._fields}
-        got["ts"] = epoch + timedelta(microseconds=int(got["ts"]))
-        for name in ("latency_ms", "max_tokens"):  # -1 stands for missing
-            got[name] = None if got[name] < 0 else got[name]
-        assert tuple(got.values()) == tuple(normalize_flat(record))
-
-
 def test_line_blocks_number_lines_across_block_edges() -> None:
-    from core.logs import iter_line_blocks
-
     data = b'{"a":1}\r\n\r\n{"b":2}\r\n' + b"y" * 50 + b"\n  \n{}"
     for size in range(1, len(data) + 2):  # every place a block can end, "\r|\n" included
         blocks = list(iter_line_blocks(io.BytesIO(data), block_bytes=size, limit=40))
@@ -356,27 +391,3 @@ def test_line_blocks_number_lines_across_block_edges() -> None:
         assert numbered == [
             (1, b'{"a":1}'), (2, b""), (3, b'{"b":2}'), (4, None), (5, b"  "), (6, b"{}"),
         ], size  # fmt: skip
-
-
-def test_columnar_timestamps_agree_with_the_row_parser() -> None:
-    from core.logs import RecordError, fast_timestamps
-
-    samples = [
-        "2025-06-01T10:00:00Z", "2025-06-01T10:00:00.5Z", "2025-06-01 10:00:00.123456789Z",
-        "2025-06-01T10:00:00+02:00", "2025-06-01T23:30:00.25-05:30", "2024-02-29T00:00:00Z",
-        "2025-02-29T00:00:00Z", "2025-06-01T24:00:00Z", "2025-06-01T10:00:60Z",
-        "2025-06-01T10:00:00", "2025-06-01", "2025-06-01T10:00:00.Z", "2025-06-01t10:00:00z",
-        "2025-06-01T10:00:00.1234567890Z", "2025-13-01T10:00:00Z", "2025-06-01T10:00:00+2:00",
-        "x" * 20, "", 20250601, None,
-    ]  # fmt: skip
-    micros, ok = fast_timestamps(samples)
-    for value, stamp, fast in zip(samples, micros.tolist(), ok.tolist(), strict=True):
-        try:
-            expected = parse_timestamp(value)
-        except RecordError:
-            assert not fast, value  # the fast path never accepts what the rules refuse
-            continue
-        if fast:  # what it accepts, it reads exactly as the row parser does
-            epoch = datetime(1970, 1, 1, tzinfo=UTC)
-            assert stamp == (expected - epoch) // timedelta(microseconds=1), value
-    assert ok.tolist()[:6] == [True] * 6

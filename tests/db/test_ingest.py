@@ -11,7 +11,10 @@ import orjson
 import pytest
 from sqlalchemy import Engine, text
 
-import db.ingest as ingest_mod
+import core.logs.parse as parse_mod
+import db.ingest.files as files_mod
+import db.ingest.parallel as parallel_mod
+import db.ingest.writer as writer_mod
 from core.pricing import PriceBook, PriceOverride
 from db.imports import store_costs_page, store_usage_page
 from db.ingest import (
@@ -69,16 +72,16 @@ def assert_rollups_match_rows(engine: Engine) -> None:
 
 
 def crash_on_second_chunk(real):
-    """`add_rollups` that fails on the second chunk written: a crash mid-file."""
+    """`add_sums` that fails on the second chunk written: a crash mid-file."""
     calls = {"n": 0}
 
-    def add_rollups(conn, chunk):
+    def add_sums(conn, sums):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("power cut")
-        return real(conn, chunk)
+        return real(conn, sums)
 
-    return add_rollups
+    return add_sums
 
 
 def test_flat_file_keeps_valid_lines_and_reports_each_bad_one(
@@ -146,23 +149,24 @@ def test_conflicting_duplicate_is_flagged_and_first_kept(engine: Engine, tmp_pat
 def test_crash_mid_file_then_rerun_completes_without_doubles(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(parse_mod, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(writer_mod, "TRANSACTION_CHUNKS", 2)
     path = write_jsonl(tmp_path / "big.jsonl", [flat(f"c{i}", output_tokens=i) for i in range(10)])
-    real = ingest_mod.add_rollups
-    monkeypatch.setattr(ingest_mod, "add_rollups", crash_on_second_chunk(real))
+    real = writer_mod.add_sums
+    monkeypatch.setattr(writer_mod, "add_sums", crash_on_second_chunk(real))
     with pytest.raises(RuntimeError):
         ingest_file(engine, path, book=BOOK)
-    assert scalar(engine, "SELECT count(*) FROM request_log") == 3  # one whole chunk
+    assert scalar(engine, "SELECT count(*) FROM request_log") == 6  # one whole transaction
     assert_rollups_match_rows(engine)
-    monkeypatch.setattr(ingest_mod, "add_rollups", real)
+    monkeypatch.setattr(writer_mod, "add_sums", real)
     rerun = ingest_file(engine, path, book=BOOK)
-    assert (rerun.accepted, rerun.duplicates) == (7, 3)
+    assert (rerun.accepted, rerun.duplicates) == (4, 6)
     assert scalar(engine, "SELECT count(*) FROM request_log") == 10
     assert_rollups_match_rows(engine)
 
 
 def test_two_concurrent_ingests_lose_nothing(engine: Engine, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 50)
+    monkeypatch.setattr(parse_mod, "CHUNK_ROWS", 50)
     a = write_jsonl(tmp_path / "a.jsonl", [flat(f"k{i}") for i in range(0, 300)])
     b = write_jsonl(tmp_path / "b.jsonl", [flat(f"k{i}") for i in range(150, 450)])
     reports = []
@@ -241,7 +245,7 @@ def test_delete_upload_takes_its_rows_and_rollups(engine: Engine, tmp_path: Path
         (b"", None, "empty"),
         (b"\x00\x01\x02binary\xff\xfe", None, "binary"),
         (b"timestamp,request_id,model\n2025-06-01T00:00:00Z,a,gpt-4o\n", "flat", "looks like CSV"),
-        (b"hello world\nthis is text\n", None, "neither JSON nor CSV"),
+        (b"hello world\nthis is text\n", None, "not JSON or CSV"),
     ],
 )
 def test_whole_file_problems_get_one_message(
@@ -383,12 +387,13 @@ def test_fingerprints_are_the_same_in_a_fresh_interpreter(tmp_path: Path) -> Non
     import sys
 
     script = (
-        "import sys; sys.path.insert(0, '.');"
-        "from datetime import datetime, UTC; from core.logs import UsageEvent;"
-        "from core.fingerprint import content_hashes, hex_hashes;"
-        "from db.ingest import event_arrays, events_frame;"
-        "e = UsageEvent(datetime(2025, 6, 1, tzinfo=UTC), 'r1', 'gpt-4o', 10, 5, project='p');"
-        "print(hex_hashes(content_hashes(event_arrays(events_frame([e, e._replace(user='u')])))))"
+        "import sys; sys.path.insert(0, '.'); import io, orjson;"
+        "from core.fingerprint import content_hashes, hex_hashes; from core.logs import LogFile;"
+        "r = {'timestamp': '2025-06-01T00:00:00Z', 'request_id': 'r1', 'model': 'gpt-4o',"
+        " 'input_tokens': 10, 'output_tokens': 5, 'project': 'p'};"
+        "data = orjson.dumps(r) + b'\\n' + orjson.dumps({**r, 'user': 'u'});"
+        "(block,) = LogFile(io.BytesIO(data)).blocks();"
+        "print(hex_hashes(content_hashes(block.events)))"
     )
     runs = {
         subprocess.run(
@@ -436,18 +441,18 @@ def _stored(engine: Engine, source: str) -> list[tuple]:
 def test_parsing_in_a_second_process_gives_the_same_result(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(parse_mod, "CHUNK_ROWS", 7)
     path = _mixed_log(tmp_path / "mixed.jsonl")
     serial = ingest_file(engine, path, book=BOOK, source="serial")
     forked = {"runs": 0}
-    real = ingest_mod._Ingester.run_forked
+    real = files_mod.worker_pieces
 
-    def counted(self, *args, **kwargs):
+    def counted(*args, **kwargs):
         forked["runs"] += 1
-        return real(self, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(ingest_mod._Ingester, "run_forked", counted)
-    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(files_mod, "worker_pieces", counted)
+    monkeypatch.setattr(parallel_mod, "PARALLEL_MIN_BYTES", 0)
     seen: list[tuple[int, int | None]] = []
     parallel = ingest_file(
         engine, path, book=BOOK, source="parallel", progress=lambda n, t: seen.append((n, t))
@@ -472,7 +477,7 @@ def test_a_failure_on_either_side_of_the_parsing_process_stops_both(
 ) -> None:
     import multiprocessing
 
-    monkeypatch.setattr(ingest_mod, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel_mod, "PARALLEL_MIN_BYTES", 0)
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_bytes(b"{}\n" + b"this is not json\n" * 30)
     report = ingest_file(engine, garbage, book=BOOK, fmt="flat")
@@ -481,15 +486,16 @@ def test_a_failure_on_either_side_of_the_parsing_process_stops_both(
     report = ingest_file(engine, garbage, book=BOOK, fmt="flat")
     assert "not JSON" in (report.file_error or "")
 
-    monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(parse_mod, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(writer_mod, "TRANSACTION_CHUNKS", 2)
     path = write_jsonl(tmp_path / "big.jsonl", [flat(f"c{i}", output_tokens=i) for i in range(10)])
-    real = ingest_mod.add_rollups
-    monkeypatch.setattr(ingest_mod, "add_rollups", crash_on_second_chunk(real))
+    real = writer_mod.add_sums
+    monkeypatch.setattr(writer_mod, "add_sums", crash_on_second_chunk(real))
     with pytest.raises(RuntimeError, match="power cut"):
         ingest_file(engine, path, book=BOOK)
     assert not multiprocessing.active_children()  # the parsing process did not outlive it
-    assert scalar(engine, "SELECT count(*) FROM request_log WHERE source = 'flat'") == 3
-    monkeypatch.setattr(ingest_mod, "add_rollups", real)
+    assert scalar(engine, "SELECT count(*) FROM request_log WHERE source = 'flat'") == 6
+    monkeypatch.setattr(writer_mod, "add_sums", real)
     rerun = ingest_file(engine, path, book=BOOK)
-    assert (rerun.accepted, rerun.duplicates) == (7, 3)
+    assert (rerun.accepted, rerun.duplicates) == (4, 6)
     assert_rollups_match_rows(engine)

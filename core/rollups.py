@@ -1,0 +1,168 @@
+"""What a set of stored events adds to the daily rollup and the histograms: the one rollup rule.
+
+Pages and commands read rollups, never raw rows: one row per day and group with request
+counts, token and cost sums, so their cost grows with days x groups, not with requests.
+Latency and output sizes are kept as fixed-bucket histograms (`core.stats`), so percentiles
+come from sums. `db.ingest.rollups` adds these sums in SQL and rebuilds them from stored rows
+with the same definitions (a property test holds the two equal on every column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+# The group of a daily rollup row: the canonical model id with the model as logged (snapshot
+# ids stay visible on drill-down), the project and feature, batch or not, the HTTP status.
+ROLLUP_KEY = ("day", "provider", "model_id", "model", "project", "feature", "batch", "status")
+# Histograms are keyed by what the Usage page filters on; `latency_daily` serves its default.
+HISTOGRAM_KEY = ("day", "model_id", "project", "status")
+DAILY_KEY = ("day", "model_id")
+COST_COLUMNS = (
+    "cost_pusd",
+    "uncached_input_pusd",
+    "cached_input_pusd",
+    "cache_write_pusd",
+    "output_pusd",
+    "cache_savings_pusd",
+)
+TOKEN_SUMS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+# Every summed column of the daily rollup, and what each row adds to it.
+ROLLUP_SUMS = (
+    "requests",
+    "unpriced_requests",
+    *TOKEN_SUMS,
+    *COST_COLUMNS,
+    "truncated",
+    "with_max_tokens",
+    "latency_count",
+    "latency_sum_ms",
+)
+SUM_LIMIT = 2**63 - 1
+
+Events = Mapping[str, np.ndarray]
+RollupSums = list[tuple[str, tuple[str, ...], dict[str, np.ndarray]]]  # (table, key, columns)
+
+
+class RollupOverflow(ValueError):
+    """A group's sum does not fit a 64-bit integer (over $9.2M in one day and group)."""
+
+
+def row_values(cols: Events) -> dict[str, np.ndarray]:
+    """What each event adds to each summed rollup column (the definition of those columns)."""
+    values = {name: cols[name] for name in (*TOKEN_SUMS, *COST_COLUMNS)}
+    values["requests"] = np.ones(len(cols["ts"]), dtype=np.int64)
+    values["unpriced_requests"] = ~cols["priced"]
+    values["truncated"] = cols["finish_reason"] == "length"
+    values["with_max_tokens"] = cols["max_tokens"] >= 0
+    values["latency_count"] = cols["latency_ms"] >= 0
+    values["latency_sum_ms"] = np.maximum(cols["latency_ms"], 0)
+    return values
+
+
+def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, distinct values), codes numbered in sorted order like a GROUP BY."""
+    if values.dtype == object:  # labels are never missing: no NA pass
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes, np.asarray(uniques, dtype=object)
+    uniques, codes = np.unique(values, return_inverse=True)
+    return codes.ravel(), uniques
+
+
+class Grouper:
+    """Groups of events by any subset of their key columns, each column coded once."""
+
+    def __init__(self, cols: Events) -> None:
+        self.cols = cols
+        self.codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def code(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Codes and distinct values of one column."""
+        if name not in self.codes:
+            self.codes[name] = _sorted_codes(np.asarray(self.cols[name]))
+        return self.codes[name]
+
+    def groups(
+        self, key: tuple[str, ...], rows: np.ndarray | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The distinct `key` values (sorted) among `rows` (all if None) and each row's group."""
+        size = len(next(iter(self.cols.values()))) if rows is None else len(rows)
+        combined = np.zeros(size, np.int64)
+        for name in key:
+            codes, uniques = self.code(name)
+            combined = combined * max(1, len(uniques)) + (codes if rows is None else codes[rows])
+        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        picked = first if rows is None else rows[first]
+        keys = {}
+        for name in key:
+            codes, uniques = self.code(name)
+            keys[name] = uniques[codes[picked]]
+        return keys, inverse.ravel()
+
+
+def group_sums(inverse: np.ndarray, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Exact integer sums of each array per group number; RollupOverflow past 64 bits."""
+    order = np.argsort(inverse, kind="stable")
+    ordered = inverse[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    out = {}
+    for name, array in values.items():
+        column = np.asarray(array).astype(np.int64)[order]
+        if np.add.reduceat(np.abs(column).astype(np.float64), starts).max(initial=0) >= 2**62:
+            exact = np.add.reduceat(column.astype(object), starts)
+            if max(map(abs, exact.tolist()), default=0) > SUM_LIMIT:
+                raise RollupOverflow(f"the {name} of one day and group does not fit 64 bits")
+            out[name] = exact.astype(np.int64)
+        else:
+            out[name] = np.add.reduceat(column, starts)
+    return out
+
+
+def rollup_sums(
+    cols: Events, *, latency_bucket: np.ndarray, output_bucket: np.ndarray
+) -> RollupSums:
+    """What the events add to the daily rollup and the histograms: one row per key and table."""
+    grouper = Grouper({**cols, "latency_bucket": latency_bucket, "output_bucket": output_bucket})
+    keys, inverse = grouper.groups(ROLLUP_KEY)
+    out: RollupSums = [
+        ("daily_rollup", ROLLUP_KEY, {**keys, **group_sums(inverse, row_values(cols))})
+    ]
+    timed = np.flatnonzero(latency_bucket >= 0)
+    for table, key, column, rows in (
+        ("latency_histogram", HISTOGRAM_KEY, "latency_bucket", timed),
+        ("latency_daily", DAILY_KEY, "latency_bucket", timed),
+        ("output_histogram", HISTOGRAM_KEY, "output_bucket", None),
+    ):
+        if rows is not None and not len(rows):
+            continue
+        keys, inverse = grouper.groups((*key, column), rows)
+        keys["bucket"] = keys.pop(column).astype(np.int64)
+        keys["count"] = np.bincount(inverse, minlength=len(keys["bucket"])).astype(np.int64)
+        out.append((table, (*key, "bucket"), keys))
+    return out
+
+
+def merge_sums(parts: list[RollupSums]) -> RollupSums:
+    """Several chunks' rollup sums as one: rows of the same table and key added together."""
+    tables: dict[str, tuple[tuple[str, ...], list[dict[str, np.ndarray]]]] = {}
+    for sums in parts:
+        for table, key, columns in sums:
+            tables.setdefault(table, (key, []))[1].append(columns)
+    merged: RollupSums = []
+    for table, (key, pieces) in tables.items():
+        if len(pieces) == 1:
+            merged.append((table, key, pieces[0]))
+            continue
+        joined = {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
+        keys, inverse = Grouper({k: joined[k] for k in key}).groups(key)
+        values = {name: joined[name] for name in joined if name not in key}
+        merged.append((table, key, {**keys, **group_sums(inverse, values)}))
+    return merged

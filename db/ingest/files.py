@@ -1,0 +1,216 @@
+"""Ingest entry points: a file (CLI), an upload (dashboard), records (SDK wrapper, demo).
+
+    open -> LogFile (shape, format, first block) -> upload row -> pieces (here or in a worker)
+         -> Writer (a transaction per chunk) -> upload counts -> IngestReport
+
+A problem with the whole file (empty, binary, unknown format, a rollup overflow) becomes the
+report's one `file_error`; every other bad record is one error with its line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import Engine
+
+from core.logs import FileFormatError, LogFile, RecordError, redact
+from core.pricing import PriceBook
+from db.imports import store_cost_rows, store_usage_rows
+from db.ingest.parallel import Piece, WorkerFailed, pieces, use_worker, worker_pieces
+from db.ingest.report import IngestReport
+from db.ingest.uploads import delete_upload, finish_upload, start_upload
+from db.ingest.writer import StoreError, Writer
+
+Progress = Callable[[int, int | None], None]  # (bytes or records done, total or None)
+SPOOL_BYTES = 1 << 20  # uploads are copied to disk in pieces this size
+
+
+def file_digest(stream: BinaryIO) -> tuple[str, int]:
+    """sha256 and size of a seekable binary stream (left at its start)."""
+    digest = hashlib.sha256()
+    size = 0
+    while block := stream.read(1 << 22):
+        digest.update(block)
+        size += len(block)
+    stream.seek(0)
+    return digest.hexdigest(), size
+
+
+def _path_of(stream: BinaryIO) -> str | None:
+    name = getattr(stream, "name", None)
+    return name if isinstance(name, str) and os.path.isfile(name) else None
+
+
+def ingest_file(
+    engine: Engine,
+    stream: BinaryIO | str | Path,
+    *,
+    file_name: str | None = None,
+    fmt: str | None = None,
+    project: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    source: str | None = None,
+    book: PriceBook | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Detect (or take) the format of one file and ingest it; whole-file problems -> file_error."""
+    if isinstance(stream, (str, Path)):
+        with open(stream, "rb") as handle:
+            name = file_name or Path(stream).name
+            return ingest_file(
+                engine, handle, file_name=name, fmt=fmt, project=project, mapping=mapping,
+                source=source, book=book, progress=progress,
+            )  # fmt: skip
+    report = IngestReport(file_name=redact(str(file_name or getattr(stream, "name", "upload"))))
+    options = {"file_name": report.file_name, "fmt": fmt, "mapping": mapping, "project": project}
+    started = time.perf_counter()
+    try:
+        _ingest_stream(engine, stream, options, report, source, book, progress)
+    except (FileFormatError, StoreError) as exc:
+        _fail(engine, report, str(exc))
+    except WorkerFailed as exc:
+        if exc.kind not in ("FileFormatError", "StoreError"):
+            raise
+        _fail(engine, report, str(exc))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _fail(engine: Engine, report: IngestReport, message: str) -> None:
+    report.file_error = message
+    if report.upload_id is not None and not report.accepted:
+        delete_upload(engine, report.upload_id)
+        report.upload_id = None
+
+
+def _ingest_stream(
+    engine: Engine,
+    stream: BinaryIO,
+    options: dict[str, Any],
+    report: IngestReport,
+    source: str | None,
+    book: PriceBook | None,
+    progress: Progress | None,
+) -> None:
+    """Read, store and account one file; a large one parses in a worker meanwhile."""
+    from db.prices import load_price_book
+
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    path = _path_of(stream)
+    worker = use_worker(path, size)
+    sha256 = "" if worker else file_digest(stream)[0]
+    log = LogFile(stream, **options)
+    report.format, report.source = log.format.name, source or log.source
+    if log.format.kind != "events":
+        _store_pages(engine, log, report)
+        return
+    book = book or load_price_book(engine)
+    dialect = engine.dialect.name
+    if worker:
+        options = {**options, "fmt": log.format.name}
+        produced = worker_pieces(path, options, book, dialect, report.scrub)  # type: ignore[arg-type]
+        first = next(produced, None)  # the worker goes on while the digest is read here
+        with open(path, "rb") as own:  # type: ignore[arg-type]
+            sha256 = file_digest(own)[0]
+        produced = _chain(first, produced)
+    else:
+        report.scrub = log.scrub
+        produced = pieces(log, book, dialect)
+    report.upload_id = start_upload(
+        engine, file_name=report.file_name, sha256=sha256, fmt=report.format,
+        source=report.source, size_bytes=size,
+    )  # fmt: skip
+    store(engine, produced, report, (lambda done: progress(done, size)) if progress else None)
+    finish_upload(engine, report)
+
+
+def _chain(first: Piece | None, rest: Iterator[Piece]) -> Iterator[Piece]:
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def store(
+    engine: Engine,
+    produced: Iterable[Piece],
+    report: IngestReport,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write the pieces of one file under the report's source and upload."""
+    writer = Writer(engine, report)
+    with writer.session():
+        for piece in produced:
+            for line, field_name, reason in piece.rejected:
+                report.reject(line, RecordError(field_name, reason))
+            if piece.chunk is not None:
+                writer.save(piece.chunk)
+            if progress:
+                progress(piece.position)
+    report.errors.sort(key=lambda e: e.line)
+
+
+def ingest_records(
+    engine: Engine,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    source: str,
+    file_name: str,
+    book: PriceBook | None = None,
+    fmt: str = "flat",
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Validate, price and store records given as objects (flat-log fields, or `fmt`)."""
+    from db.prices import load_price_book
+
+    started = time.perf_counter()
+    report = IngestReport(file_name=redact(file_name), format=fmt, source=source)
+    log = LogFile.from_records(records, fmt=fmt)
+    report.scrub = log.scrub
+    report.upload_id = start_upload(
+        engine, file_name=report.file_name, sha256=f"records:{report.file_name}", fmt=fmt,
+        source=source, size_bytes=0,
+    )  # fmt: skip
+    book = book or load_price_book(engine)
+    try:
+        store(engine, pieces(log, book, engine.dialect.name), report)
+    except StoreError as exc:
+        _fail(engine, report, str(exc))
+    finish_upload(engine, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ingest_upload(
+    engine: Engine, upload: BinaryIO, *, file_name: str, **options: Any
+) -> IngestReport:
+    """An uploaded file (the dashboard's, held in memory by the web server): copied to a
+    temporary file first, so a large one parses in a worker with memory flat in file size."""
+    upload.seek(0)
+    with tempfile.NamedTemporaryFile(
+        prefix="costdesk-upload-", suffix=Path(file_name).suffix
+    ) as spool:
+        shutil.copyfileobj(upload, spool, SPOOL_BYTES)
+        spool.flush()
+        spool.seek(0)
+        return ingest_file(engine, spool, file_name=file_name, **options)
+
+
+def _store_pages(engine: Engine, log: LogFile, report: IngestReport) -> None:
+    """Usage or cost pages: flattened rows stored in their own tables (idempotently)."""
+    store_rows = store_usage_rows if log.format.kind == "usage_buckets" else store_cost_rows
+    for line, rows in log.pages():
+        if isinstance(rows, RecordError):
+            report.reject(line, rows)
+            continue
+        added, same = store_rows(engine, rows)
+        report.accepted += added
+        report.duplicates += same

@@ -1,0 +1,102 @@
+"""Re-pricing: recompute every stored cost (and model identity) with the current price book.
+
+After a custom price is added or changed, stored costs and the rollups are recomputed from
+the stored token counts through the one kernel (`core.costs.price_arrays`), in one
+transaction: pages never see half-updated totals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, bindparam, select, update
+
+from core.costs import PRICE_KEY, PRICED_TOKENS, picos_to_usd
+from core.identity import identify_column
+from core.prepare import MemoBook, price_events
+from core.pricing import PriceBook
+from core.rollups import COST_COLUMNS
+from db.ingest.rollups import rebuild
+from db.models import RequestLog
+
+LOG = RequestLog.__table__
+REPRICE_ROWS = 50_000
+_INPUT = ("id", "ts", *PRICE_KEY, *PRICED_TOKENS, "cost_pusd")
+_SET = (*COST_COLUMNS, "priced", "price_version", "model_id")
+
+
+@dataclass
+class RepriceReport:
+    """What a re-price changed: rows priced, total cost before and after, unpriced models."""
+
+    rows: int = 0
+    before_pusd: int = 0
+    after_pusd: int = 0
+    unpriced_models: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def change_usd(self) -> Decimal:
+        """After minus before, exact."""
+        return picos_to_usd(self.after_pusd - self.before_pusd)
+
+
+def reprice(engine: Engine, book: PriceBook | None = None) -> RepriceReport:
+    """Recompute every stored cost with the current price book, then rebuild the rollups."""
+    from db.prices import load_price_book
+
+    memo = MemoBook(book or load_price_book(engine))
+    report = RepriceReport()
+    stmt = (
+        update(LOG)
+        .where(LOG.c.id == bindparam("v_id"))
+        .values({n: bindparam(f"v_{n}") for n in _SET})
+    )
+    with engine.begin() as conn:
+        last_id = 0
+        while True:
+            query = select(*(LOG.c[n] for n in _INPUT)).where(LOG.c.id > last_id).order_by(LOG.c.id)
+            rows = conn.execute(query.limit(REPRICE_ROWS)).all()
+            if not rows:
+                break
+            batch = pd.DataFrame(rows, columns=list(_INPUT))
+            last_id = int(batch["id"].iloc[-1])
+            _reprice_batch(conn, stmt, batch, memo, report)
+        rebuild(conn)
+    return report
+
+
+def _columns(batch: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A batch of stored rows as the arrays the pricer takes (ts as UTC microseconds)."""
+    stamps = pd.to_datetime(batch["ts"], utc=True).dt.as_unit("us")
+    cols = {"ts": stamps.astype("int64").to_numpy()}
+    for name in ("model", "service_tier"):
+        cols[name] = batch[name].fillna("").astype(object).to_numpy()
+    cols["batch"] = batch["batch"].astype(bool).to_numpy()
+    for name in PRICED_TOKENS:
+        cols[name] = batch[name].astype("int64").to_numpy()
+    return cols
+
+
+def _reprice_batch(
+    conn: Connection, stmt: Any, batch: pd.DataFrame, book: MemoBook, report: RepriceReport
+) -> None:
+    report.before_pusd += int(sum(batch["cost_pusd"].tolist()))
+    cols = _columns(batch)
+    price_events(cols, book)
+    cols["model_id"] = identify_column(book, cols["model"])[1]  # type: ignore[arg-type]
+    ids = batch["id"].tolist()
+    values = [cols[n].tolist() for n in _SET]
+    params = [
+        {"v_id": i, **{f"v_{n}": v for n, v in zip(_SET, row, strict=True)}}
+        for i, row in zip(ids, zip(*values, strict=True), strict=True)
+    ]
+    conn.execute(stmt, params)
+    report.rows += len(ids)
+    report.after_pusd += int(sum(cols["cost_pusd"].tolist()))
+    unpriced = ~cols["priced"]
+    for model in cols["model"][unpriced].tolist():
+        report.unpriced_models[model] = report.unpriced_models.get(model, 0) + 1

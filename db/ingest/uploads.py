@@ -1,0 +1,115 @@
+"""Upload history: one row per file ingested, deletion with its rows, remembered CSV mappings."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+import orjson
+import pandas as pd
+from sqlalchemy import Engine, delete, select, update
+
+from db.ingest.bulk import dialect_module
+from db.ingest.report import IngestReport
+from db.ingest.rollups import rebuild
+from db.models import ColumnMapping, RequestLog, Upload
+
+UPLOAD = Upload.__table__
+LOG = RequestLog.__table__
+MAPPING = ColumnMapping.__table__
+
+
+def start_upload(
+    engine: Engine, *, file_name: str, sha256: str, fmt: str, source: str, size_bytes: int
+) -> int:
+    """The upload row for this file (re-used when the same file went into the same source)."""
+    with engine.begin() as conn:
+        if sha256:
+            found = conn.execute(
+                select(UPLOAD.c.id).where(UPLOAD.c.sha256 == sha256, UPLOAD.c.source == source)
+            ).first()
+            if found:
+                return found[0]
+        values = dict(
+            file_name=file_name,
+            sha256=sha256,
+            format=fmt,
+            source=source,
+            size_bytes=size_bytes,
+            created_at=datetime.now(UTC),
+        )
+        return conn.execute(UPLOAD.insert().values(**values).returning(UPLOAD.c.id)).scalar_one()
+
+
+def finish_upload(engine: Engine, report: IngestReport) -> None:
+    """Record this run's counts on its upload row (accepted and cost accumulate over reruns)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(UPLOAD)
+            .where(UPLOAD.c.id == report.upload_id)
+            .values(
+                accepted=UPLOAD.c.accepted + report.accepted,
+                cost_pusd=UPLOAD.c.cost_pusd + report.cost_pusd,
+                duplicates=report.duplicates,
+                conflicts=report.conflicts,
+                rejected=report.rejected,
+                unpriced=sum(report.unpriced_models.values()),
+                scrubbed=sum(report.scrubbed.values()),
+                updated_at=datetime.now(UTC),
+            )
+        )
+
+
+def list_uploads(engine: Engine) -> pd.DataFrame:
+    """Every upload, newest first: id, file, format, source, counts, cost (pico-dollars), when."""
+    query = select(UPLOAD).order_by(UPLOAD.c.id.desc())
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).mappings().all(), columns=list(UPLOAD.c.keys()))
+
+
+def delete_upload(engine: Engine, upload_id: int) -> int | None:
+    """Delete an upload with its rows and their share of the rollups; rows removed, or None."""
+    with engine.begin() as conn:
+        if conn.execute(select(UPLOAD.c.id).where(UPLOAD.c.id == upload_id)).first() is None:
+            return None
+        days = (
+            conn.execute(select(LOG.c.day).where(LOG.c.upload_id == upload_id).distinct())
+            .scalars()
+            .all()
+        )
+        removed = conn.execute(delete(LOG).where(LOG.c.upload_id == upload_id)).rowcount
+        conn.execute(delete(UPLOAD).where(UPLOAD.c.id == upload_id))
+        if days:
+            rebuild(conn, days)
+        return removed
+
+
+def header_key(columns: Iterable[str]) -> str:
+    """The key a CSV header's remembered mapping is stored under."""
+    return hashlib.sha256("\x1f".join(sorted(columns)).encode()).hexdigest()[:32]
+
+
+def load_mapping(engine: Engine, columns: Iterable[str]) -> dict[str, str] | None:
+    """The mapping saved for this CSV header, if any."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(MAPPING.c.mapping_json).where(MAPPING.c.header_key == header_key(columns))
+        ).scalar()
+    return orjson.loads(found) if found else None
+
+
+def save_mapping(engine: Engine, columns: Iterable[str], mapping: Mapping[str, str]) -> None:
+    """Remember `mapping` for files with this CSV header."""
+    values = {
+        "header_key": header_key(columns),
+        "mapping_json": orjson.dumps(dict(mapping)).decode(),
+        "updated_at": datetime.now(UTC),
+    }
+    stmt = dialect_module(engine.dialect.name).insert(MAPPING).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["header_key"],
+        set_={"mapping_json": stmt.excluded.mapping_json, "updated_at": stmt.excluded.updated_at},
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt)

@@ -1,0 +1,323 @@
+"""Ingest held to a line-by-line reference on generated logs, on SQLite and PostgreSQL.
+
+The reference reads each line on its own with the scalar field rules (`core.logs.rules`) and
+prices each record with the Decimal definition (`core.costs.price`); the ingest reads blocks
+through the column forms, several chunks per transaction, with small chunks so that every
+path meets every other. Both must agree on what was stored, what was rejected (line and
+field), what was a duplicate or a conflict, and the exact cost; the rollups must equal a SQL
+rebuild from the stored rows on every column.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, text
+
+import core.logs.parse as parse_mod
+import db.ingest.writer as writer_mod
+from core.costs import MAX_TOKENS, CostBreakdown, Usage, price, usd_to_picos
+from core.identity import identify
+from core.logs import rules
+from core.logs.rules import Refused
+from core.pricing import PriceBook, Rates
+from db.ingest import ingest_file
+from db.ingest.rollups import TABLES, rebuild
+
+BOOK = PriceBook.from_snapshot()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MODELS = ["gpt-4o", "gpt-4o-2024-08-06", "openai/gpt-4o-mini", "claude-3-5-haiku-latest",
+          "gemini-2.0-flash", "my-finetune", "gpt-4o\t"]  # fmt: skip
+RUN = itertools.count()
+
+# --- generated records ------------------------------------------------------------------------
+
+
+def _stamp(moment: datetime, style: int) -> str:
+    base = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return [
+        base + "Z",
+        base.replace("T", "t") + "z",
+        base + ".123456Z",
+        (moment + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S") + "+02:00",
+        (moment + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S") + "+0200",
+        base,  # no zone: refused
+        "2025-02-30T00:00:00Z",  # no such day: refused
+    ][style]
+
+
+BAD = {  # values the rules refuse, drawn now and then
+    "count": [MAX_TOKENS + 1, 10_000_000_000_000, -1, 80.5, True, "12"],
+    "latency_ms": [-3, 1e300, "fast"],
+    "status": ["teapot", 99],
+    "label": ["x" * 201, ["list"]],
+    "batch": [2, "maybe"],
+}
+
+
+def _sometimes_bad(good: st.SearchStrategy, kind: str) -> st.SearchStrategy:
+    return st.one_of(*[good] * 9, st.sampled_from(BAD[kind]))
+
+
+COUNT = _sometimes_bad(
+    st.one_of(st.integers(0, 5000), st.sampled_from([0, MAX_TOKENS, 3.0])), "count"
+)
+LABEL = _sometimes_bad(
+    st.sampled_from(["search", "support", "", None, " pad ", "a\x00b", 7]), "label"
+)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict:
+    """One flat record: required keys usually present, optional keys on some records only."""
+    moment = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(minutes=draw(st.integers(0, 4000)))
+    style = draw(st.sampled_from([0] * 6 + [1, 2, 3, 4, 5, 6]))
+    record: dict = {
+        "timestamp": _stamp(moment, style),
+        "request_id": f"r{draw(st.integers(0, 12))}",  # a small pool: duplicates and conflicts
+        "model": draw(st.sampled_from(MODELS)),
+        "input_tokens": draw(st.integers(0, 5000)),
+        "output_tokens": draw(st.integers(0, 2000)),
+    }
+    optional = {
+        "cached_input_tokens": st.integers(0, 900),
+        "reasoning_tokens": st.integers(0, 50),
+        "latency_ms": _sometimes_bad(
+            st.one_of(st.integers(0, 60_000), st.floats(0, 1e5)), "latency_ms"
+        ),
+        "status": _sometimes_bad(st.sampled_from([200, 429, 500, "success", "error"]), "status"),
+        "error_type": st.sampled_from(["", "rate_limit_exceeded", "server_error"]),
+        "project": LABEL,
+        "feature": LABEL,
+        "tags": st.lists(st.sampled_from(["a", "b"]), max_size=2),
+        "user": LABEL,
+        "finish_reason": st.sampled_from(["stop", "length", "MAX_TOKENS", "max_output_tokens"]),
+        "max_tokens": st.one_of(st.integers(1, 4096), st.just(None)),
+        "batch": _sometimes_bad(st.booleans(), "batch"),
+        "service_tier": st.sampled_from(["default", "flex", "priority", ""]),
+        "input_tokens": COUNT,
+        "output_tokens": COUNT,
+    }
+    for key, strategy in optional.items():
+        if draw(st.integers(0, 2)) == 0:
+            record[key] = draw(strategy)
+    if draw(st.integers(0, 30)) == 0:
+        del record[draw(st.sampled_from(["timestamp", "model", "input_tokens"]))]
+    if draw(st.integers(0, 5)) == 0:  # the same request sent again, maybe spelled otherwise
+        record["again"] = draw(st.sampled_from([0, 1, 2, 3, 4]))
+    return record
+
+
+def _spell_again(batch: list[dict]) -> list[dict]:
+    """Records marked `again` repeat an earlier record with another timestamp spelling."""
+    out = []
+    for record in batch:
+        style = record.pop("again", None)
+        if style is not None and out:
+            earlier = dict(out[len(out) // 2])
+            try:
+                moment = datetime.fromisoformat(earlier["timestamp"].upper().replace(" ", "T"))
+            except (KeyError, ValueError):
+                moment = None
+            if moment is not None and moment.tzinfo is not None:
+                earlier["timestamp"] = _stamp(moment.astimezone(UTC), style)
+            record = earlier
+        out.append(record)
+    return out
+
+
+# --- the line-by-line reference ---------------------------------------------------------------
+
+
+@dataclass
+class Expected:
+    stored: dict[str, dict] = field(default_factory=dict)  # request_id -> stored values
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, field)
+    duplicates: int = 0
+    conflicts: int = 0
+
+
+def _normalise(record: dict) -> dict:
+    """One record through the scalar rules in field order; Refused names the field."""
+    out = {}
+
+    def take(name: str, accept, *args, key: str | None = None) -> object:
+        try:
+            return accept(record.get(key or name), *args)
+        except Refused as refused:
+            raise Refused(key or name) from refused
+
+    out["ts"] = take("timestamp", rules.accept_timestamp)
+    out["request_id"] = take("request_id", rules.accept_required_label)
+    out["model"] = take("model", rules.accept_required_label)
+    for name in ("input_tokens", "output_tokens"):
+        out[name] = take(name, rules.accept_count)
+    cached = (
+        "cached_input_tokens" if record.get("cached_input_tokens") is not None else "cached_tokens"
+    )
+    out["cached_input_tokens"] = take(cached, rules.accept_zero_count, key=cached)
+    for name in ("cache_write_tokens", "reasoning_tokens"):
+        out[name] = take(name, rules.accept_zero_count)
+    out["latency_ms"] = take("latency_ms", rules.accept_latency)
+    error_type = (
+        rules.accept_label(record.get("error_type")) if _label_ok(record, "error_type") else ""
+    )
+    out["status"] = take("status", rules.accept_status, error_type)
+    out["error_type"] = take("error_type", rules.accept_label)
+    out["project"] = take("project", rules.accept_label)
+    if record.get("feature") is None and record.get("tags") is not None:
+        tags = record["tags"]
+        joined = ",".join(tags) if isinstance(tags, list) else tags
+        out["feature"] = take("tags", lambda _: rules.accept_label(joined), key="tags")
+    else:
+        out["feature"] = take("feature", rules.accept_label)
+    out["user"] = take("user", rules.accept_label)
+    out["finish_reason"] = take("finish_reason", rules.accept_finish)
+    out["max_tokens"] = take("max_tokens", rules.accept_optional_count)
+    out["batch"] = take("batch", rules.accept_flag)
+    out["service_tier"] = take("service_tier", rules.accept_label)
+    out["provider"] = take("provider", rules.accept_label)
+    if out["cached_input_tokens"] + out["cache_write_tokens"] > out["input_tokens"]:
+        raise Refused("cached_input_tokens")
+    if out["reasoning_tokens"] > out["output_tokens"]:
+        raise Refused("reasoning_tokens")
+    return out
+
+
+def _label_ok(record: dict, name: str) -> bool:
+    try:
+        rules.accept_label(record.get(name))
+    except Refused:
+        return False
+    return True
+
+
+def _content(event: dict) -> tuple:
+    """What the fingerprint covers: everything but the key and the provider."""
+    return tuple(v for k, v in sorted(event.items()) if k not in ("request_id", "provider"))
+
+
+def reference(records: list[dict]) -> Expected:
+    expected = Expected()
+    seen: dict[str, tuple] = {}
+    for line, record in enumerate(records, start=1):
+        try:
+            event = _normalise(record)
+        except Refused as refused:
+            expected.rejected.append((line, str(refused.args[0])))
+            continue
+        key = event["request_id"]
+        if key in seen:
+            if seen[key] == _content(event):
+                expected.duplicates += 1
+            else:
+                expected.conflicts += 1
+            continue
+        seen[key] = _content(event)
+        expected.stored[key] = event
+    return expected
+
+
+def reference_cost(event: dict) -> tuple[bool, int]:
+    """(priced, pico-dollars) of one event by the Decimal definition."""
+    usage = Usage(event["input_tokens"], event["output_tokens"], event["cached_input_tokens"],
+                  event["cache_write_tokens"])  # fmt: skip
+    when = EPOCH + timedelta(microseconds=event["ts"])
+    found = price(usage, event["model"], BOOK, when, batch=event["batch"],
+                  service_tier=event["service_tier"] or None)  # fmt: skip
+    used = any((event["input_tokens"], event["output_tokens"]))
+    if not isinstance(found, CostBreakdown):
+        return not used, 0
+    return True, usd_to_picos(found.total_usd)
+
+
+# --- the property -----------------------------------------------------------------------------
+
+
+def _stored(engine: Engine, source: str) -> dict[str, dict]:
+    query = text(
+        "SELECT request_id, model, model_id, input_tokens, output_tokens, cached_input_tokens, "
+        'latency_ms, status, project, feature, "user", finish_reason, max_tokens, batch, '
+        "cost_pusd, priced FROM request_log WHERE source = :s"
+    )
+    with engine.connect() as conn:
+        return {r.request_id: r._asdict() for r in conn.execute(query, {"s": source})}
+
+
+def _rollups(engine: Engine) -> dict[str, list[tuple]]:
+    with engine.connect() as conn:
+        out = {}
+        for name, table in TABLES.items():
+            columns = [c.name for c in table.columns if c.name != "id"]
+            rows = conn.execute(text(f"SELECT {', '.join(columns)} FROM {name}")).all()
+            out[name] = sorted(
+                tuple(str(v) if not isinstance(v, (int, bool)) else int(v) for v in r) for r in rows
+            )
+        return out
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(batch=st.lists(records(), min_size=1, max_size=30))
+def test_ingest_equals_the_line_by_line_reference(
+    engine: Engine, tmp_path: Path, batch: list[dict]
+) -> None:
+    parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS = 4, 2  # every path meets every other
+    try:
+        batch = _spell_again(batch)
+        source = f"run{next(RUN)}"
+        path = tmp_path / f"{source}.jsonl"
+        path.write_bytes(b"\n".join(orjson.dumps(r) for r in batch) + b"\n")
+        report = ingest_file(engine, path, book=BOOK, source=source)
+    finally:
+        parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS = 12_500, 4
+    expected = reference(batch)
+    assert [(e.line, e.field) for e in report.errors] == expected.rejected
+    assert (report.accepted, report.duplicates, report.conflicts) == (
+        len(expected.stored), expected.duplicates, expected.conflicts,
+    )  # fmt: skip
+    stored = _stored(engine, source)
+    assert set(stored) == set(expected.stored)
+    total = 0
+    for key, event in expected.stored.items():
+        row = stored[key]
+        assert (row["model"], row["input_tokens"], row["output_tokens"], row["status"]) == (
+            event["model"], event["input_tokens"], event["output_tokens"], event["status"],
+        )  # fmt: skip
+        assert (row["project"], row["feature"], row["user"], row["finish_reason"]) == (
+            event["project"], event["feature"], event["user"], event["finish_reason"],
+        )  # fmt: skip
+        assert row["latency_ms"] == (None if event["latency_ms"] < 0 else event["latency_ms"])
+        assert row["model_id"] == identify(BOOK, event["model"]).model
+        priced, picos = reference_cost(event)
+        assert (bool(row["priced"]), row["cost_pusd"]) == (priced, picos), key
+        total += picos
+    assert report.cost_pusd == total
+    before = _rollups(engine)
+    with engine.begin() as conn:
+        rebuild(conn)
+    assert _rollups(engine) == before  # every column of every rollup table
+
+
+def test_the_reference_itself_catches_the_known_defects() -> None:
+    lines = [
+        {"timestamp": "2025-06-01t10:00:00Z", "request_id": "dup-1", "model": "gpt-4o",
+         "input_tokens": 10, "output_tokens": 5},
+        {"timestamp": "2025-06-01T10:00:00Z", "request_id": "dup-1", "model": "gpt-4o",
+         "input_tokens": 99, "output_tokens": 5},
+        {"timestamp": "2025-06-01T10:00:00Z", "request_id": "big", "model": "gpt-4o",
+         "input_tokens": 10, "output_tokens": 10_000_000_000_000},
+    ]  # fmt: skip
+    expected = reference(lines)
+    assert expected.stored["dup-1"]["input_tokens"] == 10 and expected.conflicts == 1
+    assert expected.rejected == [(3, "output_tokens")]
+    assert isinstance(BOOK.price_at("gpt-4o"), Rates)
