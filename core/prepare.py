@@ -7,7 +7,9 @@ Every cost comes from `core.costs.price_arrays`, the one kernel; every rollup su
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -49,19 +51,37 @@ class Prepared:
 
 
 class MemoBook:
-    """A price book whose lookups are remembered for the length of one ingest."""
+    """A price book whose lookups are remembered for the length of one ingest.
+
+    A model's price only changes on the dates its snapshot entry or a custom price starts, so
+    lookups are remembered per (model, service tier, price period), not per day.
+    """
 
     def __init__(self, book: PriceBook) -> None:
         self.book = book
         self.cache: dict[tuple, Any] = {}
+        self.changes: dict[str, list[date]] = {}
         self.overrides = book.overrides
 
     def price_at(self, model: str, when: Any = None, *, service_tier: str | None = None) -> Any:
-        """`PriceBook.price_at`, memoised per (model, day, tier)."""
-        key = (model, when, service_tier)
+        """`PriceBook.price_at`, remembered per price period of `model` (a day or a date)."""
+        if not isinstance(when, date):
+            return self.book.price_at(model, when, service_tier=service_tier)
+        day = when.date() if isinstance(when, datetime) else when
+        key = (model, service_tier, bisect.bisect_right(self._changes(model), day))
         if key not in self.cache:
             self.cache[key] = self.book.price_at(model, when, service_tier=service_tier)
         return self.cache[key]
+
+    def _changes(self, model: str) -> list[date]:
+        """The dates on which `model`'s price may change (snapshot periods, custom prices)."""
+        if model not in self.changes:
+            entry = self.book.resolve(model)
+            names = {model.strip().lower(), entry.model if entry else ""}
+            dates = set(entry.change_dates()) if entry else set()
+            dates |= {o.effective_from for o in self.overrides if o.model.strip().lower() in names}
+            self.changes[model] = sorted(dates)
+        return self.changes[model]
 
     def resolve(self, model: str) -> Any:
         """`PriceBook.resolve` (memoised by the book)."""

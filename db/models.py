@@ -12,8 +12,6 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from core.rollups import ROLLUP_KEY
-
 
 def counter_field() -> object:
     """A non-null BIGINT counter defaulting to zero (token counts, pico-dollars)."""
@@ -123,15 +121,20 @@ class PriceOverrideRow(PriceOverrideBase, table=True):
 # `latency_daily`) so percentiles come from sums.
 
 
-class DailyRollupBase(SQLModel):
-    day: date
-    provider: str = ""
-    model_id: str = ""
-    model: str
-    project: str = ""
-    feature: str = ""
-    batch: bool = False
-    status: int = 200
+class DailyRollup(SQLModel, table=True):
+    """One row per ROLLUP_KEY group and day; clustered on its key (SQLite WITHOUT ROWID), so
+    an ingest's upserts and the pages' day-range reads touch one B-tree."""
+
+    __tablename__ = "daily_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
+    day: date = Field(primary_key=True)
+    provider: str = Field(default="", primary_key=True)
+    model_id: str = Field(default="", primary_key=True)
+    model: str = Field(primary_key=True)
+    project: str = Field(default="", primary_key=True)
+    feature: str = Field(default="", primary_key=True)
+    batch: bool = Field(default=False, primary_key=True)
+    status: int = Field(default=200, primary_key=True)
     requests: int = counter_field()
     unpriced_requests: int = counter_field()
     input_tokens: int = counter_field()
@@ -149,12 +152,6 @@ class DailyRollupBase(SQLModel):
     with_max_tokens: int = counter_field()
     latency_count: int = counter_field()
     latency_sum_ms: int = counter_field()
-
-
-class DailyRollup(DailyRollupBase, table=True):
-    __tablename__ = "daily_rollup"
-    __table_args__ = (UniqueConstraint(*ROLLUP_KEY, name="uq_daily_rollup"),)
-    id: int | None = Field(default=None, primary_key=True)
 
 
 class ColumnMapping(SQLModel, table=True):

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from core.costs import MAX_RATE_MTOK
 from core.pricing import PriceBook, PriceOverride
 from db.models import PriceOverrideRow
 
@@ -70,8 +71,11 @@ def validate_override(
             raise PriceError(
                 f"The {label} price has more than five decimals (batch prices are half of it)."
             )
-        if value > 10_000:
-            raise PriceError(f"The {label} price of ${value} per 1M tokens looks like a typo.")
+        if value > MAX_RATE_MTOK:
+            raise PriceError(
+                f"The {label} price of ${value} per 1M tokens is above ${MAX_RATE_MTOK:,}, "
+                "the most Costdesk prices exactly; is it a typo?"
+            )
     if context_window is not None and context_window <= 0:
         raise PriceError("The context window must be a positive number of tokens.")
     if not isinstance(effective_from, date):

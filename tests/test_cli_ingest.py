@@ -77,3 +77,50 @@ def test_csv_map_uploads_and_reprice(tmp_path: Path, sqlite_url: str) -> None:
     deleted = run("uploads", "delete", str(listed[0]["id"]), db=sqlite_url)
     assert deleted.returncode == 0 and "1 requests" in deleted.stdout
     assert run("uploads", "delete", "99", db=sqlite_url).returncode == 2
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_ingest_leaves_no_parsing_process_behind(tmp_path: Path, sqlite_url: str) -> None:
+    import os
+    import signal
+    import time
+
+    line = orjson.dumps({**GOOD, "messages": "x" * 300}) + b"\n"
+    big = tmp_path / "big.jsonl"
+    with big.open("wb") as out:  # over 16 MB: parsed in a second process
+        for i in range(50_000):
+            out.write(line.replace(b'"a1"', f'"k{i}"'.encode()))
+    proc = subprocess.Popen(
+        [sys.executable, "cli.py", "ingest", str(big), "--db", sqlite_url], cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while not workers and time.monotonic() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)
+        time.sleep(0.05)
+    assert workers, "the parsing process never started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(_alive, workers))
+    rerun = run("ingest", str(big), "--json", db=sqlite_url)
+    payload = json.loads(rerun.stdout)
+    assert payload["accepted"] + payload["duplicates"] == 50_000 and payload["rejected"] == 0

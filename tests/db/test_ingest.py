@@ -499,3 +499,30 @@ def test_a_failure_on_either_side_of_the_parsing_process_stops_both(
     rerun = ingest_file(engine, path, book=BOOK)
     assert (rerun.accepted, rerun.duplicates) == (4, 6)
     assert_rollups_match_rows(engine)
+
+
+def test_a_threaded_caller_parses_in_a_worker_too(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's server is threaded: its uploads parse in a forkserver worker."""
+    path = _mixed_log(tmp_path / "mixed.jsonl")
+    serial = ingest_file(engine, path, book=BOOK, source="serial")
+    monkeypatch.setattr(parallel_mod, "PARALLEL_MIN_BYTES", 0)
+    methods: list[str] = []
+    real = parallel_mod._context
+
+    def context():
+        chosen = real()
+        methods.append(chosen.get_start_method())
+        return chosen
+
+    monkeypatch.setattr(parallel_mod, "_context", context)
+    result: dict[str, object] = {}
+    thread = threading.Thread(
+        target=lambda: result.update(report=ingest_file(engine, path, book=BOOK, source="threaded"))
+    )
+    thread.start()
+    thread.join()
+    assert methods == ["forkserver"]
+    assert result["report"].as_json() == serial.as_json()
+    assert _stored(engine, "threaded") == _stored(engine, "serial")

@@ -33,7 +33,7 @@ from db.ingest.rollups import TABLES, rebuild
 BOOK = PriceBook.from_snapshot()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MODELS = ["gpt-4o", "gpt-4o-2024-08-06", "openai/gpt-4o-mini", "claude-3-5-haiku-latest",
-          "gemini-2.0-flash", "my-finetune", "gpt-4o\t"]  # fmt: skip
+          "gemini-2.0-flash", "my-finetune", "gpt-4o\t", "o3"]  # fmt: skip
 RUN = itertools.count()
 
 # --- generated records ------------------------------------------------------------------------
@@ -76,7 +76,7 @@ LABEL = _sometimes_bad(
 @st.composite
 def records(draw: st.DrawFn) -> dict:
     """One flat record: required keys usually present, optional keys on some records only."""
-    moment = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(minutes=draw(st.integers(0, 4000)))
+    moment = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(minutes=draw(st.integers(0, 28_800)))  # across o3's price cut
     style = draw(st.sampled_from([0] * 6 + [1, 2, 3, 4, 5, 6]))
     record: dict = {
         "timestamp": _stamp(moment, style),
