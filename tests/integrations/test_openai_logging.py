@@ -10,19 +10,25 @@ import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
 from sqlalchemy import text
 
+from core.logs import LogFile
 from integrations.openai_logging import DatabaseSink, JsonlSink, instrument, uninstrument
 from integrations.throttle import Throttle
 from tests.integrations.fake_openai import (
     CHAT_MODEL,
+    USAGE,
     FakeOpenAI,
     Reply,
     chat_chunks,
+    chat_completion,
+    embedding,
     error_body,
+    response_object,
 )
 
 API_KEY = "sk-test-DO-NOT-STORE-4f9a8b7c6d5e"
@@ -80,6 +86,57 @@ def test_responses_and_embeddings(server: FakeOpenAI) -> None:
     assert response["finish_reason"] == "stop" and response["endpoint"] == "responses"
     assert embedding["model"] == "text-embedding-3-small"
     assert (embedding["input_tokens"], embedding["output_tokens"]) == (8, 0)
+
+
+TOKEN_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
+CALLS: dict[str, Callable[[openai.OpenAI], Any]] = {
+    "chat": lambda c: c.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES),
+    "responses": lambda c: c.responses.create(model="o3-mini", input=PROMPT),
+    "embeddings": lambda c: c.embeddings.create(model="text-embedding-3-small", input=PROMPT),
+}
+RESPONSE_USAGE = {
+    "input_tokens": 3000,
+    "input_tokens_details": {"cached_tokens": 2048},
+    "output_tokens": 900,
+    "output_tokens_details": {"reasoning_tokens": 640},
+    "total_tokens": 3900,
+}
+SAME_COUNT_CASES = {
+    "chat": (
+        "chat",
+        chat_completion({**USAGE, "completion_tokens_details": {"reasoning_tokens": 96}}),
+    ),
+    "chat-without-details": (
+        "chat",
+        chat_completion({"prompt_tokens": 50, "completion_tokens": 7}),
+    ),
+    "responses": ("responses", {**response_object(), "usage": RESPONSE_USAGE}),
+    "responses-incomplete": (
+        "responses",
+        {**response_object("incomplete"), "usage": {"input_tokens": 10, "output_tokens": 4}},
+    ),
+    "embeddings": ("embeddings", embedding({})),
+}
+
+
+@pytest.mark.parametrize(("kind", "body"), SAME_COUNT_CASES.values(), ids=SAME_COUNT_CASES.keys())
+def test_record_counts_tokens_as_log_ingestion_reads_the_response(
+    server: FakeOpenAI, kind: str, body: dict
+) -> None:
+    records: list[dict] = []
+    server.script(Reply(body=body))
+    result = CALLS[kind](client_for(server, records))
+    (record,) = records
+    logged = {
+        "request_id": record["request_id"],
+        "timestamp": record["timestamp"],
+        "response": result.to_dict(),
+    }
+    block = next(LogFile.from_records([logged], fmt="openai").blocks())
+    assert block.rejected == []
+    assert record["input_tokens"] > 0
+    assert {k: record[k] for k in TOKEN_KEYS} == {k: int(block.events[k][0]) for k in TOKEN_KEYS}
+    assert record["model"] == block.events["model"][0]
 
 
 def test_stream_asks_for_usage_and_hides_the_extra_chunk(server: FakeOpenAI) -> None:
