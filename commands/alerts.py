@@ -64,7 +64,13 @@ def result_json(result: CheckResult) -> dict:
         "new_events": len(result.new_event_ids),
         "notified": result.notified,
         "deliveries": [
-            {"channel": d.channel, "ok": d.ok, "attempts": d.attempts, "error": d.error}
+            {
+                "channel": d.channel,
+                "ok": d.ok,
+                "attempts": d.attempts,
+                "error": d.error,
+                "warning": d.warning,
+            }
             for d in result.deliveries
         ],
     }
@@ -81,6 +87,8 @@ def _print(result: CheckResult) -> None:
     for d in result.deliveries:
         if not d.ok:
             typer.echo(f"delivery failed on {d.channel} after {d.attempts} attempts: {d.error}")
+        if d.warning:
+            typer.echo(f"delivery warning on {d.channel}: {d.warning}")
 
 
 @alerts_app.command("check")

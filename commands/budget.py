@@ -8,8 +8,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from commands.common import DbOption, JsonOption, emit_json, fail, open_db
-from db.budgets import Budget, BudgetError, delete_budget, list_budgets, set_budget
+from commands.common import DbOption, JsonOption, emit_json, fail, open_db, warn
+from db.budgets import (
+    Budget,
+    BudgetError,
+    delete_budget,
+    list_budgets,
+    scope_note,
+    set_budget,
+)
 
 budget_app = typer.Typer(help="Monthly budgets (USD) with alert thresholds.", no_args_is_help=True)
 
@@ -31,7 +38,12 @@ def set_command(
     name: Annotated[str, typer.Option("--name", help="Budget name (updates it if it exists).")],
     amount: Annotated[str, typer.Option("--amount", help="Monthly amount in USD, e.g. 500.")],
     scope: Annotated[
-        str, typer.Option("--scope", help="all, project:NAME, model:NAME or tag:NAME.")
+        str,
+        typer.Option(
+            "--scope",
+            help="all, project:NAME, model:NAME, tag:NAME, feature:NAME or provider:NAME. A model "
+            "counts every name it was logged under (model:gpt-4o includes gpt-4o-2024-08-06).",
+        ),
     ] = "all",
     thresholds: Annotated[
         str, typer.Option("--thresholds", help="Alert thresholds in percent of the budget.")
@@ -43,9 +55,10 @@ def set_command(
     as_json: JsonOption = False,
 ) -> None:
     """Create or update a monthly budget."""
+    engine = open_db(db)
     try:
         budget = set_budget(
-            open_db(db),
+            engine,
             name=name,
             amount_usd=amount,
             scope=scope,
@@ -54,6 +67,8 @@ def set_command(
         )
     except BudgetError as exc:
         fail(str(exc))
+    if note := scope_note(engine, budget.scope):
+        warn(f"note: {note}")
     if as_json:
         emit_json(budget_record(budget))
         return

@@ -22,7 +22,9 @@ RuleOption = Annotated[
         help="key=value,... e.g. model=gpt-4o,max_input_tokens=2000,target=gpt-4o-mini,"
         "share=0.67,escalation=0.05 (repeat; first match wins). Keys: model, project, feature, "
         "status, min/max_input_tokens, min/max_output_tokens, target, share, escalation, "
-        "batch_share, cache_uplift_points.",
+        "batch_share, cache_uplift_points. model=gpt-4o matches every name gpt-4o was logged "
+        "under (gpt-4o-2024-08-06 too); a model or target that names nothing logged or priced "
+        "is refused.",
     ),
 ]
 DateOption = Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: the logged span).")]

@@ -6,11 +6,16 @@ Rates are in percent (5 means 5 %); latency in ms; spend in USD.
 Cost spike method: a day fires when its spend is above both `factor` × the median of the
 trailing `baseline_days` days and the median + `k` × the scaled median absolute deviation
 (1.4826 × MAD, a robust standard deviation) of those days.
+
+A scope says which traffic a budget or rule watches: all of it, or the rows of one project,
+model, tag (feature) or provider. A model scope matches the canonical model id
+(`core.identity`), so `model:gpt-4o` and `model:gpt-4o-2024-08-06` are one scope.
 """
 
 from __future__ import annotations
 
 import statistics
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import date, timedelta
@@ -18,6 +23,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from core.forecast import BudgetStatus
+from core.identity import canonical
+from core.pricing import PriceBook
 from core.stats import LATENCY_EDGES_MS, percentile
 
 BUDGET, FORECAST = "budget", "forecast"
@@ -41,6 +48,66 @@ SPIKE_METHOD = (
     "A day is a spike when its spend is above both {factor}× the median of the previous "
     "{days} days and that median + {k}× the scaled median absolute deviation."
 )
+
+
+SCOPE_KINDS = ("project", "model", "tag", "feature", "provider")
+# The stored column (request_log and daily_rollup) each scope kind matches.
+SCOPE_COLUMNS = {
+    "project": "project",
+    "model": "model_id",
+    "tag": "feature",
+    "feature": "feature",
+    "provider": "provider",
+}
+SCOPE_HELP = "all, project:NAME, model:NAME, tag:NAME, feature:NAME or provider:NAME"
+# Line breaks of any kind: a name or scope is shown on one line, in messages and mail headers.
+LINE_BREAK_CATEGORIES = ("Cc", "Zl", "Zp")
+
+
+class ScopeError(ValueError):
+    """A scope that cannot be used; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a budget or rule watches: all traffic, or the rows whose column holds `value`."""
+
+    kind: str = "all"
+    value: str = ""
+
+    def __str__(self) -> str:
+        return "all" if self.kind == "all" else f"{self.kind}:{self.value}"
+
+    @property
+    def column(self) -> str | None:
+        """The stored column this scope matches (None for all traffic)."""
+        return SCOPE_COLUMNS.get(self.kind)
+
+
+def has_control_characters(text: str) -> bool:
+    """True when `text` holds a control character or a line separator (newline, tab, ...)."""
+    return any(unicodedata.category(c) in LINE_BREAK_CATEGORIES for c in text)
+
+
+def parse_scope(text: str | None) -> Scope:
+    """'all', 'project:X', 'model:X', 'tag:X', 'feature:X' or 'provider:X'; else ScopeError."""
+    text = (text or "all").strip()
+    if text in ("", "all"):
+        return Scope()
+    if has_control_characters(text):
+        raise ScopeError("A scope cannot contain control characters such as newlines or tabs.")
+    kind, sep, value = text.partition(":")
+    kind = kind.strip().lower()
+    if not sep or kind not in SCOPE_KINDS or not value.strip():
+        raise ScopeError(f"Scope {text!r} is not one of {SCOPE_HELP}.")
+    return Scope(kind, value.strip())
+
+
+def canonical_scope(scope: Scope, book: PriceBook) -> Scope:
+    """The scope with its model named by the canonical id (a dated snapshot means its model)."""
+    if scope.kind != "model":
+        return scope
+    return Scope("model", canonical(book, scope.value))
 
 
 @dataclass(frozen=True)

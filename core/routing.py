@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from core.costs import PRICED_TOKENS, picos_to_usd, price_usage, rate_arrays
+from core.identity import canonical
 from core.pricing import PriceBook, Rates, Unpriced
 
 DAYS_PER_MONTH = 30
@@ -226,11 +227,19 @@ def parse_rule(spec: str) -> Rule:
     return make_rule(fields)
 
 
+def target_problem(rule: Rule, book: PriceBook, when: date | datetime | None) -> str | None:
+    """Why a rule's target model cannot be priced, else None."""
+    if rule.target and isinstance(book.price_at(rule.target, when), Unpriced):
+        return f"target model {rule.target!r} is not in the price book"
+    return None
+
+
 def check_rules(rules: Sequence[Rule], book: PriceBook, when: date | datetime | None) -> None:
     """Raise `RuleError` when a rule's target model cannot be priced."""
     for number, rule in enumerate(rules, 1):
-        if rule.target and isinstance(book.price_at(rule.target, when), Unpriced):
-            raise RuleError(f"rule {number}: target model {rule.target!r} is not in the price book")
+        problem = target_problem(rule, book, when)
+        if problem is not None:
+            raise RuleError(f"rule {number}: {problem}")
 
 
 def cut_points(
@@ -409,11 +418,6 @@ _RULE_TABLE_COLUMNS = (
 # ---------------------------------------------------------------- matching
 
 
-def _canonical(book: PriceBook, model: str) -> str:
-    entry = book.resolve(model)
-    return entry.model if entry is not None else model.strip().lower()
-
-
 def _feature_mask(features: pd.Series, wanted: str) -> np.ndarray:
     lookup = {
         value: value == wanted or wanted in (t.strip() for t in str(value).split(","))
@@ -444,7 +448,7 @@ def match_mask(frame: pd.DataFrame, rule: Rule, book: PriceBook) -> np.ndarray:
     """Which rows of a prepared frame the rule matches (ignoring earlier rules)."""
     mask = np.ones(len(frame), bool)
     if rule.model:
-        mask &= frame["canonical"].to_numpy() == _canonical(book, rule.model)
+        mask &= frame["canonical"].to_numpy() == canonical(book, rule.model)
     if rule.project:
         mask &= frame["project"].to_numpy() == rule.project
     if rule.feature:
@@ -551,8 +555,8 @@ def _prepare(
         else:
             unpriced[model] = int(frame.loc[frame["model"] == model, "requests"].sum())
     frame = frame[frame["model"].isin(list(rates))].reset_index(drop=True)
-    canonical = {m: _canonical(book, m) for m in rates}
-    frame["canonical"] = frame["model"].map(canonical)
+    ids = {m: canonical(book, m) for m in rates}
+    frame["canonical"] = frame["model"].map(ids)
     requests = frame["requests"].to_numpy(np.int64)
     frame["in_mean"] = frame["input_tokens"].to_numpy(np.int64) / np.maximum(requests, 1)
     frame["out_mean"] = frame["output_tokens"].to_numpy(np.int64) / np.maximum(requests, 1)
@@ -761,7 +765,7 @@ def simulate(
     """Baseline vs scenario cost of grouped `traffic` under ordered `rules` (first match wins)."""
     check_rules(rules, book, when)
     targets = {
-        r.target: _Target(book.price_at(r.target, when), _canonical(book, r.target))
+        r.target: _Target(book.price_at(r.target, when), canonical(book, r.target))
         for r in rules
         if r.target
     }
@@ -840,17 +844,17 @@ def suggest(
         raise RuleError(f"target model {target!r} is not in the price book")
     if premium_models is None:
         premium_models = _dearer_models(traffic, book, when, target_rates)
-    canonical = traffic["model"].map(lambda m: _canonical(book, m))
+    ids = traffic["model"].map(lambda m: canonical(book, m))
     rows = []
     with localcontext(prec=PREC):
         for model in premium_models:
             rule = Rule(model=model, max_input_tokens=max_input_tokens, target=target, share=ONE)
             result = simulate(traffic, [rule], book, when=when, period_days=period_days)
-            total = int(traffic.loc[canonical == _canonical(book, model), "requests"].sum())
+            total = int(traffic.loc[ids == canonical(book, model), "requests"].sum())
             under = result.rules[0]
             rows.append(
                 {
-                    "model": _canonical(book, model),
+                    "model": canonical(book, model),
                     "requests": total,
                     "requests_under": under.matched_requests,
                     "share_under": (Decimal(under.matched_requests) / total).quantize(SHARE_QUANTUM)
@@ -881,7 +885,7 @@ def _dearer_models(
     for model in traffic["model"].unique():
         rates = book.price_at(model, when)
         if isinstance(rates, Rates) and rates.input_mtok > target.input_mtok:
-            found[_canonical(book, model)] = None
+            found[canonical(book, model)] = None
     return list(found)
 
 
@@ -1003,7 +1007,7 @@ def traffic_from_plan(params: dict) -> tuple[pd.DataFrame, int, date | None]:
 
 def model_choices(models: Iterable[str], book: PriceBook) -> list[str]:
     """Distinct price-book names of logged models (dated snapshot ids folded), sorted."""
-    return sorted({_canonical(book, m) for m in models})
+    return sorted({canonical(book, m) for m in models})
 
 
 def export_frame(result: Simulation) -> pd.DataFrame:

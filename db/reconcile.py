@@ -5,8 +5,10 @@ requests and tokens OpenAI counted (`usage_bucket`, from the Usage API) priced w
 price book, and the amount OpenAI billed (`billed_cost`, from the Costs API). A difference over
 the tolerance (2 % by default) is flagged with its likely cause: calls missing from the logs,
 service tiers or batch rates, a price change or a negotiated price, or line items that are not
-tokens at all (tools, storage, audio minutes). Models are matched through the price book, so a
-dated snapshot in one source meets its alias in another.
+tokens at all (tools, storage, audio minutes). Models are matched by their canonical id
+(`core.identity`): the logs' stored `model_id`, and OpenAI's names resolved through the same
+price book, so a dated snapshot in one source meets its alias in another. Each row lists the
+names the logs used for its model (`logged_as`), for drill-down.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from sqlalchemy import Engine, Table, func, select
 
 from core.costs import picos_to_usd, price_frame
+from core.identity import canonical
 from core.pricing import PriceBook
 from db.imports import BilledCost, UsageBucket
 from db.models import DailyRollup
@@ -33,8 +36,8 @@ DEFAULT_TIERS = frozenset({"", "default", "auto", "standard"})
 TOKEN_WORDS = ("input", "output", "token", "cached")
 PRICE_CHANGE_LOOKBACK = timedelta(days=45)
 COLUMNS = [
-    "day", "model", "logged_requests", "usage_requests", "computed_pusd", "usage_pusd",
-    "billed_pusd", "diff_pusd", "diff_share", "flagged", "cause",
+    "day", "model", "logged_as", "logged_requests", "usage_requests", "computed_pusd",
+    "usage_pusd", "billed_pusd", "diff_pusd", "diff_share", "flagged", "cause",
 ]  # fmt: skip
 
 
@@ -109,11 +112,13 @@ def parse_line_item(line_item: str) -> tuple[str, str]:
 
 
 def canonical_model(name: str, book: PriceBook) -> str:
-    """The price book's name for a model (dated snapshots meet their alias); else the name."""
-    if not name:
-        return OTHER_ITEMS
-    entry = book.resolve(name)
-    return entry.model if entry is not None else name.strip().lower()
+    """The canonical id of a model name (`core.identity`); OTHER_ITEMS for a non-token item."""
+    return canonical(book, name) if name else OTHER_ITEMS
+
+
+def _canonical_models(names: pd.Series, book: PriceBook) -> pd.Series:
+    """Canonical ids of a column of model names (a text column even when empty)."""
+    return pd.Series([canonical_model(m, book) for m in names], index=names.index, dtype=object)
 
 
 def price_change_near(book: PriceBook, model: str, day: date) -> date | None:
@@ -182,22 +187,43 @@ def _as_day(values: pd.Series) -> pd.Series:
 
 
 def logged_frame(engine: Engine, start: date, end: date) -> pd.DataFrame:
-    """Requests and computed cost of the logged calls per day and model (from the rollups)."""
+    """Requests and computed cost of the logged calls per day, canonical model and logged name."""
+    r = ROLLUP.c
     query = (
         select(
-            ROLLUP.c.day,
-            ROLLUP.c.model,
-            func.sum(ROLLUP.c.requests),
-            func.sum(ROLLUP.c.unpriced_requests),
-            func.sum(ROLLUP.c.cost_pusd),
+            r.day,
+            r.model_id,
+            r.model,
+            func.sum(r.requests),
+            func.sum(r.unpriced_requests),
+            func.sum(r.cost_pusd),
         )
-        .where(ROLLUP.c.day >= start, ROLLUP.c.day <= end)
-        .group_by(ROLLUP.c.day, ROLLUP.c.model)
+        .where(r.day >= start, r.day <= end)
+        .group_by(r.day, r.model_id, r.model)
     )
-    columns = ["day", "model", "logged_requests", "unpriced_requests", "computed_pusd"]
-    frame = _frame(engine, query, columns)
+    columns = ["day", "model", "logged_as", "logged_requests", "unpriced_requests"]
+    frame = _frame(engine, query, [*columns, "computed_pusd"])
     frame["day"] = _as_day(frame["day"])
+    for name in ("logged_requests", "unpriced_requests", "computed_pusd"):
+        frame[name] = frame[name].map(int).astype("int64")
     return frame
+
+
+def _names(values: pd.Series) -> str:
+    """The distinct logged names of one model, sorted, as one cell."""
+    return ", ".join(sorted(set(values)))
+
+
+def _logged_by_model(logged: pd.DataFrame) -> pd.DataFrame:
+    """Logged calls per day and canonical model, with the names the logs used."""
+    if logged.empty:  # an empty aggregate would lose the text dtype of the merge keys
+        return logged
+    return logged.groupby(["day", "model"], as_index=False).agg(
+        logged_as=("logged_as", _names),
+        logged_requests=("logged_requests", "sum"),
+        unpriced_requests=("unpriced_requests", "sum"),
+        computed_pusd=("computed_pusd", "sum"),
+    )
 
 
 def usage_frame(engine: Engine, start: date, end: date) -> pd.DataFrame:
@@ -246,7 +272,7 @@ def _tiers_of(values: pd.Series) -> tuple[str, ...]:
 
 def _usage_by_model(usage: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
     usage = _priced_usage(usage, book)
-    usage["model"] = [canonical_model(m, book) for m in usage["model"]]
+    usage["model"] = _canonical_models(usage["model"], book)
     return usage.groupby(["day", "model"], as_index=False).agg(
         usage_requests=("usage_requests", "sum"),
         usage_pusd=("usage_pusd", "sum"),
@@ -257,19 +283,15 @@ def _usage_by_model(usage: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
 
 def _billed_by_model(billed: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
     parsed = [parse_line_item(item) for item in billed["line_item"]]
-    billed = billed.assign(
-        tier=[tier for tier, _m in parsed],
-        model=[canonical_model(m, book) for _t, m in parsed],
-    )
+    names = pd.Series([m for _t, m in parsed], index=billed.index, dtype=object)
+    billed = billed.assign(tier=[tier for tier, _m in parsed], model=_canonical_models(names, book))
     return billed.groupby(["day", "model"], as_index=False).agg(
         billed_pusd=("billed_pusd", "sum"), billed_tiers=("tier", _tiers_of)
     )
 
 
 def _merged(engine: Engine, book: PriceBook, start: date, end: date) -> pd.DataFrame:
-    logged = logged_frame(engine, start, end)
-    logged["model"] = [canonical_model(m, book) for m in logged["model"]]
-    logged = logged.groupby(["day", "model"], as_index=False).sum()
+    logged = _logged_by_model(logged_frame(engine, start, end))
     usage = _usage_by_model(usage_frame(engine, start, end), book)
     billed = _billed_by_model(billed_frame(engine, start, end), book)
     merged = logged.merge(usage, on=["day", "model"], how="outer")
@@ -280,6 +302,7 @@ def _merged(engine: Engine, book: PriceBook, start: date, end: date) -> pd.DataF
         merged[name] = merged[name].fillna(0).astype("int64")
     for name in ("usage_tiers", "billed_tiers"):
         merged[name] = [v if isinstance(v, tuple) else () for v in merged[name]]
+    merged["logged_as"] = merged["logged_as"].fillna("")
     merged["batch"] = merged["batch"].fillna(False).astype(bool)
     return merged
 

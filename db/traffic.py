@@ -2,8 +2,9 @@
 
 Rows are grouped by (model, project, feature, status, batch, input-token bucket, output-token
 bucket); buckets are computed in SQL from cut points (a bucket holds lo < tokens <= cut), so a
-month of 10M requests comes back as a few thousand rows. Models are returned as logged (maybe
-a dated snapshot id); `core.routing` resolves them through the price book.
+month of 10M requests comes back as a few thousand rows. The model is the canonical id
+(`request_log.model_id`), so `gpt-4o` and `gpt-4o-2024-08-06` are one model's traffic.
+A rule's model and target must name something: logged traffic or a model the price book knows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Engine, and_, case, func, literal, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.identity import canonical
 from core.pricing import PriceBook
 from core.routing import (
     INPUT_CUTS,
@@ -22,13 +24,15 @@ from core.routing import (
     TOKEN_COLUMNS,
     TRAFFIC_COLUMNS,
     Rule,
+    RuleError,
     Simulation,
-    check_rules,
     cut_points,
     empty_traffic,
     simulate,
+    target_problem,
 )
 from db.models import RequestLog
+from db.names import book_models, did_you_mean, unknown_model
 
 LOG = RequestLog.__table__.c
 _INT_COLUMNS = (
@@ -67,10 +71,36 @@ def _filters(
     if end is not None:
         after = datetime.combine(end + timedelta(days=1), time.min, UTC)
         conditions += [LOG.day <= end, LOG.ts < after]
-    for column, values in ((LOG.model, models), (LOG.project, projects), (LOG.feature, features)):
+    for column, values in (
+        (LOG.model_id, models),
+        (LOG.project, projects),
+        (LOG.feature, features),
+    ):
         if values:
             conditions.append(column.in_(list(values)))
     return conditions
+
+
+def rule_name_problem(
+    engine: Engine, rule: Rule, book: PriceBook, when: date | None = None
+) -> str | None:
+    """Why a rule's model or target names nothing (no logged traffic, no price), else None."""
+    if rule.model:
+        problem = unknown_model(engine, book, rule.model, canonical(book, rule.model))
+        if problem is not None:
+            return problem
+    problem = target_problem(rule, book, when)
+    return None if problem is None else problem + did_you_mean(rule.target, book_models(book))
+
+
+def check_rule_names(
+    engine: Engine, rules: Sequence[Rule], book: PriceBook, when: date | None = None
+) -> None:
+    """Raise `RuleError` ("rule 2: no model named ...") for the first rule naming nothing known."""
+    for number, rule in enumerate(rules, 1):
+        problem = rule_name_problem(engine, rule, book, when)
+        if problem is not None:
+            raise RuleError(f"rule {number}: {problem}")
 
 
 def grouped_traffic(
@@ -84,10 +114,21 @@ def grouped_traffic(
     input_cuts: Sequence[int] = INPUT_CUTS,
     output_cuts: Sequence[int] = OUTPUT_CUTS,
 ) -> pd.DataFrame:
-    """Request counts and token sums per group for days `start`..`end` (inclusive), filtered."""
+    """Request counts and token sums per group for days `start`..`end` (inclusive), filtered.
+
+    `models` are canonical ids; the frame's `model` column is the canonical id too.
+    """
     in_bucket = _bucket(LOG.input_tokens, input_cuts).label("in_bucket")
     out_bucket = _bucket(LOG.output_tokens, output_cuts).label("out_bucket")
-    keys = [LOG.model, LOG.project, LOG.feature, LOG.status, LOG.batch, in_bucket, out_bucket]
+    keys = [
+        LOG.model_id.label("model"),
+        LOG.project,
+        LOG.feature,
+        LOG.status,
+        LOG.batch,
+        in_bucket,
+        out_bucket,
+    ]
     query = (
         select(
             *keys,
@@ -133,9 +174,9 @@ def _as_date(value: object) -> date | None:
 
 
 def traffic_options(engine: Engine, start: date | None, end: date | None) -> dict[str, list[str]]:
-    """Distinct models, projects and features logged in the date range, for filter pickers."""
+    """Distinct models (canonical ids), projects and features logged in the date range."""
     query = (
-        select(LOG.model, LOG.project, LOG.feature)
+        select(LOG.model_id.label("model"), LOG.project, LOG.feature)
         .where(and_(true(), *_filters(start, end, None, None, None)))
         .distinct()
     )
@@ -167,14 +208,17 @@ def simulate_logged(
     projects: Sequence[str] | None = None,
     features: Sequence[str] | None = None,
 ) -> Simulation:
-    """Simulate `rules` over the logged traffic of `start`..`end`, priced at `end`'s rates."""
-    check_rules(rules, book, end)
+    """Simulate `rules` over the logged traffic of `start`..`end`, priced at `end`'s rates.
+
+    `models` may name any logged name of a model; each stands for its canonical id.
+    """
+    check_rule_names(engine, rules, book, end)
     input_cuts, output_cuts = cut_points(rules, book, end)
     traffic = grouped_traffic(
         engine,
         start,
         end,
-        models=models,
+        models=[canonical(book, m) for m in models] if models else None,
         projects=projects,
         features=features,
         input_cuts=input_cuts,

@@ -56,6 +56,7 @@ def _fill(db: str) -> None:
 
 
 def test_budget_set_list_delete(sqlite_url: str) -> None:
+    _fill(sqlite_url)  # a project scope must name logged traffic
     made = invoke("budget", "set", "--name", "Search", "--amount", "250", "--scope", "project:search",
                "--thresholds", "50,80,100", "--timezone", "Europe/Berlin", db=sqlite_url)  # fmt: skip
     assert made.exit_code == 0, made.stderr
@@ -81,6 +82,40 @@ def test_budget_set_rejects_bad_input_with_one_line(sqlite_url: str) -> None:
         assert (
             bad.exit_code == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
         )
+
+
+def test_budget_scope_matching_nothing_exits_2_with_a_suggestion(sqlite_url: str) -> None:
+    _fill(sqlite_url)
+    bad = invoke("budget", "set", "--name", "B", "--amount", "5", "--scope", "project:serch",
+                 db=sqlite_url)  # fmt: skip
+    assert bad.exit_code == 2
+    assert bad.stderr == "error: no project named 'serch' has traffic; did you mean search?\n"
+    out = run("budget", "set", "--name", "B", "--amount", "5", "--scope", "project:copilott",
+              db=sqlite_url)  # fmt: skip
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("error: no project named 'copilott' has traffic")
+    assert json.loads(invoke("budget", "list", "--json", db=sqlite_url).stdout)["count"] == 0
+
+
+def test_budget_on_a_priced_model_before_launch_is_kept_with_a_note(sqlite_url: str) -> None:
+    _fill(sqlite_url)
+    made = invoke("budget", "set", "--name", "Launch", "--amount", "100", "--scope",
+                  "model:gpt-4o-2024-08-06", "--json", db=sqlite_url)  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    assert json.loads(made.stdout)["scope"] == "model:gpt-4o"
+    assert made.stderr == (
+        "note: No traffic for model:gpt-4o yet: its spend counts from the first request.\n"
+    )
+    acme = invoke("budget", "set", "--name", "Acme", "--amount", "100", "--scope", "model:acme-1",
+                  db=sqlite_url)  # fmt: skip
+    assert acme.exit_code == 0 and acme.stderr == ""  # the custom-priced model has traffic
+
+
+def test_budget_name_with_a_line_break_is_refused(sqlite_url: str) -> None:
+    bad = invoke("budget", "set", "--name", "Ops\nBcc: x@evil.test", "--amount", "5",
+                 db=sqlite_url)  # fmt: skip
+    assert bad.exit_code == 2 and "control characters" in bad.stderr
+    assert bad.stderr.count("\n") == 1
 
 
 def test_alerts_check_json_and_exit_codes(sqlite_url: str) -> None:
@@ -145,3 +180,32 @@ def test_alerts_check_text_output_and_bad_as_of(sqlite_url: str) -> None:
     assert ok.exit_code == 0 and "no alerts firing" in ok.stdout
     bad = invoke("alerts", "check", "--as-of", "yesterday", db=sqlite_url)
     assert bad.exit_code == 2 and "--as-of" in bad.stderr
+
+
+def test_delivery_warnings_in_json_and_text(sqlite_url: str) -> None:
+    from tests.integrations.servers import smtp_server
+
+    _fill(sqlite_url)
+    invoke("budget", "set", "--name", "Search", "--amount", "300", "--thresholds", "50",
+           db=sqlite_url)  # fmt: skip
+    controller, sink = smtp_server()
+    try:
+        env = {"COSTDESK_SMTP_HOST": "127.0.0.1", "COSTDESK_SMTP_PORT": str(controller.port),
+               "COSTDESK_SMTP_TLS": "none", "COSTDESK_ALERT_EMAIL_TO": "lead@example.test"}  # fmt: skip
+        first = run("alerts", "check", "--notify", "--as-of", "2026-03-20", "--json",
+                    db=sqlite_url, env=env)  # fmt: skip
+        assert first.returncode == 1, first.stderr
+        (delivery,) = json.loads(first.stdout)["deliveries"]
+        assert (delivery["channel"], delivery["ok"]) == ("email", True)
+        assert delivery["warning"] == "e-mail sent without TLS (COSTDESK_SMTP_TLS=none)"
+        invoke("budget", "set", "--name", "Other", "--amount", "100", "--thresholds", "50",
+               db=sqlite_url)  # fmt: skip
+        text = run("alerts", "check", "--notify", "--as-of", "2026-03-20", db=sqlite_url, env=env)
+        assert text.returncode == 1, text.stderr
+        assert (
+            "delivery warning on email: e-mail sent without TLS (COSTDESK_SMTP_TLS=none)"
+            in text.stdout
+        )
+        assert len(sink.messages) == 2
+    finally:
+        controller.stop()

@@ -26,6 +26,7 @@ def db(sqlite_url: str) -> str:
             "source": "cli-test",
             "request_id": f"r{i}",
             "model": "gpt-4o-2024-08-06",
+            "model_id": "gpt-4o",  # as ingest stores it
             "input_tokens": 1600 if i < 10 else 9000,
             "output_tokens": 400,
         }
@@ -87,6 +88,15 @@ def test_simulate_date_range_and_text_output(db: str) -> None:
         (("--rule", "model=gpt-4o,share=0.5"), "share needs a target"),
         (("--rule", "model=gpt-4o,target=gpt-4o-mini,share=7"), "between 0 and 1"),
         (("--rule", "model=gpt-4o,target=no-such-model"), "not in the price book"),
+        (
+            ("--rule", "model=gpt-4o,target=gpt-4o-mnii"),
+            "rule 1: target model 'gpt-4o-mnii' is not in the price book; did you mean gpt-4o-mini",
+        ),
+        (
+            ("--rule", "model=gpt-4x,target=gpt-4o-mini"),
+            "rule 1: no model named 'gpt-4x' has traffic or a price; did you mean",
+        ),
+        (("--rule", RULE, "--rule", "model=gpt4o,target=gpt-4o-mini"), "rule 2: no model named"),
         (("--rule", RULE, "--from", "yesterday"), "--from must be a date"),
         (("--rule", RULE, "--from", "2025-05-03", "--to", "2025-05-01"), "is after"),
     ],
@@ -100,3 +110,11 @@ def test_bad_input_exits_2_with_one_line(db: str, args: tuple[str, ...], reason:
 def test_missing_rule_is_a_usage_error(db: str) -> None:
     code, _, _ = invoke("simulate", "--db", db)
     assert code == 2
+
+
+def test_a_rule_naming_the_dated_id_matches_the_same_traffic(db: str) -> None:
+    dated = RULE.replace("model=gpt-4o,", "model=gpt-4o-2024-08-06,")
+    code, out, _ = invoke("simulate", "--rule", dated, "--db", db, "--json")
+    assert code == 0 and json.loads(out)["savings_usd"] == "0.0336"  # as for model=gpt-4o
+    models = {m["model"] for m in json.loads(out)["models"]}
+    assert models == {"gpt-4o", "gpt-4o-mini"}

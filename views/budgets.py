@@ -22,7 +22,11 @@ from ui import format as fmt
 from ui.charts import budgets as charts
 from ui.resources import config, engine
 
-DEFAULT_SCOPE_HELP = "all, project:NAME, model:NAME or tag:NAME"
+DEFAULT_SCOPE_HELP = (
+    "all, project:NAME, model:NAME, tag:NAME, feature:NAME or provider:NAME. A model counts "
+    "every name it was logged under: model:gpt-4o includes gpt-4o-2024-08-06. A scope must "
+    "name logged traffic, or a price-book model or provider (a budget before launch)."
+)
 PARAM_LABELS = {
     "max_error_pct": "Max error rate (%)",
     "window_minutes": "Window (minutes)",
@@ -113,11 +117,13 @@ def crossing_text(status: BudgetStatus) -> str:
     return " · ".join(parts) or "no further threshold projected this month"
 
 
-def budget_card(budget: bdb.Budget, status: BudgetStatus) -> None:
+def budget_card(budget: bdb.Budget, status: BudgetStatus, note: str | None = None) -> None:
     """One budget: spend, share used (coloured bar), forecast, projected crossings, edit/delete."""
     with st.container(border=True, key=f"budgets_card_{budget.id}"):
         head, badge = st.columns([4, 1])
         head.markdown(f"**{budget.name}** · {budget.scope} · month in {budget.timezone}")
+        if note:
+            head.caption(f":material/info: {note}")
         reached = status.highest_reached
         with badge:
             st.badge(f"{reached} % reached" if reached else "on track",
@@ -313,13 +319,16 @@ if send:
     for d in result.deliveries:
         if not d.ok:
             st.warning(f"Sending on {d.channel} failed after {d.attempts} attempts ({d.error}).")
+        elif d.warning:
+            st.warning(f"Sent on {d.channel} with a warning: {d.warning}.")
 
 if not budgets:
     empty_state()
 else:
     statuses = {b.id: bdb.budget_overview(engine(), b, as_of) for b in budgets}
+    notes = bdb.budget_notes(engine(), budgets)
     for budget in budgets:
-        budget_card(budget, statuses[budget.id])
+        budget_card(budget, statuses[budget.id], notes.get(budget.id))
     with st.expander("New budget", icon=":material/add:"):
         budget_form("new")
     forecast_section(budgets, statuses)

@@ -17,6 +17,7 @@ TABLE_CONFIG = {
     "Difference": st.column_config.NumberColumn(format="$%.4f"),
     "Difference %": st.column_config.NumberColumn(format="percent"),
     "Likely cause": st.column_config.TextColumn(width="large"),
+    "Logged as": st.column_config.TextColumn(help="The names the request logs used for it."),
 }
 
 
@@ -57,7 +58,8 @@ def summary(result: Reconciliation) -> None:
 st.title("Reconciliation")
 st.caption(
     "Costdesk's computed cost of your logged calls against what OpenAI billed, per UTC day and "
-    "model. Rows that differ by more than the tolerance are flagged with the likely cause."
+    "model (a dated snapshot counts as its model). Rows that differ by more than the tolerance "
+    "are flagged with the likely cause."
 )
 url = database_url(config("COSTDESK_DATABASE_URL"))
 import_panel(url, prefix="reconcile")

@@ -25,7 +25,7 @@ from core.routing import (
 )
 from db.engine import database_url, make_engine
 from db.scenarios import ScenarioError, list_scenarios, load_scenario, save_scenario
-from db.traffic import grouped_traffic, traffic_options, traffic_span
+from db.traffic import grouped_traffic, rule_name_problem, traffic_options, traffic_span
 from ui.charts.routing import (
     before_after_chart,
     model_columns,
@@ -81,6 +81,11 @@ def _traffic(url: str, start: date, end: date, filters: tuple, cuts: tuple) -> p
     )
 
 
+def _sentence(text: str) -> str:
+    """`text` ending in a full stop, unless it ends in a question mark or a full stop already."""
+    return text if text.endswith(("?", ".")) else f"{text}."
+
+
 def _move(index: int, step: int) -> None:
     rules = st.session_state[RULES]
     other = index + step
@@ -92,9 +97,13 @@ def _remove(index: int) -> None:
     st.session_state[RULES].pop(index)
 
 
-def _add(rule: Rule) -> None:
+def _add(rule: Rule, when: date | None) -> None:
+    """Append a rule whose model and target name something known; RuleError otherwise."""
     if rule.to_dict() in st.session_state[RULES]:
         raise RuleError("that rule is already in the list")
+    problem = rule_name_problem(engine(), rule, price_book(), when)
+    if problem is not None:
+        raise RuleError(problem)
     st.session_state[RULES].append(rule.to_dict())
     st.rerun()
 
@@ -194,7 +203,9 @@ def _rule_list() -> list[Rule]:
     return rules
 
 
-def _rule_form(models: list[str], targets: list[str], default_target: int) -> None:
+def _rule_form(
+    models: list[str], targets: list[str], default_target: int, when: date | None
+) -> None:
     """The form that adds a rule from pickers and numbers."""
     with st.form("routing_add", border=False):
         st.markdown("**Match** (leave *Any* or 0 for no condition)")
@@ -246,13 +257,14 @@ def _rule_form(models: list[str], targets: list[str], default_target: int) -> No
                     escalation_pct=escalation_pct,
                     batch_pct=batch_pct,
                     cache_points=cache_points,
-                )
+                ),
+                when,
             )
         except RuleError as exc:
-            st.error(f"Rule not added: {exc}.")
+            st.error(f"Rule not added: {_sentence(str(exc))}")
 
 
-def _typed_rule() -> None:
+def _typed_rule(when: date | None) -> None:
     """A one-line rule in the CLI's syntax."""
     with st.form("routing_paste", border=False, clear_on_submit=True):
         p1, p2 = st.columns([4, 1], vertical_alignment="bottom")
@@ -260,9 +272,9 @@ def _typed_rule() -> None:
         pasted = p2.form_submit_button("Add typed rule")
     if pasted and spec.strip():
         try:
-            _add(parse_rule(spec))
+            _add(parse_rule(spec), when)
         except RuleError as exc:
-            st.error(f"Rule not added: {exc}.")
+            st.error(f"Rule not added: {_sentence(str(exc))}")
 
 
 def _save_and_export(result: object, source: Source) -> None:
@@ -309,7 +321,7 @@ def _simulation(source: Source, rules: list[Rule]) -> None:
         traffic = source.load(cut_points(rules, book, source.when))
         result = simulate(traffic, rules, book, when=source.when, period_days=source.period_days)
     except RuleError as exc:
-        st.error(f"{exc}. Edit or remove that rule.")
+        st.error(f"{_sentence(str(exc))} Edit or remove that rule.")
         return
     if result.requests == 0:
         st.info("No priced requests on these days with these filters. Widen the range.")
@@ -432,8 +444,8 @@ rules = _rule_list()
 targets = sorted({r.model for r in price_book().table(source.when, kind="text")})
 default_target = targets.index("gpt-4o-mini") if "gpt-4o-mini" in targets else 0
 with st.expander("Add a rule", expanded=True):
-    _rule_form(model_choices(source.models, price_book()), targets, default_target + 1)
-    _typed_rule()
+    _rule_form(model_choices(source.models, price_book()), targets, default_target + 1, source.when)
+    _typed_rule(source.when)
 
 if source.load is not None:
     st.divider()

@@ -102,7 +102,11 @@ with st.form("usage_filters", border=False):
         placeholder="All projects",
     )
     models = c_models.multiselect(
-        "Models", values.models, key="usage_models", placeholder="All models"
+        "Models",
+        values.models,
+        key="usage_models",
+        placeholder="All models",
+        help="Price-book models: each includes every name it was logged under.",
     )
     statuses = c_status.multiselect(
         "Status", values.statuses, key="usage_statuses", placeholder="All"
@@ -150,6 +154,36 @@ t_cost, t_tokens, t_reliability, t_failure, t_audit = st.tabs(
 with t_cost:
     st.subheader("Daily spend by model")
     st.plotly_chart(charts.daily_cost_by_model(report.daily), key="usage_cost_chart")
+    st.subheader("Spend by model")
+    st.dataframe(
+        charts.model_table(report.models),
+        hide_index=True,
+        column_config={
+            "Requests": TABLE_COUNT,
+            "Errors": TABLE_COUNT,
+            "Tokens": TABLE_COUNT,
+            "Spend (USD)": TABLE_MONEY,
+            "Share of spend": TABLE_SHARE,
+        },
+        key="usage_model_table",
+    )
+    if st.toggle(
+        "By logged name",
+        key="usage_by_logged_name",
+        help="Each model split by the names the logs used for it (dated snapshots, "
+        "provider prefixes).",
+    ):
+        st.dataframe(
+            charts.logged_name_table(report.logged_names),
+            hide_index=True,
+            column_config={
+                "Requests": TABLE_COUNT,
+                "Errors": TABLE_COUNT,
+                "Tokens": TABLE_COUNT,
+                "Spend (USD)": TABLE_MONEY,
+            },
+            key="usage_logged_table",
+        )
     st.subheader("Spend by project and feature")
     st.plotly_chart(charts.cost_by_project(report.by_project), key="usage_project_chart")
     st.dataframe(

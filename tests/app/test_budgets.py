@@ -42,8 +42,8 @@ def _fill(url: str) -> None:
     """$10 a day, Feb 10 .. Mar 20 2026; a $200 budget -> 200 / 200 = 100 % on Mar 20."""
     engine = make_engine(url)
     rows = [
-        {"day": date(2026, 2, 10) + timedelta(days=i), "model": "acme-1", "project": "search",
-         "cost_pusd": 10 * 10**12}
+        {"day": date(2026, 2, 10) + timedelta(days=i), "model": "acme-1", "model_id": "acme-1",
+         "project": "search", "cost_pusd": 10 * 10**12}
         for i in range(39)
     ]  # fmt: skip
     with engine.begin() as conn:
@@ -55,6 +55,7 @@ def _button(at: AppTest, label: str, nth: int = 0):
 
 
 def test_empty_state_then_create_a_budget(url: str) -> None:
+    _fill(url)  # a project scope must name logged traffic
     at = _open()
     assert any("No budgets yet" in i.value for i in at.info)
     at.text_input(key="budgets_name_new").set_value("Team")
@@ -75,6 +76,35 @@ def test_bad_input_shows_an_error_not_a_traceback(url: str) -> None:
     assert not at.exception
     assert any("Unknown timezone" in e.value for e in at.error)
     assert list_budgets(make_engine(url)) == []
+
+
+def test_a_misspelt_scope_is_refused_with_a_suggestion(url: str) -> None:
+    _fill(url)
+    at = _open()
+    at.text_input(key="budgets_name_new").set_value("Team")
+    at.text_input(key="budgets_scope_new").set_value("project:serch")
+    at.button(key="budgets_save_new").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "no project named 'serch' has traffic; did you mean search?"
+    ]
+    assert list_budgets(make_engine(url)) == []
+
+
+def test_a_budget_for_a_model_before_launch_says_it_has_no_traffic(url: str) -> None:
+    _fill(url)
+    at = _open()
+    at.text_input(key="budgets_name_new").set_value("Launch")
+    at.text_input(key="budgets_scope_new").set_value("model:gpt-4o-2024-08-06")
+    at.button(key="budgets_save_new").click().run()
+    assert not at.exception and not at.error
+    (budget,) = list_budgets(make_engine(url))
+    assert budget.scope == "model:gpt-4o"
+    assert any(
+        "No traffic for model:gpt-4o yet: its spend counts from the first request." in c.value
+        for c in at.caption
+    )
+    assert any("**Launch** · model:gpt-4o" in m.value for m in at.markdown)
 
 
 def test_card_forecast_and_acknowledge(url: str) -> None:

@@ -41,6 +41,7 @@ def _fill(url: str) -> None:
             "source": "app-test",
             "request_id": f"r{i}",
             "model": "gpt-4o-2024-08-06",
+            "model_id": "gpt-4o",  # as ingest stores it
             "project": "bot",
             "input_tokens": 1600,
             "output_tokens": 400,
@@ -108,6 +109,18 @@ def test_bad_rule_shows_an_error_not_a_traceback(db_url: str) -> None:
     at = _type_rule(_open(), "model=gpt-4o,share=2,target=gpt-4o-mini")
     assert not at.exception
     assert any("between 0 and 1" in e.value for e in at.error)
+
+
+def test_a_typed_rule_naming_nothing_is_refused_with_a_suggestion(db_url: str) -> None:
+    _fill(db_url)
+    at = _type_rule(_open(), "model=gpt-4x,target=gpt-4o-mini")
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Rule not added: no model named 'gpt-4x' has traffic or a price; did you mean "
+        "gpt-4, gpt-4o or gpt-5.4?"
+    ]
+    at = _type_rule(at, "model=gpt-4o-2024-08-06,target=gpt-4o-mini,share=0.5,escalation=0.1")
+    assert not at.error and _metrics(at)["Savings"] == "$3.36"  # the dated id: the same traffic
 
 
 def test_form_rule_reorder_remove_and_first_match(db_url: str) -> None:

@@ -31,11 +31,14 @@ def app_db(tmp_path, monkeypatch) -> str:
     make_engine.cache_clear()
 
 
-def _row(day, model, project, status, requests, cost_pusd, *, unpriced=0, inp=0, out=0) -> dict:
+def _row(
+    day, model, project, status, requests, cost_pusd, *, unpriced=0, inp=0, out=0, model_id=None
+) -> dict:
     return {
-        "day": day, "provider": "openai", "model": model, "project": project, "feature": "",
-        "batch": False, "status": status, "requests": requests, "unpriced_requests": unpriced,
-        "input_tokens": inp, "output_tokens": out, "cost_pusd": cost_pusd,
+        "day": day, "provider": "openai", "model": model, "model_id": model_id or model,
+        "project": project, "feature": "", "batch": False, "status": status,
+        "requests": requests, "unpriced_requests": unpriced, "input_tokens": inp,
+        "output_tokens": out, "cost_pusd": cost_pusd,
     }  # fmt: skip
 
 
@@ -47,13 +50,13 @@ def _store(url: str) -> None:
         _row(NOV3, "acme-7b", "support", 200, 5, 0, unpriced=5, inp=500, out=100),
     ]
     latency = {
-        "day": NOV2, "model": "gpt-4o", "project": "search", "status": 200, "bucket": 30,
+        "day": NOV2, "model_id": "gpt-4o", "project": "search", "status": 200, "bucket": 30,
         "count": 12,
     }  # fmt: skip
     with make_engine(url).begin() as conn:
         conn.execute(DailyRollup.__table__.insert(), rows)
         conn.execute(LatencyHistogram.__table__.insert(), [latency])
-        daily = {k: latency[k] for k in ("day", "model", "bucket", "count")}
+        daily = {k: latency[k] for k in ("day", "model_id", "bucket", "count")}
         conn.execute(LatencyDaily.__table__.insert(), [daily])
 
 
@@ -62,6 +65,12 @@ def _usage_page() -> AppTest:
     at.switch_page("views/usage.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def _table(at: AppTest, column: str):
+    """The one dataframe on the page with `column`."""
+    (found,) = [d.value for d in at.dataframe if column in d.value.columns]
+    return found
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
@@ -113,3 +122,28 @@ def test_filters_change_the_kpis(app_db):
     at.button(key="usage_apply").click().run()
     assert _metrics(at)["Requests"] == "25"
     assert not at.exception
+
+
+def test_a_model_logged_under_two_names_is_one_row_with_a_drill_down(app_db):
+    snapshot = _row(NOV3, "gpt-4o-2024-08-06", "search", 200, 3, 30 * G, model_id="gpt-4o")
+    _store(app_db)
+    with make_engine(app_db).begin() as conn:
+        conn.execute(DailyRollup.__table__.insert(), [snapshot])
+    at = _usage_page()
+    assert at.multiselect(key="usage_models").options == ["acme-7b", "gpt-4o", "gpt-4o-mini"]
+    models = _table(at, "Logged names").set_index("Model")
+    # gpt-4o: 10 + 2 requests logged as gpt-4o, 3 as gpt-4o-2024-08-06; $0.10 + $0.03.
+    assert models.loc["gpt-4o", "Requests"] == 15
+    assert models.loc["gpt-4o", "Spend (USD)"] == pytest.approx(0.13)
+    assert models.loc["gpt-4o", "Logged names"] == 2
+    assert not [d for d in at.dataframe if "Logged as" in d.value.columns]  # on demand
+    at.toggle(key="usage_by_logged_name").set_value(True).run()
+    names = _table(at, "Logged as")
+    gpt_4o = names[names["Model"] == "gpt-4o"]
+    assert gpt_4o[["Logged as", "Requests"]].values.tolist() == [
+        ["gpt-4o", 12],
+        ["gpt-4o-2024-08-06", 3],
+    ]
+    at.multiselect(key="usage_models").set_value(["gpt-4o"])
+    at.button(key="usage_apply").click().run()
+    assert _metrics(at)["Requests"] == "15" and _metrics(at)["Spend"] == "$0.13"

@@ -12,19 +12,25 @@ from core.alerts import (
     ErrorRateRule,
     LatencyRule,
     RateLimitRule,
+    Scope,
+    ScopeError,
     SpikeRule,
     WindowMetrics,
     budget_alerts,
+    canonical_scope,
     cost_spike_alert,
     error_rate_alert,
     forecast_alert,
+    has_control_characters,
     latency_alert,
+    parse_scope,
     rate_limit_alert,
     rule_from_params,
     rule_params,
     spike_limit,
 )
 from core.forecast import budget_status
+from core.pricing import PriceBook
 from core.stats import LATENCY_EDGES_MS, bucket_index
 
 D = Decimal
@@ -178,3 +184,44 @@ def test_group_budget_alerts_shows_the_highest_threshold() -> None:
         (D(100), 4),
         (D("22.00"), 1),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value", "shown"),
+    [
+        (None, "all", "", "all"),
+        ("  ", "all", "", "all"),
+        ("Project: search ", "project", "search", "project:search"),
+        ("model:openai/gpt-4o", "model", "openai/gpt-4o", "model:openai/gpt-4o"),
+        ("tag:chat", "tag", "chat", "tag:chat"),
+        ("provider:anthropic", "provider", "anthropic", "provider:anthropic"),
+    ],
+)
+def test_parse_scope(text: str | None, kind: str, value: str, shown: str) -> None:
+    scope = parse_scope(text)
+    assert (scope.kind, scope.value, str(scope)) == (kind, value, shown)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("team:x", "is not one of"), ("project:", "is not one of"), ("project:a\tb", "control")],
+)
+def test_bad_scopes_say_why(text: str, match: str) -> None:
+    with pytest.raises(ScopeError, match=match):
+        parse_scope(text)
+
+
+def test_a_model_scope_matches_the_canonical_id() -> None:
+    book = PriceBook.from_snapshot()
+    for name in ("gpt-4o", "gpt-4o-2024-08-06", "openai/gpt-4o", "GPT-4o"):
+        scope = canonical_scope(parse_scope(f"model:{name}"), book)
+        assert (str(scope), scope.column) == ("model:gpt-4o", "model_id")
+    assert canonical_scope(parse_scope("model:acme-1"), book) == Scope("model", "acme-1")
+    assert canonical_scope(parse_scope("tag:chat"), book).column == "feature"
+    assert parse_scope("all").column is None
+
+
+def test_line_breaks_of_every_kind_are_control_characters() -> None:
+    for text in ("a\nb", "a\rb", "a\tb", "a\x00b", "a\u2028b", "a\u2029b", "a\x85b"):
+        assert has_control_characters(text)
+    assert not has_control_characters("Team · search (EU)")

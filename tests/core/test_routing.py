@@ -21,6 +21,7 @@ from core.routing import (
     rule_from_form,
     simulate,
     suggest,
+    target_problem,
 )
 
 D = Decimal
@@ -211,6 +212,23 @@ def test_dated_snapshot_ids_match_the_rule_model() -> None:
     assert models.loc["gpt-4o", "requests_after"] == D("5452.5")  # 4,950 + 502.5 escalated
 
 
+def test_every_logged_name_of_a_model_is_one_model_and_one_rule_scope() -> None:
+    book = PriceBook.from_snapshot()
+    traffic = pd.concat(
+        [
+            plan_traffic("gpt-4o-2024-08-06", 10_000, 1600, 400),
+            plan_traffic("openai/gpt-4o", 5_000, 1600, 400),
+        ],
+        ignore_index=True,
+    )
+    rule = parse_rule("model=gpt-4o-2024-08-06,target=openai/gpt-4o-mini,share=1")
+    result = simulate(traffic, [rule], book)
+    # 15,000 gpt-4o requests ($120) all move to gpt-4o-mini ($7.20): one rule, one model row.
+    assert result.rules[0].matched_requests == 15_000
+    assert (result.baseline_usd, result.scenario_usd) == (D("120"), D("7.2"))
+    assert sorted(result.models["model"]) == ["gpt-4o", "gpt-4o-mini"]
+
+
 def test_per_month_scaling(traffic: pd.DataFrame, book: PriceBook) -> None:
     result = run(traffic, book, "model=big,target=small,share=0.5,escalation=0.1", days=7)
     assert result.monthly(result.savings_usd) == (D("0.65") * 30 / 7).quantize(D("1e-12"))
@@ -275,8 +293,9 @@ def test_rule_round_trip_and_percent_shares() -> None:
 
 
 def test_unknown_target_is_an_error(traffic: pd.DataFrame, book: PriceBook) -> None:
-    with pytest.raises(RuleError, match="not in the price book"):
+    with pytest.raises(RuleError, match="rule 1: target model 'nonexistent' is not in the price"):
         run(traffic, book, "model=big,target=nonexistent")
+    assert target_problem(parse_rule("model=big,target=small"), book, DAY) is None
 
 
 def test_variance_by_hand(book: PriceBook) -> None:

@@ -33,9 +33,13 @@ PUSD = 10**12
 
 
 def add_spend(engine: Engine, spend: dict[date, Decimal], **key: str) -> None:
-    """One rollup row per day with the given USD cost (project/model/feature from `key`)."""
+    """One rollup row per day with the given USD cost (project/model/feature from `key`).
+
+    The models here are unknown to the price book, so each is its own canonical id.
+    """
+    model = key.get("model", "acme-1")
     rows = [
-        {"day": d, "model": key.get("model", "acme-1"), "project": key.get("project", ""),
+        {"day": d, "model": model, "model_id": model, "project": key.get("project", ""),
          "feature": key.get("feature", ""), "requests": 10, "cost_pusd": int(usd * PUSD)}
         for d, usd in spend.items()
     ]  # fmt: skip
@@ -52,6 +56,7 @@ def at(text: str) -> datetime:
 
 
 def test_budget_crud(engine: Engine) -> None:
+    add_spend(engine, {date(2026, 3, 1): D(1)}, project="search")
     b = set_budget(
         engine, name="Search", amount_usd="1,500.50", scope="project:search", thresholds="90,50"
     )
@@ -86,6 +91,10 @@ def test_budget_crud(engine: Engine) -> None:
         ("thresholds", "50,abc", "whole percents"),
         ("thresholds", "0,50", "between 1 and 1000"),
         ("name", "  ", "needs a name"),
+        ("name", "Ops\nBcc: x@evil.test", "control characters"),
+        ("name", "Ops\tteam", "control characters"),
+        ("name", "Ops\u2028team", "control characters"),
+        ("scope", "project:a\nb", "control characters"),
     ],
 )
 def test_budget_validation(sqlite_url: str, field: str, value: str, match: str) -> None:
@@ -280,3 +289,91 @@ def test_cost_spike_fires_once_for_the_spike_day(engine: Engine) -> None:
     again = check_alerts(engine, at("2026-03-16T20:00:00"))
     assert again.new_event_ids == []
     assert [a.kind for a in check_alerts(engine, at("2026-03-17T08:00:00")).firing] == []
+
+
+# ---------------------------------------------------------------- one identity per model
+
+
+def _ingest_gpt_4o(engine: Engine) -> None:
+    """gpt-4o under three logged names, and a gpt-4o-mini call that must not count."""
+
+    def rec(rid: str, day: str, model: str, inp: int, out: int, cached: int = 0) -> dict:
+        return {"timestamp": f"2026-03-{day}T10:00:00Z", "request_id": rid, "model": model,
+                "input_tokens": inp, "cached_input_tokens": cached, "output_tokens": out,
+                "latency_ms": 900, "project": "copilot"}  # fmt: skip
+
+    records = [
+        rec("a", "02", "gpt-4o", 1_000_000, 100_000),
+        rec("b", "03", "gpt-4o-2024-08-06", 2_000_000, 200_000, cached=500_000),
+        rec("c", "03", "openai/gpt-4o", 400_000, 0),
+        rec("d", "03", "gpt-4o-mini", 1_000_000, 0),
+    ]
+    assert ingest_records(engine, records, source="t", file_name="t.jsonl").accepted == 4
+
+
+def test_a_model_budget_counts_every_logged_name_of_the_model(engine: Engine) -> None:
+    _ingest_gpt_4o(engine)
+    # gpt-4o at $2.50 input, $1.25 cached input, $10 output per 1M tokens:
+    # a: 1M x 2.50 + 0.1M x 10 = 2.50 + 1.00 = $3.50 (logged as gpt-4o)
+    # b: 1.5M x 2.50 + 0.5M x 1.25 + 0.2M x 10 = 3.75 + 0.625 + 2.00 = $6.375 (dated snapshot)
+    # c: 0.4M x 2.50 = $1.00 (provider prefix); the gpt-4o-mini call is another model.
+    span = (date(2026, 3, 1), date(2026, 3, 31))
+    expected = {date(2026, 3, 2): D("3.5"), date(2026, 3, 3): D("7.375")}
+    assert daily_spend(engine, "model:gpt-4o", *span) == expected
+    assert daily_spend(engine, "model:gpt-4o-2024-08-06", *span) == expected
+    budget = set_budget(engine, name="4o", amount_usd=20, scope="model:gpt-4o-2024-08-06")
+    assert budget.scope == "model:gpt-4o"  # one scope, stored by its canonical id
+    status = budget_overview(engine, budget, at("2026-03-20T12:00:00"))
+    assert status.spent_usd == D("10.875") and status.used_pct == D("54.38")
+    assert status.reached == (50,)
+    window = window_metrics(
+        engine, "model:gpt-4o", at("2026-03-03T00:00:00"), at("2026-03-04T00:00:00")
+    )
+    assert window.requests == 2  # b and c; d is gpt-4o-mini
+
+
+def test_a_scope_that_matches_nothing_is_refused_with_a_suggestion(engine: Engine) -> None:
+    _ingest_gpt_4o(engine)
+    cases = {
+        "project:copilott": "no project named 'copilott' has traffic; did you mean copilot?",
+        "model:gpt-4x-mini": "no model named 'gpt-4x-mini' has traffic or a price; did you mean",
+        "tag:nothing-like-it": "no tag named 'nothing-like-it' has traffic",
+        "provider:opneai": "no provider named 'opneai' has traffic or a price; did you mean openai?",
+    }
+    for scope, message in cases.items():
+        with pytest.raises(BudgetError) as caught:
+            set_budget(engine, name="B", amount_usd=10, scope=scope)
+        assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+        with pytest.raises(BudgetError, match="has traffic"):
+            save_rule(engine, kind="error_rate", params={}, scope=scope)
+    assert list_budgets(engine) == []
+    assert [r.scope for r in list_rules(engine)] == ["all"] * 4
+
+
+def test_a_priced_model_without_traffic_is_accepted_with_a_note(engine: Engine) -> None:
+    from db.budgets import budget_notes, scope_note
+
+    _ingest_gpt_4o(engine)
+    launch = set_budget(engine, name="Launch", amount_usd=100, scope="model:gpt-4.1-2025-04-14")
+    assert launch.scope == "model:gpt-4.1"
+    live = set_budget(engine, name="Live", amount_usd=100, scope="project:copilot")
+    anthropic = set_budget(engine, name="Claude", amount_usd=100, scope="provider:anthropic")
+    note = "No traffic for model:gpt-4.1 yet: its spend counts from the first request."
+    assert scope_note(engine, launch.scope) == note
+    assert budget_notes(engine, [launch, live, anthropic]) == {
+        launch.id: note,
+        anthropic.id: "No traffic for provider:anthropic yet: its spend counts from the first "
+        "request.",
+    }
+    assert budget_overview(engine, launch, at("2026-03-20T12:00:00")).spent_usd == 0
+    rule = save_rule(engine, kind="error_rate", params={}, scope="model:gpt-4o-2024-08-06")
+    assert rule.scope == "model:gpt-4o"
+
+
+def test_an_existing_scope_stays_valid_after_its_traffic_is_gone(engine: Engine) -> None:
+    add_spend(engine, {date(2026, 3, 1): D(1)}, project="old")
+    set_budget(engine, name="Old", amount_usd=10, scope="project:old")
+    with engine.begin() as conn:
+        conn.execute(DailyRollup.__table__.delete())
+    again = set_budget(engine, name="Old", amount_usd=20, scope="project:old")
+    assert (again.amount_usd, again.scope) == (D(20), "project:old")

@@ -7,19 +7,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine
 
 from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS
 from db import queries
-from db.migrations import create_tables, narrow_histograms
-from db.models import (
-    DailyRollup,
-    LatencyBucket,
-    LatencyDaily,
-    LatencyHistogram,
-    OutputBucket,
-    OutputHistogram,
-)
+from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram
 from db.queries import UsageFilters
 
 OCT30, NOV2, NOV3 = date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)
@@ -37,7 +29,8 @@ SUMS = (
     "truncated",
 )
 # day, provider, model, project, feature, batch, status | requests, unpriced, input, cached,
-# output, cost_pusd, cache_savings_pusd, truncated
+# output, cost_pusd, cache_savings_pusd, truncated. Each model here is logged under its
+# canonical id (model_id == model); the identity tests below log one model under several names.
 ROWS = [
     (
         NOV2,
@@ -100,25 +93,26 @@ NOV = UsageFilters(start=NOV2, end=NOV3)
 
 def _rollup(values: tuple) -> dict:
     row = dict(zip(KEY + SUMS, values, strict=True))
+    row["model_id"] = row["model"]
     rest = ("cache_write_tokens", "reasoning_tokens", "uncached_input_pusd", "cached_input_pusd")
     rest += ("cache_write_pusd", "output_pusd", "with_max_tokens", "latency_count")
     return row | dict.fromkeys((*rest, "latency_sum_ms"), 0)
 
 
 def _hist(day: date, model: str, project: str, status: int, bucket: int, count: int) -> dict:
-    return {"day": day, "model": model, "project": project, "status": status} | {
+    return {"day": day, "model_id": model, "project": project, "status": status} | {
         "bucket": bucket,
         "count": count,
     }
 
 
 def _daily(rows: list[dict]) -> list[dict]:
-    """The (day, model, bucket) sums of histogram rows, as ingest keeps them."""
+    """The (day, model_id, bucket) sums of histogram rows, as ingest keeps them."""
     sums: dict[tuple, int] = {}
     for r in rows:
-        key = (r["day"], r["model"], r["bucket"])
+        key = (r["day"], r["model_id"], r["bucket"])
         sums[key] = sums.get(key, 0) + r["count"]
-    return [{"day": d, "model": m, "bucket": b, "count": n} for (d, m, b), n in sums.items()]
+    return [{"day": d, "model_id": m, "bucket": b, "count": n} for (d, m, b), n in sums.items()]
 
 
 @pytest.fixture
@@ -203,7 +197,7 @@ def test_filters_narrow_the_kpis(stored, filters, requests, cost_usd):
 
 def test_daily_frames_by_model_and_totals(stored):
     report = queries.usage_report(stored, NOV)
-    daily = report.daily.set_index(["day", "model"])
+    daily = report.daily.set_index(["day", "model_id"])
     assert daily.loc[(NOV2, "gpt-4o"), ["requests", "errors", "rate_limited"]].tolist() == [
         13,
         3,
@@ -219,7 +213,7 @@ def test_daily_frames_by_model_and_totals(stored):
 
 
 def test_latency_percentiles_per_day_and_model(stored):
-    latency = queries.usage_report(stored, NOV).latency.set_index(["day", "model"])
+    latency = queries.usage_report(stored, NOV).latency.set_index(["day", "model_id"])
     e = LATENCY_EDGES_MS
     # {5: 60, 10: 40}: P95 target 95 -> bucket 10, (95 - 60) / 40 = 0.875 of its width.
     assert latency.loc[(NOV2, "gpt-4o"), "p95_ms"] == pytest.approx(e[10] + 0.875 * (e[11] - e[10]))
@@ -261,8 +255,8 @@ def test_max_tokens_audit(stored):
     assert audit.truncated_share == pytest.approx(3 / 68)
     assert audit.histogram["count"].tolist() == [99, 1]
     assert audit.zero_output == 5
-    assert "acme-7b" not in set(audit.by_model["model"])
-    row = audit.by_model.set_index("model").loc["gpt-4o"]
+    assert "acme-7b" not in set(audit.by_model["model_id"])
+    row = audit.by_model.set_index("model_id").loc["gpt-4o"]
     assert (row["requests"], row["truncated"], row["suggested_max_tokens"]) == (13, 1, 1024)
 
 
@@ -313,21 +307,66 @@ def test_ingested_records_reach_the_page_figures(engine):
     assert support.kpis.cost_usd == cost(Usage(500, 0), rates).total_usd
 
 
-def test_narrowing_migration_merges_feature_rows_of_the_old_histograms(engine):
-    # Old wide rows: two features of one (day, model, project, status, bucket) -> 7 + 5 = 12.
-    wide = [
-        {**dict(zip(KEY, (NOV2, "openai", "gpt-4o", "search", f, False, 200), strict=True)),
-         "bucket": 30, "count": n}
-        for f, n in (("chat", 7), ("summarize", 5))
-    ]  # fmt: skip
-    with engine.begin() as conn:
-        create_tables("latency_bucket", "output_bucket")(conn)
-        conn.execute(LatencyBucket.__table__.insert(), wide)
-        conn.execute(OutputBucket.__table__.insert(), wide[:1])
-        narrow_histograms(conn)
-        assert not {"latency_bucket", "output_bucket"} & set(inspect(conn).get_table_names())
-    hist = queries.latency_histogram(engine, UsageFilters())  # from latency_daily
-    assert hist.values.tolist() == [[NOV2, "gpt-4o", 30, 12]]
-    hist = queries.latency_histogram(engine, UsageFilters(projects=("search",)))
-    assert hist.values.tolist() == [[NOV2, "gpt-4o", 30, 12]]
-    assert queries.output_histogram(engine, UsageFilters()).values.tolist() == [["gpt-4o", 30, 7]]
+def _ingest_one_model_under_three_names(engine: Engine) -> None:
+    """gpt-4o logged as gpt-4o, gpt-4o-2024-08-06 and openai/gpt-4o; one gpt-4o-mini call."""
+    from db.ingest import ingest_records
+
+    def rec(rid: str, ts: str, model: str, inp: int, out: int, cached: int = 0) -> dict:
+        return {"timestamp": ts, "request_id": rid, "model": model, "input_tokens": inp,
+                "cached_input_tokens": cached, "output_tokens": out, "latency_ms": 900}  # fmt: skip
+
+    records = [
+        rec("a", "2026-11-02T10:00:00Z", "gpt-4o", 1_000_000, 100_000),
+        rec("b", "2026-11-03T10:00:00Z", "gpt-4o-2024-08-06", 2_000_000, 200_000, 500_000),
+        rec("c", "2026-11-03T11:00:00Z", "openai/gpt-4o", 400_000, 0),
+        rec("d", "2026-11-03T12:00:00Z", "gpt-4o-mini", 1_000_000, 0),
+    ]
+    assert ingest_records(engine, records, source="t", file_name="t.jsonl").accepted == 4
+
+
+# gpt-4o at $2.50 input, $1.25 cached input, $10 output per 1M tokens:
+# a 1M x 2.50 + 0.1M x 10 = $3.50; b 1.5M x 2.50 + 0.5M x 1.25 + 0.2M x 10 = $6.375;
+# c 0.4M x 2.50 = $1.00 -> gpt-4o $10.875. gpt-4o-mini: 1M x $0.15 = $0.15.
+T = 10**12
+
+
+def test_one_model_logged_under_several_names_is_one_row(engine):
+    _ingest_one_model_under_three_names(engine)
+    assert queries.filter_values(engine).models == ["gpt-4o", "gpt-4o-mini"]
+    report = queries.usage_report(engine, NOV)
+    models = report.models.set_index("model_id")
+    assert models.loc["gpt-4o", ["requests", "cost_pusd", "logged_names"]].tolist() == [
+        3,
+        10_875 * T // 1000,
+        3,
+    ]
+    assert models.loc["gpt-4o-mini", "cost_pusd"] == 150 * T // 1000
+    assert list(models.index) == ["gpt-4o", "gpt-4o-mini"]  # most expensive first
+    daily = report.daily.set_index(["day", "model_id"])
+    assert daily.loc[(NOV3, "gpt-4o"), ["requests", "cost_pusd"]].tolist() == [2, 7_375 * T // 1000]
+    latency = report.latency.set_index(["day", "model_id"])
+    assert latency.loc[(NOV3, "gpt-4o"), "requests"] == 2
+    assert set(report.audit.by_model["model_id"]) <= {"gpt-4o", "gpt-4o-mini"}
+
+
+def test_the_drill_down_shows_each_logged_name(engine):
+    _ingest_one_model_under_three_names(engine)
+    names = queries.usage_report(engine, NOV).logged_names
+    assert names[["model_id", "model", "requests", "cost_pusd"]].values.tolist() == [
+        ["gpt-4o", "gpt-4o-2024-08-06", 1, 6_375 * T // 1000],
+        ["gpt-4o", "gpt-4o", 1, 3_500 * T // 1000],
+        ["gpt-4o", "openai/gpt-4o", 1, 1_000 * T // 1000],
+        ["gpt-4o-mini", "gpt-4o-mini", 1, 150 * T // 1000],
+    ]
+
+
+def test_a_model_filter_takes_every_logged_name(engine):
+    _ingest_one_model_under_three_names(engine)
+    filters = UsageFilters(NOV2, NOV3, models=("gpt-4o",))
+    k = queries.usage_report(engine, filters).kpis
+    assert (k.requests, k.cost_usd) == (3, Decimal("10.875"))
+    assert k.p95_latency_ms is not None  # the histograms are keyed by the canonical id
+    hist = queries.latency_histogram(engine, UsageFilters(NOV3, NOV3, projects=("",)))
+    assert hist.groupby("model_id")["count"].sum().to_dict() == {"gpt-4o": 2, "gpt-4o-mini": 1}
+    output = queries.output_histogram(engine, filters)
+    assert set(output["model_id"]) == {"gpt-4o"} and output["count"].sum() == 3

@@ -113,6 +113,7 @@ def test_rows_per_day_and_model_with_causes(loaded: Engine, book: PriceBook) -> 
 
     close = rows[(D4, "gpt-4o-mini")]  # $0.0045 vs $0.00455: 1.1 % apart, inside 2 %
     assert not close.flagged and close.cause == ""
+    assert (close.logged_as, negotiated.logged_as, other.logged_as) == (MINI, "gpt-4o", "")
 
 
 def test_totals_and_by_day(loaded: Engine, book: PriceBook) -> None:
@@ -125,6 +126,20 @@ def test_totals_and_by_day(loaded: Engine, book: PriceBook) -> None:
     days = result.by_day().set_index("day")
     assert days.loc[D4, "computed_pusd"] == 18_500 * 10**6
     assert days.loc[D4, "flagged"] == 2
+
+
+def test_a_model_logged_under_two_names_is_one_row(engine: Engine, book: PriceBook) -> None:
+    # Two calls logged as gpt-4o and two as its dated snapshot, 1,000 in / 100 out each:
+    # 4 x (1,000 x 2.50 + 100 x 10) / 1M = 4 x $0.0035 = $0.014, billed as the dated id.
+    logs = calls(D1, "gpt-4o", 2, 1000, 100) + calls(D1, "gpt-4o-2024-08-06", 2, 1000, 100)
+    assert ingest_records(engine, logs, source="app", file_name="a.jsonl").accepted == 4
+    store_usage_page(engine, page([bucket(D1, [usage_result("gpt-4o-2024-08-06", 4, 4000, 400)])]))
+    store_costs_page(engine, page([bucket(D1, [cost_result("gpt-4o-2024-08-06, input", 0.01),
+                                              cost_result("gpt-4o-2024-08-06, output", 0.004)])]))  # fmt: skip
+    (row,) = reconcile(engine, book, D1, D1).rows.itertuples()
+    assert (row.model, row.logged_as) == ("gpt-4o", "gpt-4o, gpt-4o-2024-08-06")
+    assert (row.logged_requests, row.usage_requests) == (4, 4)
+    assert row.computed_pusd == row.billed_pusd == 14_000 * 10**6 and not row.flagged
 
 
 def test_range_limits_rows(loaded: Engine, book: PriceBook) -> None:
@@ -165,7 +180,8 @@ def test_parse_line_item(line_item: str, expected: tuple[str, str]) -> None:
 def test_canonical_model(book: PriceBook) -> None:
     assert canonical_model("gpt-4o-2024-08-06", book) == "gpt-4o"
     assert canonical_model("gpt-4o-mini", book) == "gpt-4o-mini"
-    assert canonical_model("My-Fine-Tune", book) == "my-fine-tune"
+    assert canonical_model("openai/gpt-4o", book) == "gpt-4o"
+    assert canonical_model(" My-Fine-Tune ", book) == "My-Fine-Tune"  # as ingest stores it
     assert canonical_model("", book) == OTHER_ITEMS
 
 

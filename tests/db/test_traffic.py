@@ -5,14 +5,24 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Engine, insert
 
+from core.identity import canonical
 from core.pricing import PriceBook
-from core.routing import parse_rule
+from core.routing import RuleError, parse_rule
 from db.models import RequestLog
-from db.traffic import grouped_traffic, period, simulate_logged, traffic_options, traffic_span
+from db.traffic import (
+    grouped_traffic,
+    period,
+    rule_name_problem,
+    simulate_logged,
+    traffic_options,
+    traffic_span,
+)
 
 D1, D2, D3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
+BOOK = PriceBook.from_snapshot()
 
 
 def _row(
@@ -24,6 +34,7 @@ def _row(
         "source": "test",
         "request_id": f"r{n}",
         "model": model,
+        "model_id": canonical(BOOK, model),  # as ingest stores it
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
         "cost_pusd": 1_000_000 * n,
@@ -53,15 +64,16 @@ def test_groups_by_model_and_token_buckets(engine: Engine) -> None:
     _fill(engine)
     frame = grouped_traffic(engine, D1, D2, input_cuts=(2000,), output_cuts=(500,))
     frame = frame.sort_values(["model", "in_bucket"]).reset_index(drop=True)
-    assert frame["model"].tolist() == ["gpt-4o", "gpt-4o-2024-08-06", "gpt-4o-mini"]
-    dated = frame.iloc[1]
+    # gpt-4o-2024-08-06 and gpt-4o are one model: grouped under its canonical id.
+    assert frame["model"].tolist() == ["gpt-4o", "gpt-4o", "gpt-4o-mini"]
+    dated = frame.iloc[0]  # requests 1-3 (logged with the dated id), bucket <= 2,000 / <= 500
     assert dated["requests"] == 3
     assert dated["input_tokens"] == 4500  # 1,500 + 1,200 + 1,800
     assert dated["cached_input_tokens"] == 500
     assert dated["output_tokens"] == 900
     assert (dated["in_min"], dated["in_max"], dated["in_bucket"]) == (1200, 1800, 0)
     assert (dated["out_bucket"], dated["cost_pusd"]) == (0, 6_000_000)  # 1 + 2 + 3 million
-    big = frame.iloc[0]
+    big = frame.iloc[1]  # request 4, logged as gpt-4o: above both cut points
     assert (big["requests"], big["in_bucket"], big["out_bucket"]) == (1, 1, 1)
     mini = frame.iloc[2]
     assert (mini["status"], mini["feature"], mini["project"]) == (429, "embed", "search")
@@ -72,7 +84,7 @@ def test_filters_and_empty_results(engine: Engine) -> None:
     only_search = grouped_traffic(engine, D1, D3, projects=["search"])
     assert only_search["requests"].sum() == 1
     by_model = grouped_traffic(engine, D1, D3, models=["gpt-4o"])
-    assert by_model["requests"].sum() == 2
+    assert by_model["requests"].sum() == 5  # 1-3 logged as gpt-4o-2024-08-06, 4 and 6 as gpt-4o
     tagged = grouped_traffic(engine, D1, D3, features=["embed"])
     assert tagged["model"].tolist() == ["gpt-4o-mini"]
     nothing = grouped_traffic(engine, date(2024, 1, 1), date(2024, 1, 31))
@@ -86,7 +98,7 @@ def test_span_options_and_period(engine: Engine) -> None:
     assert traffic_span(engine) == (D1, D3)
     assert period(engine, D2, None) == (D2, D3)
     options = traffic_options(engine, D1, D2)
-    assert options["models"] == ["gpt-4o", "gpt-4o-2024-08-06", "gpt-4o-mini"]
+    assert options["models"] == ["gpt-4o", "gpt-4o-mini"]
     assert options["projects"] == ["bot", "search"]
     assert options["features"] == ["embed"]
 
@@ -122,9 +134,46 @@ def test_ingested_logs_simulate_at_the_cost_ingest_stored(engine: Engine) -> Non
     ingest_records(engine, records, source="t", file_name="t.jsonl")
     frame = grouped_traffic(engine, date(2025, 4, 1), date(2025, 4, 3))
     assert frame["requests"].sum() == 12
+    assert set(frame["model"]) == {"gpt-4o", "gpt-4o-mini"}  # the dated id folded by ingest
     result = simulate_logged(
         engine, [], PriceBook.from_snapshot(), date(2025, 4, 1), date(2025, 4, 3)
     )
     # With no rules the baseline is exactly what ingestion charged, to the pico-dollar.
     assert result.baseline_usd == Decimal(int(frame["cost_pusd"].sum())) / 10**12
     assert result.baseline_usd > 0
+
+
+def test_both_logged_names_of_a_model_route_as_one(engine: Engine) -> None:
+    _fill(engine)
+    frame = grouped_traffic(engine, D1, D2)
+    assert frame.groupby("model")["requests"].sum().to_dict() == {"gpt-4o": 4, "gpt-4o-mini": 1}
+    # A rule naming the dated id matches the gpt-4o traffic logged under either name.
+    rule = parse_rule("model=gpt-4o-2024-08-06,target=gpt-4o-mini,share=1")
+    result = simulate_logged(engine, [rule], BOOK, D1, D2)
+    assert result.rules[0].matched_requests == 4
+    assert result.models.set_index("model").loc["gpt-4o", "requests_after"] == 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("model=gpt-4x,target=gpt-4o-mini", "rule 1: no model named 'gpt-4x' has traffic or a "
+         "price; did you mean"),
+        ("model=gpt-4o,target=gpt-4o-mnii", "rule 1: target model 'gpt-4o-mnii' is not in the "
+         "price book; did you mean gpt-4o-mini"),
+    ],
+)  # fmt: skip
+def test_a_rule_naming_nothing_is_refused_with_a_suggestion(
+    engine: Engine, spec: str, message: str
+) -> None:
+    _fill(engine)
+    with pytest.raises(RuleError) as caught:
+        simulate_logged(engine, [parse_rule(spec)], BOOK, D1, D2)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_priced_model_without_traffic_is_a_valid_rule(engine: Engine) -> None:
+    _fill(engine)
+    rule = parse_rule("model=gpt-4.1,target=gpt-4o-mini")
+    assert rule_name_problem(engine, rule, BOOK, D2) is None
+    assert simulate_logged(engine, [rule], BOOK, D1, D2).rules[0].matched_requests == 0

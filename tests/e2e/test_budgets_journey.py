@@ -20,8 +20,8 @@ def spend_url(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'journey.db'}"
     today = datetime.now(UTC).date()
     rows = [
-        {"day": today - timedelta(days=i), "model": "acme-1", "project": "search",
-         "cost_pusd": 10 * 10**12}
+        {"day": today - timedelta(days=i), "model": "acme-1", "model_id": "acme-1",
+         "project": "search", "cost_pusd": 10 * 10**12}
         for i in range(40)
     ]  # fmt: skip
     with make_engine(url).begin() as conn:
@@ -36,9 +36,18 @@ def test_create_budget_see_forecast_and_acknowledge(page, app_server, spend_url)
     assert_no_errors(page)
     expect(page.get_by_text("No budgets yet")).to_be_visible()
 
-    # $15 a month while at least $10 is spent this month: past the 50 % threshold on any day.
+    # A misspelt project is refused with the closest logged one as a suggestion.
     page.get_by_label("Name").fill("Team")
     page.get_by_label("Monthly amount (USD)").fill("15")
+    page.get_by_role("textbox", name="Scope", exact=True).fill("project:serch")
+    page.get_by_role("button", name="Save budget").click()
+    wait_idle(page)
+    expect(
+        page.get_by_text("no project named 'serch' has traffic; did you mean search?")
+    ).to_be_visible()
+
+    # $15 a month while at least $10 is spent this month: past the 50 % threshold on any day.
+    page.get_by_role("textbox", name="Scope", exact=True).fill("project:search")
     page.get_by_role("button", name="Save budget").click()
     wait_idle(page)
     assert_no_errors(page)

@@ -28,6 +28,7 @@ def _seed(url: str) -> None:
             "source": "journey",
             "request_id": f"{project}-{i}",
             "model": model,
+            "model_id": model.removesuffix("-2024-08-06"),  # the canonical id, as ingest stores it
             "project": project,
             "input_tokens": inp,
             "output_tokens": out,

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from tests.e2e.helpers import SHOTS, assert_no_errors, goto, shot
+from tests.e2e.helpers import SHOTS, assert_no_errors, goto, shot, wait_idle
 
 TABS = ("Tokens & caching", "Errors & latency", "Cost of failure", "max_tokens audit")
 
@@ -49,7 +49,13 @@ def test_usage_with_data_draws_every_chart_without_errors(page, app_server, demo
     assert page.locator('[data-testid="stMetric"]').count() >= 8
     assert_no_errors(page)
     assert _charts_drawn(page) >= 2
+    assert page.get_by_text("Spend by model", exact=True).count() == 1
     shot(page, "usage_cost")
+    page.get_by_text("By logged name").click()  # the drill-down, on demand
+    wait_idle(page)
+    assert_no_errors(page)
+    frames = page.locator('[data-testid="stDataFrame"]')
+    assert frames.count() == 3  # per model, per logged name, per project and feature
     page.set_viewport_size({"width": 1280, "height": 2000})  # the whole tab in each shot
     for number, tab in enumerate(TABS, start=2):
         page.get_by_role("tab", name=tab).click()

@@ -15,9 +15,16 @@ from email.policy import default as email_policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, text
 
-from db.budgets import delete_budget, deliveries_of, list_events, save_rule, set_budget
+from db.budgets import (
+    BudgetError,
+    delete_budget,
+    deliveries_of,
+    list_events,
+    save_rule,
+    set_budget,
+)
 from db.engine import make_engine
 from db.models import DailyRollup
 from integrations.alerting import check_alerts
@@ -154,10 +161,14 @@ def test_redirect_is_recorded_as_failed_and_retried(eng: Engine) -> None:
 
 
 def test_budget_name_with_a_line_break_still_mails_cleanly(eng: Engine) -> None:
+    """New names with line breaks are refused; one stored before that rule must still mail
+    as one clean message (the name is written into the row as an older version left it)."""
     delete_budget(eng, "Team")
-    set_budget(
-        eng, name="Ops\r\nBcc: x@evil.test", amount_usd=100, thresholds="50", forecast_alert=False
-    )
+    with pytest.raises(BudgetError, match="control characters"):
+        set_budget(eng, name="Ops\r\nBcc: x@evil.test", amount_usd=100)
+    set_budget(eng, name="Ops", amount_usd=100, thresholds="50", forecast_alert=False)
+    with eng.begin() as conn:
+        conn.execute(text("UPDATE budget SET name = :n"), {"n": "Ops\r\nBcc: x@evil.test"})
     controller, sink = smtp_server()
     try:
         config = NotifyConfig(

@@ -1,6 +1,7 @@
 """Reconciliation figures and table: computed vs billed cost, per day and per model.
 
-Money arrives as integer pico-dollars; it becomes float USD here, for display only.
+Money arrives as integer pico-dollars; it becomes float USD here, for display only. Models are
+canonical ids; the full table shows the names the logs used beside each ("Logged as").
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ DAY_MS = 86_400_000  # one tick per day on short ranges
 TABLE_COLUMNS = {
     "day": "Day",
     "model": "Model",
+    "logged_as": "Logged as",
     "logged_requests": "Logged calls",
     "usage_requests": "OpenAI calls",
     "computed_usd": "Computed",

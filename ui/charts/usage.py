@@ -1,7 +1,8 @@
 """Usage page figures and tables: each takes a frame from `db.queries` and returns a figure.
 
 Money arrives as integer pico-dollars; it becomes float USD here, for chart axes and table
-display only.
+display only. Models are canonical ids (`model_id`); only the drill-down table shows the names
+each was logged under.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def daily_cost_by_model(daily: pd.DataFrame) -> go.Figure:
     if daily.empty:
         return _empty()
     fig = go.Figure()
-    for model, group in daily.groupby("model", sort=True):
+    for model, group in daily.groupby("model_id", sort=True):
         fig.add_bar(x=group["day"], y=usd_float(group["cost_pusd"]), name=str(model))
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="USD", tickprefix="$")
@@ -93,7 +94,7 @@ def latency_per_day(latency: pd.DataFrame) -> go.Figure:
     if latency.empty:
         return _empty()
     fig = go.Figure()
-    for i, (model, group) in enumerate(latency.groupby("model", sort=True)):
+    for i, (model, group) in enumerate(latency.groupby("model_id", sort=True)):
         color = _COLORS[i % len(_COLORS)]
         for column, dash, label in (("p95_ms", "solid", "P95"), ("p50_ms", "dot", "P50")):
             fig.add_scatter(
@@ -208,6 +209,36 @@ def project_table(by_project: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def model_table(models: pd.DataFrame) -> pd.DataFrame:
+    """Spend per model (canonical id), with how many names it was logged under."""
+    total = models["cost_pusd"].sum()
+    return pd.DataFrame(
+        {
+            "Model": models["model_id"],
+            "Requests": models["requests"],
+            "Errors": models["errors"],
+            "Tokens": models["input_tokens"] + models["output_tokens"],
+            "Spend (USD)": usd_float(models["cost_pusd"]),
+            "Share of spend": models["cost_pusd"] / total if total else 0.0,
+            "Logged names": models["logged_names"],
+        }
+    )
+
+
+def logged_name_table(names: pd.DataFrame) -> pd.DataFrame:
+    """The drill-down: each model's spend split by the names it was logged under."""
+    return pd.DataFrame(
+        {
+            "Model": names["model_id"],
+            "Logged as": names["model"],
+            "Requests": names["requests"],
+            "Errors": names["errors"],
+            "Tokens": names["input_tokens"] + names["output_tokens"],
+            "Spend (USD)": usd_float(names["cost_pusd"]),
+        }
+    )
+
+
 def status_table(by_status: pd.DataFrame) -> pd.DataFrame:
     """Failed calls per status code, formatted for a static table."""
     return pd.DataFrame(
@@ -223,7 +254,7 @@ def audit_table(by_model: pd.DataFrame) -> pd.DataFrame:
     """max_tokens audit per model, formatted for a static table."""
     return pd.DataFrame(
         {
-            "Model": by_model["model"],
+            "Model": by_model["model_id"],
             "Responses": [f"{n:,}" for n in by_model["requests"]],
             "Cut by max_tokens": [f"{n:,}" for n in by_model["truncated"]],
             "Share cut": [share(v, 2) for v in by_model["truncated_share"]],

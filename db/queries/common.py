@@ -1,0 +1,140 @@
+"""What every Usage query shares: the tables, the filters as one WHERE clause, exact sums.
+
+Models are filtered and grouped by their canonical id (`model_id`, `core.identity`): the
+rollup and the histograms are keyed by it, and the logged name appears on drill-down only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Engine,
+    Select,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    true,
+)
+from sqlalchemy import select as sa_select
+
+from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram
+
+ROLLUP: Table = DailyRollup.__table__  # type: ignore[assignment]
+LATENCY: Table = LatencyHistogram.__table__  # type: ignore[assignment]
+OUTPUT: Table = OutputHistogram.__table__  # type: ignore[assignment]
+LATENCY_DAILY: Table = LatencyDaily.__table__  # type: ignore[assignment]
+
+RATE_LIMITED = 429
+
+
+@dataclass(frozen=True)
+class UsageFilters:
+    """What the Usage page shows: an inclusive date range and optional value lists.
+
+    `models` are canonical model ids (what `FilterValues.models` offers).
+    """
+
+    start: date | None = None
+    end: date | None = None
+    projects: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    statuses: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class FilterValues:
+    """The choices the filters offer: what the rollups hold (models as canonical ids)."""
+
+    first_day: date | None
+    last_day: date | None
+    projects: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """True when no request has been stored yet."""
+        return self.last_day is None
+
+
+def total(column: ColumnElement) -> ColumnElement:
+    """SUM as an exact integer on both backends (PostgreSQL's SUM(bigint) is NUMERIC)."""
+    return cast(func.coalesce(func.sum(column), 0), BigInteger)
+
+
+def total_if(condition: ColumnElement, column: ColumnElement | int) -> ColumnElement:
+    """SUM of `column` over the rows matching `condition`."""
+    return total(case((condition, column), else_=0))
+
+
+def where(
+    table: Table,
+    filters: UsageFilters,
+    *,
+    start: date | None = None,
+    day: ColumnElement | None = None,
+) -> ColumnElement:
+    """The filters as one WHERE clause on a rollup or histogram table (`day` may be wrapped)."""
+    start = start if start is not None else filters.start
+    day = day if day is not None else table.c.day
+    clauses: list[ColumnElement] = []
+    if start is not None:
+        clauses.append(day >= start)
+    if filters.end is not None:
+        clauses.append(day <= filters.end)
+    if filters.projects:
+        clauses.append(table.c.project.in_(filters.projects))
+    if filters.models:
+        clauses.append(table.c.model_id.in_(filters.models))
+    if filters.statuses:
+        clauses.append(table.c.status.in_([int(s) for s in filters.statuses]))
+    return and_(true(), *clauses)
+
+
+def run_frame(engine: Engine, query: Select, columns: list[str]) -> pd.DataFrame:
+    """Run `query` and return its rows as a frame with `columns`."""
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def filter_values(engine: Engine) -> FilterValues:
+    """Distinct projects, models (canonical ids) and statuses, and the first and last day."""
+    r = ROLLUP.c
+    query = sa_select(r.project, r.model_id, r.status, func.min(r.day), func.max(r.day)).group_by(
+        r.project, r.model_id, r.status
+    )
+    df = run_frame(engine, query, ["project", "model_id", "status", "first", "last"])
+    if df.empty:
+        return FilterValues(first_day=None, last_day=None)
+    return FilterValues(
+        first_day=min(df["first"]),
+        last_day=max(df["last"]),
+        projects=sorted(set(df["project"])),
+        models=sorted(set(df["model_id"])),
+        statuses=sorted(int(s) for s in set(df["status"])),
+    )
+
+
+def as_days(values: pd.Series) -> pd.Series:
+    """Dates from a column of dates or ISO date strings (parsed once per distinct value)."""
+    codes, uniques = pd.factorize(values)
+    days = [d if isinstance(d, date) else date.fromisoformat(str(d)[:10]) for d in uniques]
+    return pd.Series(np.array(days, dtype=object)[codes], index=values.index, dtype=object)
+
+
+def bucket_totals(histogram: pd.DataFrame | None) -> np.ndarray:
+    """Counts per bucket index, summed over every row of a histogram frame."""
+    if histogram is None or histogram.empty:
+        return np.zeros(0, dtype=np.int64)
+    return np.bincount(
+        histogram["bucket"].to_numpy(np.int64), weights=histogram["count"].to_numpy(np.float64)
+    )
