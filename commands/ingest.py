@@ -16,10 +16,10 @@ from commands.common import (
     emit_json,
     fail,
     money,
+    open_db,
 )
 from core.costs import picos_to_usd
 from core.logs import format_descriptions, parse_mapping
-from db.engine import make_engine
 from db.ingest import IngestReport, delete_upload, ingest_file, list_uploads, reprice
 
 FORMATS = format_descriptions()
@@ -57,7 +57,7 @@ def ingest(
     for path in files:
         if not path.is_file():
             fail(f"{path}: no such file")
-    engine = make_engine(db)
+    engine = open_db(db)
     total = IngestReport()
     unusable = 0
     for path in files:
@@ -104,7 +104,7 @@ def _print_totals(total: IngestReport) -> None:
 
 def reprice_command(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Recompute every stored cost and rollup with the current prices (after price changes)."""
-    result = reprice(make_engine(db))
+    result = reprice(open_db(db))
     payload = {
         "rows": result.rows,
         "cost_before_usd": picos_to_usd(result.before_pusd),
@@ -127,7 +127,7 @@ uploads_app = typer.Typer(help="Uploaded log files: list them, delete one with i
 @uploads_app.command("list")
 def uploads_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Every upload, newest first."""
-    frame = list_uploads(make_engine(db))
+    frame = list_uploads(open_db(db))
     records = [
         {
             "id": int(row.id),
@@ -162,7 +162,7 @@ def uploads_delete(
     as_json: JsonOption = False,
 ) -> None:
     """Delete an upload: its request rows and their share of the rollups go with it."""
-    removed = delete_upload(make_engine(db), upload_id)
+    removed = delete_upload(open_db(db), upload_id)
     if removed is None:
         fail(f"no upload with id {upload_id}")
     if as_json:

@@ -144,3 +144,9 @@ def delete_override(engine: Engine, override_id: int) -> bool:
 def load_price_book(engine: Engine) -> PriceBook:
     """The snapshot with every stored custom price on top."""
     return PriceBook.from_snapshot(list_overrides(engine))
+
+
+def price_state(engine: Engine) -> tuple:
+    """What the stored custom prices are now (compared to see whether they changed)."""
+    return tuple((o.id, o.model, o.effective_from, *(getattr(o, n) for n in RATE_FIELDS))
+                 for o in list_overrides(engine))  # fmt: skip

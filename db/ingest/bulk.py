@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 MAX_PARAMS = 16_000  # per statement; under SQLite's 32,766 and PostgreSQL's 65,535
 _STATEMENTS: dict[tuple, str] = {}
@@ -59,9 +60,20 @@ def execute_flat(
             cache_key = (*key, name, size)
             if cache_key not in _STATEMENTS:
                 _STATEMENTS[cache_key] = multi_row_sql(make(), name, width, size)
-            cursor.execute(_STATEMENTS[cache_key], part)
+            _execute(conn, cursor, _STATEMENTS[cache_key], part)
             if cursor.description is not None:  # a RETURNING clause
                 returned += [r[0] for r in cursor.fetchall()]
     finally:
         cursor.close()
     return returned
+
+
+def _execute(conn: Connection, cursor: Any, statement: str, params: list) -> None:
+    """Run one statement on the driver's cursor; the driver's errors are raised as
+    SQLAlchemy's (IntegrityError, OperationalError...), as Core would raise them."""
+    try:
+        cursor.execute(statement, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc

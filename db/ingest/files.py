@@ -23,11 +23,13 @@ from sqlalchemy import Engine
 
 from core.logs import FileFormatError, LogFile, RecordError, redact
 from core.pricing import PriceBook
+from core.rollups import RollupOverflow
 from db.imports import store_cost_rows, store_usage_rows
 from db.ingest.parallel import Piece, WorkerFailed, pieces, use_worker, worker_pieces
 from db.ingest.report import IngestReport
-from db.ingest.uploads import delete_upload, finish_upload, start_upload
-from db.ingest.writer import StoreError, Writer
+from db.ingest.uploads import delete_upload, finish_upload, start_upload, stored_totals
+from db.ingest.writer import OVERFLOW, StoreError, Writer
+from db.prices import price_state
 
 Progress = Callable[[int, int | None], None]  # (bytes or records done, total or None)
 SPOOL_BYTES = 1 << 20  # uploads are copied to disk in pieces this size
@@ -76,10 +78,13 @@ def ingest_file(
         _ingest_stream(engine, stream, options, report, source, book, progress)
     except (FileFormatError, StoreError) as exc:
         _fail(engine, report, str(exc))
+    except RollupOverflow:
+        _fail(engine, report, f"{OVERFLOW}; the file's later records were not stored")
     except WorkerFailed as exc:
-        if exc.kind not in ("FileFormatError", "StoreError"):
+        if exc.kind not in ("FileFormatError", "StoreError", "RollupOverflow"):
             raise
-        _fail(engine, report, str(exc))
+        message = str(exc) if exc.kind != "RollupOverflow" else OVERFLOW
+        _fail(engine, report, message)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -129,8 +134,26 @@ def _ingest_stream(
         engine, file_name=report.file_name, sha256=sha256, fmt=report.format,
         source=report.source, size_bytes=size,
     )  # fmt: skip
+    prices, before = price_state(engine), _stored_cost(engine, report.upload_id)
     store(engine, produced, report, (lambda done: progress(done, size)) if progress else None)
+    if price_state(engine) != prices:
+        _reprice_upload(engine, report, before)
     finish_upload(engine, report)
+
+
+def _stored_cost(engine: Engine, upload_id: int) -> int:
+    with engine.connect() as conn:
+        return stored_totals(conn, [upload_id]).get(upload_id, (0, 0))[1]
+
+
+def _reprice_upload(engine: Engine, report: IngestReport, cost_before: int) -> None:
+    """Custom prices changed while the file went in (and a re-price may have run meanwhile):
+    price the upload's rows again with the prices now stored, so none keeps a stale cost;
+    the report's cost is then what this run added at those prices."""
+    from db.ingest.reprice import reprice
+
+    reprice(engine, upload_id=report.upload_id)
+    report.cost_pusd = _stored_cost(engine, report.upload_id) - cost_before
 
 
 def _chain(first: Piece | None, rest: Iterator[Piece]) -> Iterator[Piece]:
@@ -184,6 +207,8 @@ def ingest_records(
         store(engine, pieces(log, book, engine.dialect.name), report)
     except StoreError as exc:
         _fail(engine, report, str(exc))
+    except RollupOverflow:
+        _fail(engine, report, f"{OVERFLOW}; the later records were not stored")
     finish_upload(engine, report)
     report.seconds = time.perf_counter() - started
     return report

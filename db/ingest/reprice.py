@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, true, update
 
 from core.costs import PRICE_KEY, PRICED_TOKENS, picos_to_usd
 from core.identity import identify_column
@@ -21,6 +21,7 @@ from core.prepare import MemoBook, price_events
 from core.pricing import PriceBook
 from core.rollups import COST_COLUMNS
 from db.ingest.rollups import rebuild
+from db.ingest.uploads import recount
 from db.models import RequestLog
 
 LOG = RequestLog.__table__
@@ -44,28 +45,35 @@ class RepriceReport:
         return picos_to_usd(self.after_pusd - self.before_pusd)
 
 
-def reprice(engine: Engine, book: PriceBook | None = None) -> RepriceReport:
-    """Recompute every stored cost with the current price book, then rebuild the rollups."""
+def reprice(
+    engine: Engine, book: PriceBook | None = None, *, upload_id: int | None = None
+) -> RepriceReport:
+    """Recompute every stored cost (or one upload's) with the current price book, then rebuild
+    the rollups of the days touched and the uploads' totals, all in one transaction."""
     from db.prices import load_price_book
 
     memo = MemoBook(book or load_price_book(engine))
     report = RepriceReport()
-    stmt = (
-        update(LOG)
-        .where(LOG.c.id == bindparam("v_id"))
-        .values({n: bindparam(f"v_{n}") for n in _SET})
-    )
+    values = {n: bindparam(f"v_{n}") for n in _SET}
+    stmt = update(LOG).where(LOG.c.id == bindparam("v_id")).values(values)
+    scope = LOG.c.upload_id == upload_id if upload_id is not None else true()
     with engine.begin() as conn:
         last_id = 0
         while True:
-            query = select(*(LOG.c[n] for n in _INPUT)).where(LOG.c.id > last_id).order_by(LOG.c.id)
-            rows = conn.execute(query.limit(REPRICE_ROWS)).all()
+            query = select(*(LOG.c[n] for n in _INPUT)).where(scope, LOG.c.id > last_id)
+            rows = conn.execute(query.order_by(LOG.c.id).limit(REPRICE_ROWS)).all()
             if not rows:
                 break
             batch = pd.DataFrame(rows, columns=list(_INPUT))
             last_id = int(batch["id"].iloc[-1])
             _reprice_batch(conn, stmt, batch, memo, report)
-        rebuild(conn)
+        if upload_id is None:
+            rebuild(conn)
+            recount(conn)
+        else:
+            days = conn.execute(select(LOG.c.day).where(scope).distinct()).scalars().all()
+            rebuild(conn, days)
+            recount(conn, [upload_id])
     return report
 
 

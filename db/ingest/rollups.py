@@ -13,9 +13,17 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, case, delete, func, select
+from sqlalchemy import Connection, bindparam, case, delete, func, literal_column, null, select
 
-from core.rollups import COST_COLUMNS, DAILY_KEY, HISTOGRAM_KEY, ROLLUP_KEY, TOKEN_SUMS, RollupSums
+from core.rollups import (
+    COST_COLUMNS,
+    DAILY_KEY,
+    HISTOGRAM_KEY,
+    ROLLUP_KEY,
+    SUM_LIMIT,
+    TOKEN_SUMS,
+    RollupSums,
+)
 from db.ingest.bulk import dialect_module, execute_flat
 from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram, RequestLog
 
@@ -57,10 +65,21 @@ def _upsert(
         )
         return stmt.on_conflict_do_update(
             index_elements=list(key),
-            set_={n: table.c[n] + stmt.excluded[n] for n in names if n not in key},
+            set_={n: _added(conn, table.c[n], stmt.excluded[n]) for n in names if n not in key},
         )
 
     execute_flat(conn, (table.name,), make, flat, len(names))
+
+
+def _added(conn: Connection, stored: Any, added: Any) -> Any:
+    """`stored + added`. PostgreSQL refuses a BIGINT overflow; SQLite would silently turn the
+    sum into a float, so there a money sum that would pass 2**63 - 1 becomes NULL, which the
+    NOT NULL column refuses: the transaction fails instead of storing an inexact total."""
+    total = stored + added
+    if conn.dialect.name != "sqlite" or stored.name not in COST_COLUMNS:
+        return total
+    limit = literal_column(str(SUM_LIMIT))  # literal: the statement repeats one VALUES group
+    return total + case((stored > limit - added, null()), else_=literal_column("0"))
 
 
 def add_sums(conn: Connection, sums: RollupSums) -> None:

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 
 import orjson
 import pandas as pd
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from db.ingest.bulk import dialect_module
 from db.ingest.report import IngestReport
 from db.ingest.rollups import rebuild
 from db.models import ColumnMapping, RequestLog, Upload
+from db.money import joined, split_sum
 
 UPLOAD = Upload.__table__
 LOG = RequestLog.__table__
@@ -42,15 +43,38 @@ def start_upload(
         return conn.execute(UPLOAD.insert().values(**values).returning(UPLOAD.c.id)).scalar_one()
 
 
+def stored_totals(conn: Connection, upload_ids: list[int] | None = None) -> dict[int, tuple]:
+    """(rows, cost in pico-dollars) stored under each upload (all, or `upload_ids`)."""
+    high, low = split_sum(LOG.c.cost_pusd, "cost")
+    query = select(LOG.c.upload_id, func.count(), high, low).group_by(LOG.c.upload_id)
+    if upload_ids is not None:
+        query = query.where(LOG.c.upload_id.in_(upload_ids))
+    return {uid: (int(n), joined(h, lo)) for uid, n, h, lo in conn.execute(query) if uid}
+
+
+def recount(conn: Connection, upload_ids: list[int] | None = None) -> None:
+    """Set uploads' accepted rows and cost to what is stored under them (after a crash, a
+    re-price or a delete, the row counts stay true)."""
+    totals = stored_totals(conn, upload_ids)
+    ids = (
+        upload_ids if upload_ids is not None else list(conn.execute(select(UPLOAD.c.id)).scalars())
+    )
+    for upload_id in ids:
+        rows, cost = totals.get(upload_id, (0, 0))
+        conn.execute(
+            update(UPLOAD).where(UPLOAD.c.id == upload_id).values(accepted=rows, cost_pusd=cost)
+        )
+
+
 def finish_upload(engine: Engine, report: IngestReport) -> None:
-    """Record this run's counts on its upload row (accepted and cost accumulate over reruns)."""
+    """Record this run's counts on its upload row; accepted rows and cost are what is stored
+    under the upload, whatever earlier runs (or a crash) did."""
     with engine.begin() as conn:
+        recount(conn, [report.upload_id])
         conn.execute(
             update(UPLOAD)
             .where(UPLOAD.c.id == report.upload_id)
             .values(
-                accepted=UPLOAD.c.accepted + report.accepted,
-                cost_pusd=UPLOAD.c.cost_pusd + report.cost_pusd,
                 duplicates=report.duplicates,
                 conflicts=report.conflicts,
                 rejected=report.rejected,

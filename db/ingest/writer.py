@@ -25,11 +25,17 @@ from core.rollups import RollupOverflow, RollupSums, merge_sums
 from db.ingest.report import IngestReport
 from db.ingest.rollups import add_sums
 from db.ingest.rows import LOG, insert_new, row_params
+from db.models import Upload
+
+UPLOAD = Upload.__table__
 
 CLASSIFY_IDS = 5_000  # request_ids looked up per query when telling duplicates from conflicts
 INGEST_CACHE_KIB = 8_192  # SQLite page cache while ingesting (appends touch few pages)
 BUSY_RETRIES = 5
 TRANSACTION_CHUNKS = 4  # chunks stored per transaction (50,000 rows)
+
+
+OVERFLOW = "one day's spend on one model and project went past what a rollup can total ($9.2M)"
 
 
 class StoreError(RuntimeError):
@@ -115,13 +121,19 @@ class Writer:
                     raise
                 time.sleep(0.2 * (attempt + 1))
             except (RollupOverflow, IntegrityError, DataError) as exc:
-                raise StoreError(
-                    "one day's spend on one model and project went past what a rollup can "
-                    "total ($9.2M); the file's later records were not stored"
-                ) from exc
+                raise StoreError(self._refusal()) from exc
         for result in written:
             self._apply(result)
         self.pending = []
+
+    def _refusal(self) -> str:
+        """Why the database refused a transaction, in words (its rows were not stored)."""
+        with self.engine.connect() as conn:
+            upload = conn.execute(select(UPLOAD.c.id).where(UPLOAD.c.id == self.report.upload_id))
+            deleted = self.report.upload_id is not None and upload.first() is None
+        if deleted:
+            return "the upload was deleted while it was being stored; the later records were not"
+        return f"{OVERFLOW}; the file's later records were not stored"
 
     def _apply(self, outcome: Outcome) -> None:
         self.report.duplicates += outcome.duplicates

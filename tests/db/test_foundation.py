@@ -61,7 +61,7 @@ def test_custom_price_round_trip_and_book(engine):
         ({"output_mtok": D("1")}, "input price per 1M tokens is required"),
         ({"input_mtok": D("-1"), "output_mtok": D("1")}, "cannot be negative"),
         ({"input_mtok": D("0.0000001"), "output_mtok": D("1")}, "more than five decimals"),
-        ({"input_mtok": D("25000"), "output_mtok": D("1")}, "looks like a typo"),
+        ({"input_mtok": D("25000"), "output_mtok": D("1")}, "the most Costdesk prices exactly"),
     ],
 )
 def test_invalid_custom_prices_are_refused_with_a_reason(engine, rates, message):
