@@ -146,9 +146,7 @@ def _identify_rows(conn: Connection) -> None:
 def apply(conn: Connection) -> None:
     """Add and fill `model_id`, then rebuild the rollup and the histograms keyed by it."""
     dialect = conn.dialect.name
-    conn.exec_driver_sql(
-        "ALTER TABLE request_log ADD COLUMN model_id VARCHAR DEFAULT '' NOT NULL"
-    )
+    conn.exec_driver_sql("ALTER TABLE request_log ADD COLUMN model_id VARCHAR DEFAULT '' NOT NULL")
     _identify_rows(conn)
     for table in ("daily_rollup", "latency_histogram", "output_histogram", "latency_daily"):
         conn.exec_driver_sql(f"DROP TABLE {table}")
