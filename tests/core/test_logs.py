@@ -335,7 +335,7 @@ def test_a_bad_first_line_does_not_decide_the_file() -> None:
 
 
 def test_a_stray_nul_or_bad_byte_rejects_one_line_not_the_file() -> None:
-    log, events, rejected = read([b'{"a": "\xff\x00"}', FLAT])
+    _, events, rejected = read([b'{"a": "\xff\x00"}', FLAT])
     assert len(events) == 1 and [line for line, *_ in rejected] == [1]
 
 
