@@ -76,7 +76,9 @@ LABEL = _sometimes_bad(
 @st.composite
 def records(draw: st.DrawFn) -> dict:
     """One flat record: required keys usually present, optional keys on some records only."""
-    moment = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(minutes=draw(st.integers(0, 28_800)))  # across o3's price cut
+    moment = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(
+        minutes=draw(st.integers(0, 28_800))
+    )  # across o3's price cut
     style = draw(st.sampled_from([0] * 6 + [1, 2, 3, 4, 5, 6]))
     record: dict = {
         "timestamp": _stamp(moment, style),
