@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, Table
 
+from core.identity import ModelId, identify
+from core.pricing import PriceBook
 from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS, bucket_index
 from db import queries
 from db.engine import make_engine
@@ -48,6 +50,16 @@ FEATURES = ["chat", "summarize", "classify", "extract"]
 STATUSES = np.array([200, 400, 429, 500, 503])
 STATUS_SHARE = np.array([0.93, 0.01, 0.04, 0.015, 0.005])
 MAX_TOKENS = 2048
+
+
+def identities(book: PriceBook) -> list[ModelId]:
+    """Each model's provider and canonical id as ingest stores them (the book's provider where
+    it knows the model); distinct ids, so each histogram key stays one row."""
+    found = [identify(book, name) for name, *_ in MODELS]
+    ids = [ModelId(f.provider or m[1], f.model) for f, m in zip(found, MODELS, strict=True)]
+    if len({i.model for i in ids}) != len(ids):
+        raise ValueError("two generated models resolve to one canonical model id")
+    return ids
 
 
 def _keys(days: int, end: date) -> np.ndarray:
@@ -103,7 +115,7 @@ def _histograms(
         "latency_sum_ms": np.bincount(owner, latency, n),
     }
     sums = {k: v.astype(np.int64) for k, v in sums.items()}
-    # Histograms are keyed without the feature: (day, model, project, status) of each key.
+    # Histograms are keyed without the feature: (day, model_id, project, status) of each key.
     narrow = _narrow(keys)[owner]
     lat_hist = _bucket_counts(narrow, bucket_index(latency, LATENCY_EDGES_MS), LATENCY_EDGES_MS)
     out_hist = _bucket_counts(
@@ -113,7 +125,8 @@ def _histograms(
 
 
 def _narrow(keys: np.ndarray) -> np.ndarray:
-    """Each key's histogram key: the row of its (day, model, project, feature 0, status) key."""
+    """Each key's histogram key: the row of its (day, model, project, feature 0, status) key
+    (one model per canonical id, so this is the (day, model_id, project, status) key)."""
     d, m, p, s = keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 4]
     return (((d * len(MODELS) + m) * len(PROJECTS) + p) * len(FEATURES)) * len(STATUSES) + s
 
@@ -127,21 +140,27 @@ def _bucket_counts(owner: np.ndarray, bucket: np.ndarray, edges: np.ndarray) -> 
 
 
 def _rollup_rows(
-    keys: np.ndarray, counts: np.ndarray, sums: dict[str, np.ndarray], end: date, days: int
+    keys: np.ndarray,
+    counts: np.ndarray,
+    sums: dict[str, np.ndarray],
+    ids: list[ModelId],
+    end: date,
+    days: int,
 ) -> Iterator[dict]:
     """Rollup rows priced with each model's rates (integer pico-dollars)."""
     first = end - timedelta(days=days - 1)
     for i in np.flatnonzero(counts):
         d, m, p, f, s = (int(v) for v in keys[i])
-        name, provider, r_in, r_cached, r_out, *_ = MODELS[m]
+        name, _, r_in, r_cached, r_out, *_ = MODELS[m]
         inp, cached = int(sums["input_tokens"][i]), int(sums["cached_input_tokens"][i])
         out = int(sums["output_tokens"][i])
         billed = STATUSES[s] not in (429,)
         uncached_pusd = (inp - cached) * r_in if billed else 0
         cached_pusd = cached * r_cached if billed else 0
         yield {
-            "day": first + timedelta(days=d), "provider": provider, "model": name,
-            "project": PROJECTS[p], "feature": FEATURES[f], "batch": False,
+            "day": first + timedelta(days=d), "provider": ids[m].provider,
+            "model_id": ids[m].model, "model": name, "project": PROJECTS[p],
+            "feature": FEATURES[f], "batch": False,
             "status": int(STATUSES[s]), "requests": int(counts[i]), "unpriced_requests": 0,
             "input_tokens": inp, "cached_input_tokens": cached, "cache_write_tokens": 0,
             "output_tokens": out, "reasoning_tokens": 0,
@@ -154,19 +173,23 @@ def _rollup_rows(
         }  # fmt: skip
 
 
-def _hist_rows(keys: np.ndarray, hist: np.ndarray, end: date, days: int) -> Iterator[dict]:
-    """Histogram rows keyed by day, model, project and status."""
+def _hist_rows(
+    keys: np.ndarray, hist: np.ndarray, ids: list[ModelId], end: date, days: int
+) -> Iterator[dict]:
+    """Histogram rows keyed by day, model_id, project and status."""
     first = end - timedelta(days=days - 1)
     for k, bucket, count in hist:
         d, m, p, _f, s = (int(v) for v in keys[k])
         yield {
-            "day": first + timedelta(days=d), "model": MODELS[m][0], "project": PROJECTS[p],
+            "day": first + timedelta(days=d), "model_id": ids[m].model, "project": PROJECTS[p],
             "status": int(STATUSES[s]), "bucket": int(bucket), "count": int(count),
         }  # fmt: skip
 
 
-def _daily_rows(keys: np.ndarray, hist: np.ndarray, end: date, days: int) -> Iterator[dict]:
-    """The latency histogram summed per (day, model, bucket)."""
+def _daily_rows(
+    keys: np.ndarray, hist: np.ndarray, ids: list[ModelId], end: date, days: int
+) -> Iterator[dict]:
+    """The latency histogram summed per (day, model_id, bucket)."""
     sums: dict[tuple, int] = {}
     for k, bucket, count in hist:
         day, model = (int(v) for v in keys[k][:2])
@@ -174,7 +197,7 @@ def _daily_rows(keys: np.ndarray, hist: np.ndarray, end: date, days: int) -> Ite
     first = end - timedelta(days=days - 1)
     for (day, model, bucket), count in sorted(sums.items()):
         yield {
-            "day": first + timedelta(days=day), "model": MODELS[model][0], "bucket": bucket,
+            "day": first + timedelta(days=day), "model_id": ids[model].model, "bucket": bucket,
             "count": count,
         }  # fmt: skip
 
@@ -208,18 +231,19 @@ def fill(
     keys = _keys(days, end)
     counts = _requests_per_key(keys, requests, rng, models_per_feature)
     sums, lat_hist, out_hist = _histograms(keys, counts, rng)
+    ids = identities(PriceBook.from_snapshot())
     return {
         "daily_rollup": _insert(
-            engine, DailyRollup.__table__, _rollup_rows(keys, counts, sums, end, days)
+            engine, DailyRollup.__table__, _rollup_rows(keys, counts, sums, ids, end, days)
         ),
         "latency_histogram": _insert(
-            engine, LatencyHistogram.__table__, _hist_rows(keys, lat_hist, end, days)
+            engine, LatencyHistogram.__table__, _hist_rows(keys, lat_hist, ids, end, days)
         ),
         "latency_daily": _insert(
-            engine, LatencyDaily.__table__, _daily_rows(keys, lat_hist, end, days)
+            engine, LatencyDaily.__table__, _daily_rows(keys, lat_hist, ids, end, days)
         ),
         "output_histogram": _insert(
-            engine, OutputHistogram.__table__, _hist_rows(keys, out_hist, end, days)
+            engine, OutputHistogram.__table__, _hist_rows(keys, out_hist, ids, end, days)
         ),
     }
 
@@ -251,6 +275,9 @@ def aggregates(engine: Engine, f: queries.UsageFilters) -> dict[str, Callable[[]
             histogram
         ),
         "by_project_feature": lambda: queries.by_project_feature(engine, f),
+        "model_names (+ model_totals)": lambda: queries.model_totals(
+            queries.model_names(engine, f)
+        ),
         "cost_of_failure (2 queries)": lambda: queries.cost_of_failure(engine, f),
         "output_histogram": lambda: queries.output_histogram(engine, f),
         "assemble_audit (max_tokens)": lambda: queries.assemble_audit(output, daily),

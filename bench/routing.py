@@ -23,6 +23,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.identity import ModelId, identify
 from core.pricing import PriceBook
 from core.routing import INPUT_CUTS, OUTPUT_CUTS, TRAFFIC_COLUMNS, parse_rule, simulate
 from db.engine import make_engine
@@ -94,17 +95,24 @@ def bench_simulation(total_requests: int) -> None:
 
 
 COLUMNS = (
-    "ts, day, source, request_id, provider, model, project, feature, user, input_tokens, "
-    "cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, status, "
-    "error_type, finish_reason, batch, service_tier, priced, cost_pusd, uncached_input_pusd, "
-    "cached_input_pusd, cache_write_pusd, output_pusd, cache_savings_pusd, output_bucket, "
-    "price_version, content_hash"
+    "ts, day, source, request_id, provider, model, model_id, project, feature, user, "
+    "input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
+    "status, error_type, finish_reason, batch, service_tier, priced, cost_pusd, "
+    "uncached_input_pusd, cached_input_pusd, cache_write_pusd, output_pusd, cache_savings_pusd, "
+    "output_bucket, price_version, content_hash"
 )
+
+
+def identities(book: PriceBook) -> list[ModelId]:
+    """Each model's provider and canonical id as ingest stores them (logged provider: openai)."""
+    found = [identify(book, name) for name in MODELS]
+    return [ModelId(f.provider or "openai", f.model) for f in found]
 
 
 def fill_sqlite(path: Path, rows: int, seed: int = 11) -> None:
     """Write `rows` request_log rows over 30 days with a bare executemany (fast setup)."""
     make_engine(f"sqlite:///{path}").dispose()
+    ids = identities(PriceBook.from_snapshot())
     rng = np.random.default_rng(seed)
     start = date(2025, 6, 1)
     conn = sqlite3.connect(path)
@@ -125,8 +133,9 @@ def fill_sqlite(path: Path, rows: int, seed: int = 11) -> None:
                 (start + timedelta(days=int(days[i]))).isoformat(),
                 "bench",
                 f"r{offset + i}",
-                "openai",
+                ids[models[i]].provider,
                 MODELS[models[i]],
+                ids[models[i]].model,
                 PROJECTS[projects[i]],
                 FEATURES[features[i]],
                 "",
@@ -153,7 +162,7 @@ def fill_sqlite(path: Path, rows: int, seed: int = 11) -> None:
             )
             for i in range(n)
         ]
-        placeholders = ", ".join("?" * 29)
+        placeholders = ", ".join("?" * len(COLUMNS.split(",")))
         conn.executemany(f"INSERT INTO request_log ({COLUMNS}) VALUES ({placeholders})", records)
         conn.commit()
     conn.close()
