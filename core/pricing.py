@@ -308,16 +308,29 @@ class PriceBook:
         return self._resolved[key]
 
     def _resolve(self, key: str) -> ModelEntry | None:
+        """A provider's own models before other providers' (Google also sells Claude models
+        under the same names: a bare `claude-3-5-haiku` is Anthropic's)."""
         provider, name = _split_provider(key)
-        candidates = [e for e in self.entries if provider is None or e.provider == provider]
-        for candidate_name in (name, _DATED_SUFFIX.sub("", name)):
-            for entry in candidates:
-                if entry.model == candidate_name:
-                    return entry
-            for entry in candidates:
-                if entry.info.is_match(candidate_name):
-                    return entry
+        names = (name, _DATED_SUFFIX.sub("", name))
+        for group in self._groups(provider):
+            for candidate_name in names:
+                for entry in group:
+                    if entry.model == candidate_name:
+                        return entry
+                for entry in group:
+                    if entry.info.is_match(candidate_name):
+                        return entry
         return None
+
+    def _groups(self, provider: str | None) -> list[list[ModelEntry]]:
+        """The entries to search, one group per provider: the named one, or each provider in
+        the book's order, so a provider's own models are tried before the next provider's."""
+        if provider is not None:
+            return [[e for e in self.entries if e.provider == provider]]
+        by_provider: dict[str, list[ModelEntry]] = {}
+        for entry in self.entries:
+            by_provider.setdefault(entry.provider, []).append(entry)
+        return list(by_provider.values())
 
     def price_at(
         self,

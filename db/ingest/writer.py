@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,23 +65,27 @@ def _set_cache(conn: Connection, kib: int | None) -> int | None:
 class Writer:
     """Stores the chunks of one ingest under its report's source and upload.
 
-    Chunks are written TRANSACTION_CHUNKS at a time in one transaction: their rows as they
-    come, their rollup sums merged and added once at the end, so the rollup tables are touched
-    a few times per 50,000 rows instead of once per chunk. A crash leaves whole transactions.
+    A transaction holds TRANSACTION_CHUNKS chunks: each chunk's rows are written as it comes
+    (so parsing the next chunk overlaps with writing this one), and their rollup sums, merged,
+    are added once before the commit, so the rollup tables are touched a few times per 50,000
+    rows instead of once per chunk. A crash leaves whole transactions; a busy database makes
+    the open transaction start again with its chunks.
     """
 
     def __init__(self, engine: Engine, report: IngestReport) -> None:
         self.engine = engine
         self.report = report
         self.conn: Connection | None = None
+        self.transaction: Any = None
         self.pending: list[Prepared] = []
+        self.written: list[Outcome] = []
 
     @contextmanager
     def session(self) -> Iterator[None]:
         """One connection (one page cache) for the ingest, with automatic collection paused:
         parsing allocates many objects whose collector passes cost ~10 % of an ingest; each
         chunk starts with a young-generation collection instead, so memory stays flat. The
-        chunks still pending are stored when the session ends without an error."""
+        open transaction is committed when the session ends without an error."""
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -91,6 +96,8 @@ class Writer:
                     yield
                     self.flush()
                 finally:
+                    if self.transaction is not None and self.transaction.is_active:
+                        self.transaction.rollback()
                     _set_cache(conn, previous)
                     self.conn = None
         finally:
@@ -98,33 +105,59 @@ class Writer:
                 gc.enable()
 
     def save(self, chunk: Prepared) -> None:
-        """Queue one chunk; store the queue when it is full."""
+        """Write one chunk's rows in the open transaction; commit when it holds enough."""
         gc.collect(1)
         self.pending.append(chunk)
+        self._guarded(lambda: self._write_pending(self.pending[-1:]), commit=False)
         if len(self.pending) >= TRANSACTION_CHUNKS:
             self.flush()
 
     def flush(self) -> None:
-        """Store the queued chunks in one transaction (retrying a busy database)."""
-        if not self.pending:
-            return
+        """Add the open transaction's rollup sums and commit it."""
+        if self.pending:
+            self._guarded(self._commit, commit=True)
+
+    def _write_pending(self, chunks: list[Prepared]) -> None:
+        if self.transaction is None:
+            self.transaction = self.conn.begin()  # type: ignore[union-attr]
+        self.written += [self._write(self.conn, chunk) for chunk in chunks]  # type: ignore[arg-type]
+
+    def _commit(self) -> None:
+        stored = [w.stored for w in self.written if w.stored is not None]
+        if stored:
+            add_sums(self.conn, merge_sums([_sums(c) for c in stored]))  # type: ignore[arg-type]
+        self.transaction.commit()
+        self.transaction = None
+        for result in self.written:
+            self._apply(result)
+        self.pending, self.written = [], []
+
+    def _guarded(self, step: Any, *, commit: bool) -> None:
+        """Run a step of the open transaction. When the database is busy, the transaction starts
+        again with all its chunks (a few times, then the error stands); when the database refuses
+        the data, the ingest stops with a reason."""
         for attempt in range(BUSY_RETRIES):
             try:
-                with self.conn.begin():  # type: ignore[union-attr]
-                    written = [self._write(self.conn, chunk) for chunk in self.pending]  # type: ignore[arg-type]
-                    stored = [w.stored for w in written if w.stored is not None]
-                    if stored:
-                        add_sums(self.conn, merge_sums([_sums(c) for c in stored]))  # type: ignore[arg-type]
-                break
+                if attempt == 0:
+                    step()
+                else:
+                    self._write_pending(self.pending)
+                    if commit:
+                        self._commit()
+                return
             except OperationalError:
+                self._rollback()
                 if attempt == BUSY_RETRIES - 1:
                     raise
                 time.sleep(0.2 * (attempt + 1))
             except (RollupOverflow, IntegrityError, DataError) as exc:
+                self._rollback()
                 raise StoreError(self._refusal()) from exc
-        for result in written:
-            self._apply(result)
-        self.pending = []
+
+    def _rollback(self) -> None:
+        if self.transaction is not None and self.transaction.is_active:
+            self.transaction.rollback()
+        self.transaction, self.written = None, []
 
     def _refusal(self) -> str:
         """Why the database refused a transaction, in words (its rows were not stored)."""

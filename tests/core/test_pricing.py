@@ -127,3 +127,10 @@ def test_embedding_models_are_left_out_of_text_model_lists(book: PriceBook):
     all_models = {r.model for r in book.table(date(2026, 1, 1))}
     assert "text-embedding-3-small" in all_models - text_models
     assert {"gpt-4o", "claude-sonnet-4-5", "gemini-2.5-pro"} <= text_models
+
+
+def test_a_bare_name_resolves_to_its_makers_model_before_a_reseller() -> None:
+    book = PriceBook.from_snapshot()
+    assert book.resolve("claude-3-5-haiku").provider == "anthropic"  # Google sells it too
+    assert book.resolve("claude-3-5-haiku-20241022").model == book.resolve("claude-3-5-haiku").model
+    assert book.resolve("google/claude-3-5-haiku").provider == "google"
