@@ -23,6 +23,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.fingerprint import key_hashes
 from core.identity import ModelId, identify
 from core.pricing import PriceBook
 from core.routing import INPUT_CUTS, OUTPUT_CUTS, TRAFFIC_COLUMNS, parse_rule, simulate
@@ -99,7 +100,7 @@ COLUMNS = (
     "input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
     "status, error_type, finish_reason, batch, service_tier, priced, cost_pusd, "
     "uncached_input_pusd, cached_input_pusd, cache_write_pusd, output_pusd, cache_savings_pusd, "
-    "output_bucket, price_version, content_hash"
+    "output_bucket, price_version, content_hash, key_hash"
 )
 
 
@@ -127,6 +128,7 @@ def fill_sqlite(path: Path, rows: int, seed: int = 11) -> None:
         outputs = rng.lognormal(5.5, 0.8, n).astype(np.int64)
         status = np.where(rng.random(n) < 0.03, 429, 200)
         batch = rng.random(n) < 0.1
+        keys = key_hashes("bench", np.array([f"r{offset + i}" for i in range(n)], dtype=object))
         records = [
             (
                 f"{start + timedelta(days=int(days[i]))} 12:00:00.000000",
@@ -159,6 +161,7 @@ def fill_sqlite(path: Path, rows: int, seed: int = 11) -> None:
                 0,
                 "",
                 "",
+                int(keys[i]),
             )
             for i in range(n)
         ]

@@ -82,3 +82,43 @@ def hex_hashes(hashes: np.ndarray) -> list[str]:
     """Fingerprints as the 16-digit hex text stored in `request_log.content_hash`."""
     text = hashes.astype(">u8").tobytes().hex().encode()  # one C pass, then split into 16s
     return np.frombuffer(text, dtype="S16").astype("U16").tolist()
+
+
+def _text_words(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 bytes of each text as rows of little-endian 64-bit words (zero padded), and the
+    byte length of each."""
+    try:
+        encoded = np.array(texts, dtype="S") if texts else np.zeros(0, "S8")
+    except UnicodeEncodeError:
+        encoded = np.array([t.encode() for t in texts], dtype="S")
+    lengths = np.char.str_len(encoded).astype(np.uint64)
+    width = max(8, -(-encoded.dtype.itemsize // 8) * 8)
+    words = encoded.astype(f"S{width}").view("<u8").reshape(len(texts), width // 8)
+    return words, lengths
+
+
+def key_hashes(source: str, request_ids: np.ndarray) -> np.ndarray:
+    """The stored natural key of each record: a stable signed 64-bit hash of (source,
+    request_id), so the unique index holds 8-byte integers instead of long texts.
+
+    Each id's own bytes are mixed a word at a time, so its hash does not depend on the other
+    ids it is hashed with. Different keys may share a hash (about once in 10**10 pairs among a
+    million keys); the writer then stores the second under `alternate_key` and always
+    compares the real key.
+    """
+    texts = [str(r) for r in np.asarray(request_ids, dtype=object).tolist()]
+    words, lengths = _text_words(texts)
+    used = (lengths + np.uint64(7)) // np.uint64(8)  # words holding the id's bytes
+    with np.errstate(over="ignore"):
+        h = _mix(np.full(len(texts), np.uint64(_text_hash(source)), np.uint64) ^ _SEED)
+        h = _mix(h ^ lengths)
+        for column in range(words.shape[1]):
+            mixed = _mix(h ^ _mix(words[:, column] + np.uint64(column + 1)))
+            h = np.where(used > column, mixed, h)
+    return h.view(np.int64)
+
+
+def alternate_key(hashes: np.ndarray) -> np.ndarray:
+    """The second slot of a key whose first is taken by another key."""
+    with np.errstate(over="ignore"):
+        return _mix(np.asarray(hashes).view(np.uint64) ^ _M2).view(np.int64)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from core.costs import price_arrays
-from core.fingerprint import content_hashes, hex_hashes
+from core.fingerprint import content_hashes, hex_hashes, key_hashes
 from core.identity import identify_column
 from core.pricing import PriceBook
 from core.rollups import RollupSums, rollup_sums
@@ -124,9 +124,11 @@ def sums_of(cols: Events) -> RollupSums:
     )
 
 
-def prepare(events: Events, book: PriceBook | MemoBook) -> Prepared:
-    """Validated events -> a chunk ready to store (fingerprinted, identified, priced, summed)."""
+def prepare(events: Events, book: PriceBook | MemoBook, source: str) -> Prepared:
+    """Validated events -> a chunk ready to store under `source`: keyed, fingerprinted,
+    identified, priced and summed."""
     cols = dict(events)
+    cols["key_hash"] = key_hashes(source, cols["request_id"])
     cols["content_hash"] = np.array(hex_hashes(content_hashes(cols, intern=True)), dtype=object)
     identify_events(cols, book)
     price_events(cols, book)

@@ -83,13 +83,14 @@ class RequestLogBase(SQLModel):
     output_bucket: int = 0  # index into core.stats.OUTPUT_EDGES_TOKENS
     price_version: str = ""
     content_hash: str = ""
+    key_hash: int = Field(sa_type=BigInteger)  # core.fingerprint.key_hashes(source, request_id)
     upload_id: int | None = Field(default=None, foreign_key="upload.id", ondelete="CASCADE")
 
 
 class RequestLog(RequestLogBase, table=True):
     __tablename__ = "request_log"
     __table_args__ = (
-        UniqueConstraint("source", "request_id", name="uq_request_log_source_request"),
+        UniqueConstraint("key_hash", name="uq_request_log_key"),
         Index("ix_request_log_upload", "upload_id"),
     )
     id: int | None = Field(default=None, primary_key=True)

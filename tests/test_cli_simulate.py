@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from cli import app
 from db.engine import make_engine
 from db.models import RequestLog
+from tests.rows import with_keys
 
 RULE = "model=gpt-4o,max_input_tokens=2000,target=gpt-4o-mini,share=0.5,escalation=0.1"
 
@@ -34,7 +35,7 @@ def db(sqlite_url: str) -> str:
     ]
     engine = make_engine(sqlite_url)
     with engine.begin() as conn:
-        conn.execute(insert(RequestLog.__table__), rows)
+        conn.execute(insert(RequestLog.__table__), with_keys(rows))
     return sqlite_url
 
 

@@ -228,7 +228,12 @@ class LogFile:
     def validate(self, raw: RawBlock) -> Block:
         """Map, validate and scrub one raw block."""
         rejected = list(raw.errors)
-        keep = [i for i, r in enumerate(raw.records) if isinstance(r, Mapping)]
+        plain = set(map(type, raw.records)) <= {dict}  # parsed JSON objects: one look in C
+        keep = (
+            range(len(raw.records))
+            if plain
+            else [i for i, r in enumerate(raw.records) if isinstance(r, Mapping)]
+        )
         if len(keep) < len(raw.records):
             rejected += [
                 (raw.lines[i], RecordError("record", NOT_OBJECT))
@@ -239,35 +244,36 @@ class LogFile:
                 [raw.records[i] for i in keep],
                 [raw.raws[i] for i in keep],
             )
-        self._count_content(raw.records)
+        keys = set().union(*raw.records) if plain else None  # every key of the block, once
+        self._count_content(raw.records, keys)
         mapped = self.format.map(raw.records, self.state)  # type: ignore[misc]
         events, errors = validate(mapped)
         lines = np.asarray(raw.lines, dtype=np.int64)
         rejected += [(int(lines[row]), err) for row, err in errors]
         events["line"] = lines[events.pop("row")]
-        self._scrub_secrets(events, raw)
+        self._scrub_secrets(events, raw, keys)
         if self.project:
             events["project"][events["project"] == ""] = self.project
         return Block(events, sorted(rejected, key=lambda item: item[0]))
 
-    def _count_content(self, records: list[Mapping[str, Any]]) -> None:
+    def _count_content(self, records: list[Mapping[str, Any]], keys: set | None) -> None:
         """Count the content fields the records hold (dropped: never stored)."""
         wrappers = self.format.wrappers
-        if not records or (not wrappers and CONTENT_KEYS.isdisjoint(set().union(*records))):
+        if not records or (not wrappers and keys is not None and CONTENT_KEYS.isdisjoint(keys)):
             return
         for record in records:
             found = content_keys(record, wrappers)
             if found:
                 self.scrub.add_content(found)
 
-    def _scrub_secrets(self, events: Events, raw: RawBlock) -> None:
+    def _scrub_secrets(self, events: Events, raw: RawBlock, keys: set | None) -> None:
         """Redact secrets in every stored text column; report those in fields not stored."""
         for name in TEXT_COLUMNS:
             redacted = redact_column(events[name])
             if redacted:
                 self.scrub.add_secret(name, redacted)
         known = self.format.stored_keys
-        if known is not None and known.issuperset(set().union(*raw.records)):
+        if known is not None and keys is not None and known.issuperset(keys):
             return
         stored = set(TEXT_COLUMNS) | {"timestamp"}
         for i in secret_lines(raw.raws):
@@ -303,6 +309,19 @@ def _line_blocks(line_blocks: Iterator[tuple[int, list[bytes | None]]]) -> Itera
     good = bad = 0
     for first, lines in line_blocks:
         parsed = _parse_all(lines)
+        if parsed is not None:  # every line read: taken over whole, in C
+            good += len(parsed)
+            start = 0
+            while start < len(lines):
+                end = min(start + CHUNK_ROWS - len(block.records), len(lines))
+                block.lines.extend(range(first + start, first + end))
+                block.records.extend(parsed[start:end])
+                block.raws.extend(lines[start:end])  # type: ignore[arg-type]
+                start = end
+                if len(block.records) >= CHUNK_ROWS:
+                    yield block
+                    block = RawBlock()
+            continue
         for number, raw in enumerate(lines, first):
             if raw is None:
                 bad += 1

@@ -286,12 +286,19 @@ def optional_count_column(values: Sequence, missing_as_zero: bool) -> Column:
 
 
 def label_column(values: Sequence, required: bool = False) -> Column:
-    """Labels as an object array of str; short clean strings skip the scalar rule."""
+    """Labels as an object array of str; short clean strings skip the scalar rule. Most label
+    columns hold a few distinct values, so those are what is checked."""
     accept = accept_required_label if required else accept_label
-    if _only(values, {str} if required else {str, NONE_TYPE}):
-        texts = list(values) if None not in values else ["" if v is None else v for v in values]
-        if not texts or _clean(texts, required):
-            return _objects(texts), _all(texts), {}
+    try:
+        distinct = set(values)
+    except TypeError:  # a list or an object among them: the rule says why
+        return apply(accept, values, object)
+    if distinct <= {None} or (_only(distinct, {str} if required else {str, NONE_TYPE})):
+        texts = sorted(v for v in distinct if v is not None)
+        if not values or ((not required or None not in distinct) and _clean(texts, required)):
+            if None in distinct:
+                return _objects(["" if v is None else v for v in values]), _all(values), {}
+            return _objects(values), _all(values), {}
     return apply(accept, values, object)
 
 
@@ -299,6 +306,8 @@ def _clean(texts: list[str], required: bool) -> bool:
     """Whether `accept_label` would keep every text as it is (checked on the joined column):
     printable (no control character, no separator but the space), no space at either end,
     not too long, and not empty when required."""
+    if not texts:
+        return True
     lengths = np.fromiter(map(len, texts), np.int64, len(texts))
     if lengths.max() > LABEL_LIMIT or (required and lengths.min() == 0):
         return False

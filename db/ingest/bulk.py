@@ -3,9 +3,11 @@
 Why not SQLAlchemy's batched insert (`conn.execute(insert(...), rows)` with its
 "insertmanyvalues" mode)? It takes a dict per row and runs each value through the column's
 type processor; for request rows (40 columns) that costs more than the whole rest of the
-ingest. Here a chunk is one flat list of driver values (`rows.row_params`), and the statement
-is SQLAlchemy Core's own INSERT ... ON CONFLICT compiled once per dialect, its VALUES group
-repeated for a batch of rows. The statements run inside the Core transaction the caller began.
+ingest. Here rows are tuples of driver values (`rows.row_values`) and the statement is
+SQLAlchemy Core's own INSERT ... ON CONFLICT compiled once per dialect: run by the driver's
+`executemany`, or with its VALUES group repeated for a batch of rows (one round trip per
+batch on PostgreSQL, with RETURNING). The statements run inside the Core transaction the
+caller began.
 """
 
 from __future__ import annotations
@@ -73,6 +75,16 @@ def _execute(conn: Connection, cursor: Any, statement: str, params: list) -> Non
     SQLAlchemy's (IntegrityError, OperationalError...), as Core would raise them."""
     try:
         cursor.execute(statement, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
+
+
+def execute_many(conn: Connection, cursor: Any, statement: str, rows: list[tuple]) -> None:
+    """`executemany` on the driver's cursor, errors raised as SQLAlchemy's."""
+    try:
+        cursor.executemany(statement, rows)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(
             statement, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect

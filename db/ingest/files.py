@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from core.logs import FileFormatError, LogFile, RecordError, redact
 from core.pricing import PriceBook
@@ -27,7 +27,7 @@ from core.rollups import RollupOverflow
 from db.imports import store_cost_rows, store_usage_rows
 from db.ingest.parallel import Piece, WorkerFailed, pieces, use_worker, worker_pieces
 from db.ingest.report import IngestReport
-from db.ingest.uploads import delete_upload, finish_upload, start_upload, stored_totals
+from db.ingest.uploads import UPLOAD, delete_upload, finish_upload, start_upload
 from db.ingest.writer import OVERFLOW, StoreError, Writer
 from db.prices import price_state
 
@@ -122,14 +122,14 @@ def _ingest_stream(
     dialect = engine.dialect.name
     if worker:
         options = {**options, "fmt": log.format.name}
-        produced = worker_pieces(path, options, book, dialect, report.scrub)  # type: ignore[arg-type]
+        produced = worker_pieces(path, options, book, dialect, report.source, report.scrub)  # type: ignore[arg-type]
         first = next(produced, None)  # the worker goes on while the digest is read here
         with open(path, "rb") as own:  # type: ignore[arg-type]
             sha256 = file_digest(own)[0]
         produced = _chain(first, produced)
     else:
         report.scrub = log.scrub
-        produced = pieces(log, book, dialect)
+        produced = pieces(log, book, dialect, report.source)
     report.upload_id = start_upload(
         engine, file_name=report.file_name, sha256=sha256, fmt=report.format,
         source=report.source, size_bytes=size,
@@ -142,8 +142,10 @@ def _ingest_stream(
 
 
 def _stored_cost(engine: Engine, upload_id: int) -> int:
+    """The cost stored under an upload (kept on its row as chunks are stored)."""
     with engine.connect() as conn:
-        return stored_totals(conn, [upload_id]).get(upload_id, (0, 0))[1]
+        found = conn.execute(select(UPLOAD.c.cost_pusd).where(UPLOAD.c.id == upload_id)).scalar()
+    return int(found or 0)
 
 
 def _reprice_upload(engine: Engine, report: IngestReport, cost_before: int) -> None:
@@ -204,7 +206,7 @@ def ingest_records(
     )  # fmt: skip
     book = book or load_price_book(engine)
     try:
-        store(engine, pieces(log, book, engine.dialect.name), report)
+        store(engine, pieces(log, book, engine.dialect.name, source), report)
     except StoreError as exc:
         _fail(engine, report, str(exc))
     except RollupOverflow:

@@ -14,6 +14,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from db.ingest.rows import for_dialect
 
 PARALLEL_MIN_BYTES = 16 << 20  # files from this size parse in a second process
 WORKER_ERRORS = 1_000  # rejected records passed on at once when no chunk is ready
+AHEAD = 2  # pieces received ahead of the writer
 
 Rejected = list[tuple[int, str, str]]  # (line, field, reason): plain values pickle anywhere
 
@@ -40,7 +42,7 @@ class Piece:
     position: int = 0
 
 
-def pieces(log: LogFile, book: PriceBook, dialect_name: str) -> Iterator[Piece]:
+def pieces(log: LogFile, book: PriceBook, dialect_name: str, source: str) -> Iterator[Piece]:
     """The file's pieces in line order (the last one carries what remains of the rejected)."""
     memo = MemoBook(book)
     rejected: Rejected = []
@@ -49,7 +51,7 @@ def pieces(log: LogFile, book: PriceBook, dialect_name: str) -> Iterator[Piece]:
         rejected += [(line, err.field, err.reason) for line, err in block.rejected]
         position = block.position
         if block.size:
-            chunk = for_dialect(prepare(block.events, memo), dialect_name)
+            chunk = for_dialect(prepare(block.events, memo, source), dialect_name)
             yield Piece(rejected, chunk, position)
             rejected = []
         elif len(rejected) >= WORKER_ERRORS:
@@ -92,7 +94,7 @@ def _die_with_parent() -> None:
 
 
 def _worker(
-    send: Any, receive: Any, path: str, options: dict, book: PriceBook, dialect: str
+    send: Any, receive: Any, path: str, options: dict, book: PriceBook, dialect: str, source: str
 ) -> None:
     """The worker's side: parse, validate, prepare; send every piece, then the scrub tally."""
     _die_with_parent()
@@ -102,7 +104,7 @@ def _worker(
     try:
         with open(path, "rb") as stream:
             log = LogFile(stream, **options)
-            for piece in pieces(log, book, dialect):
+            for piece in pieces(log, book, dialect, source):
                 send.send(("piece", piece))
             send.send(("done", log.scrub))
     except BaseException as exc:  # the writing side raises it, with its message
@@ -121,14 +123,14 @@ class WorkerFailed(RuntimeError):
 
 
 def worker_pieces(
-    path: str, options: dict, book: PriceBook, dialect: str, scrub: Scrub
+    path: str, options: dict, book: PriceBook, dialect: str, source: str, scrub: Scrub
 ) -> Iterator[Piece]:
     """`pieces` of the file at `path`, parsed in a second process; its scrub tally is merged
     into `scrub` at the end. Any failure on either side stops both."""
     context = _context()
     receive, send = context.Pipe(duplex=False)
     inherits = context.get_start_method() == "fork"
-    args = (send, receive if inherits else None, path, options, book, dialect)
+    args = (send, receive if inherits else None, path, options, book, dialect, source)
     process = context.Process(target=_worker, args=args, daemon=True)
     gc.freeze()  # the collector then leaves inherited objects alone: fewer pages copied
     try:
@@ -136,14 +138,12 @@ def worker_pieces(
     finally:
         gc.unfreeze()
     send.close()
+    messages: queue.Queue = queue.Queue(maxsize=AHEAD)
+    receiver = threading.Thread(target=_receive, args=(receive, messages), daemon=True)
+    receiver.start()
     try:
         while True:
-            try:
-                kind, payload = receive.recv()
-            except EOFError:
-                raise WorkerFailed(
-                    "RuntimeError", "the parsing process stopped unexpectedly"
-                ) from None
+            kind, payload = messages.get()
             if kind == "piece":
                 yield payload
             elif kind == "done":
@@ -152,7 +152,23 @@ def worker_pieces(
             else:
                 raise WorkerFailed(*payload)
     finally:
-        receive.close()
         if process.is_alive():
             process.kill()
         process.join()
+        while receiver.is_alive():  # let a receiver blocked on a full queue finish
+            with contextlib.suppress(queue.Empty):
+                messages.get(timeout=0.1)
+        receive.close()
+
+
+def _receive(receive: Any, messages: queue.Queue) -> None:
+    """Read the worker's messages into `messages` (a few pieces ahead of the writer, so the
+    worker goes on parsing while the writer commits); the end of the pipe ends it."""
+    while True:
+        try:
+            message = receive.recv()
+        except (EOFError, OSError):
+            message = ("error", ("RuntimeError", "the parsing process stopped unexpectedly"))
+        messages.put(message)
+        if message[0] != "piece":
+            return

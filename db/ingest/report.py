@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pandas as pd
 
 from core.costs import picos_to_usd
 from core.logs import RecordError, Scrub, redact
@@ -25,6 +26,37 @@ class IngestError:
     line: int
     field: str
     reason: str
+
+
+@dataclass
+class Tally:
+    """What a stored chunk adds to a report (kept instead of the chunk until it commits)."""
+
+    rows: int
+    cost_pusd: int
+    unpriced: dict[str, int]
+    first_ts: int
+    last_ts: int
+    models: set[str]
+    projects: set[str]
+
+
+def tally_of(cols: dict[str, np.ndarray]) -> Tally:
+    """The tally of stored events (`ts` in UTC microseconds)."""
+    unpriced: dict[str, int] = {}
+    if len(cols["ts"]) and not cols["priced"].all():
+        models, counts = np.unique(cols["model"][~cols["priced"]].astype(str), return_counts=True)
+        unpriced = dict(zip(models.tolist(), counts.tolist(), strict=True))
+    present = len(cols["ts"]) > 0
+    return Tally(
+        rows=len(cols["ts"]),
+        cost_pusd=int(sum(cols["cost_pusd"].tolist())),
+        unpriced=unpriced,
+        first_ts=int(cols["ts"].min()) if present else 0,
+        last_ts=int(cols["ts"].max()) if present else 0,
+        models=set(pd.unique(cols["model_id"]).tolist()) if present else set(),
+        projects={p for p in pd.unique(cols["project"]).tolist() if p} if present else set(),
+    )
 
 
 @dataclass
@@ -79,22 +111,22 @@ class IngestReport:
             self.conflict_ids.append(request_id)
 
     def tally(self, cols: dict[str, np.ndarray]) -> None:
-        """Count events just stored: rows, cost, unpriced models, the span of days, labels."""
-        n = len(cols["ts"])
-        if not n:
+        """Count events just stored."""
+        self.add(tally_of(cols))
+
+    def add(self, tally: Tally) -> None:
+        """Count a stored chunk's tally: rows, cost, unpriced models, days, labels."""
+        if not tally.rows:
             return
-        self.accepted += n
-        self.cost_pusd += int(sum(cols["cost_pusd"].tolist()))
-        unpriced = ~cols["priced"]
-        if unpriced.any():
-            models, counts = np.unique(cols["model"][unpriced].astype(str), return_counts=True)
-            for model, count in zip(models.tolist(), counts.tolist(), strict=True):
-                self.unpriced_models[model] = self.unpriced_models.get(model, 0) + count
-        first, last = (_moment(int(v)) for v in (cols["ts"].min(), cols["ts"].max()))
+        self.accepted += tally.rows
+        self.cost_pusd += tally.cost_pusd
+        for model, count in tally.unpriced.items():
+            self.unpriced_models[model] = self.unpriced_models.get(model, 0) + count
+        first, last = _moment(tally.first_ts), _moment(tally.last_ts)
         self.first_ts = min(first, self.first_ts or first)
         self.last_ts = max(last, self.last_ts or last)
-        self.models.update(np.unique(cols["model_id"].astype(str)).tolist())
-        self.projects.update(p for p in np.unique(cols["project"].astype(str)).tolist() if p)
+        self.models |= tally.models
+        self.projects |= tally.projects
 
     def merge(self, other: IngestReport) -> None:
         """Add another file's report to this one."""

@@ -21,7 +21,7 @@ from core.prepare import MemoBook, price_events
 from core.pricing import PriceBook
 from core.rollups import COST_COLUMNS
 from db.ingest.rollups import rebuild
-from db.ingest.uploads import recount
+from db.ingest.uploads import UPLOAD, recount
 from db.models import RequestLog
 
 LOG = RequestLog.__table__
@@ -73,7 +73,12 @@ def reprice(
         else:
             days = conn.execute(select(LOG.c.day).where(scope).distinct()).scalars().all()
             rebuild(conn, days)
-            recount(conn, [upload_id])
+            change = report.after_pusd - report.before_pusd
+            conn.execute(
+                update(UPLOAD)
+                .where(UPLOAD.c.id == upload_id)
+                .values(cost_pusd=UPLOAD.c.cost_pusd + change)
+            )
     return report
 
 

@@ -7,16 +7,18 @@ made in the parsing process (`for_dialect`) so the writing process only sends it
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, bindparam
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from core.logs.events import EVENT_COLUMNS, NULLABLE_COLUMNS
 from core.prepare import Prepared
 from core.rollups import COST_COLUMNS
-from db.ingest.bulk import dialect_module, execute_flat
+from db.ingest.bulk import dialect_module, execute_flat, execute_many
 from db.models import RequestLog
 
 LOG = RequestLog.__table__
@@ -30,11 +32,13 @@ STORED = {
     "latency_bucket",
     "price_version",
     "content_hash",
+    "key_hash",
     "source",
     "upload_id",
 }
 ROW_COLUMNS = tuple(c.name for c in LOG.columns if c.name in STORED)  # Core's VALUES order
 _NULLABLE = NULLABLE_COLUMNS | {"latency_bucket"}
+_SQLITE: dict[str, str] = {}
 
 
 def time_values(dialect_name: str, micros: np.ndarray) -> tuple[list, list]:
@@ -53,10 +57,10 @@ def time_values(dialect_name: str, micros: np.ndarray) -> tuple[list, list]:
 
 def for_dialect(chunk: Prepared, dialect_name: str) -> Prepared:
     """The chunk with what the dialect needs made ahead: SQLite's time text, or PostgreSQL's
-    row order (sorted by request_id, stably, so concurrent ingests lock rows in one order)."""
+    row order (sorted by key, stably, so concurrent ingests lock rows in one order)."""
     cols = chunk.cols
     if dialect_name == "postgresql":
-        order = np.argsort(cols["request_id"].astype(str), kind="stable")
+        order = np.argsort(cols["key_hash"], kind="stable")
         return Prepared({n: v[order] for n, v in cols.items()}, chunk.sums)
     stamps, days = time_values("sqlite", cols["ts"])
     cols["ts_text"] = np.array(stamps, dtype=object)
@@ -64,46 +68,67 @@ def for_dialect(chunk: Prepared, dialect_name: str) -> Prepared:
     return chunk
 
 
-def row_params(
+def row_values(
     cols: dict[str, np.ndarray], dialect_name: str, source: str, upload_id: int | None
-) -> list:
-    """Every row's values in ROW_COLUMNS order, one flat list (row after row)."""
+) -> list[tuple]:
+    """Every row's values in ROW_COLUMNS order, as one tuple per row."""
     n = len(cols["request_id"])
-    width = len(ROW_COLUMNS)
-    flat: list = [None] * (n * width)
     if "ts_text" in cols and dialect_name == "sqlite":
         stamps, days = cols["ts_text"].tolist(), cols["day_text"].tolist()
     else:
         stamps, days = time_values(dialect_name, cols["ts"])
-    for i, name in enumerate(ROW_COLUMNS):
+    columns = []
+    for name in ROW_COLUMNS:
         if name == "ts":
             values = stamps
         elif name == "day":
             values = days
-        elif name == "source":
-            values = [source] * n
-        elif name == "upload_id":
-            values = [upload_id] * n
+        elif name in ("source", "upload_id"):
+            values = [source if name == "source" else upload_id] * n
         else:
             values = cols[name].tolist()
             if name in _NULLABLE and (cols[name] < 0).any():
                 values = [v if v >= 0 else None for v in values]
-        flat[i::width] = values
-    return flat
+        columns.append(values)
+    return list(zip(*columns, strict=True))
 
 
-def _log_insert(dialect_name: str) -> Any:
-    return (
+def _log_insert(dialect_name: str, returning: bool = True) -> Any:
+    stmt = (
         dialect_module(dialect_name)
         .insert(LOG)
         .values({name: bindparam(name) for name in ROW_COLUMNS})
-        .on_conflict_do_nothing(index_elements=["source", "request_id"])
-        .returning(LOG.c.request_id)
+        .on_conflict_do_nothing(index_elements=["key_hash"])
     )
+    return stmt.returning(LOG.c.key_hash) if returning else stmt
 
 
-def insert_new(conn: Connection, flat: list) -> list[str]:
-    """Insert rows (a flat ROW_COLUMNS-ordered list), skipping existing natural keys; returns
-    the request_ids actually inserted."""
+def insert_new(conn: Connection, rows: list[tuple]) -> list[int] | None:
+    """Insert rows (`row_values`), skipping keys already stored; returns the key hashes
+    actually inserted, or None when every row went in.
+
+    SQLite takes the rows through `executemany`, which for rows this wide is faster than
+    multi-row VALUES statements; the rows it inserted are the last ones it numbered (SQLite
+    numbers a new row one past the largest id, and the writer holds the only write lock while
+    it inserts). PostgreSQL's multi-row statement says what it inserted itself (RETURNING),
+    concurrent ingests notwithstanding.
+    """
     name = conn.dialect.name
-    return execute_flat(conn, ("log",), lambda: _log_insert(name), flat, len(ROW_COLUMNS))
+    if name != "sqlite":
+        flat = list(chain.from_iterable(rows))
+        inserted = execute_flat(conn, ("log",), lambda: _log_insert(name), flat, len(ROW_COLUMNS))
+        return None if len(inserted) == len(rows) else inserted
+    if "log" not in _SQLITE:
+        _SQLITE["log"] = str(_log_insert(name, returning=False).compile(dialect=sqlite_dialect()))
+    cursor = conn.connection.cursor()
+    try:
+        execute_many(conn, cursor, _SQLITE["log"], rows)
+        if cursor.rowcount == len(rows):
+            return None
+        found = cursor.execute(
+            "SELECT key_hash FROM request_log WHERE id > (SELECT max(id) FROM request_log) - ?",
+            (cursor.rowcount,),
+        )
+        return [row[0] for row in found.fetchall()]
+    finally:
+        cursor.close()

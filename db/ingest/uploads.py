@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from db.ingest.bulk import dialect_module
-from db.ingest.report import IngestReport
+from db.ingest.report import IngestReport, Tally
 from db.ingest.rollups import rebuild
 from db.models import ColumnMapping, RequestLog, Upload
 from db.money import joined, split_sum
@@ -66,11 +66,22 @@ def recount(conn: Connection, upload_ids: list[int] | None = None) -> None:
         )
 
 
+def add_to_upload(conn: Connection, upload_id: int, tallies: list[Tally]) -> None:
+    """Add stored chunks' rows and cost to their upload, in the transaction that stores them
+    (so the upload's totals are what is stored under it, whatever crashes in between)."""
+    rows = sum(t.rows for t in tallies)
+    cost = sum(t.cost_pusd for t in tallies)
+    conn.execute(
+        update(UPLOAD)
+        .where(UPLOAD.c.id == upload_id)
+        .values(accepted=UPLOAD.c.accepted + rows, cost_pusd=UPLOAD.c.cost_pusd + cost)
+    )
+
+
 def finish_upload(engine: Engine, report: IngestReport) -> None:
-    """Record this run's counts on its upload row; accepted rows and cost are what is stored
-    under the upload, whatever earlier runs (or a crash) did."""
+    """Record this run's other counts on its upload row (its rows and cost were added as they
+    were stored)."""
     with engine.begin() as conn:
-        recount(conn, [report.upload_id])
         conn.execute(
             update(UPLOAD)
             .where(UPLOAD.c.id == report.upload_id)

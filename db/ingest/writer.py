@@ -21,11 +21,14 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from core.fingerprint import alternate_key
+from core.logs import RecordError
 from core.prepare import Prepared, sums_of
 from core.rollups import RollupOverflow, RollupSums, merge_sums
-from db.ingest.report import IngestReport
+from db.ingest.report import IngestReport, Tally, tally_of
 from db.ingest.rollups import add_sums
-from db.ingest.rows import LOG, insert_new, row_params
+from db.ingest.rows import LOG, insert_new, row_values
+from db.ingest.uploads import add_to_upload
 from db.models import Upload
 
 UPLOAD = Upload.__table__
@@ -36,6 +39,11 @@ BUSY_RETRIES = 5
 TRANSACTION_CHUNKS = 4  # chunks stored per transaction (50,000 rows)
 
 
+COLLISION = (
+    "its key shares both storage slots with other stored requests (a 1-in-10^19 event); "
+    "send it under another request_id"
+)
+BUSY = "the database stayed busy; the file's later records were not stored (run it again)"
 OVERFLOW = "one day's spend on one model and project went past what a rollup can total ($9.2M)"
 
 
@@ -49,7 +57,10 @@ class Outcome:
 
     duplicates: int = 0
     conflict_ids: list[str] = field(default_factory=list)
+    rejected: list[tuple[int, RecordError]] = field(default_factory=list)
     stored: Prepared | None = None
+    sums: RollupSums | None = None
+    tally: Tally | None = None
 
 
 def _set_cache(conn: Connection, kib: int | None) -> int | None:
@@ -66,10 +77,10 @@ class Writer:
     """Stores the chunks of one ingest under its report's source and upload.
 
     A transaction holds TRANSACTION_CHUNKS chunks: each chunk's rows are written as it comes
-    (so parsing the next chunk overlaps with writing this one), and their rollup sums, merged,
-    are added once before the commit, so the rollup tables are touched a few times per 50,000
-    rows instead of once per chunk. A crash leaves whole transactions; a busy database makes
-    the open transaction start again with its chunks.
+    (so parsing the next chunk overlaps with writing this one) and only its rollup sums and
+    tally are kept; the sums, merged, are added once before the commit, so the rollup tables
+    are touched a few times per 50,000 rows instead of once per chunk. A crash leaves whole
+    transactions.
     """
 
     def __init__(self, engine: Engine, report: IngestReport) -> None:
@@ -77,7 +88,6 @@ class Writer:
         self.report = report
         self.conn: Connection | None = None
         self.transaction: Any = None
-        self.pending: list[Prepared] = []
         self.written: list[Outcome] = []
 
     @contextmanager
@@ -107,48 +117,52 @@ class Writer:
     def save(self, chunk: Prepared) -> None:
         """Write one chunk's rows in the open transaction; commit when it holds enough."""
         gc.collect(1)
-        self.pending.append(chunk)
-        self._guarded(lambda: self._write_pending(self.pending[-1:]), commit=False)
-        if len(self.pending) >= TRANSACTION_CHUNKS:
+        starting = self.transaction is None
+        self._guarded(lambda: self._write_one(chunk), retry=starting)
+        if len(self.written) >= TRANSACTION_CHUNKS:
             self.flush()
 
     def flush(self) -> None:
         """Add the open transaction's rollup sums and commit it."""
-        if self.pending:
-            self._guarded(self._commit, commit=True)
+        if self.written:
+            self._guarded(self._commit, retry=False)
 
-    def _write_pending(self, chunks: list[Prepared]) -> None:
+    def _write_one(self, chunk: Prepared) -> None:
+        """Write a chunk's rows; keep only its rollup sums and tally until the commit."""
         if self.transaction is None:
             self.transaction = self.conn.begin()  # type: ignore[union-attr]
-        self.written += [self._write(self.conn, chunk) for chunk in chunks]  # type: ignore[arg-type]
+        outcome = self._write(self.conn, chunk)  # type: ignore[arg-type]
+        if outcome.stored is not None:
+            outcome.sums = _sums(outcome.stored)
+            outcome.tally = tally_of(outcome.stored.cols)
+            outcome.stored = None
+        self.written.append(outcome)
 
     def _commit(self) -> None:
-        stored = [w.stored for w in self.written if w.stored is not None]
-        if stored:
-            add_sums(self.conn, merge_sums([_sums(c) for c in stored]))  # type: ignore[arg-type]
+        sums = [w.sums for w in self.written if w.sums is not None]
+        if sums:
+            add_sums(self.conn, merge_sums(sums))  # type: ignore[arg-type]
+        tallies = [w.tally for w in self.written if w.tally is not None]
+        if tallies and self.report.upload_id is not None:  # the upload's totals, same commit
+            add_to_upload(self.conn, self.report.upload_id, tallies)  # type: ignore[arg-type]
         self.transaction.commit()
         self.transaction = None
         for result in self.written:
             self._apply(result)
-        self.pending, self.written = [], []
+        self.written = []
 
-    def _guarded(self, step: Any, *, commit: bool) -> None:
-        """Run a step of the open transaction. When the database is busy, the transaction starts
-        again with all its chunks (a few times, then the error stands); when the database refuses
-        the data, the ingest stops with a reason."""
+    def _guarded(self, step: Any, *, retry: bool) -> None:
+        """Run a step of the open transaction. A database still busy when a transaction starts
+        is waited for (a few times); busy later, or refusing the data, the transaction is
+        rolled back and the ingest stops with a reason (running the file again completes it)."""
         for attempt in range(BUSY_RETRIES):
             try:
-                if attempt == 0:
-                    step()
-                else:
-                    self._write_pending(self.pending)
-                    if commit:
-                        self._commit()
+                step()
                 return
-            except OperationalError:
+            except OperationalError as exc:
                 self._rollback()
-                if attempt == BUSY_RETRIES - 1:
-                    raise
+                if not retry or attempt == BUSY_RETRIES - 1:
+                    raise StoreError(BUSY) from exc
                 time.sleep(0.2 * (attempt + 1))
             except (RollupOverflow, IntegrityError, DataError) as exc:
                 self._rollback()
@@ -170,47 +184,92 @@ class Writer:
 
     def _apply(self, outcome: Outcome) -> None:
         self.report.duplicates += outcome.duplicates
+        for line, error in outcome.rejected:
+            self.report.reject(line, error)
         for request_id in outcome.conflict_ids:
             self.report.conflict(request_id)
-        if outcome.stored is not None:
-            self.report.tally(outcome.stored.cols)
+        if outcome.tally is not None:
+            self.report.add(outcome.tally)
 
     def _write(self, conn: Connection, chunk: Prepared) -> Outcome:
-        """Insert the rows and classify those not inserted against the stored copy of their
+        """Insert the rows, then classify those not inserted against the stored copy of their
         key: the first occurrence in line order, stored now (a key repeated in the chunk goes
-        in once, first copy first) or by an earlier chunk or file."""
+        in once, first copy first) or by an earlier chunk or file. A key whose hash slot holds
+        another key goes to its alternate slot."""
         outcome = Outcome()
-        cols = chunk.cols
-        flat = row_params(cols, conn.dialect.name, self.report.source, self.report.upload_id)
-        inserted = insert_new(conn, flat)
-        if len(inserted) < chunk.size:
-            repeated = pd.Series(cols["request_id"], dtype=object).duplicated(keep="first")
-            mask = np.isin(cols["request_id"], np.asarray(inserted, dtype=object))
-            mask &= ~repeated.to_numpy()
-            self._classify(conn, cols["request_id"][~mask], cols["content_hash"][~mask], outcome)
-            chunk = chunk.take(mask)
-        if chunk.size:
+        inserted = self._insert(conn, chunk)
+        if inserted.all():  # the common case: the chunk's sums stand as computed
             outcome.stored = chunk
+            return outcome
+        parts = [chunk.take(inserted)]
+        rest = chunk.take(~inserted)
+        for attempt in range(2):
+            if not rest.size:
+                break
+            collided = self._classify(conn, rest, outcome)
+            rest = rest.take(collided)
+            if attempt == 0 and rest.size:
+                rest.cols["key_hash"] = alternate_key(rest.cols["key_hash"])
+                moved = self._insert(conn, rest)
+                parts.append(rest.take(moved))
+                rest = rest.take(~moved)
+        for line in rest.cols["line"].tolist() if rest.size else []:
+            outcome.rejected.append((line, RecordError("request_id", COLLISION)))
+        stored = _joined([p for p in parts if p.size])
+        outcome.stored = stored if stored is not None and stored.size else None
         return outcome
 
-    def _classify(
-        self, conn: Connection, ids: np.ndarray, digests: np.ndarray, outcome: Outcome
-    ) -> None:
-        """Count rows whose key is already stored as duplicates or conflicts."""
-        query = select(LOG.c.request_id, LOG.c.content_hash).where(
-            LOG.c.source == self.report.source,
-            LOG.c.request_id.in_(bindparam("ids", expanding=True)),
+    def _insert(self, conn: Connection, chunk: Prepared) -> np.ndarray:
+        """Insert a chunk's rows whose key slot is free; which rows went in."""
+        cols = chunk.cols
+        rows = row_values(cols, conn.dialect.name, self.report.source, self.report.upload_id)
+        inserted = insert_new(conn, rows)
+        if inserted is None:
+            return np.ones(chunk.size, dtype=bool)
+        keys = cols["key_hash"]
+        first = ~pd.Series(keys).duplicated(keep="first").to_numpy()
+        return np.isin(keys, np.asarray(inserted, dtype=np.int64)) & first
+
+    def _classify(self, conn: Connection, rows: Prepared, outcome: Outcome) -> np.ndarray:
+        """Count the rows whose key is stored (under either slot) as duplicates or conflicts;
+        returns which rows found their slots taken by other keys."""
+        keys, alternates = rows.cols["key_hash"], alternate_key(rows.cols["key_hash"])
+        slots = np.concatenate([keys, alternates]).tolist()
+        query = select(LOG.c.key_hash, LOG.c.source, LOG.c.request_id, LOG.c.content_hash)
+        query = query.where(LOG.c.key_hash.in_(bindparam("slots", expanding=True)))
+        stored: dict[int, tuple] = {}
+        for start in range(0, len(slots), CLASSIFY_IDS):
+            found = conn.execute(query, {"slots": slots[start : start + CLASSIFY_IDS]})
+            stored.update((row[0], row[1:]) for row in found)
+        collided = np.zeros(rows.size, dtype=bool)
+        items = zip(
+            keys.tolist(),
+            alternates.tolist(),
+            rows.cols["request_id"].tolist(),
+            rows.cols["content_hash"].tolist(),
+            strict=True,
         )
-        id_list = ids.tolist()
-        stored: dict[str, str] = {}
-        for start in range(0, len(id_list), CLASSIFY_IDS):
-            part = id_list[start : start + CLASSIFY_IDS]
-            stored.update(conn.execute(query, {"ids": part}).all())  # type: ignore[arg-type]
-        for request_id, digest in zip(id_list, digests.tolist(), strict=True):
-            if stored.get(request_id) == digest:
-                outcome.duplicates += 1
+        for i, (key, alternate, request_id, digest) in enumerate(items):
+            for slot in (key, alternate):
+                source, stored_id, stored_digest = stored.get(slot, (None, None, None))
+                if (source, stored_id) == (self.report.source, request_id):
+                    if stored_digest == digest:
+                        outcome.duplicates += 1
+                    else:
+                        outcome.conflict_ids.append(request_id)
+                    break
             else:
-                outcome.conflict_ids.append(request_id)
+                collided[i] = True
+        return collided
+
+
+def _joined(parts: list[Prepared]) -> Prepared | None:
+    """Chunks as one (sums to be recomputed)."""
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return Prepared({n: np.concatenate([p.cols[n] for p in parts]) for n in parts[0].cols})
 
 
 def _sums(chunk: Prepared) -> RollupSums:

@@ -35,6 +35,7 @@ from db.migrations import (
     m0008_fast_fingerprints,
     m0009_upload_updated_at_timestamptz,
     m0010_model_identity,
+    m0011_request_key,
 )
 
 
@@ -61,6 +62,7 @@ STEPS: list[Step] = [
         m0008_drop_request_day_model_index,
         m0009_upload_updated_at_timestamptz,
         m0010_model_identity,
+        m0011_request_key,
     )
 ]
 

@@ -15,6 +15,7 @@ from core.plans import Workload
 from db.engine import make_engine
 from db.models import RequestLog
 from db.scenarios import list_scenarios, save_scenario
+from tests.rows import with_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "views/routing.py"
@@ -49,7 +50,7 @@ def _fill(url: str) -> None:
         for i in range(1000)
     ]
     with make_engine(url).begin() as conn:
-        conn.execute(insert(RequestLog.__table__), rows)
+        conn.execute(insert(RequestLog.__table__), with_keys(rows))
 
 
 def _open() -> AppTest:

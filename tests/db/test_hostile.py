@@ -210,3 +210,45 @@ def test_deleting_an_upload_during_its_ingest_stops_it_with_a_reason(
     assert "deleted" in (report.file_error or ""), report.file_error
     assert scalar(engine, "SELECT count(*) FROM request_log") == 0
     assert scalar(engine, "SELECT count(*) FROM daily_rollup") == 0
+
+
+def _busy_once(monkeypatch: pytest.MonkeyPatch, on_call: int) -> None:
+    """The database answers "busy" to the `on_call`-th chunk written, once."""
+    from sqlalchemy.exc import OperationalError
+
+    real = writer_mod.insert_new
+    calls = {"n": 0}
+
+    def insert_new(conn, rows):
+        calls["n"] += 1
+        if calls["n"] == on_call:
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return real(conn, rows)
+
+    monkeypatch.setattr(writer_mod, "insert_new", insert_new)
+
+
+def test_a_busy_database_at_a_transactions_start_is_waited_for(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parse_mod, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(writer_mod, "TRANSACTION_CHUNKS", 2)
+    _busy_once(monkeypatch, on_call=3)  # the first chunk of the second transaction
+    report = ingest_file(engine, write(tmp_path / "f.jsonl", [flat(f"b{i}") for i in range(20)]))
+    assert (report.accepted, report.file_error) == (20, None)
+    assert scalar(engine, "SELECT sum(requests) FROM daily_rollup") == 20
+
+
+def test_a_database_busy_mid_transaction_stops_the_file_cleanly(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parse_mod, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(writer_mod, "TRANSACTION_CHUNKS", 2)
+    _busy_once(monkeypatch, on_call=4)  # the second chunk of the second transaction
+    path = write(tmp_path / "f.jsonl", [flat(f"m{i}") for i in range(20)])
+    report = ingest_file(engine, path, book=BOOK)
+    assert "busy" in (report.file_error or "") and report.accepted == 10
+    assert scalar(engine, "SELECT count(*) FROM request_log") == 10  # the whole first transaction
+    assert scalar(engine, "SELECT sum(requests) FROM daily_rollup") == 10
+    rerun = ingest_file(engine, path, book=BOOK)
+    assert (rerun.accepted, rerun.duplicates) == (10, 10)

@@ -526,3 +526,37 @@ def test_a_threaded_caller_parses_in_a_worker_too(
     assert methods == ["forkserver"]
     assert result["report"].as_json() == serial.as_json()
     assert _stored(engine, "threaded") == _stored(engine, "serial")
+
+
+def test_keys_sharing_a_hash_are_told_apart(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every key hashes alike here: the second key takes the alternate slot, a third one that
+    finds both slots taken is rejected with its reason, and nothing is mistaken for another."""
+    import numpy as np
+
+    import core.prepare as prepare_mod
+
+    monkeypatch.setattr(
+        prepare_mod, "key_hashes", lambda source, ids: np.full(len(ids), 42, dtype=np.int64)
+    )
+    records = [flat("a"), flat("b", output_tokens=9), flat("b", output_tokens=9), flat("c")]
+    path = write_jsonl(tmp_path / "shared.jsonl", records)
+    first = ingest_file(engine, path, book=BOOK)
+    assert (first.accepted, first.duplicates, first.rejected) == (2, 1, 1)
+    assert [(e.line, e.field) for e in first.errors] == [(4, "request_id")]
+    assert "another request_id" in first.errors[0].reason
+    stored = dict(
+        (r, o) for r, o in _rows(engine, "SELECT request_id, output_tokens FROM request_log")
+    )
+    assert stored == {"a": 200, "b": 9}
+    again = ingest_file(engine, path, book=BOOK)
+    assert (again.accepted, again.duplicates, again.conflicts, again.rejected) == (0, 3, 0, 1)
+    changed = write_jsonl(tmp_path / "changed.jsonl", [flat("b", output_tokens=10)])
+    assert ingest_file(engine, changed, book=BOOK).conflict_ids == ["b"]
+    assert_rollups_match_rows(engine)
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]

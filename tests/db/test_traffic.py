@@ -20,6 +20,7 @@ from db.traffic import (
     traffic_options,
     traffic_span,
 )
+from tests.rows import with_keys
 
 D1, D2, D3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
 BOOK = PriceBook.from_snapshot()
@@ -57,7 +58,7 @@ def _fill(engine: Engine) -> None:
         _row(6, D3, "gpt-4o", 900, 100, project="bot"),  # outside the range below
     ]
     with engine.begin() as conn:
-        conn.execute(insert(RequestLog.__table__), rows)
+        conn.execute(insert(RequestLog.__table__), with_keys(rows))
 
 
 def test_groups_by_model_and_token_buckets(engine: Engine) -> None:

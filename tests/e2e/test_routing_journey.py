@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from db.engine import make_engine
 from db.models import RequestLog
 from tests.e2e.helpers import assert_no_errors, goto, shot, wait_idle
+from tests.rows import with_keys
 
 
 def _seed(url: str) -> None:
@@ -38,7 +39,7 @@ def _seed(url: str) -> None:
     rows += [row(i, "gpt-4.1", "analytics", 1000, 500) for i in range(200)]
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(insert(RequestLog.__table__), rows)
+        conn.execute(insert(RequestLog.__table__), with_keys(rows))
     engine.dispose()
     make_engine.cache_clear()
 
