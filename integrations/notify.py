@@ -23,29 +23,26 @@ import contextlib
 import http.client
 import json
 import logging
-import os
 import re
 import smtplib
 import socket
 import ssl
 import threading
 import time
-import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from core.alerts import KIND_LABELS, Alert
+from integrations.settings import setting
 
 log = logging.getLogger("costdesk.notify")
 
 Getter = Callable[[str], str | None]
-SECRETS_FILE = Path(__file__).resolve().parent.parent / ".streamlit" / "secrets.toml"
 CHANNELS = ("webhook", "slack", "email")
 TLS_MODES = ("starttls", "ssl", "none")
 MAX_REPLY_BYTES = 64 * 1024
@@ -102,15 +99,8 @@ class DeliveryRefused(Exception):
 
 
 def env_or_secrets(name: str) -> str | None:
-    """Environment variable, then `.streamlit/secrets.toml` (read without Streamlit)."""
-    if os.environ.get(name):
-        return os.environ[name]
-    try:
-        with SECRETS_FILE.open("rb") as fh:
-            value = tomllib.load(fh).get(name)
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    return None if value is None else str(value)
+    """Environment variable, then `.streamlit/secrets.toml` (`integrations.settings`)."""
+    return setting(name)
 
 
 def _int(text: str | None, default: int) -> int:

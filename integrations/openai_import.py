@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx2
 
+from integrations.settings import setting
+
 ADMIN_KEY_ENV = "OPENAI_ADMIN_KEY"
 BASE_URL_ENV = "COSTDESK_OPENAI_BASE_URL"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -68,21 +70,10 @@ class ImportReport:
         }
 
 
-def env_or_secrets(secrets_path: str | Path = ".streamlit/secrets.toml") -> Config:
-    """A config function outside Streamlit: environment variable, then the secrets file."""
-    import os
-    import tomllib
-
-    def lookup(name: str) -> str | None:
-        if os.environ.get(name):
-            return os.environ[name]
-        try:
-            value = tomllib.loads(Path(secrets_path).read_text()).get(name)
-        except (OSError, tomllib.TOMLDecodeError):
-            return None
-        return str(value) if value is not None else None
-
-    return lookup
+def env_or_secrets(secrets_path: str | Path | None = None) -> Config:
+    """A config function: environment variable, then the secrets file (`integrations.settings`)."""
+    path = Path(secrets_path) if secrets_path is not None else None
+    return lambda name: setting(name, path=path)
 
 
 def admin_key(config: Config | None = None) -> str | None:

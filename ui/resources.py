@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from core.pricing import PriceBook
 from db.engine import database_url, make_engine
 from db.prices import load_price_book
+from integrations.settings import setting
 
 
 @st.cache_resource(show_spinner=False)
@@ -43,11 +44,4 @@ def data_changed() -> None:
 
 def config(name: str, default: str | None = None) -> str | None:
     """Environment variable, then `.streamlit/secrets.toml`, then `default`."""
-    import os
-
-    if os.environ.get(name):
-        return os.environ[name]
-    try:
-        return str(st.secrets[name]) if name in st.secrets else default
-    except FileNotFoundError:
-        return default
+    return setting(name, default)

@@ -16,6 +16,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 import integrations.notify as notify
+import integrations.settings as settings
 from core.alerts import Alert
 from integrations.notify import Delivery, NotifyConfig, deliver, describe, load_config
 from tests.integrations.servers import Dripper, Receiver, smtp_server, starttls_server
@@ -193,13 +194,13 @@ def test_env_then_secrets_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     secrets.write_text(
         'COSTDESK_WEBHOOK_URL = "https://from-file.test/x"\nCOSTDESK_SMTP_PORT = 2525\n'
     )
-    monkeypatch.setattr(notify, "SECRETS_FILE", secrets)
+    monkeypatch.setattr(settings, "SECRETS_FILE", secrets)
     monkeypatch.delenv("COSTDESK_WEBHOOK_URL", raising=False)
     assert notify.env_or_secrets("COSTDESK_WEBHOOK_URL") == "https://from-file.test/x"
     assert notify.env_or_secrets("COSTDESK_SMTP_PORT") == "2525"
     monkeypatch.setenv("COSTDESK_WEBHOOK_URL", "https://from-env.test/y")
     assert notify.env_or_secrets("COSTDESK_WEBHOOK_URL") == "https://from-env.test/y"
-    monkeypatch.setattr(notify, "SECRETS_FILE", tmp_path / "missing.toml")
+    monkeypatch.setattr(settings, "SECRETS_FILE", tmp_path / "missing.toml")
     assert notify.env_or_secrets("COSTDESK_SLACK_WEBHOOK_URL") is None
 
 
