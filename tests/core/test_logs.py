@@ -391,3 +391,22 @@ def test_line_blocks_number_lines_across_block_edges() -> None:
         assert numbered == [
             (1, b'{"a":1}'), (2, b""), (3, b'{"b":2}'), (4, None), (5, b"  "), (6, b"{}"),
         ], size  # fmt: skip
+
+
+def test_the_format_example_in_the_architecture_guide_works() -> None:
+    """docs/architecture.md shows how to add a format; its code must map and validate."""
+    from pathlib import Path
+
+    from core.logs import validate
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    code = guide.split("# core/logs/formats/acme.py", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "acme.py", "exec"), namespace)
+    fmt = namespace["FORMAT"]
+    record = {"gateway": "acme", "time": "2025-06-01T10:00:00Z", "id": "a1", "model": "gpt-4o",
+              "usage": {"in": 1000, "out": 200}, "ms": 900, "team": "search"}  # fmt: skip
+    assert fmt.detect(record)
+    events, errors = validate(fmt.map([record, {**record, "usage": {"in": -1}}], {}))
+    assert events["input_tokens"].tolist() == [1000] and events["project"].tolist() == ["search"]
+    assert [(row, err.field) for row, err in errors] == [(1, "usage.in")]
