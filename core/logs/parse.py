@@ -10,8 +10,10 @@ rejected ones with their line, field and reason. Nothing here touches a database
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -34,6 +36,7 @@ from core.logs.rules import FileFormatError, RecordError
 CHUNK_ROWS = 12_500  # records per block: one transaction each when stored
 DETECT_RECORDS = 200  # records the format is detected from
 NOT_OBJECT = "must be a JSON object"
+TWICE = "appears twice in the record; send one value"
 
 
 @dataclass
@@ -229,15 +232,18 @@ class LogFile:
         """Map, validate and scrub one raw block."""
         rejected = list(raw.errors)
         plain = set(map(type, raw.records)) <= {dict}  # parsed JSON objects: one look in C
+        twice = repeated_keys(raw) if plain and self.shape != "csv" else {}
+        rejected += [(raw.lines[i], RecordError(key, TWICE)) for i, key in twice.items()]
         keep = (
             range(len(raw.records))
-            if plain
-            else [i for i, r in enumerate(raw.records) if isinstance(r, Mapping)]
+            if plain and not twice
+            else [i for i, r in enumerate(raw.records) if isinstance(r, Mapping) and i not in twice]
         )
         if len(keep) < len(raw.records):
             rejected += [
                 (raw.lines[i], RecordError("record", NOT_OBJECT))
                 for i in _missing(keep, len(raw.records))
+                if i not in twice
             ]
             raw = RawBlock(
                 [raw.lines[i] for i in keep],
@@ -281,6 +287,30 @@ class LogFile:
                 top = path.split(".")[0].split("[")[0]
                 if top not in CONTENT_KEYS and top not in stored:
                     self.scrub.add_secret(path)
+
+
+def repeated_keys(raw: RawBlock) -> dict[int, str]:
+    """Records (by position) whose JSON names a top-level key twice, with that key. A JSON
+    parser keeps the last value without a word; which one the logger meant cannot be known.
+
+    Only lines with more `":` than their object has keys (nested objects, or a key twice) are
+    read again, keeping every pair."""
+    separators = list(map(bytes.count, raw.raws, repeat(b'":')))
+    suspects = [
+        i for i, (n, record) in enumerate(zip(separators, raw.records, strict=True))
+        if n > len(record)
+    ]  # fmt: skip
+    found = {}
+    for i in suspects:
+        try:
+            pairs = json.loads(raw.raws[i], object_pairs_hook=lambda items: items)
+        except ValueError:
+            continue
+        names = [name for name, _ in pairs] if isinstance(pairs, list) else []
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:
+            found[i] = twice
+    return found
 
 
 def redact_column(values: np.ndarray) -> int:

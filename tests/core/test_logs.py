@@ -410,3 +410,11 @@ def test_the_format_example_in_the_architecture_guide_works() -> None:
     events, errors = validate(fmt.map([record, {**record, "usage": {"in": -1}}], {}))
     assert events["input_tokens"].tolist() == [1000] and events["project"].tolist() == ["search"]
     assert [(row, err.field) for row, err in errors] == [(1, "usage.in")]
+
+
+def test_a_key_named_twice_rejects_its_record() -> None:
+    twice = b'{"timestamp": "2025-06-01T10:00:00Z", "request_id": "d1", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 5, "input_tokens": 10000}'
+    nested = orjson.dumps({**FLAT, "request_id": "n1", "meta": {"input_tokens": 1, "a": {"b": 2}}})
+    _, events, rejected = read([twice, nested, FLAT])
+    assert rejected == [(1, "input_tokens", "appears twice in the record; send one value")]
+    assert [e["request_id"] for e in events] == ["n1", "req-1"]
