@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+HOST   ?= 127.0.0.1
 SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
 .PHONY: run test lint format bench demo system-deps clean
@@ -19,9 +20,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# One line says where the dashboard is and whether demo data was loaded. HOST=0.0.0.0 serves
+# other machines too (see "Serving other machines" in the README).
 run: $(VENV)/.runtime
-	$(PY) cli.py demo
-	$(PY) -m streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+	@echo "Costdesk: http://$(HOST):$(PORT) · $$($(PY) cli.py demo)"
+	@$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
+		--server.headless true --server.fileWatcherType none \
+		--logger.hideWelcomeMessage true --logger.level warning --browser.gatherUsageStats false
 
 # Debian's chromium for the browser tests and PostgreSQL 15 for the database tests.
 system-deps:

@@ -16,7 +16,9 @@ def demo(
 ) -> None:
     """Load 90 days of realistic demo traffic (skipped when the database has data)."""
     loaded = load_demo(open_db(db), force=force)
-    typer.echo(f"demo data: {loaded:,} requests loaded" if loaded else "database has data; skipped")
+    typer.echo(
+        f"demo data loaded ({loaded:,} requests)" if loaded else "existing data kept, no demo loaded"
+    )
 
 
 def register(app: typer.Typer) -> None:
