@@ -175,15 +175,11 @@ class LogFile:
         yield block
 
     def _csv_blocks(self, mapping: Mapping[str, str] | None) -> Iterator[RawBlock]:
-        from core.logs.formats.csv_rows import guess_mapping, missing_fields
-
+        """CSV rows as {column: text}; the header and any mapping given are left in `state`
+        for the format (the generic CSV format checks the mapping; others know their columns)."""
         columns, rows = readers.csv_reader(self.stream)
-        chosen = dict(mapping or guess_mapping(columns))
-        missing = missing_fields(chosen, columns)
-        if missing:
-            shown = ", ".join(columns[:12])
-            raise FileFormatError(f"map the CSV columns for {', '.join(missing)} (header: {shown})")
-        self.state["mapping"] = chosen
+        self.state["columns"] = columns
+        self.state["mapping"] = dict(mapping) if mapping else None
         block = RawBlock()
         for line, row in rows:
             if isinstance(row, RecordError):

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.logs.events import FIELDS, REQUIRED_FIELDS, Mapped
 from core.logs.formats import Format, Record
+from core.logs.rules import FileFormatError
 
 NUMERIC_FIELDS = frozenset(
     {
@@ -99,9 +100,22 @@ def cell_value(name: str, raw: str | None) -> object:
     return value
 
 
+def chosen_mapping(state: dict[str, Any]) -> dict[str, str]:
+    """The mapping to read a CSV with: the one given, else one guessed from the header; a
+    FileFormatError names the required fields no column covers."""
+    columns = state.get("columns") or []
+    mapping = state.get("mapping") or guess_mapping(columns)
+    missing = missing_fields(mapping, columns)
+    if missing:
+        shown = ", ".join(columns[:12])
+        raise FileFormatError(f"map the CSV columns for {', '.join(missing)} (header: {shown})")
+    state["mapping"] = mapping
+    return mapping
+
+
 def map_records(records: list[Record], state: dict[str, Any]) -> Mapped:
-    """CSV rows (dicts of cell text) -> canonical columns through `state["mapping"]`."""
-    mapping: Mapping[str, str] = state["mapping"]
+    """CSV rows (dicts of cell text) -> canonical columns through the chosen mapping."""
+    mapping: Mapping[str, str] = chosen_mapping(state)
     mapped = Mapped(len(records))
     for name, column in mapping.items():
         mapped.columns[name] = [cell_value(name, row.get(column)) for row in records]
