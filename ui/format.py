@@ -1,7 +1,10 @@
-"""Number formatting for the pages: money, tokens, shares, durations."""
+"""Formatting for the pages: money, tokens, shares, durations, and log text shown as text."""
 
 from __future__ import annotations
 
+import re
+import string
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 
@@ -41,3 +44,31 @@ def millis(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value / 1000:,.1f} s" if value >= 10_000 else f"{value:,.0f} ms"
+
+
+# A backslash makes any ASCII punctuation literal in CommonMark; escaping all of it also covers
+# Streamlit's additions ($math$, :directive[...], ~~strike~~) and HTML (<, >, &). A line break
+# would start a new block (a heading, a list, a table), so it becomes a space.
+_MARKDOWN_SIGNIFICANT = re.compile(f"([{re.escape(string.punctuation)}])")
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\u2028\u2029]")
+# GFM links a bare `http://...` or `www.` in text even when its characters are escaped; an
+# invisible word joiner (U+2060) inside `://` and after `www` leaves it as text.
+_BARE_LINK = re.compile(r"(?i)(?:(?<=http:)|(?<=https:))(?=//)|(?<=www)(?=\.)")
+WORD_JOINER = "\u2060"
+
+
+def escape_markdown(text: object) -> str:
+    """Text from a log or a user, shown as itself wherever Streamlit renders Markdown."""
+    one_line = _LINE_BREAK.sub(" ", str(text))
+    return _MARKDOWN_SIGNIFICANT.sub(r"\\\1", _BARE_LINK.sub(WORD_JOINER, one_line))
+
+
+def names_text(names: Iterable[object]) -> str:
+    """Names from logs or users, escaped for Markdown and joined: `a, b, c`."""
+    return ", ".join(escape_markdown(name) for name in names)
+
+
+def counts_text(counts: Mapping[object, int], unit: str = "") -> str:
+    """Names and counts, escaped for Markdown: `gpt-x (1,200 requests), acme (3 requests)`."""
+    suffix = f" {unit}" if unit else ""
+    return ", ".join(f"{escape_markdown(name)} ({n:,}{suffix})" for name, n in counts.items())

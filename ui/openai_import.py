@@ -4,6 +4,7 @@ import streamlit as st
 
 from db.engine import make_engine
 from integrations.openai_import import ImportFailed, admin_key, import_days
+from ui.format import escape_markdown
 from ui.resources import config, data_changed
 
 DAY_CHOICES = [7, 14, 30, 60, 90]
@@ -18,7 +19,7 @@ def run_import(url: str, days: int) -> None:
         )
     except ImportFailed as exc:
         bar.empty()
-        st.error(f"Import failed: {exc}", icon=":material/error:")
+        st.error(f"Import failed: {escape_markdown(exc)}", icon=":material/error:")
         return
     except Exception as exc:  # an unexpected answer must not show a traceback
         bar.empty()

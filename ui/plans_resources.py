@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.plans import PlanError, RateMatrix, Workload
 from core.pricing import PriceBook
+from ui.exports import csv_bytes, excel_writer, neutralised
 from ui.format import usd
 
 PREFIX = "calc_"
@@ -235,14 +236,14 @@ def _exact_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def export_csv(frame: pd.DataFrame) -> bytes:
     """The comparison as CSV, money as exact decimal strings."""
-    return _exact_text(frame).to_csv(index=False).encode()
+    return csv_bytes(_exact_text(frame))
 
 
 def export_xlsx(frame: pd.DataFrame) -> bytes:
     """The comparison as an Excel sheet (XlsxWriter), money formatted as dollars."""
     buffer = io.BytesIO()
-    data = for_display(frame)
-    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
+    data = neutralised(for_display(frame))
+    with excel_writer(buffer) as writer:
         data.to_excel(writer, sheet_name="Scenarios", index=False)
         sheet = writer.sheets["Scenarios"]
         money = writer.book.add_format({"num_format": "$#,##0.00####"})

@@ -87,9 +87,10 @@ def budget_form(prefix: str, budget: bdb.Budget | None = None) -> None:
                                thresholds=thresholds, timezone=tz, forecast_alert=fc,
                                budget_id=budget.id if budget else None)  # fmt: skip
             except bdb.BudgetError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(fmt.escape_markdown(exc), icon=":material/error:")
                 return
-            st.toast(f"Budget {name.strip()!r} saved", icon=":material/check:")
+            saved = fmt.escape_markdown(repr(name.strip()))
+            st.toast(f"Budget {saved} saved", icon=":material/check:")
             st.rerun()
 
 
@@ -121,9 +122,11 @@ def budget_card(budget: bdb.Budget, status: BudgetStatus, note: str | None = Non
     """One budget: spend, share used (coloured bar), forecast, projected crossings, edit/delete."""
     with st.container(border=True, key=f"budgets_card_{budget.id}"):
         head, badge = st.columns([4, 1])
-        head.markdown(f"**{budget.name}** · {budget.scope} · month in {budget.timezone}")
+        name = fmt.escape_markdown(budget.name)
+        scope, tz = fmt.escape_markdown(budget.scope), fmt.escape_markdown(budget.timezone)
+        head.markdown(f"**{name}** · {scope} · month in {tz}")
         if note:
-            head.caption(f":material/info: {note}")
+            head.caption(f":material/info: {fmt.escape_markdown(note)}")
         reached = status.highest_reached
         with badge:
             st.badge(f"{reached} % reached" if reached else "on track",
@@ -143,7 +146,7 @@ def budget_card(budget: bdb.Budget, status: BudgetStatus, note: str | None = Non
         with edit.popover("Edit", icon=":material/edit:"):
             budget_form(f"edit_{budget.id}", budget)
         with delete.popover("Delete", icon=":material/delete:"):
-            st.write(f"Delete budget **{budget.name}**? Its alert history stays.")
+            st.write(f"Delete budget **{name}**? Its alert history stays.")
             if st.button("Delete budget", type="primary", key=f"budgets_delete_{budget.id}"):
                 bdb.delete_budget(engine(), budget.name)
                 st.rerun()
@@ -177,11 +180,12 @@ def alert_row(alert: Alert, events: list, budgets: dict, as_of: datetime) -> Non
     key = abs(hash(f"{alert.key}:{alert.period}"))
     with st.container(border=True, key=f"budgets_alert_{key}"):
         text, ack, mute_col = st.columns([5, 1.6, 1.2])
+        kind = fmt.escape_markdown(KIND_LABELS.get(alert.kind, alert.kind))
         text.markdown(
-            f"**{KIND_LABELS.get(alert.kind, alert.kind)}** · {alert.scope} — "
+            f"**{kind}** · {fmt.escape_markdown(alert.scope)} — "
             f"{alert.value} {alert.unit} (threshold {alert.threshold} {alert.unit})"
         )
-        text.caption(alert.message)
+        text.caption(fmt.escape_markdown(alert.message))
         open_events = [e for e in events if e.acknowledged_at is None]
         if events and not open_events:
             ack.caption(f"Acknowledged {max(e.acknowledged_at for e in events):%b %d %H:%M} UTC")
@@ -214,7 +218,10 @@ def alerts_section(result: CheckResult, budgets: list[bdb.Budget]) -> None:
         alert_row(alert, stored, by_name, result.as_of)
     if result.muted:
         st.caption(
-            "Muted: " + "; ".join(f"{KIND_LABELS[a.kind]} ({a.subject})" for a in result.muted)
+            "Muted: "
+            + "; ".join(
+                f"{KIND_LABELS[a.kind]} ({fmt.escape_markdown(a.subject)})" for a in result.muted
+            )
         )
 
 
@@ -269,7 +276,7 @@ def rule_form(rule: bdb.Rule) -> None:
                     engine(), kind=rule.kind, params=values, enabled=enabled, scope=rule.scope
                 )
             except bdb.BudgetError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(fmt.escape_markdown(exc), icon=":material/error:")
                 return
             st.toast("Rule saved", icon=":material/check:")
 
@@ -279,7 +286,10 @@ def rules_section() -> None:
     st.subheader("Rule settings")
     rules = bdb.list_rules(engine())
     tabs = st.tabs(
-        [KIND_LABELS[r.kind] + ("" if r.scope == "all" else f" ({r.scope})") for r in rules]
+        [
+            KIND_LABELS[r.kind] + ("" if r.scope == "all" else f" ({fmt.escape_markdown(r.scope)})")
+            for r in rules
+        ]
     )
     for tab, rule in zip(tabs, rules, strict=True):
         with tab:
@@ -293,8 +303,8 @@ def rules_section() -> None:
         "To be told without opening this page, schedule `python cli.py alerts check --notify` "
         "(for example every 10 minutes with cron); each alert is sent once."
     )
-    channels = describe(notify_config())
-    st.caption("Notifications: " + ("; ".join(channels.values()) if channels else
+    channels = "; ".join(map(fmt.escape_markdown, describe(notify_config()).values()))
+    st.caption("Notifications: " + (channels or
                "none configured. Set COSTDESK_WEBHOOK_URL, COSTDESK_SLACK_WEBHOOK_URL or "
                "COSTDESK_SMTP_HOST + COSTDESK_ALERT_EMAIL_TO (env or .streamlit/secrets.toml)."))  # fmt: skip
 
@@ -318,9 +328,10 @@ if send:
              icon=":material/send:")  # fmt: skip
     for d in result.deliveries:
         if not d.ok:
-            st.warning(f"Sending on {d.channel} failed after {d.attempts} attempts ({d.error}).")
+            st.warning(f"Sending on {d.channel} failed after {d.attempts} attempts "
+                       f"({fmt.escape_markdown(d.error)}).")  # fmt: skip
         elif d.warning:
-            st.warning(f"Sent on {d.channel} with a warning: {d.warning}.")
+            st.warning(f"Sent on {d.channel} with a warning: {fmt.escape_markdown(d.warning)}.")
 
 if not budgets:
     empty_state()

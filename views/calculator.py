@@ -71,7 +71,8 @@ def _tokens_ready() -> bool:
     try:
         tokenizer_folder()
     except OSError as exc:
-        st.warning(f"Token counting is unavailable: {exc}. Enter token counts by hand.")
+        reason = fmt.escape_markdown(exc)
+        st.warning(f"Token counting is unavailable: {reason}. Enter token counts by hand.")
         return False
     return True
 
@@ -81,22 +82,23 @@ def _use_counted(count: int) -> None:
 
 
 def _load(name: str) -> None:
+    shown = fmt.escape_markdown(name)
     scenario = load_scenario(engine(), name)
     if scenario is None:
-        st.session_state["calc_flash"] = f"Scenario {name} no longer exists."
+        st.session_state["calc_flash"] = f"Scenario {shown} no longer exists."
         return
     try:
         values = state_from_params(scenario.params, options, book)
     except (PlanError, ValueError) as exc:
-        st.session_state["calc_flash"] = f"Could not load {name}: {exc}"
+        st.session_state["calc_flash"] = f"Could not load {shown}: {fmt.escape_markdown(exc)}"
         return
     st.session_state.update(values)
-    st.session_state["calc_flash"] = f"Loaded scenario “{name}”."
+    st.session_state["calc_flash"] = f"Loaded scenario “{shown}”."
 
 
 def _delete(name: str) -> None:
     if delete_scenario(engine(), name):
-        st.session_state["calc_flash"] = f"Deleted scenario “{name}”."
+        st.session_state["calc_flash"] = f"Deleted scenario “{fmt.escape_markdown(name)}”."
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -175,12 +177,13 @@ mirror_to_url()
 try:
     workload = workload_from_state()
 except PlanError as exc:
-    st.error(f"{exc} Adjust the inputs above.")
+    st.error(f"{fmt.escape_markdown(exc)} Adjust the inputs above.")
     st.stop()
 rates = rates_for(book, st.session_state["calc_model"], workload.pricing_date)
 if isinstance(rates, Unpriced):
     st.error(
-        f"{rates.model} has no price on {workload.pricing_date}: {rates.reason}. "
+        f"{fmt.escape_markdown(rates.model)} has no price on {workload.pricing_date}: "
+        f"{fmt.escape_markdown(rates.reason)}. "
         "Pick a later date or another model, or add a custom price in Settings › Price book."
     )
     st.stop()
@@ -196,16 +199,18 @@ m[2].metric("Per day", fmt.usd(plan.daily_usd))
 m[3].metric("Per month", fmt.usd(plan.monthly_usd))
 m[4].metric("Per year", fmt.usd(plan.yearly_usd), help="Twelve months at this month's volume.")
 monthly = plan.monthly
+model_text = fmt.escape_markdown(rates.model)
 st.caption(
-    f"{rates.provider} · {rates.model} at ${rates.input_mtok} in / ${rates.output_mtok} out per 1M "
-    f"tokens ({rates.version}). Each month: uncached input {fmt.usd(monthly.uncached_input_usd)}, "
+    f"{fmt.escape_markdown(rates.provider)} · {model_text} at ${rates.input_mtok} in / "
+    f"${rates.output_mtok} out per 1M tokens ({fmt.escape_markdown(rates.version)}). "
+    f"Each month: uncached input {fmt.usd(monthly.uncached_input_usd)}, "
     f"cached input {fmt.usd(monthly.cached_input_usd)}, output {fmt.usd(monthly.output_usd)}."
 )
 if workload.requests_per_day == 0:
     st.info("Enter the requests per day you expect to see the bill.")
 elif plan.fits_context is False:
     st.warning(
-        f"{workload.reserved_tokens:,} tokens (input + output cap) exceed {rates.model}'s "
+        f"{workload.reserved_tokens:,} tokens (input + output cap) exceed {model_text}'s "
         f"context window of {rates.context_window:,} tokens: requests would be rejected."
     )
 st.plotly_chart(charts.split_chart(vars(monthly)), key="calc_split_chart")
@@ -294,12 +299,14 @@ def _what_if_tab() -> None:
         same = next((sw for sw in fits if sw.provider == rates.provider), None)
         st.markdown(
             f"{len(fits)} models would cost less and are not too small for the request. "
-            f"The cheapest, **{best.provider} · {best.model}**, costs {fmt.usd(best.monthly_usd)}"
+            f"The cheapest, **{fmt.escape_markdown(best.provider)} · "
+            f"{fmt.escape_markdown(best.model)}**, costs {fmt.usd(best.monthly_usd)}"
             f": {fmt.usd(best.saving_usd)} ({fmt.share(best.saving_share, 0)}) less a month."
         )
         if same is not None:
             st.markdown(
-                f"Staying with {same.provider}: **{same.model}** costs "
+                f"Staying with {fmt.escape_markdown(same.provider)}: "
+                f"**{fmt.escape_markdown(same.model)}** costs "
                 f"{fmt.usd(same.monthly_usd)}, {fmt.usd(same.saving_usd)} "
                 f"({fmt.share(same.saving_share, 0)}) less. Check quality on your own prompts "
                 "before switching."
@@ -313,7 +320,7 @@ def _what_if_tab() -> None:
             column_config=COLUMNS,
         )
     else:
-        st.markdown(f"No priced model is cheaper than {rates.model} for this workload.")
+        st.markdown(f"No priced model is cheaper than {model_text} for this workload.")
     st.markdown("#### What does caching save?")
     c = st.columns(2)
     c[0].number_input("Cache-hit share to assume %", 0.0, 100.0, step=5.0, key="calc_cache_target")
@@ -425,7 +432,7 @@ def _compression_tab() -> None:
                 workload, rates, count_tokens(current, name), count_tokens(compressed, name)
             )
         except (PlanError, TokenizerUnavailable) as exc:
-            st.warning(str(exc))
+            st.warning(fmt.escape_markdown(exc))
         else:
             c = st.columns(4)
             c[0].metric(
@@ -443,9 +450,9 @@ def _scenarios_tab() -> None:
     if c[1].button("Save scenario", key="calc_scn_save", width="stretch"):
         try:
             saved = save_scenario(engine(), name=name, params=scenario_params())
-            st.success(f"Saved scenario “{saved.name}”.")
+            st.success(f"Saved scenario “{fmt.escape_markdown(saved.name)}”.")
         except ScenarioError as exc:
-            st.error(str(exc))
+            st.error(fmt.escape_markdown(exc))
     scenarios = list_scenarios(engine())
     names = [sc.name for sc in scenarios]
     if not scenarios:
@@ -470,7 +477,7 @@ def _scenarios_tab() -> None:
         plans = [(n, plan_from_params(by_name[n].params, book)) for n in chosen]
         unpriced = [n for n, p in plans if isinstance(p, Unpriced)]
         if unpriced:
-            st.warning(f"Not priced any more, left out: {', '.join(unpriced)}.")
+            st.warning(f"Not priced any more, left out: {fmt.names_text(unpriced)}.")
         priced = [(n, p) for n, p in plans if not isinstance(p, Unpriced)]
         if len(priced) < 2:
             st.caption("Pick at least two scenarios to compare them side by side.")

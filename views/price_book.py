@@ -9,6 +9,7 @@ import streamlit as st
 from core.pricing import PROVIDERS, SNAPSHOT, PriceOverride, as_row
 from db.prices import PriceError, delete_override, save_override
 from ui.charts.prices import price_history
+from ui.format import escape_markdown
 from ui.resources import engine, price_book, prices_changed
 
 RATE_LABELS = {
@@ -142,11 +143,11 @@ def _price_form(prefix: str, current: PriceOverride | None) -> None:
                     override_id=current.id if current else None,
                 )
             except PriceError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
             else:
                 prices_changed()
                 st.session_state["prices_flash"] = (
-                    f"Saved {saved.model} from {saved.effective_from}."
+                    f"Saved {escape_markdown(saved.model)} from {saved.effective_from}."
                 )
                 st.rerun()
 

@@ -36,7 +36,8 @@ from ui.charts.routing import (
     suggestion_display,
     waterfall_chart,
 )
-from ui.format import share, usd
+from ui.exports import csv_bytes
+from ui.format import counts_text, escape_markdown, names_text, share, usd
 from ui.resources import config, engine, price_book
 
 ANY = "Any"
@@ -81,9 +82,10 @@ def _traffic(url: str, start: date, end: date, filters: tuple, cuts: tuple) -> p
     )
 
 
-def _sentence(text: str) -> str:
-    """`text` ending in a full stop, unless it ends in a question mark or a full stop already."""
-    return text if text.endswith(("?", ".")) else f"{text}."
+def _sentence(text: object) -> str:
+    """`text` escaped for Markdown, ending in a full stop unless it ends in `?` or `.` already."""
+    text = str(text)
+    return escape_markdown(text if text.endswith(("?", ".")) else f"{text}.")
 
 
 def _move(index: int, step: int) -> None:
@@ -147,9 +149,10 @@ def _plan_source(plans: list) -> Source:
     try:
         frame, days, when = traffic_from_plan(params)
     except ValueError as exc:
-        st.error(f"This saved plan cannot be simulated: {exc}")
+        st.error(f"This saved plan cannot be simulated: {_sentence(exc)}")
         return Source()
-    st.caption(f"One month of the plan: {frame['requests'].sum():,} requests on {params['model']}.")
+    model = escape_markdown(params["model"])
+    st.caption(f"One month of the plan: {frame['requests'].sum():,} requests on {model}.")
     return Source(lambda _cuts: frame, days, when, frame["model"].unique().tolist())
 
 
@@ -186,11 +189,11 @@ def _rule_list() -> list[Rule]:
             Rule.from_dict(data)
         except RuleError as exc:
             st.session_state[RULES].remove(data)
-            st.warning(f"A saved rule was dropped: {exc}.")
+            st.warning(f"A saved rule was dropped: {_sentence(exc)}")
     rules = [Rule.from_dict(d) for d in st.session_state[RULES]]
     for index, rule in enumerate(rules):
         c0, c1, c2, c3 = st.columns([12, 1, 1, 1], vertical_alignment="center")
-        c0.markdown(f"**{index + 1}.** {rule.label()}")
+        c0.markdown(f"**{index + 1}.** {escape_markdown(rule.label())}")
         up, down = f"routing_up_{index}", f"routing_down_{index}"
         c1.button("↑", key=up, on_click=_move, args=(index, -1), disabled=index == 0)
         c2.button("↓", key=down, on_click=_move, args=(index, 1), disabled=index == len(rules) - 1)
@@ -261,7 +264,7 @@ def _rule_form(
                 when,
             )
         except RuleError as exc:
-            st.error(f"Rule not added: {_sentence(str(exc))}")
+            st.error(f"Rule not added: {_sentence(exc)}")
 
 
 def _typed_rule(when: date | None) -> None:
@@ -274,7 +277,7 @@ def _typed_rule(when: date | None) -> None:
         try:
             _add(parse_rule(spec), when)
         except RuleError as exc:
-            st.error(f"Rule not added: {_sentence(str(exc))}")
+            st.error(f"Rule not added: {_sentence(exc)}")
 
 
 def _save_and_export(result: object, source: Source) -> None:
@@ -293,11 +296,12 @@ def _save_and_export(result: object, source: Source) -> None:
         }
         try:
             save_scenario(engine(), name=name, params=params, kind="routing")
-            st.session_state["routing_flash"] = f"Saved simulation “{name.strip()}”."
+            saved = escape_markdown(name.strip())
+            st.session_state["routing_flash"] = f"Saved simulation “{saved}”."
             st.rerun()
         except ScenarioError as exc:
-            st.error(str(exc))
-    csv = export_frame(result).to_csv(index=False)
+            st.error(escape_markdown(exc))
+    csv = csv_bytes(export_frame(result))
     e3.download_button("Download CSV", csv, "routing-simulation.csv", "text/csv", key="routing_csv")
 
 
@@ -321,7 +325,7 @@ def _simulation(source: Source, rules: list[Rule]) -> None:
         traffic = source.load(cut_points(rules, book, source.when))
         result = simulate(traffic, rules, book, when=source.when, period_days=source.period_days)
     except RuleError as exc:
-        st.error(f"{_sentence(str(exc))} Edit or remove that rule.")
+        st.error(f"{_sentence(exc)} Edit or remove that rule.")
         return
     if result.requests == 0:
         st.info("No priced requests on these days with these filters. Widen the range.")
@@ -332,7 +336,7 @@ def _simulation(source: Source, rules: list[Rule]) -> None:
     c3.metric("Savings", usd(result.savings_usd), delta=share(saved_share) if saved_share else None)
     c4.metric("Savings per month", usd(result.monthly(result.savings_usd)), help="30-day month.")
     if result.unpriced:
-        left_out = ", ".join(f"{m} ({n:,} requests)" for m, n in result.unpriced.items())
+        left_out = counts_text(result.unpriced, "requests")
         st.warning(
             f"Left out, not in the price book: {left_out}. Add a custom price to count them."
         )
@@ -376,7 +380,7 @@ def _suggestions(source: Source, targets: list[str], default_target: int) -> Non
         period_days=source.period_days,
     )
     if found.premium_requests == 0:
-        st.info(f"No traffic on models dearer than {cheap} in this period.")
+        st.info(f"No traffic on models dearer than {escape_markdown(cheap)} in this period.")
         return
     k1, k2 = st.columns(2)
     k1.metric(
@@ -410,7 +414,7 @@ def _plan_vs_actual(url: str, first: date | None, last: date | None) -> None:
         actual = _traffic(url, month_start, month_end, ((), (), ()), (INPUT_CUTS, ()))
         variance = plan_vs_actual(plan, actual, price_book(), plan_when=plan_when or month_start)
     except ValueError as exc:
-        st.error(f"Cannot compare: {exc}.")
+        st.error(f"Cannot compare: {_sentence(exc)}")
         return
     w1, w2, w3 = st.columns(3)
     w1.metric("Plan", usd(variance.plan_usd), help=f"{variance.plan_requests:,} requests")
@@ -423,7 +427,7 @@ def _plan_vs_actual(url: str, first: date | None, last: date | None) -> None:
         "Price: what was charged vs the plan's prices. The four add up exactly to the difference."
     )
     if variance.unpriced:
-        st.warning(f"Not in the price book: {', '.join(variance.unpriced)}.")
+        st.warning(f"Not in the price book: {names_text(variance.unpriced)}.")
 
 
 st.title("Routing simulator")

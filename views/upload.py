@@ -22,8 +22,18 @@ from db.ingest import (
     reprice,
     save_mapping,
 )
-from ui.format import usd
+from ui.exports import csv_bytes
+from ui.format import counts_text, escape_markdown, names_text, usd
 from ui.resources import data_changed, engine, price_book
+from ui.uploads import (
+    delete_notice,
+    deleted_text,
+    file_head,
+    limit_text,
+    stored_rows,
+    upload_limit_mb,
+    within_limit,
+)
 
 AUTO = "Detect automatically"
 NONE = "(not in this file)"
@@ -39,9 +49,12 @@ st.caption(
 if flash := st.session_state.pop("upload_flash", None):
     st.success(flash)
 
-files = st.file_uploader(
+LIMIT_MB = upload_limit_mb()
+chosen_files = st.file_uploader(
     "Log files", accept_multiple_files=True, key="upload_files", help="Several files at once."
 )
+st.caption(limit_text(LIMIT_MB))
+files = within_limit(chosen_files or [], LIMIT_MB)
 c1, c2 = st.columns(2)
 FORMATS = format_descriptions()
 fmt_label = c1.selectbox(
@@ -56,25 +69,25 @@ project = c2.text_input(
 fmt = None if fmt_label == AUTO else fmt_label
 
 
-def _is_csv(data: bytes, name: str) -> bool:
+def _is_csv(head: bytes, name: str) -> bool:
     if fmt:
         return fmt == "csv"
     try:
-        return file_shape(data[: 1 << 20], name) == "csv"
+        return file_shape(head, name) == "csv"
     except FileFormatError:
         return False
 
 
 mappings: dict[str, dict[str, str]] = {}
-for upload in files or []:
-    data = upload.getvalue()
-    if not _is_csv(data, upload.name):
+for upload in files:
+    head = file_head(upload)
+    if not _is_csv(head, upload.name):
         continue
-    columns = csv_header(data)
+    columns = csv_header(head)
     if not columns:
         continue
     remembered = load_mapping(engine(), columns) or guess_mapping(columns)
-    with st.expander(f"Map the columns of {upload.name}", expanded=True):
+    with st.expander(f"Map the columns of {escape_markdown(upload.name)}", expanded=True):
         st.caption(
             "Pick the column that holds each field (remembered for files with this header). "
             f"Required: {', '.join(REQUIRED_FIELDS)}."
@@ -93,17 +106,17 @@ for upload in files or []:
                 chosen[name] = pick
         mappings[upload.file_id] = chosen
 
-if st.button(
-    f"Ingest {len(files or [])} file(s)", key="upload_go", type="primary", disabled=not files
-):
+if st.button(f"Ingest {len(files)} file(s)", key="upload_go", type="primary", disabled=not files):
     bar = st.progress(0.0, text="Reading…")
     reports: list[IngestReport] = []
     for n, upload in enumerate(files):
         mapping = mappings.get(upload.file_id)
         if mapping:
-            save_mapping(engine(), csv_header(upload.getvalue()), mapping)
+            save_mapping(engine(), csv_header(file_head(upload)), mapping)
 
-        def step(done: int, total: int | None, n: int = n, name: str = upload.name) -> None:
+        label = escape_markdown(upload.name)  # the progress text is Markdown
+
+        def step(done: int, total: int | None, n: int = n, name: str = label) -> None:
             share = (done / total) if total else 1.0
             bar.progress(min(1.0, (n + share) / len(files)), text=f"{name}: {share:.0%}")
 
@@ -141,19 +154,20 @@ if reports:
     m[4].metric("Cost added", usd(total.cost_usd))
     for report in reports:
         if report.file_error:
-            st.error(f"**{report.file_name}**: {report.file_error}")
+            st.error(
+                f"**{escape_markdown(report.file_name)}**: {escape_markdown(report.file_error)}"
+            )
     if total.unpriced_models:
-        listed = ", ".join(f"{m} ({n:,})" for m, n in sorted(total.unpriced_models.items()))
+        listed = counts_text(dict(sorted(total.unpriced_models.items())))
         st.warning(
             f"Unpriced models — stored, shown as unpriced and not counted as $0: {listed}. "
             "Add a custom price in Settings → Price book, then press Re-price all."
         )
     if total.scrubbed:
-        listed = ", ".join(f"{k} ({n:,})" for k, n in total.scrubbed.items())
-        st.info(f"Scrubbed before storing: {listed}")
+        st.info(f"Scrubbed before storing: {counts_text(total.scrubbed)}")
     if total.conflict_ids:
         st.warning(
-            f"Conflicting request ids (first copy kept): {', '.join(total.conflict_ids[:20])}"
+            f"Conflicting request ids (first copy kept): {names_text(total.conflict_ids[:20])}"
         )
     if total.errors:
         errors = pd.DataFrame([e.__dict__ for e in total.errors])
@@ -163,7 +177,7 @@ if reports:
         )
         st.download_button(
             "Download rejected lines (CSV)",
-            errors.to_csv(index=False).encode(),
+            csv_bytes(errors),
             file_name="rejected.csv",
             mime="text/csv",
             key="upload_rejected_csv",
@@ -207,13 +221,13 @@ else:
     target = d1.selectbox(
         "Upload to delete", list(labels), format_func=labels.get, key="upload_delete_id"
     )
-    sure = d2.checkbox("Also delete its rows", key="upload_delete_confirm")
+    rows = stored_rows(history, target)
+    sure = d2.checkbox(f"Also delete its {rows:,} requests", key="upload_delete_confirm")
+    st.warning(delete_notice(history, target), icon=":material/warning:")
     if d3.button("Delete upload", key="upload_delete", disabled=not sure):
         removed = delete_upload(engine(), target)
         data_changed()
-        st.session_state["upload_flash"] = (
-            f"Deleted upload #{target} and its {removed or 0:,} requests."
-        )
+        st.session_state["upload_flash"] = deleted_text(history, target, removed or 0)
         st.session_state.pop("upload_reports", None)
         st.rerun()
 

@@ -140,7 +140,7 @@ row2[2].metric("P95 latency", fmt.millis(k.p95_latency_ms), border=True)
 row2[3].metric("429 responses", f"{k.rate_limited:,}", border=True)
 
 if report.unpriced:
-    listed = ", ".join(f"{m} ({n:,} requests)" for m, n in report.unpriced.items())
+    listed = fmt.counts_text(report.unpriced, "requests")
     st.warning(
         f"Unpriced models: {listed}. Their cost is unknown, not zero, so spend and averages "
         "above leave them out. Add a custom price on the Price book page, then run "

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from db.budgets import list_budgets, list_events, list_rules, set_budget
 from db.engine import make_engine
 from db.models import DailyRollup
+from tests.app.shown import shown
 from tests.pages import ROOT
 
 AS_OF_DAY = date(2026, 3, 20)
@@ -85,7 +86,7 @@ def test_a_misspelt_scope_is_refused_with_a_suggestion(url: str) -> None:
     at.text_input(key="budgets_scope_new").set_value("project:serch")
     at.button(key="budgets_save_new").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == [
+    assert [shown(e.value) for e in at.error] == [
         "no project named 'serch' has traffic; did you mean search?"
     ]
     assert list_budgets(make_engine(url)) == []
@@ -101,10 +102,11 @@ def test_a_budget_for_a_model_before_launch_says_it_has_no_traffic(url: str) -> 
     (budget,) = list_budgets(make_engine(url))
     assert budget.scope == "model:gpt-4o"
     assert any(
-        "No traffic for model:gpt-4o yet: its spend counts from the first request." in c.value
+        "No traffic for model:gpt-4o yet: its spend counts from the first request."
+        in shown(c.value)
         for c in at.caption
     )
-    assert any("**Launch** · model:gpt-4o" in m.value for m in at.markdown)
+    assert any("**Launch** · model:gpt-4o" in shown(m.value) for m in at.markdown)
 
 
 def test_card_forecast_and_acknowledge(url: str) -> None:

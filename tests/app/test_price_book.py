@@ -6,6 +6,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.app.shown import shown
 from tests.pages import ROOT
 
 
@@ -39,7 +40,7 @@ def test_add_edit_and_delete_a_custom_price(at):
     at.number_input(key="prices_new_output_mtok").set_value(1.6)
     at.button[-1].click().run()  # the add form's submit button
     assert not at.exception
-    assert any("Saved acme-ft-1" in s.value for s in at.success)
+    assert any("Saved acme-ft-1" in shown(s.value) for s in at.success)
     at.text_input(key="prices_search").set_value("acme").run()
     assert list(_table(at)["model"]) == ["acme-ft-1"]
     assert any("override #" in str(v) for v in _table(at)["source"])

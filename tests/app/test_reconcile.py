@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.app.shown import shown
 from tests.integrations.fake_openai import (
     FakeOpenAI,
     Reply,
@@ -84,7 +85,7 @@ def log_calls(db_file: Path) -> None:
 
 
 def texts(elements: object) -> str:
-    return " ".join(str(e.value) for e in elements)  # type: ignore[attr-defined]
+    return " ".join(shown(str(e.value)) for e in elements)  # type: ignore[attr-defined]
 
 
 def test_empty_state_without_key_explains_what_to_do(db_file: Path) -> None:

@@ -15,6 +15,7 @@ from core.plans import Workload
 from db.engine import make_engine
 from db.models import RequestLog
 from db.scenarios import list_scenarios, save_scenario
+from tests.app.shown import shown
 from tests.rows import with_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +117,7 @@ def test_a_typed_rule_naming_nothing_is_refused_with_a_suggestion(db_url: str) -
     _fill(db_url)
     at = _type_rule(_open(), "model=gpt-4x,target=gpt-4o-mini")
     assert not at.exception
-    assert [e.value for e in at.error] == [
+    assert [shown(e.value) for e in at.error] == [
         "Rule not added: no model named 'gpt-4x' has traffic or a price; did you mean "
         "gpt-4, gpt-4o or gpt-5.4?"
     ]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import orjson
 import pytest
 import streamlit as st
+from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from tests.pages import ROOT
+from ui.format import escape_markdown
 
 GOOD = {"timestamp": "2025-06-01T10:00:00Z", "request_id": "a1", "model": "gpt-4o-mini",
         "input_tokens": 1000, "output_tokens": 200, "latency_ms": 800, "status": 200}  # fmt: skip
@@ -81,3 +85,51 @@ def test_reprice_button(at: AppTest) -> None:
     at.button(key="upload_reprice").click().run()
     assert not at.exception
     assert any("Re-priced 1 requests" in s.value for s in at.success)
+
+
+def test_the_upload_limit_is_stated_beside_the_uploader(at: AppTest) -> None:
+    configured = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    limit_mb = configured["server"]["maxUploadSize"]
+    assert limit_mb == 512
+    assert any(f"Up to {limit_mb} MB per file" in c.value for c in at.caption)
+
+
+def test_a_file_over_the_limit_is_refused_with_a_message(at: AppTest) -> None:
+    before = config.get_option("server.maxUploadSize")
+    config.set_option("server.maxUploadSize", 1)
+    try:
+        big = jsonl(GOOD) + b" " * (1 << 20)
+        at.file_uploader(key="upload_files").set_value(
+            [("big_[1].jsonl", big, "application/json"), ("a.jsonl", jsonl(GOOD), "text/plain")]
+        ).run()
+    finally:
+        config.set_option("server.maxUploadSize", before)
+    assert not at.exception
+    (error,) = at.error
+    assert escape_markdown("big_[1].jsonl") in error.value
+    assert "over the 1 MB upload limit" in error.value
+    assert at.button(key="upload_go").label == "Ingest 1 file(s)"
+
+
+def test_delete_names_its_rows_and_how_to_restore_them(at: AppTest) -> None:
+    first = jsonl(GOOD, {**GOOD, "request_id": "a2"})
+    second = jsonl(GOOD, {**GOOD, "request_id": "b1"})  # a1 again: a duplicate, not stored twice
+    for name, data in (("first.jsonl", first), ("second.jsonl", second)):
+        at.file_uploader(key="upload_files").set_value((name, data, "application/json")).run()
+        at.button(key="upload_go").click().run()
+    history = at.dataframe[-1].value.set_index("file_name")
+    assert history.loc["second.jsonl", "duplicates"] == 1
+    first_id, second_id = (int(history.loc[f, "id"]) for f in ("first.jsonl", "second.jsonl"))
+    at.selectbox(key="upload_delete_id").set_value(first_id).run()
+    assert at.checkbox(key="upload_delete_confirm").label == "Also delete its 2 requests"
+    notice = at.warning[-1].value
+    assert f"Deleting #{first_id} {escape_markdown('first.jsonl')} removes the 2 requests" in notice
+    assert f"#{second_id} {escape_markdown('second.jsonl')} (1)" in notice
+
+    at.checkbox(key="upload_delete_confirm").check().run()
+    at.button(key="upload_delete").click().run()
+    assert not at.exception
+    (done,) = at.success
+    assert "and its 2 requests" in done.value
+    restore = f"ingest their files again: #{second_id} {escape_markdown('second.jsonl')}"
+    assert restore in done.value

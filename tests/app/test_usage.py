@@ -12,7 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 from core.stats import LATENCY_EDGES_MS
 from db.engine import make_engine
+from db.ingest import ingest_records
 from db.models import DailyRollup, LatencyDaily, LatencyHistogram
+from tests.app.shown import shown
 from ui import format as fmt
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +101,7 @@ def test_kpis_show_the_hand_computed_figures(app_db):
     assert kpis["Tokens"] == fmt.tokens(14_500 + 7_100) == "21.6k"
     e = LATENCY_EDGES_MS  # all 12 in bucket 30: P95 = 95 % of the way through it
     assert kpis["P95 latency"] == fmt.millis(e[30] + 0.95 * (e[31] - e[30]))
-    assert "acme-7b (5 requests)" in at.warning[0].value
+    assert "acme-7b (5 requests)" in shown(at.warning[0].value)
     assert len(at.get("plotly_chart")) >= 7
 
 
@@ -147,3 +149,20 @@ def test_a_model_logged_under_two_names_is_one_row_with_a_drill_down(app_db):
     at.multiselect(key="usage_models").set_value(["gpt-4o"])
     at.button(key="usage_apply").click().run()
     assert _metrics(at)["Requests"] == "15" and _metrics(at)["Spend"] == "$0.13"
+
+
+def test_a_model_named_like_markdown_is_shown_as_text(app_db):
+    name = "![x](http://127.0.0.1:9/pixel.png)"
+    record = {"timestamp": "2026-11-02T10:00:00Z", "request_id": "h1", "model": name,
+              "input_tokens": 10, "output_tokens": 5,
+              "project": "[p](http://127.0.0.1:9/)"}  # fmt: skip
+    report = ingest_records(make_engine(app_db), [record], source="probe", file_name="h.jsonl")
+    assert report.accepted == 1 and report.unpriced_models == {name: 1}
+    at = _usage_page()
+    (warning,) = at.warning
+    assert fmt.escape_markdown(name) in warning.value
+    assert "![" not in warning.value and "](" not in warning.value
+    audit = at.table[-1].value  # st.table reads Markdown in its cells
+    assert audit["Model"].tolist() == [fmt.escape_markdown(name)]
+    markdown = [*at.markdown, *at.caption, *at.warning, *at.info, *at.error, *at.success]
+    assert not [m.value for m in markdown if "![" in m.value or "](http" in m.value]

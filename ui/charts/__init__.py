@@ -5,6 +5,8 @@ One module per area (usage, plans, budgets, routing, prices); shared styling liv
 
 from __future__ import annotations
 
+from html import escape
+
 import plotly.graph_objects as go
 
 FONT = "Inter, system-ui, sans-serif"
@@ -21,3 +23,8 @@ def style(fig: go.Figure, *, title: str | None = None, height: int = 360) -> go.
         hovermode="x unified",
     )
     return fig
+
+
+def figure_text(text: object) -> str:
+    """Text from a log or a user, shown as itself in a figure (Plotly reads tags and entities)."""
+    return escape(str(text), quote=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.charts import style
+from ui.charts import figure_text, style
 
 SPLIT = {
     "uncached_input_usd": ("Uncached input", "#4C78A8"),
@@ -79,7 +79,7 @@ def models_chart(frame: pd.DataFrame, limit: int = 25) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=_floats(shown["monthly_usd"]),
-            y=shown["provider"] + " · " + shown["model"],
+            y=(shown["provider"] + " · " + shown["model"]).map(figure_text),
             orientation="h",
             marker_color=colors,
             hovertemplate="%{y}: $%{x:,.2f} a month<extra></extra>",
@@ -169,6 +169,11 @@ def scenarios_chart(frame: pd.DataFrame) -> go.Figure:
     """Monthly cost of each saved scenario, stacked by what is billed."""
     fig = go.Figure()
     for key, (label, color) in SPLIT.items():
-        fig.add_bar(x=frame["scenario"], y=_floats(frame[key]), name=label, marker_color=color)
+        fig.add_bar(
+            x=frame["scenario"].map(figure_text),
+            y=_floats(frame[key]),
+            name=label,
+            marker_color=color,
+        )
     fig.update_layout(barmode="stack", yaxis={"title": "USD per month", "tickprefix": "$"})
     return style(fig, height=340)

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.charts import style
+from ui.charts import figure_text, style
 from ui.format import usd
 
 BEFORE, AFTER = "#9DB4D3", "#2E7D5B"
@@ -28,7 +28,7 @@ def before_after_chart(models: pd.DataFrame) -> go.Figure:
         ("scenario_usd", "After", AFTER),
     ):
         fig.add_bar(
-            x=models["model"],
+            x=models["model"].map(figure_text),
             y=_floats(models[column]),
             name=name,
             marker_color=color,

@@ -14,8 +14,8 @@ from plotly.subplots import make_subplots
 
 from core.costs import picos_to_usd
 from core.stats import OUTPUT_EDGES_TOKENS
-from ui.charts import style
-from ui.format import share, usd
+from ui.charts import figure_text, style
+from ui.format import escape_markdown, share, usd
 
 PICOS_PER_USD = 1e12
 NONE_LABEL = "(none)"
@@ -52,7 +52,7 @@ def daily_cost_by_model(daily: pd.DataFrame) -> go.Figure:
         return _empty()
     fig = go.Figure()
     for model, group in daily.groupby("model_id", sort=True):
-        fig.add_bar(x=group["day"], y=usd_float(group["cost_pusd"]), name=str(model))
+        fig.add_bar(x=group["day"], y=usd_float(group["cost_pusd"]), name=figure_text(model))
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title="USD", tickprefix="$")
     return style(fig)
@@ -100,7 +100,7 @@ def latency_per_day(latency: pd.DataFrame) -> go.Figure:
             fig.add_scatter(
                 x=group["day"],
                 y=group[column],
-                name=f"{model} {label}",
+                name=f"{figure_text(model)} {label}",
                 legendgroup=str(model),
                 mode="lines",
                 line={"color": color, "dash": dash},
@@ -119,12 +119,15 @@ def cost_by_project(by_project: pd.DataFrame) -> go.Figure:
     """Horizontal stacked bars: spend per project, split by feature."""
     if by_project.empty:
         return _empty()
-    frame = by_project.assign(project=_label(by_project["project"]))
-    frame = frame.assign(feature=_label(frame["feature"]), usd=usd_float(frame["cost_pusd"]))
+    frame = by_project.assign(
+        project=_label(by_project["project"]).map(figure_text),
+        feature=_label(by_project["feature"]).map(figure_text),
+        usd=usd_float(by_project["cost_pusd"]),
+    )
     order = frame.groupby("project")["usd"].sum().sort_values().index.tolist()
     fig = go.Figure()
     for feature, group in frame.groupby("feature", sort=True):
-        fig.add_bar(y=group["project"], x=group["usd"], name=str(feature), orientation="h")
+        fig.add_bar(y=group["project"], x=group["usd"], name=feature, orientation="h")
     fig.update_layout(barmode="stack", hovermode="y unified")
     fig.update_yaxes(categoryorder="array", categoryarray=order)
     fig.update_xaxes(title="USD", tickprefix="$")
@@ -251,10 +254,10 @@ def status_table(by_status: pd.DataFrame) -> pd.DataFrame:
 
 
 def audit_table(by_model: pd.DataFrame) -> pd.DataFrame:
-    """max_tokens audit per model, formatted for a static table."""
+    """max_tokens audit per model, formatted for a static table (`st.table` reads Markdown)."""
     return pd.DataFrame(
         {
-            "Model": by_model["model_id"],
+            "Model": by_model["model_id"].map(escape_markdown),
             "Responses": [f"{n:,}" for n in by_model["requests"]],
             "Cut by max_tokens": [f"{n:,}" for n in by_model["truncated"]],
             "Share cut": [share(v, 2) for v in by_model["truncated_share"]],
