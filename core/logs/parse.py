@@ -1,11 +1,13 @@
 """One log file, read: shape, format, and its records as validated blocks of events.
 
-    file -> shape (lines, array, document, csv) -> raw blocks of parsed records
-         -> format (detected from many records, or given) -> canonical columns (format.map)
-         -> one validation (core.logs.events) -> content dropped, secrets redacted -> Block
+    file -> shape (lines, array, document, csv, protobuf) -> raw blocks of parsed records
+         -> format (detected from many records, or given) -> rows (format.expand, if any)
+         -> canonical columns (format.map) -> one validation (core.logs.events)
+         -> content dropped, secrets redacted -> Block
 
-Each `Block` holds the accepted events of up to CHUNK_ROWS records in line order, and the
-rejected ones with their line, field and reason. Nothing here touches a database.
+Each `Block` holds the accepted events of up to CHUNK_ROWS records in line order (more when a
+format expands each record into many rows), and the rejected ones with their line, field and
+reason. Nothing here touches a database.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import orjson
 
 from core.logs import formats, readers
 from core.logs.events import TEXT_COLUMNS, Events, validate
-from core.logs.formats import Format
+from core.logs.formats import SCRUBBED, Format
 from core.logs.privacy import (
     CONTENT_KEYS,
     Scrub,
@@ -96,9 +98,9 @@ class LogFile:
         self.state: dict[str, Any] = {}
         head = self.stream.read(readers.HEAD_BYTES)
         self.stream.seek(0)
-        self.shape = readers.shape_of(head, file_name)
+        self.shape = readers.shape_of(head, file_name, protobuf=_names_protobuf(fmt))
         chosen = self._chosen(fmt)
-        self._raw = self._raw_blocks(mapping)
+        self._raw = self._raw_blocks(mapping, chosen)
         self._first = next(self._raw, None)
         self.format = chosen or self._detected()
         self.source = default_source(self.format, self.project)
@@ -138,12 +140,17 @@ class LogFile:
     def _detected(self) -> Format:
         """The format most of the first block's records have."""
         records = self._first.records[:DETECT_RECORDS] if self._first else []
-        found = formats.detect(records, "csv" if self.shape == "csv" else "json")
+        found = formats.detect(records, _format_shape(self.shape))
         if found is None:
             raise FileFormatError("no record of this file is in a known log format")
         return formats.get(found)
 
     def _check_shape(self, chosen: Format) -> None:
+        if (chosen.shape == "protobuf") != (self.shape == "protobuf"):
+            raise FileFormatError(
+                f"the {chosen.name} format reads "
+                + ("OTLP protobuf files" if chosen.shape == "protobuf" else "text, not protobuf")
+            )
         if chosen.shape == "csv" and self.shape != "csv":
             raise FileFormatError(
                 "this looks like JSON, not CSV; choose a JSON format (or let it be detected)"
@@ -153,7 +160,11 @@ class LogFile:
                 "this looks like CSV, not JSON; choose the CSV format and map its columns"
             )
 
-    def _raw_blocks(self, mapping: Mapping[str, str] | None) -> Iterator[RawBlock]:
+    def _raw_blocks(
+        self, mapping: Mapping[str, str] | None, chosen: Format | None = None
+    ) -> Iterator[RawBlock]:
+        if self.shape == "protobuf":
+            return _decoded_blocks((chosen or formats.decoder(self.shape)).decode, self.stream)
         if self.shape == "csv":
             return self._csv_blocks(mapping)
         if self.shape == "array":
@@ -228,7 +239,7 @@ class LogFile:
         """Map, validate and scrub one raw block."""
         rejected = list(raw.errors)
         plain = set(map(type, raw.records)) <= {dict}  # parsed JSON objects: one look in C
-        twice = repeated_keys(raw) if plain and self.shape != "csv" else {}
+        twice = repeated_keys(raw) if plain and self.shape in ("lines", "array", "document") else {}
         rejected += [(raw.lines[i], RecordError(key, TWICE)) for i, key in twice.items()]
         keep = (
             range(len(raw.records))
@@ -248,15 +259,36 @@ class LogFile:
             )
         keys = set().union(*raw.records) if plain else None  # every key of the block, once
         self._count_content(raw.records, keys)
-        mapped = self.format.map(raw.records, self.state)  # type: ignore[misc]
+        records, record_lines = self._expanded(raw, rejected)
+        mapped = self.format.map(records, self.state)  # type: ignore[misc]
         events, errors = validate(mapped)
-        lines = np.asarray(raw.lines, dtype=np.int64)
+        lines = np.asarray(record_lines, dtype=np.int64)
         rejected += [(int(lines[row]), err) for row, err in errors]
         events["line"] = lines[events.pop("row")]
         self._scrub_secrets(events, raw, keys)
         if self.project:
             events["project"][events["project"] == ""] = self.project
         return Block(events, sorted(rejected, key=lambda item: item[0]))
+
+    def _expanded(self, raw: RawBlock, rejected: list) -> tuple[list[Any], list[int]]:
+        """The records to map and their lines: as read, or the rows each record expands to
+        (each with its record's line; the content fields a row names are counted)."""
+        expand = self.format.expand
+        if expand is None:
+            return raw.records, raw.lines
+        rows: list[Any] = []
+        lines: list[int] = []
+        for line, record in zip(raw.lines, raw.records, strict=True):
+            try:
+                found = expand(record)
+            except RecordError as err:
+                rejected.append((line, err))
+                continue
+            for row in found:
+                self.scrub.add_content(row.pop(SCRUBBED, None) or ())
+            rows += found
+            lines += [line] * len(found)
+        return rows, lines
 
     def _count_content(self, records: list[Mapping[str, Any]], keys: set | None) -> None:
         """Count the content fields the records hold (dropped: never stored)."""
@@ -321,6 +353,33 @@ def redact_column(values: np.ndarray) -> int:
     for i in rows:
         values[i] = redact(values[i])
     return len(rows)
+
+
+def _names_protobuf(name: str | None) -> bool:
+    """Whether the format a caller named reads protobuf files (an unknown name is refused
+    later, with the list of formats)."""
+    found = formats.registry().get(name) if name else None
+    return found is not None and found.shape == "protobuf"
+
+
+def _format_shape(shape: str) -> str:
+    """The format shape that reads a file shape: "csv", "protobuf", else "json"."""
+    return shape if shape in ("csv", "protobuf") else "json"
+
+
+def _decoded_blocks(decode: Any, stream: BinaryIO) -> Iterator[RawBlock]:
+    """A binary file's records as its format decodes them, in blocks of up to CHUNK_ROWS
+    (raw bytes made for the secret scan)."""
+    block = RawBlock()
+    for number, record in decode(stream):
+        if isinstance(record, RecordError):
+            block.errors.append((number, record))
+            continue
+        block.add(number, record, orjson.dumps(record))
+        if len(block.records) >= CHUNK_ROWS:
+            yield block
+            block = RawBlock()
+    yield block
 
 
 def _missing(keep: list[int], size: int) -> list[int]:

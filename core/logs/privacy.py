@@ -43,6 +43,10 @@ CONTENT_KEYS = frozenset(
         "tools",
         "response_text",
         "prompt_text",
+        "contents",
+        "candidates",
+        "inputBodyJson",
+        "outputBodyJson",
     }
 )
 

@@ -3,7 +3,8 @@
 A file is read a block at a time whatever its size; a record (line or array element) longer
 than MAX_LINE_BYTES is skipped unread and reported. The shape of a file (JSON lines, one JSON
 array, one pretty-printed JSON document, CSV) is told from its first bytes and, for JSON,
-from several of its first lines, never from the first line alone.
+from several of its first lines, never from the first line alone. One binary shape is known:
+OTLP protobuf trace exports ("protobuf"), which the format of that shape decodes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ WHOLE_DOCUMENT_BYTES = 64 << 20  # a pretty-printed single JSON document is read
 BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"
 BINARY_SHARE = 0.1  # a head with more than this share of non-text bytes is not a log
+PROTOBUF_SUFFIXES = (".pb", ".bin", ".protobuf")
+OTLP_FIRST_TAG = 0x0A  # field 1 (resource_spans), length-delimited
 
 Line = tuple[int, bytes | None]  # (line number, bytes), None for a line over the size limit
 
@@ -49,9 +52,14 @@ def looks_binary(head: bytes) -> bool:
     return odd > BINARY_SHARE * len(text)
 
 
-def shape_of(head: bytes, file_name: str = "") -> str:
-    """ "lines", "array", "document" (one pretty-printed JSON value) or "csv"; FileFormatError
-    for an empty or binary file or one that is neither JSON nor CSV."""
+def shape_of(head: bytes, file_name: str = "", *, protobuf: bool = False) -> str:
+    """ "lines", "array", "document" (one pretty-printed JSON value), "csv" or "protobuf" (an
+    OTLP trace export, looked for in a binary file, a file named `.pb`, `.bin` or `.protobuf`,
+    or when `protobuf` says a protobuf format was chosen); FileFormatError for an empty or
+    other binary file or one that is neither JSON nor CSV."""
+    named = file_name.lower().removesuffix(".gz").endswith(PROTOBUF_SUFFIXES)
+    if head and (protobuf or named or looks_binary(head)) and looks_like_otlp_proto(head):
+        return "protobuf"
     body = head.removeprefix(BOM).lstrip()
     if not body:
         raise FileFormatError("the file is empty")
@@ -67,6 +75,41 @@ def shape_of(head: bytes, file_name: str = "") -> str:
     raise FileFormatError(
         "the file is not JSON or CSV (the first line does not start with { or [ and has no commas)"
     )
+
+
+def looks_like_otlp_proto(head: bytes) -> bool:
+    """Whether a file's head starts an OTLP ExportTraceServiceRequest: one message, or one after
+    a 4-byte big-endian length (the Collector's file exporter); the first resource's spans must
+    parse when the head holds them whole."""
+    if head[:1] == b"\x00" and len(head) > 4:
+        size = int.from_bytes(head[:4], "big")
+        head = head[4 : 4 + size]
+    if head[:1] != bytes([OTLP_FIRST_TAG]):
+        return False
+    size, start = _varint(head, 1)
+    if size is None or size == 0:
+        return False
+    if start + size > len(head):
+        return True  # a first resource larger than the head: its tag and length are all we see
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans
+
+    try:
+        return bool(ResourceSpans.FromString(head[start : start + size]).ListFields())
+    except DecodeError:
+        return False
+
+
+def _varint(data: bytes, at: int) -> tuple[int | None, int]:
+    """A protobuf varint at `at`: (value, the position after it), or (None, at) if cut."""
+    value, shift = 0, 0
+    while at < len(data) and shift < 64:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if not byte & 0x80:
+            return value, at
+    return None, at
 
 
 def _some_line_parses(body: bytes) -> bool:

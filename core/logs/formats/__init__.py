@@ -4,6 +4,16 @@ A format only maps its shape to the canonical fields (`core.logs.events.FIELDS`)
 set validates them and the one writer stores them. To add a format, add a module to this
 package that defines `FORMAT = Format(...)`: a name, a description, a detection priority, a
 `detect(record)` test for one parsed record and a `map(records, state)` to canonical columns.
+
+Most formats map one record to one row. A format whose record holds many calls (an OTLP trace
+export holds many spans) also gives `expand(record) -> list[dict]`: `LogFile` applies it to each
+record before `map`, so `map` receives the expanded rows, each reported under the line of the
+record it came from. A record that cannot be expanded raises `RecordError` and is rejected whole;
+one that expands to no row (no model call in it) adds nothing. A row may name, under `SCRUBBED`,
+the content fields its source held; they are counted as dropped content and never stored.
+
+A format of a binary file shape (`shape="protobuf"`) gives `decode(stream)`, which yields the
+file's records as (number, record) pairs, or (number, RecordError) for one it cannot read.
 """
 
 from __future__ import annotations
@@ -11,15 +21,19 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, BinaryIO
 
 from core.logs.events import Mapped
+from core.logs.rules import RecordError
 
 Record = Mapping[str, Any]
 MapFn = Callable[[list[Record], dict[str, Any]], Mapped]
+ExpandFn = Callable[[Record], list[dict[str, Any]]]
+DecodeFn = Callable[[BinaryIO], Iterator[tuple[int, Record | RecordError]]]
+SCRUBBED = "_scrubbed"  # an expanded row's list of the content fields its source held
 
 
 @dataclass(frozen=True)
@@ -28,10 +42,12 @@ class Format:
 
     `kind` is "events" for request records, or "usage_buckets" / "billed_costs" for provider
     usage and cost pages (stored in their own tables by `rows`). `shape` is the file shape the
-    format comes in ("json" or "csv"); `family` the natural-key namespace of its records;
-    `wrappers` the keys whose objects may hold content (counted when dropped); `stored_keys`
-    the top-level keys whose text is stored as it is (a record with only those keys has no
-    other place for a secret than the stored labels, which are always searched).
+    format comes in ("json", "csv" or "protobuf"); `family` the natural-key namespace of its
+    records; `wrappers` the keys whose objects may hold content (counted when dropped);
+    `stored_keys` the top-level keys whose text is stored as it is (a record with only those
+    keys has no other place for a secret than the stored labels, which are always searched).
+    `expand` turns one record into the rows `map` reads (see the module docstring); `decode`
+    reads the records of a binary file.
     """
 
     name: str
@@ -45,6 +61,8 @@ class Format:
     family: str = ""
     wrappers: tuple[str, ...] = ()
     stored_keys: frozenset[str] | None = None
+    expand: ExpandFn | None = None
+    decode: DecodeFn | None = None
 
     @property
     def source_family(self) -> str:
@@ -66,6 +84,14 @@ def registry() -> dict[str, Format]:
 def get(name: str) -> Format:
     """The format called `name`; KeyError when there is none."""
     return registry()[name]
+
+
+def decoder(shape: str) -> Format:
+    """The first format (in detection order) that decodes files of a binary `shape`."""
+    found = [f for f in registry().values() if f.shape == shape and f.decode is not None]
+    if not found:
+        raise KeyError(shape)
+    return found[0]
 
 
 def descriptions() -> dict[str, str]:
