@@ -17,7 +17,9 @@ def demo(
     """Load 90 days of realistic demo traffic (skipped when the database has data)."""
     loaded = load_demo(open_db(db), force=force)
     typer.echo(
-        f"demo data loaded ({loaded:,} requests)" if loaded else "existing data kept, no demo loaded"
+        f"demo data loaded ({loaded:,} requests)"
+        if loaded
+        else "existing data kept, no demo loaded"
     )
 
 
