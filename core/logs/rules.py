@@ -182,7 +182,7 @@ def accept_status(value: object, error_type: str = "") -> int:
         return failure_status(error_type) if error_type else 200
     if isinstance(value, str):
         word = value.strip().lower()
-        if word.isdigit() and 100 <= int(word) <= 599:
+        if word.isascii() and word.isdigit() and 100 <= int(word) <= 599:
             return int(word)
         if word in OK_WORDS:
             return 200

@@ -165,7 +165,7 @@ def _checked(rule: Rule) -> Rule:
             "the rule does nothing: give target=..., batch_share=... or cache_uplift_points=..."
         )
     status = rule.status.lower()
-    if status and status not in ("ok", "error") and not status.isdigit():
+    if status and status not in ("ok", "error") and not (status.isascii() and status.isdigit()):
         raise RuleError(f"status must be ok, error or an HTTP code, got {rule.status!r}")
     return replace(rule, status=status)
 

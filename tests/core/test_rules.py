@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.costs import MAX_TOKENS
@@ -193,6 +193,7 @@ def test_column_forms_equal_their_definitions(values: list, plain: bool) -> None
     values=st.lists(SCALARS, max_size=10),
     kinds=st.lists(st.sampled_from(["", "rate_limit", "server_error"]), max_size=10),
 )
+@example(values=["\u00b2", "\u0663\u0660\u0660"], kinds=[])  # digits that are not ASCII digits
 def test_status_column_equals_its_definition(values: list, kinds: list) -> None:
     kinds = (kinds + [""] * len(values))[: len(values)]
     _same(_column(rules.status_column(values, kinds)), _scalar(rules.accept_status, values, kinds))

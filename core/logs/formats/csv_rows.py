@@ -95,7 +95,7 @@ def cell_value(name: str, raw: str | None) -> object:
         return float(value) if _NUMBER.fullmatch(value) else value
     if name == "latency_ms":
         return float(value) if _NUMBER.fullmatch(value) else value
-    if name == "status" and value.isdigit():
+    if name == "status" and value.isascii() and value.isdigit():
         return int(value)
     return value
 

@@ -86,7 +86,11 @@ def whole_number(value: object) -> int | None:
     settings (request parameters, error codes) that must not reject the call they describe."""
     if type(value) is int:
         return value
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
+    return (
+        int(value)
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
+        else None
+    )
 
 
 def mapping(value: object) -> Mapping[str, Any]:

@@ -179,7 +179,7 @@ def hex_id(value: object, size: int) -> str:
 
 def nanos(value: object) -> object:
     """Unix nanoseconds (a decimal string or a number) as an int; None when unset (0)."""
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     return None if value in (None, 0, "") else value
 
