@@ -62,20 +62,26 @@ def ingest_file(
     source: str | None = None,
     book: PriceBook | None = None,
     progress: Progress | None = None,
+    upload_key: str | None = None,
+    state: Mapping[str, Any] | None = None,
 ) -> IngestReport:
-    """Detect (or take) the format of one file and ingest it; whole-file problems -> file_error."""
+    """Detect (or take) the format of one file and ingest it; whole-file problems -> file_error.
+
+    With `upload_key`, every ingest under that key (and the same source) adds to one upload
+    row, a rolling upload (the live receiver's per key and day), instead of one per content."""
     if isinstance(stream, (str, Path)):
         with open(stream, "rb") as handle:
             name = file_name or Path(stream).name
             return ingest_file(
                 engine, handle, file_name=name, fmt=fmt, project=project, mapping=mapping,
-                source=source, book=book, progress=progress,
+                source=source, book=book, progress=progress, upload_key=upload_key, state=state,
             )  # fmt: skip
     report = IngestReport(file_name=redact(str(file_name or getattr(stream, "name", "upload"))))
     options = {"file_name": report.file_name, "fmt": fmt, "mapping": mapping, "project": project}
+    options["state"] = dict(state or {})  # settings the formats read (`format_state`)
     started = time.perf_counter()
     try:
-        _ingest_stream(engine, stream, options, report, source, book, progress)
+        _ingest_stream(engine, stream, options, report, source, book, progress, upload_key)
     except (FileFormatError, StoreError) as exc:
         _fail(engine, report, str(exc))
     except RollupOverflow:
@@ -90,10 +96,19 @@ def ingest_file(
 
 
 def _fail(engine: Engine, report: IngestReport, message: str) -> None:
+    """Record a whole-file problem; an upload row left without any stored row goes (one that
+    was re-used, or is rolling, keeps what earlier runs stored under it)."""
     report.file_error = message
-    if report.upload_id is not None and not report.accepted:
+    if report.upload_id is not None and not _stored_rows(engine, report.upload_id):
         delete_upload(engine, report.upload_id)
         report.upload_id = None
+
+
+def _stored_rows(engine: Engine, upload_id: int) -> int:
+    """The requests stored under an upload (kept on its row as chunks are stored)."""
+    with engine.connect() as conn:
+        found = conn.execute(select(UPLOAD.c.accepted).where(UPLOAD.c.id == upload_id)).scalar()
+    return int(found or 0)
 
 
 def _ingest_stream(
@@ -104,6 +119,7 @@ def _ingest_stream(
     source: str | None,
     book: PriceBook | None,
     progress: Progress | None,
+    upload_key: str | None = None,
 ) -> None:
     """Read, store and account one file; a large one parses in a worker meanwhile."""
     from db.prices import load_price_book
@@ -112,7 +128,7 @@ def _ingest_stream(
     stream.seek(0)
     path = _path_of(stream)
     worker = use_worker(path, size)
-    sha256 = "" if worker else file_digest(stream)[0]
+    sha256 = upload_key or ("" if worker else file_digest(stream)[0])
     log = LogFile(stream, **options)
     report.format, report.source = log.format.name, source or log.source
     if log.format.kind != "events":
@@ -125,7 +141,7 @@ def _ingest_stream(
         produced = worker_pieces(path, options, book, dialect, report.source, report.scrub)  # type: ignore[arg-type]
         first = next(produced, None)  # the worker goes on while the digest is read here
         with open(path, "rb") as own:  # type: ignore[arg-type]
-            sha256 = file_digest(own)[0]
+            sha256 = upload_key or file_digest(own)[0]
         produced = _chain(first, produced)
     else:
         report.scrub = log.scrub
