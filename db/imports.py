@@ -1,8 +1,12 @@
-"""OpenAI Usage API buckets and Costs API amounts, stored for reconciliation.
+"""Provider usage buckets and billed amounts, stored for reconciliation.
 
-Both tables have a natural key, so storing the same page twice changes nothing and a later,
-more complete page for the same bucket replaces the earlier numbers. Files of pages and the
-live API import go through the same two functions.
+Usage buckets come from OpenAI's Usage API, Anthropic's usage report and LiteLLM's daily spend
+tables; billed amounts from OpenAI's Costs API and Anthropic's cost report. Rows carry their
+`provider` (and a usage row the `source` report that counted it), which lead each table's
+natural key, so storing the same page twice changes nothing, a later, more complete page for
+the same bucket replaces the earlier numbers, and two providers' rows never meet. Files of pages
+and the live API imports go through the same functions; the page formats
+(`core.logs.formats`) give the rows and the keys (`USAGE_KEY`, `COST_KEY`).
 """
 
 from __future__ import annotations
@@ -16,28 +20,21 @@ from sqlalchemy import Engine, Numeric, UniqueConstraint, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
 
-from core.logs.formats.usage_pages import cost_rows, usage_rows
+from core.logs.formats import get as get_format
+from core.logs.formats.usage_pages import COST_KEY, USAGE_KEY, cost_rows, usage_rows
 from db.models import counter_field
 
-USAGE_KEY = (
-    "start_time",
-    "end_time",
-    "project_id",
-    "user_id",
-    "api_key_id",
-    "model",
-    "batch",
-    "service_tier",
-)
-COST_KEY = ("start_time", "end_time", "project_id", "api_key_id", "line_item")
+USAGE_BUCKETS, BILLED_COSTS = "usage_buckets", "billed_costs"  # the page formats' kinds
 
 
 class UsageBucket(SQLModel, table=True):
-    """One Usage API result: a time bucket's requests and tokens for one grouping."""
+    """One usage result: a time bucket's requests and tokens for one grouping."""
 
     __tablename__ = "usage_bucket"
     __table_args__ = (UniqueConstraint(*USAGE_KEY, name="uq_usage_bucket"),)
     id: int | None = Field(default=None, primary_key=True)
+    provider: str = "openai"
+    source: str = "openai-usage"  # the report that counted it (a page format's family)
     start_time: datetime = Field(index=True)
     end_time: datetime
     project_id: str = ""
@@ -54,11 +51,12 @@ class UsageBucket(SQLModel, table=True):
 
 
 class BilledCost(SQLModel, table=True):
-    """One Costs API result: what OpenAI billed for a line item in a day bucket."""
+    """One cost result: what a provider billed for a line item in a day bucket."""
 
     __tablename__ = "billed_cost"
     __table_args__ = (UniqueConstraint(*COST_KEY, name="uq_billed_cost"),)
     id: int | None = Field(default=None, primary_key=True)
+    provider: str = "openai"
     start_time: datetime = Field(index=True)
     end_time: datetime
     project_id: str = ""
@@ -101,12 +99,12 @@ def _vals(row: Mapping[str, Any], names: list[str]) -> tuple:
 
 
 def store_usage_rows(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Store Usage API rows (`usage_rows`); returns (new or changed buckets, unchanged)."""
+    """Store usage bucket rows (a format's `rows`); returns (new or changed, unchanged)."""
     return _store(engine, UsageBucket.__table__, USAGE_KEY, rows)
 
 
 def store_cost_rows(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Store Costs API rows (`cost_rows`); returns (new or changed amounts, unchanged)."""
+    """Store billed cost rows (amounts as USD text); returns (new or changed, unchanged)."""
     stored = []
     for row in rows:
         amount = Decimal(row["amount"]).quantize(Decimal("1e-12"), rounding=ROUND_HALF_EVEN)
@@ -123,3 +121,18 @@ def store_usage_page(engine: Engine, page: Mapping[str, Any]) -> tuple[int, int]
 def store_costs_page(engine: Engine, page: Mapping[str, Any]) -> tuple[int, int]:
     """Store a Costs API page; returns (new or changed amounts, unchanged)."""
     return store_cost_rows(engine, cost_rows(page))
+
+
+def store_rows(engine: Engine, kind: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Store the rows of a page format of `kind` (usage buckets or billed costs)."""
+    if kind not in (USAGE_BUCKETS, BILLED_COSTS):
+        raise ValueError(f"{kind} rows are not usage or cost rows")
+    return (store_usage_rows if kind == USAGE_BUCKETS else store_cost_rows)(engine, rows)
+
+
+def store_page(engine: Engine, fmt: str, page: Mapping[str, Any]) -> tuple[int, int]:
+    """Store one page of the page format named `fmt`; returns (new or changed, unchanged)."""
+    found = get_format(fmt)
+    if found.rows is None:
+        raise ValueError(f"{fmt} is not a usage or cost page format")
+    return store_rows(engine, found.kind, found.rows(page))

@@ -1,4 +1,5 @@
-"""The Reconciliation page through AppTest: empty state, missing key, import, table, errors."""
+"""The Reconciliation page through AppTest: empty state, missing key, samples, OpenAI and
+Anthropic imports, table, errors."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ MINI = "gpt-4o-mini-2024-07-18"
 def db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "reconcile.db"
     monkeypatch.setenv("COSTDESK_DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
-    monkeypatch.delenv("COSTDESK_OPENAI_BASE_URL", raising=False)
+    for name in ("OPENAI_ADMIN_KEY", "COSTDESK_OPENAI_BASE_URL", "ANTHROPIC_ADMIN_KEY",
+                 "COSTDESK_ANTHROPIC_BASE_URL"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
     st.cache_data.clear()
     st.cache_resource.clear()
     return path
@@ -91,11 +93,37 @@ def texts(elements: object) -> str:
 def test_empty_state_without_key_explains_what_to_do(db_file: Path) -> None:
     at = open_page()
     assert "Nothing to reconcile yet" in texts(at.info)
+    assert "explains each difference" in texts(at.info)
     assert "No admin key yet" in texts(at.caption)
     at.button(key="reconcile_import").click().run()
-    assert not at.exception
-    assert "OPENAI_ADMIN_KEY" in texts(at.error)
+    assert not at.exception and not at.error  # says what is missing instead of failing
+    assert "No OpenAI admin key is configured yet: set `OPENAI_ADMIN_KEY`" in texts(at.warning)
     assert not at.dataframe
+    at.segmented_control(key="reconcile_provider").set_value("anthropic").run()
+    assert "Import from Anthropic" in [b.label for b in at.button]
+    at.button(key="reconcile_import").click().run()
+    assert "set `ANTHROPIC_ADMIN_KEY`" in texts(at.warning)
+    assert "import-anthropic" in " ".join(c.value for c in at.code)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_sample_pages_show_what_the_page_does(db_file: Path, provider: str) -> None:
+    at = open_page()
+    at.segmented_control(key="reconcile_provider").set_value(provider).run()
+    at.button(key=f"reconcile_sample_{provider}").click().run()
+    assert not at.exception
+    assert "sample usage and cost rows" in texts(at.success)
+    metrics = {m.label: m.value for m in at.metric}
+    name = "OpenAI" if provider == "openai" else "Anthropic"
+    # 30 logged calls of 1,000 in / 200 out; the provider counted 32 and billed a web search.
+    # gpt-4o-mini: 30 x (150 + 120) micro-USD = $0.0081; billed 32 x 270 + $0.01 = $0.01864.
+    # claude-haiku-4-5: 30 x (1,000 + 1,000) micro-USD = $0.06; billed 32 x 2,000 + $0.01.
+    expected = {"openai": ("$0.00810", "$0.02"), "anthropic": ("$0.06", "$0.07")}[provider]
+    assert (metrics["Computed from logs"], metrics[f"Billed by {name}"]) == expected
+    assert metrics["Day × model rows flagged"] == "2"
+    flagged = at.dataframe[0].value
+    assert len(flagged) == 2 and "(other line items)" in set(flagged["Model"])
+    assert "Nothing to reconcile yet" not in texts(at.info)
 
 
 def test_import_then_reconcile(db_file: Path, api: FakeOpenAI) -> None:
@@ -150,3 +178,48 @@ def test_dates_outside_the_data_say_so(db_file: Path, api: FakeOpenAI) -> None:
     at.button(key="reconcile_apply").click().run()
     assert not at.exception
     assert "Widen the range" in texts(at.info)
+
+
+def test_anthropic_import_then_reconcile(db_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.integrations import fake_anthropic as ant
+
+    haiku = "claude-haiku-4-5-20251001"
+    fake = ant.FakeAnthropic("sk-ant-admin01-apptest")
+    url = fake.start()
+    # Haiku 4.5 at $1 / $5 per 1M: D1 10,000 in + 2,000 out = 1 + 1 cents; D2 counted 12,000
+    # in + 2,400 out = 1.2 + 1.2 cents against 10 logged calls of 1,000 / 200.
+    fake.pages[ant.USAGE_PATH] = [
+        [
+            ant.bucket(D1, [ant.usage_result(haiku, 10_000, 2_000)]),
+            ant.bucket(D2, [ant.usage_result(haiku, 12_000, 2_400)]),
+        ]
+    ]
+    fake.pages[ant.COST_PATH] = [[
+        ant.bucket(D1, [ant.cost_result("1", model=haiku, token_type="uncached_input_tokens"),
+                        ant.cost_result("1", model=haiku, token_type="output_tokens")]),
+        ant.bucket(D2, [ant.cost_result("1.2", model=haiku, token_type="uncached_input_tokens"),
+                        ant.cost_result("1.2", model=haiku, token_type="output_tokens")]),
+    ]]  # fmt: skip
+    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", "sk-ant-admin01-apptest")
+    monkeypatch.setenv("COSTDESK_ANTHROPIC_BASE_URL", url)
+    from db.engine import make_engine
+    from db.ingest import ingest_records
+    from tests.db.test_reconcile import calls
+
+    logs = calls(D1, haiku, 10, 1000, 200) + calls(D2, haiku, 10, 1000, 200)
+    ingest_records(make_engine(f"sqlite:///{db_file}"), logs, source="app", file_name="a.jsonl")
+    try:
+        at = open_page()
+        at.segmented_control(key="reconcile_provider").set_value("anthropic").run()
+        assert "Admin key configured" in texts(at.caption)
+        at.button(key="reconcile_import").click().run()
+        assert not at.exception
+        assert "Imported 2 usage rows and 4 cost rows" in texts(at.success)
+        metrics = {m.label: m.value for m in at.metric}
+        # computed 20 x $0.002 = $0.04; billed 0.02 + 0.024 = $0.044
+        assert (metrics["Computed from logs"], metrics["Billed by Anthropic"]) == ("$0.04", "$0.04")
+        assert metrics["Difference"] == "-$0.00400"
+        (cause,) = at.dataframe[0].value["Likely cause"]
+        assert cause == "tokens missing from the logs (2,400 of 14,400)"
+    finally:
+        fake.stop()

@@ -73,3 +73,21 @@ def test_import_then_see_the_flagged_day(page, app_server, api, logged_url):
         "/v1/organization/costs",
     }
     shot(page, "reconcile_imported")
+
+
+def test_an_empty_page_explains_itself_and_loads_a_sample(page, app_server, tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_ADMIN_KEY", raising=False)
+    base = app_server(f"sqlite:///{tmp_path / 'reconcile-sample.db'}")
+    goto(page, f"{base}/reconcile")
+    page.get_by_text("Anthropic", exact=True).click()
+    page.get_by_text("what Anthropic counted and billed").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Import from Anthropic").click()
+    page.get_by_text("No Anthropic admin key is configured yet").wait_for(timeout=30_000)
+    assert_no_errors(page)
+    page.get_by_role("button", name="Load sample Anthropic pages").click()
+    page.get_by_text("Differences over 2 %").wait_for(timeout=30_000)
+    wait_idle(page)
+    assert_no_errors(page)
+    body = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Billed by Anthropic" in body and "Show all 4 rows" in body  # 3 days + web search
+    shot(page, "reconcile_anthropic_sample")
