@@ -469,18 +469,40 @@ class _Writer:
         return str(uuid.UUID(int=self.rnd.getrandbits(128), version=4))
 
 
-def generate(path: Path | str, lines: int, seed: int = 7) -> None:
-    """Write `lines` realistic request-log lines to `path`; the same seed gives the same bytes."""
+def iter_lines(lines: int, seed: int = 7) -> Iterator[str]:
+    """The `lines` lines of a log one after another (each with its newline), in bounded memory."""
     rnd = Random(seed)
     writer = _Writer(rnd)
+    for moment in _moments(lines, rnd):
+        yield writer.line(moment)
+
+
+def generate(path: Path | str, lines: int, seed: int = 7) -> None:
+    """Write `lines` realistic request-log lines to `path`; the same seed gives the same bytes."""
     buffer: list[str] = []
     with Path(path).open("w", encoding="utf-8", newline="\n") as out:
-        for moment in _moments(lines, rnd):
-            buffer.append(writer.line(moment))
+        for line in iter_lines(lines, seed):
+            buffer.append(line)
             if len(buffer) == 10_000:
                 out.write("".join(buffer))
                 buffer.clear()
         out.write("".join(buffer))
+
+
+def generate_parts(
+    folder: Path, lines: int, seed: int = 7, part_lines: int = 1_000_000
+) -> Iterator[Path]:
+    """The log of `generate`, cut into files of `part_lines` lines written one at a time into
+    `folder`: each is yielded, then deleted once the caller asks for the next, so a 10M-line
+    log never sits on disk whole."""
+    produced = iter_lines(lines, seed)
+    for number in range(0, lines, part_lines):
+        path = Path(folder) / f"part-{number // part_lines:04d}.jsonl"
+        with path.open("w", encoding="utf-8", newline="\n") as out:
+            for _ in range(min(part_lines, lines - number)):
+                out.write(next(produced))
+        yield path
+        path.unlink(missing_ok=True)
 
 
 def main() -> None:

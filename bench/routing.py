@@ -1,19 +1,29 @@
-"""Benchmark: routing simulation over a month of 10M requests, and the grouping query at 1M rows.
+"""Routing simulation over logged traffic, and `cli.py simulate`, at 100k, 1M (and 10M) requests.
 
-    .venv/bin/python bench/routing.py [--rows 1000000] [--requests 10000000]
+On the stored databases of `bench/store.py` (a `bench/loggen.py` log put in through the real
+ingest, kept between runs) it times, at every size:
 
-1. Grouped traffic for 10M requests (7 models x 5 projects x 6 features x 3 statuses x
-   batch x 10 input buckets x 7 output buckets) simulated under three rules. Target < 1 s.
-2. `db.traffic.grouped_traffic` (one GROUP BY with SQL-side token buckets) on a SQLite file
-   holding `--rows` request_log rows, timed cold and warm.
+1. the simulator's data work for the last 7, 30 and all 90 days under three rules: the grouped
+   traffic read from the routing rollup plus `core.routing.simulate` (`db.traffic.
+   simulate_logged`, median of `--runs`); once, for comparison, the same traffic grouped from
+   the raw request rows;
+2. `python cli.py simulate --json` over the whole log as a user runs it: a fresh process,
+   start-up included (median of `--cli-runs`).
+
+Targets: the data work of any period under 200 ms at 10M requests; `simulate`'s wall time at
+1M at most 1.3x its time at 100k, at 10M at most 2x. `--synthetic N` also times
+`core.routing.simulate` alone on N requests of synthetic grouped traffic.
+
+    .venv/bin/python bench/routing.py [--sizes 100000 1000000] [--backends sqlite postgresql]
 """
 
 from __future__ import annotations
 
 import argparse
-import sqlite3
+import json
+import statistics
+import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,185 +31,169 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core.fingerprint import key_hashes
-from core.identity import ModelId, identify
+from store import CACHE, ROOT, backend_urls, stored_url
+
 from core.pricing import PriceBook
-from core.routing import INPUT_CUTS, OUTPUT_CUTS, TRAFFIC_COLUMNS, parse_rule, simulate
+from core.routing import INPUT_CUTS, OUTPUT_CUTS, TRAFFIC_COLUMNS, cut_points, parse_rule, simulate
 from db.engine import make_engine
-from db.traffic import grouped_traffic
+from db.prices import load_price_book
+from db.traffic import grouped_traffic, simulate_logged, traffic_span
 
-MODELS = (
-    "gpt-4o-2024-08-06",
-    "gpt-4o-mini",
-    "gpt-4.1",
-    "o3-mini",
-    "claude-sonnet-4-5-20250929",
-    "gemini-2.5-flash",
-    "gpt-4o",
-)
-PROJECTS = ("support-bot", "search", "copilot", "analytics", "marketing")
-FEATURES = ("chat", "triage", "summaries", "codegen", "reports", "copy")
 RULES = (
     "model=gpt-4o,max_input_tokens=2000,target=gpt-4o-mini,share=0.67,escalation=0.05",
-    "project=analytics,batch_share=0.5,cache_uplift_points=20",
-    "model=claude-sonnet-4-5,status=ok,target=gemini-2.5-flash,share=0.3,escalation=0.1",
+    "project=data-pipeline,batch_share=0.5,cache_uplift_points=20",
+    "model=claude-sonnet-4,status=ok,target=gemini-2.0-flash,share=0.3,escalation=0.1",
 )
+PERIODS = (7, 30, 90)
+DATA_TARGET_MS = 200.0
+
+
+def median_ms(fn, runs: int) -> float:
+    """Median wall time of `fn` in milliseconds (after one warm-up call)."""
+    fn()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def data_work(url: str, runs: int) -> dict[str, float]:
+    """Median ms of `simulate_logged` per period, and once over raw rows for all days."""
+    engine = make_engine(url)
+    book = load_price_book(engine)
+    rules = [parse_rule(r) for r in RULES]
+    _, last = traffic_span(engine)
+    out = {}
+    for days in PERIODS:
+        start = last - timedelta(days=days - 1)
+        out[f"last {days} days"] = median_ms(
+            lambda s=start: simulate_logged(engine, rules, book, s, last), runs
+        )
+    start = last - timedelta(days=PERIODS[-1] - 1)
+    cuts = cut_points(rules, book, last)
+    started = time.perf_counter()
+    raw = grouped_traffic(
+        engine, start, last, input_cuts=cuts[0], output_cuts=cuts[1], from_rows=True
+    )
+    simulate(raw, rules, book, when=last, period_days=PERIODS[-1])
+    out["raw rows, 90 days (once)"] = (time.perf_counter() - started) * 1000
+    return out
+
+
+def cli_seconds(url: str, runs: int) -> tuple[float, str]:
+    """Median wall time of `python cli.py simulate --json` over the logged span; its savings."""
+    command = [sys.executable, "cli.py", "simulate", "--db", url, "--json"]
+    for rule in RULES:
+        command += ["--rule", rule]
+    samples, savings = [], ""
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        samples.append(time.perf_counter() - started)
+        if done.returncode:
+            raise SystemExit(f"cli.py simulate failed: {done.stderr.strip()}")
+        savings = json.loads(done.stdout)["savings_usd"]
+    return statistics.median(samples), savings
 
 
 def grouped_month(total_requests: int, seed: int = 7) -> pd.DataFrame:
-    """A month of traffic as grouped rows whose request counts add up to `total_requests`."""
+    """Synthetic grouped traffic whose request counts add up to `total_requests`."""
     rng = np.random.default_rng(seed)
-    in_edges = (0, *INPUT_CUTS)
-    out_edges = (0, *OUTPUT_CUTS, 8000)
-    index = pd.MultiIndex.from_product(
-        [MODELS, PROJECTS, FEATURES, (200, 429, 500), (False, True), range(10), range(7)],
-        names=["model", "project", "feature", "status", "batch", "in_bucket", "out_bucket"],
+    models = (
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "o3-mini",
+        "claude-sonnet-4-5",
+        "gemini-2.5-flash",
     )
+    index = pd.MultiIndex.from_product(
+        [models, ("bot", "search", "copilot", "analytics", "ads"), ("chat", "triage", "rag"),
+         (200, 429, 500), (False, True), range(len(INPUT_CUTS) + 1), range(len(OUTPUT_CUTS) + 1)],
+        names=["model", "project", "feature", "status", "batch", "in_bucket", "out_bucket"],
+    )  # fmt: skip
     frame = index.to_frame(index=False)
     weights = rng.random(len(frame))
-    requests = np.floor(weights / weights.sum() * total_requests).astype(np.int64)
-    requests[0] += total_requests - requests.sum()
-    frame["requests"] = requests
-    lo = np.array(in_edges)[frame["in_bucket"]] + 1
-    hi = np.array((*in_edges[1:], 200_000))[frame["in_bucket"]]
-    frame["in_min"], frame["in_max"] = lo, hi
-    frame["input_tokens"] = requests * ((lo + hi) // 2)
+    frame["requests"] = np.floor(weights / weights.sum() * total_requests).astype(np.int64)
+    for side, tokens, cuts, top in (
+        ("in", "input_tokens", INPUT_CUTS, 200_000),
+        ("out", "output_tokens", OUTPUT_CUTS, 8_000),
+    ):
+        edges = np.array((0, *cuts, top))
+        lo, hi = edges[frame[f"{side}_bucket"]] + 1, edges[frame[f"{side}_bucket"] + 1]
+        frame[f"{side}_min"], frame[f"{side}_max"] = lo, hi
+        frame[tokens] = frame["requests"] * ((lo + hi) // 2)
     frame["cached_input_tokens"] = frame["input_tokens"] // 4
     frame["cache_write_tokens"] = 0
-    olo = np.array(out_edges)[frame["out_bucket"]] + 1
-    ohi = np.array(out_edges[1:])[frame["out_bucket"]]
-    frame["out_min"], frame["out_max"] = olo, ohi
-    frame["output_tokens"] = requests * ((olo + ohi) // 2)
     return frame[list(TRAFFIC_COLUMNS)]
 
 
-def bench_simulation(total_requests: int) -> None:
-    """Time `simulate` over grouped traffic (median of 5 runs after one warm-up)."""
-    book = PriceBook.from_snapshot()
+def bench_synthetic(total_requests: int, runs: int) -> None:
+    """`core.routing.simulate` alone over synthetic grouped traffic."""
     traffic = grouped_month(total_requests)
     rules = [parse_rule(r) for r in RULES]
-    simulate(traffic, rules, book, when=date(2025, 6, 30))
-    times = []
-    for _ in range(5):
-        started = time.perf_counter()
-        result = simulate(traffic, rules, book, when=date(2025, 6, 30))
-        times.append(time.perf_counter() - started)
-    median = sorted(times)[2]
-    print(
-        f"simulate  {int(traffic['requests'].sum()):,} requests in {len(traffic):,} groups, "
-        f"{len(rules)} rules: median {median * 1000:.0f} ms (target < 1000 ms) "
-        f"{'OK' if median < 1 else 'SLOW'}; savings ${result.savings_usd:,.2f} "
-        f"of ${result.baseline_usd:,.2f}"
+    book = PriceBook.from_snapshot()
+    ms = median_ms(lambda: simulate(traffic, rules, book, when=date(2025, 8, 29)), runs)
+    print(f"\nsimulate alone: {total_requests:,} requests in {len(traffic):,} groups: {ms:.0f} ms")
+
+
+def parse_args() -> argparse.Namespace:
+    """Sizes, backends, runs."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--backends", nargs="+", default=["sqlite"], choices=["sqlite", "postgresql"]
     )
+    parser.add_argument("--pg-url", help="a PostgreSQL server to use (default: a kept cluster)")
+    parser.add_argument("--pg-sizes", type=int, nargs="+", default=None, help="default: --sizes")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cli-runs", type=int, default=3)
+    parser.add_argument("--synthetic", type=int, default=0, help="requests of synthetic traffic")
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    return parser.parse_args()
 
 
-COLUMNS = (
-    "ts, day, source, request_id, provider, model, model_id, project, feature, user, "
-    "input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, reasoning_tokens, "
-    "status, error_type, finish_reason, batch, service_tier, priced, cost_pusd, "
-    "uncached_input_pusd, cached_input_pusd, cache_write_pusd, output_pusd, cache_savings_pusd, "
-    "output_bucket, price_version, content_hash, key_hash"
-)
-
-
-def identities(book: PriceBook) -> list[ModelId]:
-    """Each model's provider and canonical id as ingest stores them (logged provider: openai)."""
-    found = [identify(book, name) for name in MODELS]
-    return [ModelId(f.provider or "openai", f.model) for f in found]
-
-
-def fill_sqlite(path: Path, rows: int, seed: int = 11) -> None:
-    """Write `rows` request_log rows over 30 days with a bare executemany (fast setup)."""
-    make_engine(f"sqlite:///{path}").dispose()
-    ids = identities(PriceBook.from_snapshot())
-    rng = np.random.default_rng(seed)
-    start = date(2025, 6, 1)
-    conn = sqlite3.connect(path)
-    chunk = 100_000
-    for offset in range(0, rows, chunk):
-        n = min(chunk, rows - offset)
-        days = rng.integers(0, 30, n)
-        models = rng.integers(0, len(MODELS), n)
-        projects = rng.integers(0, len(PROJECTS), n)
-        features = rng.integers(0, len(FEATURES), n)
-        inputs = rng.lognormal(7.2, 1.0, n).astype(np.int64)
-        outputs = rng.lognormal(5.5, 0.8, n).astype(np.int64)
-        status = np.where(rng.random(n) < 0.03, 429, 200)
-        batch = rng.random(n) < 0.1
-        keys = key_hashes("bench", np.array([f"r{offset + i}" for i in range(n)], dtype=object))
-        records = [
-            (
-                f"{start + timedelta(days=int(days[i]))} 12:00:00.000000",
-                (start + timedelta(days=int(days[i]))).isoformat(),
-                "bench",
-                f"r{offset + i}",
-                ids[models[i]].provider,
-                MODELS[models[i]],
-                ids[models[i]].model,
-                PROJECTS[projects[i]],
-                FEATURES[features[i]],
-                "",
-                int(inputs[i]),
-                int(inputs[i]) // 4,
-                0,
-                int(outputs[i]),
-                0,
-                int(status[i]),
-                "",
-                "stop",
-                bool(batch[i]),
-                "",
-                True,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                0,
-                "",
-                "",
-                int(keys[i]),
-            )
-            for i in range(n)
-        ]
-        placeholders = ", ".join("?" * len(COLUMNS.split(",")))
-        conn.executemany(f"INSERT INTO request_log ({COLUMNS}) VALUES ({placeholders})", records)
-        conn.commit()
-    conn.close()
-
-
-def bench_query(rows: int) -> None:
-    """Time the one-GROUP-BY traffic query over a month on a SQLite file of `rows` rows."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.db"
-        started = time.perf_counter()
-        fill_sqlite(path, rows)
-        print(
-            f"setup     {rows:,} request_log rows written in {time.perf_counter() - started:.1f} s"
-        )
-        engine = make_engine(f"sqlite:///{path}")
-        for label in ("cold", "warm"):
-            started = time.perf_counter()
-            frame = grouped_traffic(engine, date(2025, 6, 1), date(2025, 6, 30))
-            elapsed = time.perf_counter() - started
-            print(
-                f"group-by  {label}: {rows:,} rows -> {len(frame):,} groups in "
-                f"{elapsed * 1000:.0f} ms ({rows / elapsed / 1e6:.1f}M rows/s)"
-            )
-        engine.dispose()
+def report(backend: str, sizes: list[int], work: dict, cli: dict) -> None:
+    """The data-work and CLI tables for one backend, with growth against the smallest size."""
+    head = " | ".join(f"{s:,}" for s in sizes)
+    print(f"\nRouting simulation on {backend}: data work, ms (target < {DATA_TARGET_MS:.0f})")
+    print(
+        f"\n| period | {head} | growth x{sizes[-1] // sizes[0]} |\n|---|"
+        + "---:|" * (len(sizes) + 1)
+    )
+    for row in work[sizes[0]]:
+        values = [work[s][row] for s in sizes]
+        cells = " | ".join(f"{v:.0f}" for v in values)
+        print(f"| {row} | {cells} | {values[-1] / values[0]:.2f} |")
+    cells = " | ".join(f"{cli[s][0]:.2f} s" for s in sizes)
+    ratios = " | ".join(f"{cli[s][0] / cli[sizes[0]][0]:.2f}x" for s in sizes)
+    print(f"| `cli.py simulate` wall time | {cells} | |\n| ... vs the smallest | {ratios} | |")
+    print("savings found: " + ", ".join(f"{s:,}: ${cli[s][1]}" for s in sizes))
 
 
 def main() -> None:
-    """Run both benchmarks."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=10_000_000)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    args = parser.parse_args()
-    bench_simulation(args.requests)
-    bench_query(args.rows)
+    """Fill (or reuse) each database, then time the simulator's data work and the CLI."""
+    args = parse_args()
+    with backend_urls(args.backends, args.pg_url) as bases:
+        for backend in args.backends:
+            sizes = (
+                sorted(args.pg_sizes or args.sizes)
+                if backend == "postgresql"
+                else sorted(args.sizes)
+            )
+            work, cli = {}, {}
+            for size in sizes:
+                url = stored_url(size, bases[backend], seed=args.seed, cache=args.cache)
+                work[size] = data_work(url, args.runs)
+                cli[size] = cli_seconds(url, args.cli_runs)
+            report(backend, sizes, work, cli)
+    if args.synthetic:
+        bench_synthetic(args.synthetic, args.runs)
 
 
 if __name__ == "__main__":

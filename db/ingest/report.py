@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -89,6 +89,16 @@ class IngestReport:
         return picos_to_usd(self.cost_pusd)
 
     @property
+    def first_day(self) -> date | None:
+        """The UTC day of the earliest request stored by this ingest (None when none was)."""
+        return self.first_ts.date() if self.first_ts else None
+
+    @property
+    def last_day(self) -> date | None:
+        """The UTC day of the latest request stored by this ingest."""
+        return self.last_ts.date() if self.last_ts else None
+
+    @property
     def scrubbed(self) -> dict[str, int]:
         """Content fields dropped and secrets redacted, field -> count."""
         return self.scrub.as_dict()
@@ -122,7 +132,7 @@ class IngestReport:
         self.cost_pusd += tally.cost_pusd
         for model, count in tally.unpriced.items():
             self.unpriced_models[model] = self.unpriced_models.get(model, 0) + count
-        first, last = _moment(tally.first_ts), _moment(tally.last_ts)
+        first, last = moment(tally.first_ts), moment(tally.last_ts)
         self.first_ts = min(first, self.first_ts or first)
         self.last_ts = max(last, self.last_ts or last)
         self.models |= tally.models
@@ -166,7 +176,8 @@ class IngestReport:
         }
 
 
-def _moment(micros: int) -> datetime:
+def moment(micros: int) -> datetime:
+    """An aware UTC instant from microseconds since 1970 (how tallies keep `ts`)."""
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 

@@ -3,11 +3,17 @@
 After a custom price is added or changed, stored costs and the rollups are recomputed from
 the stored token counts through the one kernel (`core.costs.price_arrays`), in one
 transaction: pages never see half-updated totals.
+
+Pruned days (`db.retention`) have no rows left to re-price: their rollups keep the cost stored
+when their requests went in (a rollup's token sums cannot be re-priced exactly: a long-context
+tier and the service tier are per request). The report says from which day costs are current.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +29,11 @@ from core.rollups import COST_COLUMNS
 from db.ingest.rollups import rebuild
 from db.ingest.uploads import UPLOAD, recount
 from db.models import RequestLog
+from db.retention import kept_from
 
 LOG = RequestLog.__table__
 REPRICE_ROWS = 50_000
-_INPUT = ("id", "ts", *PRICE_KEY, *PRICED_TOKENS, "cost_pusd")
+_INPUT = ("id", "ts", *PRICE_KEY, *PRICED_TOKENS, "cost_pusd", "upload_id")
 _SET = (*COST_COLUMNS, "priced", "price_version", "model_id")
 
 
@@ -38,6 +45,8 @@ class RepriceReport:
     before_pusd: int = 0
     after_pusd: int = 0
     unpriced_models: dict[str, int] = field(default_factory=dict)
+    kept_from: date | None = None  # days before it were pruned and keep their stored cost
+    upload_changes: Counter = field(default_factory=Counter)  # upload id -> cost change
 
     @property
     def change_usd(self) -> Decimal:
@@ -58,6 +67,7 @@ def reprice(
     stmt = update(LOG).where(LOG.c.id == bindparam("v_id")).values(values)
     scope = LOG.c.upload_id == upload_id if upload_id is not None else true()
     with engine.begin() as conn:
+        report.kept_from = kept_from(conn)
         last_id = 0
         while True:
             query = select(*(LOG.c[n] for n in _INPUT)).where(scope, LOG.c.id > last_id)
@@ -69,17 +79,27 @@ def reprice(
             _reprice_batch(conn, stmt, batch, memo, report)
         if upload_id is None:
             rebuild(conn)
-            recount(conn)
         else:
             days = conn.execute(select(LOG.c.day).where(scope).distinct()).scalars().all()
             rebuild(conn, days)
-            change = report.after_pusd - report.before_pusd
+        _update_uploads(conn, report, everything=upload_id is None)
+    return report
+
+
+def _update_uploads(conn: Connection, report: RepriceReport, *, everything: bool) -> None:
+    """Uploads' totals after a re-price: all recounted from their rows, or changed by what
+    their rows did (one upload re-priced, or rows pruned: an upload's total then holds more
+    than its remaining rows)."""
+    if everything and report.kept_from is None:
+        recount(conn)
+        return
+    for upload_id, change in report.upload_changes.items():
+        if change and upload_id is not None:
             conn.execute(
                 update(UPLOAD)
                 .where(UPLOAD.c.id == upload_id)
                 .values(cost_pusd=UPLOAD.c.cost_pusd + change)
             )
-    return report
 
 
 def _columns(batch: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -110,6 +130,10 @@ def _reprice_batch(
     conn.execute(stmt, params)
     report.rows += len(ids)
     report.after_pusd += int(sum(cols["cost_pusd"].tolist()))
+    change = cols["cost_pusd"] - batch["cost_pusd"].to_numpy(np.int64)
+    owners = [None if pd.isna(v) else int(v) for v in batch["upload_id"].tolist()]
+    for owner, delta in zip(owners, change.tolist(), strict=True):
+        report.upload_changes[owner] += delta
     unpriced = ~cols["priced"]
     for model in cols["model"][unpriced].tolist():
         report.unpriced_models[model] = report.unpriced_models.get(model, 0) + 1

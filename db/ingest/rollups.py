@@ -1,9 +1,11 @@
 """Rollups in the database: add a chunk's sums as it is stored, rebuild them from stored rows.
 
 `add_sums` upserts what `core.rollups` computed for newly inserted events, in the same
-transaction as the rows. `rebuild` recomputes the rollups of some days (or all) from
-`request_log` in SQL, after a delete or a re-price; its SQL spells out the same definitions as
-`core.rollups.row_values`, and a property test holds the two equal on every column.
+transaction as the rows (sums added, the routing rollup's extremes kept). `rebuild` recomputes
+the rollups of some days (or all) from `request_log` in SQL, after a delete or a re-price; its
+SQL spells out the same definitions as `core.rollups` (`row_values`, `token_bucket`, the
+extremes), and a property test holds the two equal on every column. Days whose rows were
+pruned (`db.retention`) are never rebuilt: their rollups are all that is left of them.
 """
 
 from __future__ import annotations
@@ -13,19 +15,45 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, case, delete, func, literal_column, null, select
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    true,
+)
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.rollups import (
     COST_COLUMNS,
     DAILY_KEY,
+    EXTREME_OF,
     HISTOGRAM_KEY,
+    INPUT_GRID,
+    OUTPUT_GRID,
     ROLLUP_KEY,
+    ROUTING_EXTREMES,
+    ROUTING_KEY,
+    ROUTING_SUMS,
     SUM_LIMIT,
     TOKEN_SUMS,
     RollupSums,
 )
 from db.ingest.bulk import dialect_module, execute_flat
-from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram, RequestLog
+from db.models import (
+    DailyRollup,
+    LatencyDaily,
+    LatencyHistogram,
+    OutputHistogram,
+    RequestLog,
+    RoutingRollup,
+)
+from db.retention import kept_from
 
 LOG = RequestLog.__table__
 TABLES = {
@@ -35,6 +63,7 @@ TABLES = {
         LatencyHistogram.__table__,
         LatencyDaily.__table__,
         OutputHistogram.__table__,
+        RoutingRollup.__table__,
     )
 }
 
@@ -65,10 +94,20 @@ def _upsert(
         )
         return stmt.on_conflict_do_update(
             index_elements=list(key),
-            set_={n: _added(conn, table.c[n], stmt.excluded[n]) for n in names if n not in key},
+            set_={n: _merged(conn, table.c[n], stmt.excluded[n]) for n in names if n not in key},
         )
 
     execute_flat(conn, (table.name,), make, flat, len(names))
+
+
+def _merged(conn: Connection, stored: Any, added: Any) -> Any:
+    """A stored rollup value with a new one: the smaller or larger for an extreme, else the sum."""
+    how = EXTREME_OF.get(stored.name)
+    if how == "min":
+        return case((added < stored, added), else_=stored)
+    if how == "max":
+        return case((added > stored, added), else_=stored)
+    return _added(conn, stored, added)
 
 
 def _added(conn: Connection, stored: Any, added: Any) -> Any:
@@ -105,32 +144,71 @@ def rollup_selects() -> list[Any]:
     ]
 
 
+def bucket_clause(column: ColumnElement, grid: tuple[int, ...], first: int = 0) -> ColumnElement:
+    """`core.rollups.token_bucket` in SQL (edges of `grid` below the value), a balanced CASE
+    tree so a row takes a handful of comparisons whatever the grid's size."""
+    if not grid:
+        return literal(first)
+    middle = len(grid) // 2
+    low = bucket_clause(column, grid[:middle], first)
+    high = bucket_clause(column, grid[middle + 1 :], first + middle + 1)
+    return case((column <= grid[middle], low), else_=high)
+
+
+def routing_groups() -> list[Any]:
+    """The routing rollup's key in SQL over `request_log` (token buckets on the fixed grids)."""
+    buckets = {
+        "in_bucket": bucket_clause(LOG.c.input_tokens, INPUT_GRID),
+        "out_bucket": bucket_clause(LOG.c.output_tokens, OUTPUT_GRID),
+    }
+    return [buckets[k].label(k) if k in buckets else LOG.c[k] for k in ROUTING_KEY]
+
+
+def routing_selects() -> list[Any]:
+    """The routing rollup's sums and extremes in SQL over `request_log`."""
+    sums = {c.name: c for c in rollup_selects()}
+    extremes = [
+        (func.min if how == "min" else func.max)(LOG.c[source]).label(name)
+        for name, source, how in ROUTING_EXTREMES
+    ]
+    return [*(sums[n] for n in ROUTING_SUMS), *extremes]
+
+
 def rebuild(conn: Connection, days: Iterable[date] | None = None) -> None:
-    """Recompute the rollups (all, or of `days`) from the stored rows, in SQL."""
+    """Recompute the rollups (all, or of `days`) from the stored rows, in SQL. Days before the
+    kept rows start (pruned) keep their rollups."""
+    start = kept_from(conn)
     day_list = sorted(set(days)) if days is not None else None
+    if day_list is not None and start is not None:
+        day_list = [d for d in day_list if d >= start]
+    if day_list == []:
+        return
     for table in TABLES.values():
-        stmt = delete(table)
-        if day_list is not None:
-            stmt = stmt.where(table.c.day.in_(day_list))
-        conn.execute(stmt)
-    where = LOG.c.day.in_(day_list) if day_list is not None else None
+        conn.execute(delete(table).where(_days(table.c.day, day_list, start)))
+    where = _days(LOG.c.day, day_list, start)
     _insert_select(
         conn, TABLES["daily_rollup"], [LOG.c[k] for k in ROLLUP_KEY], rollup_selects(), where
     )
+    _insert_select(conn, TABLES["routing_rollup"], routing_groups(), routing_selects(), where)
     for name, key, column in (
         ("latency_histogram", HISTOGRAM_KEY, LOG.c.latency_bucket),
         ("latency_daily", DAILY_KEY, LOG.c.latency_bucket),
         ("output_histogram", HISTOGRAM_KEY, LOG.c.output_bucket),
     ):
-        condition = column.isnot(None) if where is None else (where & column.isnot(None))
         group = [*(LOG.c[k] for k in key), column.label("bucket")]
-        _insert_select(conn, TABLES[name], group, [func.count().label("count")], condition)
+        _insert_select(
+            conn, TABLES[name], group, [func.count().label("count")], where & column.isnot(None)
+        )
+
+
+def _days(column: Any, day_list: list[date] | None, start: date | None) -> Any:
+    """Rows of `day_list`, else of every kept day (all when nothing was pruned)."""
+    if day_list is not None:
+        return column.in_(day_list)
+    return column >= start if start is not None else true()
 
 
 def _insert_select(conn: Connection, table: Any, key: list, sums: list, where: Any) -> None:
-    query = select(*key, *sums)
-    if where is not None:
-        query = query.where(where)
-    query = query.group_by(*key)
+    query = select(*key, *sums).where(where).group_by(*key)
     names = [c.name for c in query.selected_columns]
     conn.execute(table.insert().from_select(names, query))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, or_, select, update
 
 from db.ingest.bulk import dialect_module
-from db.ingest.report import IngestReport, Tally
+from db.ingest.report import IngestReport, Tally, moment
 from db.ingest.rollups import rebuild
 from db.models import ColumnMapping, RequestLog, Upload
 from db.money import joined, split_sum
@@ -67,15 +68,27 @@ def recount(conn: Connection, upload_ids: list[int] | None = None) -> None:
 
 
 def add_to_upload(conn: Connection, upload_id: int, tallies: list[Tally]) -> None:
-    """Add stored chunks' rows and cost to their upload, in the transaction that stores them
-    (so the upload's totals are what is stored under it, whatever crashes in between)."""
+    """Add stored chunks' rows, cost and span of days to their upload, in the transaction that
+    stores them (so the upload's totals are what is stored under it, whatever crashes in
+    between)."""
     rows = sum(t.rows for t in tallies)
     cost = sum(t.cost_pusd for t in tallies)
-    conn.execute(
-        update(UPLOAD)
-        .where(UPLOAD.c.id == upload_id)
-        .values(accepted=UPLOAD.c.accepted + rows, cost_pusd=UPLOAD.c.cost_pusd + cost)
-    )
+    values: dict[str, Any] = {
+        "accepted": UPLOAD.c.accepted + rows,
+        "cost_pusd": UPLOAD.c.cost_pusd + cost,
+    }
+    stored = [t for t in tallies if t.rows]
+    if stored:
+        first = moment(min(t.first_ts for t in stored)).date()
+        last = moment(max(t.last_ts for t in stored)).date()
+        column_first, column_last = UPLOAD.c.first_day, UPLOAD.c.last_day
+        values["first_day"] = case(
+            (or_(column_first.is_(None), column_first > first), first), else_=column_first
+        )
+        values["last_day"] = case(
+            (or_(column_last.is_(None), column_last < last), last), else_=column_last
+        )
+    conn.execute(update(UPLOAD).where(UPLOAD.c.id == upload_id).values(**values))
 
 
 def finish_upload(engine: Engine, report: IngestReport) -> None:
@@ -97,10 +110,43 @@ def finish_upload(engine: Engine, report: IngestReport) -> None:
 
 
 def list_uploads(engine: Engine) -> pd.DataFrame:
-    """Every upload, newest first: id, file, format, source, counts, cost (pico-dollars), when."""
+    """Every upload, newest first: id, file, format, source, counts, cost (pico-dollars), when,
+    and the span of days its requests cover (`first_day`, `last_day`; empty without rows)."""
     query = select(UPLOAD).order_by(UPLOAD.c.id.desc())
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(query).mappings().all(), columns=list(UPLOAD.c.keys()))
+
+
+def data_stamp(engine: Engine) -> tuple:
+    """A cheap fingerprint of what is stored: it changes with every ingest, delete and re-price
+    (from this process or another), so loaders keyed by it never serve stale figures."""
+    query = select(
+        func.count(),
+        func.max(UPLOAD.c.id),
+        func.sum(UPLOAD.c.accepted),
+        func.sum(UPLOAD.c.cost_pusd),
+        func.max(UPLOAD.c.updated_at),
+    )
+    with engine.connect() as conn:
+        return tuple(str(v) for v in conn.execute(query).one())
+
+
+def demo_upload(engine: Engine, source: str) -> tuple[int, str, int, int] | None:
+    """(id, file name, requests, other uploads' requests) of the newest upload of `source`
+    (the demo's), or None when there is none."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(UPLOAD.c.id, UPLOAD.c.file_name, UPLOAD.c.accepted)
+            .where(UPLOAD.c.source == source)
+            .order_by(UPLOAD.c.id.desc())
+            .limit(1)
+        ).first()
+        if found is None:
+            return None
+        others = conn.execute(
+            select(func.coalesce(func.sum(UPLOAD.c.accepted), 0)).where(UPLOAD.c.source != source)
+        ).scalar_one()
+    return int(found[0]), str(found[1]), int(found[2]), int(others)
 
 
 def delete_upload(engine: Engine, upload_id: int) -> int | None:

@@ -30,6 +30,7 @@ from db.ingest.rollups import add_sums
 from db.ingest.rows import LOG, insert_new, row_values
 from db.ingest.uploads import add_to_upload
 from db.models import Upload
+from db.retention import kept_from
 
 UPLOAD = Upload.__table__
 
@@ -45,6 +46,10 @@ COLLISION = (
 )
 BUSY = "the database stayed busy; the file's later records were not stored (run it again)"
 OVERFLOW = "one day's spend on one model and project went past what a rollup can total ($9.2M)"
+PRUNED = (
+    "before {day}: the requests of earlier days were pruned and their totals kept, so a "
+    "request of those days is not stored again"
+)
 
 
 class StoreError(RuntimeError):
@@ -89,6 +94,7 @@ class Writer:
         self.conn: Connection | None = None
         self.transaction: Any = None
         self.written: list[Outcome] = []
+        self.kept_from: Any = None  # np.datetime64 day the kept rows start from, or None
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -131,6 +137,8 @@ class Writer:
         """Write a chunk's rows; keep only its rollup sums and tally until the commit."""
         if self.transaction is None:
             self.transaction = self.conn.begin()  # type: ignore[union-attr]
+            start = kept_from(self.conn)  # type: ignore[arg-type]
+            self.kept_from = None if start is None else np.datetime64(start, "D")
         outcome = self._write(self.conn, chunk)  # type: ignore[arg-type]
         if outcome.stored is not None:
             outcome.sums = _sums(outcome.stored)
@@ -197,6 +205,9 @@ class Writer:
         in once, first copy first) or by an earlier chunk or file. A key whose hash slot holds
         another key goes to its alternate slot."""
         outcome = Outcome()
+        chunk = self._kept(chunk, outcome)
+        if not chunk.size:
+            return outcome
         inserted = self._insert(conn, chunk)
         if inserted.all():  # the common case: the chunk's sums stand as computed
             outcome.stored = chunk
@@ -218,6 +229,18 @@ class Writer:
         stored = _joined([p for p in parts if p.size])
         outcome.stored = stored if stored is not None and stored.size else None
         return outcome
+
+    def _kept(self, chunk: Prepared, outcome: Outcome) -> Prepared:
+        """The chunk without requests of pruned days, which are refused with a reason."""
+        if self.kept_from is None:
+            return chunk
+        early = chunk.cols["day"] < self.kept_from
+        if not early.any():
+            return chunk
+        reason = PRUNED.format(day=self.kept_from)
+        for line in chunk.cols["line"][early].tolist():
+            outcome.rejected.append((line, RecordError("timestamp", reason)))
+        return chunk.take(~early)
 
     def _insert(self, conn: Connection, chunk: Prepared) -> np.ndarray:
         """Insert a chunk's rows whose key slot is free; which rows went in."""

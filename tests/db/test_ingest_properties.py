@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 import core.logs.parse as parse_mod
 import db.ingest.writer as writer_mod
@@ -26,9 +27,10 @@ from core.costs import MAX_TOKENS, CostBreakdown, Usage, price, usd_to_picos
 from core.identity import identify
 from core.logs import rules
 from core.logs.rules import Refused
-from core.pricing import PriceBook, Rates
-from db.ingest import ingest_file
+from core.pricing import PriceBook, PriceOverride, Rates
+from db.ingest import delete_upload, ingest_file, list_uploads, reprice
 from db.ingest.rollups import TABLES, rebuild
+from db.retention import kept_since, prune
 
 BOOK = PriceBook.from_snapshot()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,11 +76,11 @@ LABEL = _sometimes_bad(
 
 
 @st.composite
-def records(draw: st.DrawFn) -> dict:
+def records(draw: st.DrawFn, minutes: int = 28_800) -> dict:
     """One flat record: required keys usually present, optional keys on some records only."""
     moment = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(
-        minutes=draw(st.integers(0, 28_800))
-    )  # across o3's price cut
+        minutes=draw(st.integers(0, minutes))
+    )  # across o3's price cut (by default)
     style = draw(st.sampled_from([0] * 6 + [1, 2, 3, 4, 5, 6]))
     record: dict = {
         "timestamp": _stamp(moment, style),
@@ -254,14 +256,19 @@ def _stored(engine: Engine, source: str) -> dict[str, dict]:
 
 def _rollups(engine: Engine) -> dict[str, list[tuple]]:
     with engine.connect() as conn:
-        out = {}
-        for name, table in TABLES.items():
-            columns = [c.name for c in table.columns if c.name != "id"]
-            rows = conn.execute(text(f"SELECT {', '.join(columns)} FROM {name}")).all()
-            out[name] = sorted(
-                tuple(str(v) if not isinstance(v, (int, bool)) else int(v) for v in r) for r in rows
-            )
-        return out
+        return _rollups_on(conn)
+
+
+def _rollups_on(conn: Connection) -> dict[str, list[tuple]]:
+    """Every row of every rollup table, all columns, in a comparable order."""
+    out = {}
+    for name, table in TABLES.items():
+        columns = [c.name for c in table.columns if c.name != "id"]
+        rows = conn.execute(text(f"SELECT {', '.join(columns)} FROM {name}")).all()
+        out[name] = sorted(
+            tuple(str(v) if not isinstance(v, (int, bool)) else int(v) for v in r) for r in rows
+        )
+    return out
 
 
 @settings(
@@ -323,3 +330,93 @@ def test_the_reference_itself_catches_the_known_defects() -> None:
     assert expected.stored["dup-1"]["input_tokens"] == 10 and expected.conflicts == 1
     assert expected.rejected == [(3, "output_tokens")]
     assert isinstance(BOOK.price_at("gpt-4o"), Rates)
+
+
+# --- rollups after any sequence of ingests, deletes, re-prices and prunes ----------------------
+
+CHEAPER = [
+    PriceOverride(model="gpt-4o-mini", effective_from=date(2025, 6, 10), input_mtok=Decimal("0.1"),
+                  output_mtok=Decimal("0.5")),
+    PriceOverride(model="gpt-4o", effective_from=date(2025, 1, 1), input_mtok=Decimal("1"),
+                  output_mtok=Decimal("3"), context_window=4000),
+]  # fmt: skip
+
+
+@st.composite
+def dense_records(draw: st.DrawFn) -> dict:
+    """A valid record sharing its rollup rows with many others: two days, two models, one
+    token-size bucket (1,001-1,023 in, 1-49 out), so extremes and sums meet across ingests."""
+    moment = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(hours=draw(st.integers(0, 47)))
+    return {
+        "timestamp": _stamp(moment, 0),
+        "request_id": f"d{draw(st.integers(0, 40))}",
+        "model": draw(st.sampled_from(["gpt-4o", "gpt-4o-mini"])),
+        "input_tokens": draw(st.integers(1001, 1023)),
+        "output_tokens": draw(st.integers(1, 49)),
+    }
+
+
+OPERATIONS = st.one_of(  # three days, so requests share rollup rows across ingests
+    st.tuples(
+        st.just("ingest"),
+        st.lists(st.one_of(records(minutes=4_000), dense_records()), min_size=1, max_size=15),
+    ),
+    st.tuples(st.just("delete"), st.integers(0, 5)),
+    st.tuples(st.just("reprice"), st.sampled_from([[], CHEAPER[:1], CHEAPER])),
+    st.tuples(st.just("prune"), st.integers(0, 3)),
+)
+
+
+def _pruned_part(tables: dict[str, list[tuple]], kept_from: date | None) -> dict[str, list]:
+    """The rollup rows of pruned days (a row's day is its first value, or third)."""
+    if kept_from is None:
+        return {}
+    out = {}
+    for name, rows in tables.items():
+        at = 2 if name == "output_histogram" else 0
+        out[name] = [r for r in rows if str(r[at])[:10] < kept_from.isoformat()]
+    return out
+
+
+def _apply(engine: Engine, tmp_path: Path, step: tuple) -> None:
+    kind, value = step
+    if kind == "ingest":
+        path = tmp_path / f"ops{next(RUN)}.jsonl"
+        path.write_bytes(b"\n".join(orjson.dumps(r) for r in _spell_again(value)) + b"\n")
+        ingest_file(engine, path, book=BOOK, source=f"s{next(RUN) % 2}")
+    elif kind == "delete":
+        uploads = list_uploads(engine)["id"].tolist()
+        if uploads:
+            delete_upload(engine, uploads[value % len(uploads)])
+    elif kind == "reprice":
+        reprice(engine, PriceBook.from_snapshot(value))
+    else:
+        prune(engine, date(2025, 6, 1) + timedelta(days=value))
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=st.lists(OPERATIONS, min_size=1, max_size=6))
+def test_rollups_equal_a_rebuild_after_any_operations(
+    engine: Engine, tmp_path: Path, steps: list[tuple]
+) -> None:
+    """Every rollup table, the routing rollup too, equals a SQL rebuild from the stored rows on
+    every column; the rollups of pruned days stay exactly as they were when pruned."""
+    parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS = 4, 2
+    frozen = _pruned_part(_rollups(engine), kept_since(engine))  # examples share the database
+    try:
+        for step in steps:
+            _apply(engine, tmp_path, step)
+            kept = kept_since(engine)
+            tables = _rollups(engine)
+            frozen = frozen if step[0] != "prune" else _pruned_part(tables, kept)
+            assert _pruned_part(tables, kept) == frozen
+            with engine.connect() as conn, conn.begin() as transaction:
+                rebuild(conn)
+                assert _rollups_on(conn) == tables
+                transaction.rollback()
+    finally:
+        parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS = 12_500, 4

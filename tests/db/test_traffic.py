@@ -1,16 +1,18 @@
-"""Grouped traffic from request_log in one GROUP BY, on SQLite and PostgreSQL."""
+"""Grouped traffic from the routing rollup (or the request rows), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pandas as pd
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, text
 
 from core.identity import canonical
 from core.pricing import PriceBook
 from core.routing import RuleError, parse_rule
+from db.ingest.rollups import rebuild
 from db.models import RequestLog
 from db.traffic import (
     grouped_traffic,
@@ -59,6 +61,7 @@ def _fill(engine: Engine) -> None:
     ]
     with engine.begin() as conn:
         conn.execute(insert(RequestLog.__table__), with_keys(rows))
+        rebuild(conn)  # the rollups of rows stored outside an ingest
 
 
 def test_groups_by_model_and_token_buckets(engine: Engine) -> None:
@@ -178,3 +181,107 @@ def test_a_priced_model_without_traffic_is_a_valid_rule(engine: Engine) -> None:
     rule = parse_rule("model=gpt-4.1,target=gpt-4o-mini")
     assert rule_name_problem(engine, rule, BOOK, D2) is None
     assert simulate_logged(engine, [rule], BOOK, D1, D2).rules[0].matched_requests == 0
+
+
+# --- the rollup is exact to the request ------------------------------------------------------
+
+EXACT_RULES = [
+    "model=gemini-2.5-pro,max_input_tokens=256000,target=gemini-2.5-flash,share=0.6,escalation=0.1",
+    "model=gpt-4o,max_input_tokens=2000,target=gpt-4o-mini,share=0.67,escalation=0.05",
+    "model=claude-sonnet-4-5,min_input_tokens=1000,target=gpt-4o-mini,share=0.5",
+    "project=search,status=ok,batch_share=0.5",
+    "model=gemini-1.5-pro,max_output_tokens=1000,target=gpt-4.1-mini,share=1",
+]
+# Sizes on and beside every edge the rules and the models' tiers and windows decide on.
+EDGY = (0, 1, 999, 1000, 1001, 1999, 2000, 2001, 127999, 128000, 128001, 199999, 200000,
+        200001, 255999, 256000, 256001, 300000)  # fmt: skip
+SPREAD = date(2025, 6, 2), date(2025, 6, 6)
+
+
+def _traffic_records(count: int = 400, seed: int = 5) -> list[dict]:
+    """Requests of five models over five days: sizes spread widely and on every edge."""
+    import random
+
+    rnd = random.Random(seed)
+    models = ("gpt-4o", "gpt-4o-2024-08-06", "gemini-2.5-pro", "claude-sonnet-4-5",
+              "gemini-1.5-pro", "gpt-4.1", "my-own-model")  # fmt: skip
+    records = []
+    for i in range(count):
+        size = rnd.choice(EDGY) if i % 3 == 0 else int(10 ** rnd.uniform(0, 5.6))
+        out = rnd.choice((0, 999, 1000, 1001)) if i % 5 == 0 else int(10 ** rnd.uniform(0, 4))
+        record = {
+            "timestamp": f"2025-06-0{2 + i % 5}T{i % 24:02d}:00:00Z",
+            "request_id": f"x{i}",
+            "model": models[i % len(models)],
+            "input_tokens": size,
+            "output_tokens": out,
+            "cached_input_tokens": size // 3 if i % 4 == 0 else 0,
+            "project": ("search", "bot", "")[i % 3],
+            "feature": ("chat", "", "rag")[i % 3] if i % 7 else None,
+            "tags": ["rag", "beta"] if i % 7 == 0 else None,
+            "status": (200, 200, 200, 429, 500)[i % 5],
+            "batch": i % 6 == 0,
+        }
+        records.append({k: v for k, v in record.items() if v is not None})
+    return records
+
+
+def _per_request(engine: Engine, start: date, end: date) -> pd.DataFrame:
+    """Every request of the period as its own traffic row (the per-request computation)."""
+    query = text(
+        "SELECT model_id AS model, project, feature, status, batch, input_tokens, "
+        "cached_input_tokens, cache_write_tokens, output_tokens FROM request_log "
+        "WHERE day >= :start AND day <= :end"
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query, {"start": start, "end": end}).mappings().all())
+    frame["requests"] = 1
+    frame["batch"] = frame["batch"].astype(bool)
+    frame["in_min"] = frame["in_max"] = frame["input_tokens"]
+    frame["out_min"] = frame["out_max"] = frame["output_tokens"]
+    return frame
+
+
+def test_savings_from_the_rollup_equal_the_per_request_computation(engine: Engine) -> None:
+    from core.routing import simulate
+    from db.ingest import ingest_records
+
+    report = ingest_records(engine, _traffic_records(), source="t", file_name="t.jsonl", book=BOOK)
+    assert report.accepted == 400 and not report.errors
+    rules = [parse_rule(spec) for spec in EXACT_RULES]
+    start, end = SPREAD
+    logged = simulate_logged(engine, rules, BOOK, start, end)
+    single = simulate(_per_request(engine, start, end), rules, BOOK, when=end, period_days=5)
+    assert logged.requests == single.requests > 300  # the unpriced model's are left out of both
+    assert (logged.baseline_usd, logged.scenario_usd) == (single.baseline_usd, single.scenario_usd)
+    assert logged.savings_usd == single.savings_usd != 0
+    for mine, theirs in zip(logged.rules, single.rules, strict=True):
+        assert (mine.matched_requests, mine.requests_moved, mine.requests_blocked) == (
+            theirs.matched_requests, theirs.requests_moved, theirs.requests_blocked,
+        )  # fmt: skip
+        assert mine.savings_usd == theirs.savings_usd
+    assert all(r.matched_requests for r in logged.rules)  # every rule took some traffic
+
+
+@pytest.mark.parametrize(
+    "cuts",
+    [
+        ((2000,), (500,)),
+        ((256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 128000), (100, 250, 500, 1000)),
+        ((0, 1999, 2000, 127999, 128000, 199999, 200000), ()),
+    ],
+)
+def test_the_rollup_groups_exactly_as_the_request_rows(engine: Engine, cuts: tuple) -> None:
+    from db.ingest import ingest_records
+
+    ingest_records(engine, _traffic_records(), source="t", file_name="t.jsonl", book=BOOK)
+    keys = ["model", "project", "feature", "status", "batch", "in_bucket", "out_bucket"]
+    start, end = date(2025, 6, 3), date(2025, 6, 5)
+    frames = [
+        grouped_traffic(engine, start, end, input_cuts=cuts[0], output_cuts=cuts[1], from_rows=raw)
+        .sort_values(keys)
+        .reset_index(drop=True)
+        for raw in (False, True)
+    ]
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert frames[0]["requests"].sum() == 240  # three of the five days
