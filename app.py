@@ -4,6 +4,8 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
+from ui.auth import can, gate, sidebar
+from ui.demo import demo_banner
 from ui.resources import engine
 
 st.set_page_config(page_title="Costdesk", page_icon="💸", layout="wide")
@@ -51,6 +53,12 @@ SECTIONS = {
             url_path="budgets",
         ),
         st.Page(
+            "views/chargeback.py",
+            title="Chargeback",
+            icon=":material/receipt_long:",
+            url_path="chargeback",
+        ),
+        st.Page(
             "views/upload.py", title="Upload logs", icon=":material/upload_file:", url_path="upload"
         ),
     ],
@@ -66,10 +74,25 @@ SECTIONS = {
         st.Page(
             "views/price_book.py", title="Price book", icon=":material/sell:", url_path="prices"
         ),
+        st.Page(
+            "views/currency.py",
+            title="Exchange rates",
+            icon=":material/currency_exchange:",
+            url_path="currency",
+        ),
     ],
 }
 
 engine()  # creates and migrates the database on first use
+# In team mode nobody gets past this line without signing in with a role: no page runs and no
+# figure reaches the browser.
+acting = gate()
+if can("audit.read"):
+    SECTIONS["Settings"].append(
+        st.Page("views/audit.py", title="Audit trail", icon=":material/history:", url_path="audit")
+    )
 navigation = st.navigation({name: pages for name, pages in SECTIONS.items() if pages})
 st.sidebar.caption("Costdesk · prices from the genai-prices snapshot · costs exact to the cent")
+sidebar(acting)
+demo_banner()
 navigation.run()

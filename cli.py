@@ -8,10 +8,12 @@ import sys
 
 # The command line never needs pyarrow: pandas only uses it, when present, for its string
 # type. Leaving it out keeps about 60 MB out of every process, twice when a large file parses
-# in a second process.
-sys.modules.setdefault("pyarrow", None)  # type: ignore[arg-type]
+# in a second process. Only when run as a program: a process that imports this module (tests,
+# a notebook) keeps its own choice.
+if __name__ == "__main__":
+    sys.modules.setdefault("pyarrow", None)  # type: ignore[arg-type]
 
-import typer  # noqa: E402
+import typer
 
 # Each command's module, imported only when that command runs (all of them for --help).
 COMMANDS = {
@@ -21,10 +23,16 @@ COMMANDS = {
     "alerts": "commands.alerts",
     "budget": "commands.budget",
     "simulate": "commands.simulate",
+    "prune": "commands.prune",
     "import-openai": "commands.import_openai",
+    "import-anthropic": "commands.import_anthropic",
     "ingest": "commands.ingest",
     "reprice": "commands.ingest",
     "uploads": "commands.ingest",
+    "report": "commands.report",
+    "digest": "commands.digest",
+    "keys": "commands.keys",
+    "serve": "commands.serve",
 }
 
 app = typer.Typer(

@@ -41,9 +41,14 @@ def money(value: Decimal) -> str:
     return f"{whole}.{frac.rstrip('0').ljust(2, '0')}"
 
 
+def json_text(payload: dict[str, Any]) -> str:
+    """`payload` as one JSON object's text; Decimals become decimal strings."""
+    return json.dumps(payload, default=_default, indent=2)
+
+
 def emit_json(payload: dict[str, Any]) -> None:
     """Print `payload` as one JSON object; Decimals become decimal strings."""
-    typer.echo(json.dumps(payload, default=_default, indent=2))
+    typer.echo(json_text(payload))
 
 
 def fail(reason: str) -> NoReturn:

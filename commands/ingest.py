@@ -21,6 +21,7 @@ from commands.common import (
 from core.costs import picos_to_usd
 from core.logs import format_descriptions, parse_mapping
 from db.ingest import IngestReport, delete_upload, ingest_file, list_uploads, reprice
+from integrations.settings import SettingError, format_state
 
 FORMATS = format_descriptions()
 FormatOption = Annotated[
@@ -57,11 +58,15 @@ def ingest(
     for path in files:
         if not path.is_file():
             fail(f"{path}: no such file")
+    try:
+        state = format_state()  # the Bedrock model mapping, from the settings
+    except SettingError as exc:
+        fail(str(exc))
     engine = open_db(db)
     total = IngestReport()
     unusable = 0
     for path in files:
-        report = ingest_file(engine, path, fmt=fmt, project=project, mapping=columns)
+        report = ingest_file(engine, path, fmt=fmt, project=project, mapping=columns, state=state)
         unusable += bool(report.file_error)
         total.merge(report)
         if not as_json:
@@ -111,6 +116,7 @@ def reprice_command(db: DbOption = None, as_json: JsonOption = False) -> None:
         "cost_after_usd": picos_to_usd(result.after_pusd),
         "change_usd": result.change_usd,
         "unpriced_models": sorted(result.unpriced_models),
+        "pruned_before": result.kept_from,  # those days keep their stored cost
     }
     if as_json:
         emit_json(payload)
@@ -119,6 +125,11 @@ def reprice_command(db: DbOption = None, as_json: JsonOption = False) -> None:
         f"re-priced {result.rows:,} requests: ${money(payload['cost_before_usd'])} -> "
         f"${money(payload['cost_after_usd'])} (change ${money(result.change_usd)})"
     )
+    if result.kept_from is not None:
+        typer.echo(
+            f"requests before {result.kept_from} were pruned: those days keep the cost "
+            "stored when they were ingested"
+        )
 
 
 uploads_app = typer.Typer(help="Uploaded log files: list them, delete one with its rows.")

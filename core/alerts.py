@@ -5,7 +5,9 @@ value, its threshold and a message that says what to do next.
 Rates are in percent (5 means 5 %); latency in ms; spend in USD.
 Cost spike method: a day fires when its spend is above both `factor` × the median of the
 trailing `baseline_days` days and the median + `k` × the scaled median absolute deviation
-(1.4826 × MAD, a robust standard deviation) of those days.
+(1.4826 × MAD, a robust standard deviation: `core.stats.scaled_mad`) of those days.
+Window rules (error rate, P95 latency, 429s) judge a window only once it holds
+`min_requests` requests (`has_volume`): a rate over a handful of calls is noise.
 
 A scope says which traffic a budget or rule watches: all of it, or the rows of one project,
 model, tag (feature) or provider. A model scope matches the canonical model id
@@ -14,18 +16,18 @@ model, tag (feature) or provider. A model scope matches the canonical model id
 
 from __future__ import annotations
 
-import statistics
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from core.forecast import BudgetStatus
 from core.identity import canonical
 from core.pricing import PriceBook
-from core.stats import LATENCY_EDGES_MS, percentile
+from core.stats import LATENCY_EDGES_MS, median, percentile, scaled_mad
+from core.text import plural
 
 BUDGET, FORECAST = "budget", "forecast"
 ERROR_RATE, LATENCY, RATE_LIMIT, COST_SPIKE = (
@@ -43,11 +45,14 @@ KIND_LABELS = {
     RATE_LIMIT: "Rate limits (429)",
     COST_SPIKE: "Cost spike",
 }
-MAD_SCALE = Decimal("1.4826")
 SPIKE_METHOD = (
-    "A day is a spike when its spend is above both {factor}× the median of the previous "
-    "{days} days and that median + {k}× the scaled median absolute deviation."
+    "A day is a spike when its spend is above both {factor}× the median day of the previous "
+    "{days} days and that median plus {k}× the usual day-to-day swing (the scaled median "
+    "absolute deviation: how far a typical day strays from the median)."
 )
+# Defaults that fire on a real burst, not on the noise of a normal hour: a window of 100 or
+# more requests, 8 % errors, 5 % 429s, a 10 s P95 (reasoning models are slow by design).
+MIN_WINDOW_REQUESTS = 100
 
 
 SCOPE_KINDS = ("project", "model", "tag", "feature", "provider")
@@ -129,28 +134,28 @@ class Alert:
 class ErrorRateRule:
     """Error rate (status >= 400) over the last `window_minutes`, once `min_requests` are seen."""
 
-    max_error_pct: Decimal = Decimal(5)
+    max_error_pct: Decimal = Decimal(8)
     window_minutes: int = 60
-    min_requests: int = 20
+    min_requests: int = MIN_WINDOW_REQUESTS
 
 
 @dataclass(frozen=True)
 class LatencyRule:
     """P95 latency over the last `window_minutes` above an SLA."""
 
-    sla_ms: int = 5000
+    sla_ms: int = 10_000
     window_minutes: int = 60
-    min_requests: int = 20
+    min_requests: int = MIN_WINDOW_REQUESTS
 
 
 @dataclass(frozen=True)
 class RateLimitRule:
-    """429 responses over the last `window_minutes`: above a count, or above a share of requests."""
+    """429 responses in a window: above a count, or above a share of requests."""
 
     max_count: int = 50
-    max_pct: Decimal = Decimal(2)
+    max_pct: Decimal = Decimal(5)
     window_minutes: int = 60
-    min_requests: int = 20
+    min_requests: int = MIN_WINDOW_REQUESTS
 
 
 @dataclass(frozen=True)
@@ -174,12 +179,34 @@ RULE_TYPES: dict[str, type] = {
 
 @dataclass(frozen=True)
 class WindowMetrics:
-    """Traffic in one time window: requests, errors, 429s and a latency histogram."""
+    """Traffic in one time window: requests, errors, 429s and a latency histogram.
+
+    `start` is the window's first instant (UTC) when the window is one of a series; without
+    it the window is "the last `window_minutes`".
+    """
 
     requests: int
     errors: int
     rate_limited: int
     latency_counts: tuple[int, ...] = ()
+    start: datetime | None = None
+
+
+def has_volume(metrics: WindowMetrics, rule: ErrorRateRule | LatencyRule | RateLimitRule) -> bool:
+    """The minimum-volume rule of every window rule: judge a window of `min_requests` or more."""
+    return metrics.requests >= max(rule.min_requests, 1)
+
+
+def window_period(metrics: WindowMetrics, period: str) -> str:
+    """The period an alert of this window is stored under: its start (`2026-11-02T14:00Z`)."""
+    return f"{metrics.start:%Y-%m-%dT%H:%MZ}" if metrics.start else period
+
+
+def _window_text(metrics: WindowMetrics, minutes: int) -> str:
+    """'in the 60 min from 2026-11-02 14:00 UTC', or 'in the last 60 min'."""
+    if metrics.start is None:
+        return f"in the last {minutes} min"
+    return f"in the {minutes} min from {metrics.start:%Y-%m-%d %H:%M} UTC"
 
 
 def rule_from_params(kind: str, params: Mapping[str, Any]) -> Any:
@@ -271,7 +298,7 @@ def error_rate_alert(
     metrics: WindowMetrics, rule: ErrorRateRule, scope: str, period: str
 ) -> Alert | None:
     """Fires when errors / requests in the window exceed `max_error_pct`."""
-    if metrics.requests < rule.min_requests:
+    if not has_volume(metrics, rule):
         return None
     rate = _pct(metrics.errors, metrics.requests)
     if rate <= rule.max_error_pct:
@@ -281,13 +308,15 @@ def error_rate_alert(
         scope,
         ERROR_RATE,
         f"{ERROR_RATE}:{scope}",
-        period,
+        window_period(metrics, period),
         rate,
         rule.max_error_pct,
         "%",
-        f"{rate} % of {metrics.requests} requests failed in the last {rule.window_minutes} min "
-        f"({_scope_text(scope)}; limit {rule.max_error_pct} %). Check the provider's status page "
-        f"and the error types on the Logs page; add retries or a fallback model.",
+        f"{rate} % of {plural(metrics.requests, 'request')} failed "
+        f"{_window_text(metrics, rule.window_minutes)} ({_scope_text(scope)}; limit "
+        f"{rule.max_error_pct} %). Check the provider's status page, and the failed calls of "
+        f"that day on the Usage page (Requests, filtered by status); add retries or a fallback "
+        f"model.",
     )
 
 
@@ -295,7 +324,7 @@ def latency_alert(
     metrics: WindowMetrics, rule: LatencyRule, scope: str, period: str
 ) -> Alert | None:
     """Fires when the window's P95 latency (from the histogram) is above the SLA."""
-    if metrics.requests < rule.min_requests or not any(metrics.latency_counts):
+    if not has_volume(metrics, rule) or not any(metrics.latency_counts):
         return None
     p95 = percentile(list(metrics.latency_counts), LATENCY_EDGES_MS, 0.95)
     if p95 is None or p95 <= rule.sla_ms:
@@ -306,11 +335,11 @@ def latency_alert(
         scope,
         LATENCY,
         f"{LATENCY}:{scope}",
-        period,
+        window_period(metrics, period),
         value,
         Decimal(rule.sla_ms),
         "ms",
-        f"P95 latency is {value:,} ms over the last {rule.window_minutes} min "
+        f"P95 latency was {value:,} ms {_window_text(metrics, rule.window_minutes)} "
         f"({_scope_text(scope)}; SLA {rule.sla_ms:,} ms). Look for long prompts or outputs, "
         f"lower max_tokens, stream responses, or route to a faster model.",
     )
@@ -319,10 +348,12 @@ def latency_alert(
 def rate_limit_alert(
     metrics: WindowMetrics, rule: RateLimitRule, scope: str, period: str
 ) -> Alert | None:
-    """Fires when 429s exceed `max_count`, or `max_pct` of requests once `min_requests` are seen."""
+    """Fires when a window of enough volume has more 429s than `max_count` or `max_pct`."""
+    if not has_volume(metrics, rule):
+        return None
     rate = _pct(metrics.rate_limited, metrics.requests)
     over_count = metrics.rate_limited > rule.max_count
-    over_rate = metrics.requests >= rule.min_requests and rate > rule.max_pct
+    over_rate = rate > rule.max_pct
     if not (over_count or over_rate):
         return None
     value, threshold, unit = (
@@ -335,21 +366,21 @@ def rate_limit_alert(
         scope,
         RATE_LIMIT,
         f"{RATE_LIMIT}:{scope}",
-        period,
+        window_period(metrics, period),
         value,
         threshold,
         unit,
-        f"{metrics.rate_limited} requests ({rate} %) were rate-limited (429) in the last "
-        f"{rule.window_minutes} min ({_scope_text(scope)}). Add backoff with jitter, spread "
-        f"batch jobs, move bulk work to the Batch API, or ask the provider for a higher tier.",
+        f"{plural(metrics.rate_limited, 'request')} of {metrics.requests:,} ({rate} %) were "
+        f"rate-limited (429) {_window_text(metrics, rule.window_minutes)} "
+        f"({_scope_text(scope)}). Add backoff with jitter, spread batch jobs, move bulk work to "
+        f"the Batch API, or ask the provider for a higher tier.",
     )
 
 
 def spike_limit(baseline_usd: Sequence[Decimal], rule: SpikeRule) -> Decimal:
     """The spend above which a day is a spike, given its trailing baseline days."""
-    median = Decimal(statistics.median(baseline_usd))
-    mad = Decimal(statistics.median([abs(v - median) for v in baseline_usd]))
-    return max(median + rule.k * MAD_SCALE * mad, rule.factor * median)
+    middle = median(baseline_usd)
+    return max(middle + rule.k * scaled_mad(baseline_usd), rule.factor * middle)
 
 
 def cost_spike_alert(
@@ -375,9 +406,28 @@ def cost_spike_alert(
         limit,
         "USD",
         f"Spend on {day.isoformat()} was {_usd(spend)} ({_scope_text(scope)}), above the "
-        f"spike limit of {_usd(limit)} from the previous {rule.baseline_days} days. Find the "
-        f"model, project or user behind it on the Usage page; look for loops or runaway retries.",
+        f"spike limit of {_usd(limit)} from the previous {plural(rule.baseline_days, 'day')}. "
+        f"Open that day on the Usage page (Requests) to see the model, project and users behind "
+        f"it; look for loops or runaway retries.",
     )
+
+
+def window_alerts(
+    kind: str, windows: Sequence[WindowMetrics], rule: Any, scope: str, period: str = ""
+) -> list[Alert]:
+    """Every window of a series that fires under the rule of `kind` (one alert per window)."""
+    check = WINDOW_ALERTS[kind]
+    return [a for a in (check(m, rule, scope, period) for m in windows) if a is not None]
+
+
+def spike_alerts(
+    daily_usd: Mapping[date, Decimal], days: Sequence[date], rule: SpikeRule, scope: str
+) -> list[Alert]:
+    """Every day of `days` whose spend is a spike against the days before it."""
+    return [a for a in (cost_spike_alert(daily_usd, d, rule, scope) for d in days) if a]
+
+
+WINDOW_ALERTS = {ERROR_RATE: error_rate_alert, LATENCY: latency_alert, RATE_LIMIT: rate_limit_alert}
 
 
 def group_budget_alerts(alerts: Sequence[Alert]) -> list[tuple[Alert, tuple[Alert, ...]]]:

@@ -412,7 +412,9 @@ def _key_index(columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarra
     return inverse.ravel(), first
 
 
-def price_arrays(columns: Mapping[str, np.ndarray], book: PriceBook) -> dict[str, np.ndarray]:
+def price_arrays(
+    columns: Mapping[str, np.ndarray], book: PriceBook, *, tier_input: Any = None
+) -> dict[str, np.ndarray]:
     """Exact pico-dollar costs for events given as arrays, looking rates up once per key.
 
     `columns` needs: model, day (dates or datetime64), service_tier ("" for default), batch,
@@ -421,11 +423,14 @@ def price_arrays(columns: Mapping[str, np.ndarray], book: PriceBook) -> dict[str
     the full input rate, minus what they cost), `priced` and `price_version`. Unpriced rows get
     `priced=False` and zero costs; callers report them. `book` needs only `price_at`. Costs are
     int64 when `fits_int64` holds for the counts and rates, else object arrays of exact ints.
+    `tier_input` selects the long-context tier instead of the input count (0: base rates, for
+    rows that sum many requests).
     """
     inverse, first = _key_index(columns)
     keys = zip(*(_items(columns[name], first) for name in PRICE_KEY), strict=True)
     table = _key_rates(book, keys)
-    parts = price_usage(columns, rate_arrays([r for r, _ in table]), index=inverse)
+    rates = rate_arrays([r for r, _ in table])
+    parts = price_usage(columns, rates, tier_input=tier_input, index=inverse)
     parts["priced"] = np.array([r is not None for r, _ in table], dtype=bool)[inverse]
     parts["price_version"] = np.array([v for _, v in table], dtype=object)[inverse]
     return parts
@@ -439,9 +444,10 @@ def _items(values: Any, rows: np.ndarray) -> list:
     return picked.tolist()
 
 
-def price_frame(df: pd.DataFrame, book: PriceBook) -> pd.DataFrame:
+def price_frame(df: pd.DataFrame, book: PriceBook, *, tier_input: Any = None) -> pd.DataFrame:
     """`price_arrays` for a frame of events: the frame with the cost columns added."""
     out = df.copy()
-    for name, values in price_arrays({c: df[c].to_numpy() for c in df.columns}, book).items():
+    columns = {c: df[c].to_numpy() for c in df.columns}
+    for name, values in price_arrays(columns, book, tier_input=tier_input).items():
         out[name] = values
     return out

@@ -1,19 +1,23 @@
 """Month-end spend forecast: run rate with the weekday pattern of recent weeks, and an interval.
 
-Method (also shown on the page): each remaining day of the month is predicted as the average
+Method (also shown on the page): each remaining day of the month is predicted as the median
 spend of the same weekday over the last four complete weeks (with fewer than 14 days of history,
-the plain daily average); the interval adds ±1.645 standard deviations of the daily residuals,
-grown for the number of days left and for the uncertainty of the rate itself (a 90 % interval).
+the median day), so one spike day moves no forecast. The interval adds ±1.645 robust standard
+deviations (the scaled median absolute deviation, `core.stats.scaled_mad`) of the daily
+residuals, grown for the number of days still open (today counts: its logs may still be
+arriving) and for the uncertainty of the rate itself (a 90 % interval).
 Money stays `Decimal`; dates are the calendar days of the budget's month.
 """
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+
+from core.periods import month_end
+from core.stats import median, scaled_mad
 
 LOOKBACK_DAYS = 28
 MIN_DAYS_FOR_PATTERN = 14
@@ -22,9 +26,10 @@ CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
 METHOD = (
-    "Each remaining day is forecast as the average spend of the same weekday over the last four "
-    "complete weeks (the plain daily average with under two weeks of history); the band is a "
-    "90 % interval from how much past days strayed from that pattern."
+    "Each remaining day is forecast as the median spend of the same weekday over the last four "
+    "complete weeks (the median day with under two weeks of history), so a one-off spike does "
+    "not inflate the forecast; the band is a 90 % interval from how much past days strayed from "
+    "that pattern, and it stays open until the month's last day is over."
 )
 
 
@@ -33,7 +38,7 @@ class DailyModel:
     """What recent weeks say about a future day: a mean per weekday and the daily spread."""
 
     weekday_usd: tuple[Decimal, ...]  # Monday..Sunday expected spend
-    residual_sd_usd: Decimal
+    residual_sd_usd: Decimal  # robust: the scaled MAD of the residuals
     history_days: int
     weekly_pattern: bool
 
@@ -86,25 +91,31 @@ class PathPoint:
 
 
 def forecast_path(forecast: Forecast) -> list[PathPoint]:
-    """Cumulative spend per day of the month; future days carry a band growing with distance."""
+    """Cumulative spend per day of the month; from today on, a band growing with distance."""
     out = []
-    n = Decimal(max(forecast.model.history_days, 1))
     for day, total, future in forecast.cumulative():
-        k = Decimal((day - forecast.today).days) if future else ZERO
-        spread = Z_90 * forecast.model.residual_sd_usd * (k + k * k / n).sqrt() if k else ZERO
-        low = max(total - spread, forecast.actual_usd) if future else total
+        open_days = (day - forecast.today).days + 1
+        spread = band_spread(forecast.model, max(open_days, 0))
+        low = max(total - spread, forecast.actual_usd) if open_days > 0 else total
         out.append(PathPoint(day, _cents(total), _cents(low), _cents(total + spread), future))
     return out
 
 
+def band_spread(model: DailyModel, open_days: int) -> Decimal:
+    """Half-width of the 90 % band after `open_days` uncertain days (today counts as one).
+
+    Daily errors add up (variance k x sd²) and the rate itself is uncertain from n days of
+    history (k² x sd² / n).
+    """
+    if open_days <= 0:
+        return ZERO
+    k, n = Decimal(open_days), Decimal(max(model.history_days, 1))
+    return Z_90 * model.residual_sd_usd * (k + k * k / n).sqrt()
+
+
 def month_bounds(day: date) -> tuple[date, date]:
     """First and last calendar day of the month containing `day`."""
-    last = calendar.monthrange(day.year, day.month)[1]
-    return day.replace(day=1), day.replace(day=last)
-
-
-def _mean(values: list[Decimal]) -> Decimal:
-    return sum(values, ZERO) / len(values) if values else ZERO
+    return day.replace(day=1), month_end(day)
 
 
 def _history(daily_usd: Mapping[date, Decimal], today: date) -> list[tuple[date, Decimal]]:
@@ -118,18 +129,16 @@ def _history(daily_usd: Mapping[date, Decimal], today: date) -> list[tuple[date,
 
 
 def fit_daily_model(daily_usd: Mapping[date, Decimal], today: date) -> DailyModel:
-    """Expected spend per weekday and residual spread from complete days before `today`."""
+    """Median spend per weekday and the robust residual spread from complete days before `today`."""
     history = _history(daily_usd, today)
-    overall = _mean([v for _, v in history])
+    overall = median([v for _, v in history])
     pattern = len(history) >= MIN_DAYS_FOR_PATTERN
     weekday = [overall] * 7
     if pattern:
         for wd in range(7):
-            weekday[wd] = _mean([v for d, v in history if d.weekday() == wd])
+            weekday[wd] = median([v for d, v in history if d.weekday() == wd])
     residuals = [v - weekday[d.weekday()] for d, v in history]
-    sd = ZERO
-    if len(residuals) >= 2:
-        sd = (sum((r * r for r in residuals), ZERO) / (len(residuals) - 1)).sqrt()
+    sd = scaled_mad(residuals) if len(residuals) >= 2 else ZERO
     return DailyModel(tuple(weekday), sd, len(history), pattern)
 
 
@@ -150,9 +159,7 @@ def forecast_month(daily_usd: Mapping[date, Decimal], today: date) -> Forecast:
         expected[day] = model.expected_usd(day)
         day += timedelta(days=1)
     remaining = sum(expected.values(), ZERO)
-    k = Decimal(len(expected) - 1)  # full future days carry the uncertainty
-    n = Decimal(max(model.history_days, 1))
-    spread = Z_90 * model.residual_sd_usd * (k + k * k / n).sqrt() if k else ZERO
+    spread = band_spread(model, len(expected))  # today and every day after it
     total = actual + remaining
     return Forecast(
         month_start=start,

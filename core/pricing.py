@@ -24,6 +24,41 @@ PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "google", "mistral", "deeps
 BATCH_DISCOUNT_PROVIDERS = frozenset({"openai", "anthropic", "google"})
 BATCH_FACTOR = Decimal("0.5")
 SNAPSHOT = f"genai-prices {version('genai-prices')}"
+# The kind of model that answers chat and completion requests; routing targets, model
+# comparisons and switch suggestions offer only these.
+CHAT_KIND = "text"
+KIND_NAMES = {
+    "embedding": "an embedding model",
+    "image": "an image model",
+    "audio": "an audio model",
+    "video": "a video model",
+    "speech": "a text-to-speech model",
+    "transcription": "a transcription model",
+    "moderation": "a moderation model",
+    "completion": "a legacy completion model",
+    "computer use": "a computer-use model",
+}
+# Prices of a non-text output modality say what a snapshot model produces.
+_OUTPUT_KINDS = (
+    ("output_image_mtok", "image"),
+    ("output_audio_mtok", "audio"),
+    ("output_video_mtok", "video"),
+)
+# The fallback name rule, for models whose prices say nothing (custom prices have input and
+# output only): the first pattern found in the lower-cased id, provider prefix removed.
+_EDGE = r"(?:^|[-_.:/ ])"
+_END = r"(?:$|[-_.:/ ])"
+_NAME_KINDS = (
+    (re.compile(r"embed"), "embedding"),
+    (re.compile(r"moderation"), "moderation"),
+    (re.compile(rf"{_EDGE}tts{_END}"), "speech"),
+    (re.compile(r"transcri|whisper"), "transcription"),
+    (re.compile(r"image|dall-e|imagen|nano-banana"), "image"),
+    (re.compile(rf"audio|realtime|{_EDGE}live{_END}"), "audio"),
+    (re.compile(r"^(?:text-)?(?:ada|babbage|curie|davinci)(?:$|-)"), "completion"),
+    (re.compile(r"^gpt-3\.5-turbo-instruct"), "completion"),
+    (re.compile(r"computer-use"), "computer use"),
+)
 
 _DATED_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$")
 
@@ -57,7 +92,23 @@ class Rates:
     effective_from: date | None = None
     source: str = SNAPSHOT
     service_tier: str | None = None
-    kind: str = "text"  # "embedding" for models with an input price only
+    kind: str = CHAT_KIND  # what the model does: `model_kind`
+
+    @property
+    def chat(self) -> bool:
+        """True when the model answers chat requests (not embeddings, images, audio...)."""
+        return self.kind == CHAT_KIND
+
+    @property
+    def source_text(self) -> str:
+        """Where this price comes from, for a help text: `genai-prices 0.2.3 price list, in
+        force since 2025-06-10` or `custom price #3, from 2025-01-01`."""
+        since = self.effective_from.isoformat() if self.effective_from else None
+        if self.source.startswith("override"):
+            number = self.source.removeprefix("override").strip()
+            return f"custom price {number}".rstrip() + (f", from {since}" if since else "")
+        list_name = f"{self.source} price list"
+        return f"{list_name}, in force since {since}" if since else list_name
 
     @property
     def version(self) -> str:
@@ -121,6 +172,7 @@ class PriceOverride:
             context_window=self.context_window,
             effective_from=self.effective_from,
             source=f"override #{self.id}" if self.id is not None else "override",
+            kind=model_kind(model),
         )
 
 
@@ -134,7 +186,12 @@ class ModelEntry:
     context_window: int | None
     deprecated: bool
     info: gp.ModelInfo = field(repr=False, compare=False)
-    kind: str = "text"
+    kind: str = CHAT_KIND
+
+    @property
+    def chat(self) -> bool:
+        """True when the model answers chat requests."""
+        return self.kind == CHAT_KIND
 
     def change_dates(self) -> list[date]:
         """Every date on which this model's standard, batch or tier prices changed."""
@@ -240,15 +297,33 @@ def _rates_from_snapshot(entry: ModelEntry, when: datetime, service_tier: str | 
     return rates
 
 
-def _has_output_price(info: gp.ModelInfo) -> bool:
-    prices = info.prices if isinstance(info.prices, gp.ModelPrice) else info.prices[-1].prices
-    return _base(prices.output_mtok) is not None
+def _latest_prices(info: gp.ModelInfo) -> gp.ModelPrice:
+    return info.prices if isinstance(info.prices, gp.ModelPrice) else info.prices[-1].prices
+
+
+def model_kind(model: str, prices: gp.ModelPrice | None = None) -> str:
+    """What a model does: `CHAT_KIND` ("text") for a chat model, else "embedding", "image",
+    "audio", "video", "speech", "transcription", "moderation", "completion", "computer use".
+
+    The snapshot's prices decide first (no output price: an embedding model; a price for image,
+    audio or video output: that kind), then the name rule, which is all a custom model has.
+    """
+    if prices is not None:
+        if _base(prices.output_mtok) is None:
+            return "embedding"
+        for name, kind in _OUTPUT_KINDS:
+            if getattr(prices, name, None) is not None:
+                return kind
+    _, name = _split_provider(model.strip().lower())
+    for pattern, kind in _NAME_KINDS:
+        if pattern.search(name):
+            return kind
+    return CHAT_KIND
 
 
 def _is_token_priced(info: gp.ModelInfo) -> bool:
     """Priced per input token; embedding models have no output price (they emit none)."""
-    prices = info.prices if isinstance(info.prices, gp.ModelPrice) else info.prices[-1].prices
-    return _base(prices.input_mtok) is not None
+    return _base(_latest_prices(info).input_mtok) is not None
 
 
 @cache
@@ -269,7 +344,7 @@ def snapshot_entries(providers: tuple[str, ...] = PROVIDERS) -> tuple[ModelEntry
                     context_window=info.context_window,
                     deprecated=bool(info.deprecated),
                     info=info,
-                    kind="text" if _has_output_price(info) else "embedding",
+                    kind=model_kind(info.id, _latest_prices(info)),
                 )
             )
     return tuple(entries)
@@ -377,8 +452,8 @@ class PriceBook:
         return periods
 
     def table(self, when: datetime | date | None = None, *, kind: str | None = None) -> list[Rates]:
-        """Rates of every model (and override-only model) at `when`; `kind="text"` leaves out
-        embedding models, which cannot answer a chat or completion request."""
+        """Rates of every model (and override-only model) at `when`; `kind=CHAT_KIND` keeps the
+        chat models only (no embedding, image, audio or moderation models)."""
         rows = [self.price_at(f"{e.provider}/{e.model}", when) for e in self.entries]
         known = {e.model for e in self.entries}
         extra = {o.model.lower() for o in self.overrides} - known
@@ -425,7 +500,7 @@ def _merge(custom: Rates, snapshot: Rates | None) -> Rates:
         )
         if getattr(custom, name) is None
     }
-    merged = replace(custom, provider=snapshot.provider, **inherited)
+    merged = replace(custom, provider=snapshot.provider, kind=snapshot.kind, **inherited)
     if custom.batch_input_mtok is None and snapshot.provider in BATCH_DISCOUNT_PROVIDERS:
         cached = merged.cached_input_mtok
         merged = replace(

@@ -5,6 +5,14 @@ counts, token and cost sums, so their cost grows with days x groups, not with re
 Latency and output sizes are kept as fixed-bucket histograms (`core.stats`), so percentiles
 come from sums. `db.ingest.rollups` adds these sums in SQL and rebuilds them from stored rows
 with the same definitions (a property test holds the two equal on every column).
+
+The routing rollup holds what the routing simulator reads: per day, canonical model, project,
+feature, status, batch and input/output token-size bucket, the request count, token sums, cost
+and the smallest and largest prompt and answer. The buckets come from a fixed grid, so they
+can be summed at ingest: every edge a rule names in practice (round numbers and powers of two,
+each with the number just below it, so `max_input_tokens=2000` and `min_input_tokens=2000`
+both fall on an edge), every long-context tier edge and common context window of the price
+book. A bucket holds lo < tokens <= edge.
 """
 
 from __future__ import annotations
@@ -48,6 +56,33 @@ ROLLUP_SUMS = (
 )
 SUM_LIMIT = 2**63 - 1
 
+# Token-size edges of the routing rollup; each also gives the edge one below it (see above),
+# and 0 is an edge (calls that used no tokens).
+INPUT_EDGES = (
+    100, 200, 256, 500, 512, 1000, 1024, 1500, 2000, 2048, 3000, 4000, 4096, 5000, 8000, 8192,
+    10000, 16000, 16384, 16385, 20000, 32000, 32768, 50000, 64000, 65536, 100000, 128000,
+    131072, 200000, 256000, 262144, 272000, 400000, 500000, 524288, 1000000, 1048576, 1050000,
+    2000000, 2097152,
+)  # fmt: skip
+OUTPUT_EDGES = (
+    50, 100, 200, 250, 500, 1000, 1024, 2000, 2048, 4000, 4096, 8000, 8192, 16000, 16384, 32000,
+    32768, 64000, 65536, 100000, 128000,
+)  # fmt: skip
+INPUT_GRID = tuple(sorted({0} | {e - 1 for e in INPUT_EDGES} | set(INPUT_EDGES)))
+OUTPUT_GRID = tuple(sorted({0} | {e - 1 for e in OUTPUT_EDGES} | set(OUTPUT_EDGES)))
+ROUTING_KEY = (
+    "day", "model_id", "project", "feature", "status", "batch", "in_bucket", "out_bucket",
+)  # fmt: skip
+ROUTING_SUMS = ("requests", "unpriced_requests", *TOKEN_SUMS, "cost_pusd")
+# Extremes of the routing rollup: (column, summed column it is taken of, "min" or "max").
+ROUTING_EXTREMES = (
+    ("in_min", "input_tokens", "min"),
+    ("in_max", "input_tokens", "max"),
+    ("out_min", "output_tokens", "min"),
+    ("out_max", "output_tokens", "max"),
+)
+EXTREME_OF = {name: how for name, _, how in ROUTING_EXTREMES}
+
 Events = Mapping[str, np.ndarray]
 RollupSums = list[tuple[str, tuple[str, ...], dict[str, np.ndarray]]]  # (table, key, columns)
 
@@ -66,6 +101,11 @@ def row_values(cols: Events) -> dict[str, np.ndarray]:
     values["latency_count"] = cols["latency_ms"] >= 0
     values["latency_sum_ms"] = np.maximum(cols["latency_ms"], 0)
     return values
+
+
+def token_bucket(tokens: np.ndarray, grid: tuple[int, ...]) -> np.ndarray:
+    """Each count's bucket on a grid: the number of edges below it (lo < tokens <= edge)."""
+    return np.searchsorted(np.asarray(grid, dtype=np.int64), tokens, side="left").astype(np.int64)
 
 
 def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,15 +148,24 @@ class Grouper:
         return keys, inverse.ravel()
 
 
-def group_sums(inverse: np.ndarray, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Exact integer sums of each array per group number; RollupOverflow past 64 bits."""
+def group_sums(
+    inverse: np.ndarray,
+    values: Mapping[str, np.ndarray],
+    extremes: Mapping[str, str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Exact integer sums of each array per group number; RollupOverflow past 64 bits. Columns
+    named in `extremes` ("min" or "max") take the group's smallest or largest value instead."""
     order = np.argsort(inverse, kind="stable")
     ordered = inverse[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     out = {}
     for name, array in values.items():
         column = np.asarray(array).astype(np.int64)[order]
-        if np.add.reduceat(np.abs(column).astype(np.float64), starts).max(initial=0) >= 2**62:
+        how = (extremes or {}).get(name)
+        if how is not None:
+            reduce = np.minimum if how == "min" else np.maximum
+            out[name] = reduce.reduceat(column, starts)
+        elif np.add.reduceat(np.abs(column).astype(np.float64), starts).max(initial=0) >= 2**62:
             exact = np.add.reduceat(column.astype(object), starts)
             if max(map(abs, exact.tolist()), default=0) > SUM_LIMIT:
                 raise RollupOverflow(f"the {name} of one day and group does not fit 64 bits")
@@ -129,12 +178,24 @@ def group_sums(inverse: np.ndarray, values: Mapping[str, np.ndarray]) -> dict[st
 def rollup_sums(
     cols: Events, *, latency_bucket: np.ndarray, output_bucket: np.ndarray
 ) -> RollupSums:
-    """What the events add to the daily rollup and the histograms: one row per key and table."""
-    grouper = Grouper({**cols, "latency_bucket": latency_bucket, "output_bucket": output_bucket})
+    """What the events add to the daily and routing rollups and the histograms: one row per key
+    and table."""
+    grouper = Grouper(
+        {
+            **cols,
+            "latency_bucket": latency_bucket,
+            "output_bucket": output_bucket,
+            "in_bucket": token_bucket(cols["input_tokens"], INPUT_GRID),
+            "out_bucket": token_bucket(cols["output_tokens"], OUTPUT_GRID),
+        }
+    )
+    values = row_values(cols)
     keys, inverse = grouper.groups(ROLLUP_KEY)
-    out: RollupSums = [
-        ("daily_rollup", ROLLUP_KEY, {**keys, **group_sums(inverse, row_values(cols))})
-    ]
+    out: RollupSums = [("daily_rollup", ROLLUP_KEY, {**keys, **group_sums(inverse, values)})]
+    keys, inverse = grouper.groups(ROUTING_KEY)
+    routed = {name: values[name] for name in ROUTING_SUMS}
+    routed |= {name: cols[source] for name, source, _ in ROUTING_EXTREMES}
+    out.append(("routing_rollup", ROUTING_KEY, {**keys, **group_sums(inverse, routed, EXTREME_OF)}))
     timed = np.flatnonzero(latency_bucket >= 0)
     for table, key, column, rows in (
         ("latency_histogram", HISTOGRAM_KEY, "latency_bucket", timed),
@@ -164,5 +225,5 @@ def merge_sums(parts: list[RollupSums]) -> RollupSums:
         joined = {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
         keys, inverse = Grouper({k: joined[k] for k in key}).groups(key)
         values = {name: joined[name] for name in joined if name not in key}
-        merged.append((table, key, {**keys, **group_sums(inverse, values)}))
+        merged.append((table, key, {**keys, **group_sums(inverse, values, EXTREME_OF)}))
     return merged

@@ -7,6 +7,7 @@ value); output-token buckets likewise. Bucket `i` holds values in [edges[i], edg
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import numpy as np
 
@@ -43,3 +44,24 @@ def percentile(counts: np.ndarray | Sequence[int], edges: np.ndarray, q: float) 
     high = edges[i + 1] if i + 1 < len(edges) else edges[i]
     inside = (target - before) / counts[i] if counts[i] else 0.0
     return float(low + (high - low) * inside)
+
+
+# Robust location and spread: one spike among many ordinary days moves neither.
+MAD_SCALE = Decimal("1.4826")  # scaled MAD = a standard deviation for normal data
+
+
+def median(values: Sequence[Decimal]) -> Decimal:
+    """The middle value (the mean of the middle two for an even count); 0 when empty."""
+    if not values:
+        return Decimal(0)
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return Decimal(ordered[mid])
+    return (Decimal(ordered[mid - 1]) + Decimal(ordered[mid])) / 2
+
+
+def scaled_mad(values: Sequence[Decimal]) -> Decimal:
+    """1.4826 x the median absolute deviation from the median: a spread outliers barely move."""
+    center = median(values)
+    return MAD_SCALE * median([abs(Decimal(v) - center) for v in values])

@@ -40,6 +40,8 @@ class UploadBase(SQLModel):
     scrubbed: int = 0
     created_at: datetime
     updated_at: datetime | None = None
+    first_day: date | None = None  # the span of days its requests cover (UTC)
+    last_day: date | None = None
 
 
 class Upload(UploadBase, table=True):
@@ -203,3 +205,79 @@ class OutputHistogram(SQLModel, table=True):
     project: str = Field(default="", primary_key=True)
     status: int = Field(default=200, primary_key=True)
     count: int = counter_field()
+
+
+class IngestKeyBase(SQLModel):
+    """A key the live receiver accepts: its name, the project it fills in, its lifetime."""
+
+    name: str
+    project: str | None = None  # the project of records that name none
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class IngestKey(IngestKeyBase, table=True):
+    """Only the key's SHA-256 is stored (`db.keys`); the key itself is shown once."""
+
+    __tablename__ = "ingest_key"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_ingest_key_name"),
+        UniqueConstraint("key_hash", name="uq_ingest_key_hash"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str
+
+
+class ModelShortlistBase(SQLModel):
+    """A model the team has validated on its own prompts (a canonical id, `core.identity`)."""
+
+    model: str
+    provider: str = ""
+    note: str = ""
+    created_at: datetime
+
+
+class ModelShortlist(ModelShortlistBase, table=True):
+    __tablename__ = "model_shortlist"
+    __table_args__ = (UniqueConstraint("model", name="uq_model_shortlist_model"),)
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class RoutingRollup(SQLModel, table=True):
+    """What the routing simulator reads: one row per ROUTING_KEY group and day
+    (`core.rollups`), clustered on its key like the daily rollup. Buckets index the fixed
+    token-size grids `core.rollups.INPUT_GRID` and `OUTPUT_GRID`; `in_min`..`out_max` are the
+    smallest and largest prompt and answer of the row's requests."""
+
+    __tablename__ = "routing_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
+    day: date = Field(primary_key=True)
+    model_id: str = Field(primary_key=True)
+    project: str = Field(default="", primary_key=True)
+    feature: str = Field(default="", primary_key=True)
+    status: int = Field(default=200, primary_key=True)
+    batch: bool = Field(default=False, primary_key=True)
+    in_bucket: int = Field(primary_key=True)
+    out_bucket: int = Field(primary_key=True)
+    requests: int = counter_field()
+    unpriced_requests: int = counter_field()
+    input_tokens: int = counter_field()
+    cached_input_tokens: int = counter_field()
+    cache_write_tokens: int = counter_field()
+    output_tokens: int = counter_field()
+    reasoning_tokens: int = counter_field()
+    cost_pusd: int = counter_field()
+    in_min: int = Field(sa_type=BigInteger)
+    in_max: int = Field(sa_type=BigInteger)
+    out_min: int = Field(sa_type=BigInteger)
+    out_max: int = Field(sa_type=BigInteger)
+
+
+class Retention(SQLModel, table=True):
+    """Where the kept request rows start: days before `kept_from` were pruned (`db.retention`),
+    their rollups stay. One row at most (id 1)."""
+
+    __tablename__ = "retention"
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    kept_from: date

@@ -1,11 +1,13 @@
 """The alert check: evaluate every budget and rule, store new events once, notify once.
 
-An event is stored once per (alert key, period): a budget threshold once per budget per month
-(in the budget's timezone), an operational rule once per rule per UTC day, a cost spike once
-per spike day. Notifications go out for firing events not yet sent on a channel, so a failed
-delivery (an error, a redirect, no answer within the deadline) is retried by the next check and a
-successful one is never repeated. Muted budgets and rules are evaluated and reported but neither
-stored nor sent.
+A check covers the whole current period, not only its instant: a budget's month so far (in
+the budget's timezone), every day of the UTC month for cost spikes, and every window of the
+UTC month for the window rules (error rate, P95 latency, 429s). An event is stored once per
+(alert key, period): a budget threshold once per budget per month, a cost spike once per spike
+day, a window rule once per window that fired. Notifications go out for firing events not yet
+sent on a channel, so a failed delivery (an error, a redirect, no answer within the deadline) is
+retried by the next check and a successful one is never repeated. Muted budgets and rules are
+evaluated and reported but neither stored nor sent.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -21,12 +23,11 @@ from core.alerts import (
     COST_SPIKE,
     Alert,
     budget_alerts,
-    cost_spike_alert,
-    error_rate_alert,
     forecast_alert,
-    latency_alert,
-    rate_limit_alert,
+    spike_alerts,
+    window_alerts,
 )
+from core.forecast import month_bounds
 from db.budgets import (
     Budget,
     Rule,
@@ -41,15 +42,9 @@ from db.budgets import (
     record_delivery,
     record_events,
     utcnow,
-    window_metrics,
+    window_series,
 )
 from integrations.notify import Delivery, NotifyConfig, deliver_each
-
-WINDOW_RULES = {
-    "error_rate": error_rate_alert,
-    "latency_p95": latency_alert,
-    "rate_limit": rate_limit_alert,
-}
 
 
 @dataclass
@@ -78,21 +73,24 @@ def budget_alerts_at(engine: Engine, budget: Budget, as_of: datetime) -> list[Al
     return alerts
 
 
+def period_start(as_of: datetime) -> datetime:
+    """The first instant of the UTC month of `as_of`: where a rule's current period starts."""
+    first, _ = month_bounds(as_of.date())
+    return datetime.combine(first, datetime.min.time(), UTC)
+
+
 def rule_alerts_at(engine: Engine, rule: Rule, as_of: datetime) -> list[Alert]:
-    """Alerts of one operational rule at `as_of` (windows end at `as_of`; days are UTC)."""
+    """Alerts of one operational rule over its period up to `as_of`: every spike day of the
+    UTC month, every window of the month that fired."""
+    start = period_start(as_of)
     today = as_of.date()
     if rule.kind == COST_SPIKE:
-        start = today - timedelta(days=rule.rule.baseline_days + 1)
-        daily = daily_spend(engine, rule.scope, start, today)
-        found = (
-            cost_spike_alert(daily, day, rule.rule, rule.scope)
-            for day in (today - timedelta(1), today)
-        )
-        return [a for a in found if a]
-    window_start = as_of - timedelta(minutes=rule.rule.window_minutes)
-    metrics = window_metrics(engine, rule.scope, window_start, as_of)
-    alert = WINDOW_RULES[rule.kind](metrics, rule.rule, rule.scope, today.isoformat())
-    return [alert] if alert else []
+        first = start.date() - timedelta(days=rule.rule.baseline_days + 1)
+        daily = daily_spend(engine, rule.scope, first, today)
+        days = [start.date() + timedelta(days=i) for i in range((today - start.date()).days + 1)]
+        return spike_alerts(daily, days, rule.rule, rule.scope)
+    windows = window_series(engine, rule.scope, start, as_of, rule.rule.window_minutes)
+    return window_alerts(rule.kind, windows, rule.rule, rule.scope)
 
 
 def evaluate(engine: Engine, as_of: datetime) -> tuple[list[Alert], list[Alert]]:

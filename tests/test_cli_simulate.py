@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from db.engine import make_engine
+from db.ingest.rollups import rebuild
 from db.models import RequestLog
 from tests.rows import with_keys
 
@@ -36,6 +37,7 @@ def db(sqlite_url: str) -> str:
     engine = make_engine(sqlite_url)
     with engine.begin() as conn:
         conn.execute(insert(RequestLog.__table__), with_keys(rows))
+        rebuild(conn)  # the rollups of rows stored outside an ingest
     return sqlite_url
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable, Mapping
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+
+from core.text import plural  # counts in words: one rule, in core, for messages and pages
 
 
 def usd(value: Decimal | float | int | None, places: int = 2) -> str:
@@ -69,6 +72,29 @@ def names_text(names: Iterable[object]) -> str:
 
 
 def counts_text(counts: Mapping[object, int], unit: str = "") -> str:
-    """Names and counts, escaped for Markdown: `gpt-x (1,200 requests), acme (3 requests)`."""
-    suffix = f" {unit}" if unit else ""
-    return ", ".join(f"{escape_markdown(name)} ({n:,}{suffix})" for name, n in counts.items())
+    """Names and counts, escaped for Markdown: `gpt-x (1,200 requests), acme (1 request)`.
+
+    `unit` is the plural noun ("requests"); a count of one reads in the singular.
+    """
+
+    def count(n: int) -> str:
+        return plural(n, unit.removesuffix("s"), unit) if unit else f"{n:,}"
+
+    return ", ".join(f"{escape_markdown(name)} ({count(n)})" for name, n in counts.items())
+
+
+def measure(value: Decimal | float | int, unit: str) -> str:
+    """An alert's value in its unit: `6.25 %`, `8 %`, `5,200 ms`, `$50.00`, `1 request`."""
+    if unit == "USD":
+        return usd(value)
+    if unit == "requests":
+        return plural(Decimal(str(value)).normalize(), "request")
+    number = Decimal(str(value))
+    whole = number == number.to_integral_value()
+    shown = f"{number:,.0f}" if whole else f"{number:,.2f}"
+    return f"{shown} {unit}".strip()
+
+
+def day_text(day: date | None) -> str:
+    """14 Jan 2026 (a dash for none)."""
+    return f"{day.day} {day:%b %Y}" if day else "—"

@@ -12,9 +12,11 @@ import pandas as pd
 import streamlit as st
 
 from core.plans import PlanError, RateMatrix, Workload
-from core.pricing import PriceBook
+from core.pricing import CHAT_KIND, PriceBook
 from ui.exports import csv_bytes, excel_writer, neutralised
 from ui.format import usd
+from ui.prices_text import exact_usd
+from ui.shortlist import reason_label
 
 PREFIX = "calc_"
 DEFAULT_MODEL = "openai/gpt-4o"
@@ -70,11 +72,11 @@ def tokenizer_folder() -> str:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _matrix(_book: PriceBook, book_id: int, when: date) -> RateMatrix:
-    return RateMatrix.from_rates(_book.table(when, kind="text"))
+    return RateMatrix.from_rates(_book.table(when, kind=CHAT_KIND))
 
 
 def rate_matrix(book: PriceBook, when: date) -> RateMatrix:
-    """Every model's rates at `when`, built once per price book and date."""
+    """Every chat model's rates at `when`, built once per price book and date."""
     return _matrix(book, id(book), when)
 
 
@@ -216,13 +218,41 @@ def small_usd(value: Decimal) -> str:
     return text
 
 
-def for_display(frame: pd.DataFrame) -> pd.DataFrame:
-    """Exact Decimal columns as floats, for st.dataframe's number formatting."""
+_TEXT_COLUMNS = {
+    "fits_context": lambda v: {True: "fits", False: "too small"}.get(v, "unknown"),
+    "context_window": lambda v: "unknown" if _missing(v) else f"{int(v):,}",
+    "max_output_tokens": lambda v: "no cap" if _missing(v) else f"{int(v):,}",
+    "reason": lambda v: reason_label(v) or "cheaper",
+    "pricing_date": lambda v: "today" if _missing(v) else str(v),
+    "cost_per_request_usd": exact_usd,
+    "per_conversation_usd": exact_usd,
+}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Exact Decimal columns as floats (for number formats and spreadsheets)."""
     out = frame.copy()
     for column in out.columns:
         if out[column].map(lambda v: isinstance(v, Decimal)).any():
             out[column] = out[column].map(lambda v: float(v) if v is not None else None)
     return out
+
+
+def for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as the page shows it: money as floats for st.dataframe's number formats,
+    shares in percent, amounts under a cent and unknowns ("unknown", "no cap") as text, and
+    no column of nothing but blanks."""
+    out = _floats(frame)
+    for column in out.columns:
+        if column in _TEXT_COLUMNS:
+            out[column] = frame[column].map(_TEXT_COLUMNS[column]).astype(object)
+        elif column in _SHARE_COLUMNS:
+            out[column] = out[column].map(lambda v: None if _missing(v) else float(v) * 100)
+    return out.dropna(axis="columns", how="all") if len(out) else out
 
 
 def _exact_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -242,7 +272,7 @@ def export_csv(frame: pd.DataFrame) -> bytes:
 def export_xlsx(frame: pd.DataFrame) -> bytes:
     """The comparison as an Excel sheet (XlsxWriter), money formatted as dollars."""
     buffer = io.BytesIO()
-    data = neutralised(for_display(frame))
+    data = neutralised(_floats(frame))
     with excel_writer(buffer) as writer:
         data.to_excel(writer, sheet_name="Scenarios", index=False)
         sheet = writer.sheets["Scenarios"]
@@ -299,14 +329,13 @@ _MONEY_COLUMNS = {
     "output_usd": "Output / mo",
     "saving_usd": "Saving / mo",
 }
-_SMALL_MONEY_COLUMNS = {
-    "cost_per_request_usd": "Per request",
-    "per_conversation_usd": "Per conversation",
-}
 _SHARE_COLUMNS = {
     "vs_selected_share": "vs selected",
     "saving_share": "Saving",
     "vs_full_share": "vs full history",
+    "cache_hit_share": "Cache-hit share",
+    "batch_share": "Batch share",
+    "growth_monthly_share": "Growth / month",
 }
 _PLAIN_COLUMNS = {
     "provider": "Provider",
@@ -314,30 +343,40 @@ _PLAIN_COLUMNS = {
     "scenario": "Scenario",
     "strategy": "Strategy",
     "month": "Month",
-    "fits_context": "Fits context",
     "selected": "Selected",
+    "cost_per_request_usd": "Per request",
+    "per_conversation_usd": "Per conversation",
+    "pricing_date": "Prices as of",
+    "max_output_tokens": "max_tokens cap",
+    "context_window": "Context window",
+}
+_HELP_COLUMNS = {
+    "fits_context": (
+        "Fits context",
+        "Whether a request (input + output cap) fits the model's context window in the price "
+        "book; unknown where the price book has no window for the model.",
+    ),
+    "reason": (
+        "Why suggested",
+        "★ shortlisted: validated by your team. Smaller sibling: the same family's smaller "
+        "model. In your traffic: a model you already call. Cheaper: only the price.",
+    ),
 }
 _NUMBER_COLUMNS = {
-    "requests_per_day": "Requests / day",
-    "context_window": "Context window",
     "input_tokens": "Input tokens",
     "output_tokens": "Output tokens",
+    "days_per_month": "Days / month",
+    "months": "Horizon (months)",
 }
 
 
 def column_config() -> dict[str, Any]:
     """Readable labels and money / percent formats for every calculator table column."""
-    config: dict[str, Any] = {
-        k: st.column_config.NumberColumn(v, format="dollar") for k, v in _MONEY_COLUMNS.items()
-    }
-    config |= {
-        k: st.column_config.NumberColumn(v, format="$%.6f") for k, v in _SMALL_MONEY_COLUMNS.items()
-    }
-    config |= {
-        k: st.column_config.NumberColumn(v, format="percent") for k, v in _SHARE_COLUMNS.items()
-    }
-    config |= {
-        k: st.column_config.NumberColumn(v, format="localized") for k, v in _NUMBER_COLUMNS.items()
-    }
+    number = st.column_config.NumberColumn
+    config: dict[str, Any] = {k: number(v, format="dollar") for k, v in _MONEY_COLUMNS.items()}
+    config |= {k: number(v, format="%.1f %%") for k, v in _SHARE_COLUMNS.items()}
+    config |= {k: number(v, format="%,d") for k, v in _NUMBER_COLUMNS.items()}
+    config["requests_per_day"] = number("Requests / day", format="localized")
     config |= {k: st.column_config.Column(v) for k, v in _PLAIN_COLUMNS.items()}
+    config |= {k: st.column_config.Column(v, help=h) for k, (v, h) in _HELP_COLUMNS.items()}
     return config

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from core.text import plural
 from ui.format import escape_markdown
 
 HEAD_BYTES = 1 << 20  # enough to tell a CSV and read its header
@@ -81,7 +82,7 @@ def delete_notice(history: pd.DataFrame, upload_id: int) -> str:
     row = history.loc[history["id"] == upload_id].iloc[0]
     rows = stored_rows(history, upload_id)
     text = (
-        f"Deleting {_label(row)} removes the {rows:,} requests stored under it. "
+        f"Deleting {_label(row)} removes the {plural(rows, 'request')} stored under it. "
         "A request is stored once, under the first upload that brought it: a later upload that "
         "sent the same request counted it as a duplicate and keeps no copy, so the delete takes "
         "it from that upload too."
@@ -97,7 +98,8 @@ def deleted_text(history: pd.DataFrame, upload_id: int, removed: int) -> str:
     """What a delete removed and how to get the requests back."""
     row = history.loc[history["id"] == upload_id].iloc[0]
     text = (
-        f"Deleted upload {_label(row)} and its {removed:,} requests. To restore them, ingest "
+        f"Deleted upload {_label(row)} and its {plural(removed, 'request')}. To restore them, "
+        "ingest "
         f"{escape_markdown(row['file_name'])} again."
     )
     later = later_duplicates(history, upload_id)

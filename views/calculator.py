@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 
-import pandas as pd
 import streamlit as st
 
 from core.plans import (
@@ -13,42 +12,33 @@ from core.plans import (
     compression_saving,
     conversation_costs,
     conversation_frames,
-    plan_from_params,
     projection_frame,
     rates_for,
-    scenario_frame,
+    switch_frame,
     tornado_frame,
 )
 from core.pricing import Unpriced
 from core.tokens import TokenizerUnavailable, count_prompt_tokens, count_tokens, is_estimate
-from db.scenarios import (
-    ScenarioError,
-    delete_scenario,
-    list_scenarios,
-    load_scenario,
-    save_scenario,
-)
 from ui import format as fmt
 from ui.charts import plans as charts
 from ui.plans_resources import (
     analysis_options,
     column_config,
-    export_csv,
-    export_xlsx,
     for_display,
     mirror_to_url,
     model_label,
     model_options,
     rate_matrix,
     restore_state,
-    scenario_params,
     small_usd,
-    state_from_params,
     tokenizer_folder,
     tornado_labels,
     workload_from_state,
 )
-from ui.resources import engine, price_book
+from ui.plans_scenarios import scenarios_tab
+from ui.prices_text import exact_usd, prices_as_of, prices_help
+from ui.resources import price_book
+from ui.shortlist import shortlist_editor, shortlist_ids, traffic_model_ids
 
 COLUMNS = column_config()
 
@@ -81,29 +71,9 @@ def _use_counted(count: int) -> None:
     st.session_state["calc_in"] = count
 
 
-def _load(name: str) -> None:
-    shown = fmt.escape_markdown(name)
-    scenario = load_scenario(engine(), name)
-    if scenario is None:
-        st.session_state["calc_flash"] = f"Scenario {shown} no longer exists."
-        return
-    try:
-        values = state_from_params(scenario.params, options, book)
-    except (PlanError, ValueError) as exc:
-        st.session_state["calc_flash"] = f"Could not load {shown}: {fmt.escape_markdown(exc)}"
-        return
-    st.session_state.update(values)
-    st.session_state["calc_flash"] = f"Loaded scenario “{shown}”."
-
-
-def _delete(name: str) -> None:
-    if delete_scenario(engine(), name):
-        st.session_state["calc_flash"] = f"Deleted scenario “{fmt.escape_markdown(name)}”."
-
-
 # --- inputs -----------------------------------------------------------------------------------
 with st.container(border=True):
-    c = st.columns([3, 1.3, 1.3, 1.3, 1.3])
+    c = st.columns([2.6, 1.3, 1.4, 1.4, 1.3])
     c[0].selectbox(
         "Model",
         options,
@@ -133,7 +103,7 @@ with st.container(border=True):
         key="calc_max",
         help="Bounds the output per request; 0 means no cap.",
     )
-    c = st.columns(6)
+    c = st.columns([1.3, 1.1, 1.2, 1.1, 1.1, 1.4])
     c[0].number_input(
         "Cache-hit share %",
         0.0,
@@ -153,7 +123,12 @@ with st.container(border=True):
     c[2].number_input("Monthly growth %", -99.0, 1000.0, step=1.0, key="calc_growth")
     c[3].number_input("Days per month", 1, 31, key="calc_days")
     c[4].number_input("Horizon (months)", 1, 120, key="calc_months")
-    c[5].date_input("Prices on", key="calc_date", help="Price the plan as of this date.")
+    c[5].date_input(
+        "Prices on",
+        key="calc_date",
+        help="Price the plan with the prices in force on this date (scheduled price changes "
+        "included).",
+    )
     with st.expander("Count input tokens from a prompt (offline, nothing is stored)"):
         model_name = st.session_state["calc_model"].partition("/")[2]
         t1, t2 = st.columns(2)
@@ -188,7 +163,14 @@ if isinstance(rates, Unpriced):
     )
     st.stop()
 s = st.session_state
-analysis = analyse(workload, rates, rate_matrix(book, workload.pricing_date), **analysis_options())
+analysis = analyse(
+    workload,
+    rates,
+    rate_matrix(book, workload.pricing_date),
+    shortlist=shortlist_ids(),
+    in_traffic=traffic_model_ids(),
+    **analysis_options(),
+)
 plan = analysis.plan
 
 # --- headline ---------------------------------------------------------------------------------
@@ -201,10 +183,13 @@ m[4].metric("Per year", fmt.usd(plan.yearly_usd), help="Twelve months at this mo
 monthly = plan.monthly
 model_text = fmt.escape_markdown(rates.model)
 st.caption(
-    f"{fmt.escape_markdown(rates.provider)} · {model_text} at ${rates.input_mtok} in / "
-    f"${rates.output_mtok} out per 1M tokens ({fmt.escape_markdown(rates.version)}). "
+    f"{fmt.escape_markdown(rates.provider)} · {model_text} at "
+    f"{fmt.escape_markdown(exact_usd(rates.input_mtok))} in / "
+    f"{fmt.escape_markdown(exact_usd(rates.output_mtok))} out per 1M tokens "
+    f"({prices_as_of(workload.pricing_date or today)}). "
     f"Each month: uncached input {fmt.usd(monthly.uncached_input_usd)}, "
-    f"cached input {fmt.usd(monthly.cached_input_usd)}, output {fmt.usd(monthly.output_usd)}."
+    f"cached input {fmt.usd(monthly.cached_input_usd)}, output {fmt.usd(monthly.output_usd)}.",
+    help=prices_help(rates),
 )
 if workload.requests_per_day == 0:
     st.info("Enter the requests per day you expect to see the bill.")
@@ -239,7 +224,7 @@ def _models_tab() -> None:
     models = comparison_frame(analysis.comparison, plan)
     too_small = int((models["fits_context"] == False).sum())  # noqa: E712
     st.markdown(
-        f"The same workload on all **{len(models)}** priced models, cheapest first. "
+        f"The same workload on all **{len(models)}** priced chat models, cheapest first. "
         f"{too_small} cannot hold {workload.reserved_tokens:,} tokens (flagged, grey in the chart)."
     )
     f1, f2 = st.columns([3, 1])
@@ -283,6 +268,55 @@ def _sensitivity_tab() -> None:
     st.plotly_chart(charts.heatmap_chart(analysis.grid.frame()), key="calc_heatmap_chart")
 
 
+WHY = {
+    "shortlisted": "it is on your shortlist",
+    "smaller sibling": "the same family's smaller model",
+    "same family, smaller": "a smaller model of the same family",
+    "in your traffic": "you already use it",
+    "": "the cheapest",
+}
+
+
+def _fit_words(fits: bool | None) -> str:
+    """Whether a request fits the model, in words (the price book may not know)."""
+    if fits:
+        return f"{workload.reserved_tokens:,} tokens fit its context window"
+    return "check that it holds the request: the price book has no context window for it"
+
+
+def _switch_section(switches: tuple) -> None:
+    """Cheaper chat models in the order to try them, the first one in words."""
+    st.markdown("#### What if we switch model?")
+    usable = [sw for sw in switches if sw.fits_context is not False]
+    if not usable:
+        st.markdown(f"No priced chat model is cheaper than {model_text} for this workload.")
+    else:
+        lead = usable[0]
+        words = (
+            f"{len(usable)} chat models would cost less. Try **{fmt.escape_markdown(lead.provider)}"
+            f" · {fmt.escape_markdown(lead.model)}** first ({WHY.get(lead.reason, '')}): "
+            f"{fmt.usd(lead.monthly_usd)} a month, {fmt.usd(lead.saving_usd)} "
+            f"({fmt.share(lead.saving_share, 0)}) less; {_fit_words(lead.fits_context)}."
+        )
+        cheapest = min(usable, key=lambda sw: sw.monthly_usd)
+        if cheapest is not lead:
+            unknown = "" if cheapest.fits_context else " (context window unknown)"
+            words += (
+                f" The cheapest, {fmt.escape_markdown(cheapest.provider)} · "
+                f"{fmt.escape_markdown(cheapest.model)}{unknown}, costs "
+                f"{fmt.usd(cheapest.monthly_usd)}."
+            )
+        st.markdown(words + " Check quality on your own prompts before switching.")
+        st.dataframe(
+            for_display(switch_frame(switches)),
+            hide_index=True,
+            width="stretch",
+            height=260,
+            column_config=COLUMNS,
+        )
+    shortlist_editor("calc", [o.partition("/")[2] for o in options])
+
+
 def _what_if_tab() -> None:
     """What if tab."""
     q = analysis.questions
@@ -292,35 +326,7 @@ def _what_if_tab() -> None:
         f"**{fmt.usd(q.doubled_usd)}** a month: token prices have no volume discount, so cost "
         "grows in step with traffic."
     )
-    st.markdown("#### What if we switch model?")
-    fits = [sw for sw in q.switches if sw.fits_context is not False]
-    if fits:
-        best = fits[0]
-        same = next((sw for sw in fits if sw.provider == rates.provider), None)
-        st.markdown(
-            f"{len(fits)} models would cost less and are not too small for the request. "
-            f"The cheapest, **{fmt.escape_markdown(best.provider)} · "
-            f"{fmt.escape_markdown(best.model)}**, costs {fmt.usd(best.monthly_usd)}"
-            f": {fmt.usd(best.saving_usd)} ({fmt.share(best.saving_share, 0)}) less a month."
-        )
-        if same is not None:
-            st.markdown(
-                f"Staying with {fmt.escape_markdown(same.provider)}: "
-                f"**{fmt.escape_markdown(same.model)}** costs "
-                f"{fmt.usd(same.monthly_usd)}, {fmt.usd(same.saving_usd)} "
-                f"({fmt.share(same.saving_share, 0)}) less. Check quality on your own prompts "
-                "before switching."
-            )
-        switches = pd.DataFrame([vars(sw) for sw in q.switches])
-        st.dataframe(
-            for_display(switches),
-            hide_index=True,
-            width="stretch",
-            height=260,
-            column_config=COLUMNS,
-        )
-    else:
-        st.markdown(f"No priced model is cheaper than {model_text} for this workload.")
+    _switch_section(q.switches)
     st.markdown("#### What does caching save?")
     c = st.columns(2)
     c[0].number_input("Cache-hit share to assume %", 0.0, 100.0, step=5.0, key="calc_cache_target")
@@ -445,68 +451,7 @@ def _compression_tab() -> None:
 
 def _scenarios_tab() -> None:
     """Scenarios tab."""
-    c = st.columns([3, 1])
-    name = c[0].text_input("Scenario name", key="calc_scn_name", placeholder="e.g. Launch, gpt-4o")
-    if c[1].button("Save scenario", key="calc_scn_save", width="stretch"):
-        try:
-            saved = save_scenario(engine(), name=name, params=scenario_params())
-            st.success(f"Saved scenario “{fmt.escape_markdown(saved.name)}”.")
-        except ScenarioError as exc:
-            st.error(fmt.escape_markdown(exc))
-    scenarios = list_scenarios(engine())
-    names = [sc.name for sc in scenarios]
-    if not scenarios:
-        st.info("No saved scenarios yet. Name this plan and save it; save two or more to compare.")
-    else:
-        c = st.columns([3, 1, 1])
-        pick = c[0].selectbox("Saved scenario", names, key="calc_scn_pick")
-        c[1].button("Load", key="calc_scn_load", on_click=_load, args=(pick,), width="stretch")
-        c[2].button(
-            "Delete", key="calc_scn_delete", on_click=_delete, args=(pick,), width="stretch"
-        )
-        if "calc_scn_compare" in s:  # forget deleted scenarios; a link's selection is kept
-            s["calc_scn_compare"] = [n for n in s["calc_scn_compare"] if n in names]
-        chosen = st.multiselect(
-            "Compare 2 to 4 scenarios",
-            names,
-            key="calc_scn_compare",
-            max_selections=4,
-            bind="query-params",
-        )
-        by_name = {sc.name: sc for sc in scenarios}
-        plans = [(n, plan_from_params(by_name[n].params, book)) for n in chosen]
-        unpriced = [n for n, p in plans if isinstance(p, Unpriced)]
-        if unpriced:
-            st.warning(f"Not priced any more, left out: {fmt.names_text(unpriced)}.")
-        priced = [(n, p) for n, p in plans if not isinstance(p, Unpriced)]
-        if len(priced) < 2:
-            st.caption("Pick at least two scenarios to compare them side by side.")
-        else:
-            frame = scenario_frame(priced)
-            st.dataframe(
-                for_display(frame),
-                hide_index=True,
-                width="stretch",
-                column_config=COLUMNS,
-            )
-            st.plotly_chart(charts.scenarios_chart(frame), key="calc_scenarios_chart")
-            d = st.columns(2)
-            d[0].download_button(
-                "Download CSV",
-                export_csv(frame),
-                "costdesk-scenarios.csv",
-                "text/csv",
-                key="calc_dl_csv",
-                width="stretch",
-            )
-            d[1].download_button(
-                "Download Excel",
-                export_xlsx(frame),
-                "costdesk-scenarios.xlsx",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                key="calc_dl_xlsx",
-                width="stretch",
-            )
+    scenarios_tab(options, book, today)
 
 
 TABS = {

@@ -6,10 +6,11 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from core.pricing import PROVIDERS, SNAPSHOT, PriceOverride, as_row
+from core.pricing import PROVIDERS, PriceOverride, as_row
 from db.prices import PriceError, delete_override, save_override
 from ui.charts.prices import price_history
 from ui.format import escape_markdown
+from ui.prices_text import SORTS, price_columns, price_table, prices_as_of, prices_help
 from ui.resources import engine, price_book, prices_changed
 
 RATE_LABELS = {
@@ -25,8 +26,9 @@ st.title("Price book")
 book = price_book()
 today = datetime.now(UTC).date()
 st.caption(
-    f"Prices per 1M tokens from the {SNAPSHOT} snapshot, with your custom prices on top. "
-    "Every cost in Costdesk is computed from this one table."
+    "Prices per 1M tokens from the price list that ships with Costdesk, with your custom prices "
+    "on top. Every cost in Costdesk is computed from this one table.",
+    help=prices_help(),
 )
 
 if flash := st.session_state.pop("prices_flash", None):
@@ -35,52 +37,43 @@ if flash := st.session_state.pop("prices_flash", None):
 table_tab, history_tab, custom_tab = st.tabs(["All models", "Price history", "Custom prices"])
 
 with table_tab:
-    c1, c2, c3 = st.columns([2, 2, 1])
+    c1, c2, c3, c4 = st.columns([2, 2, 1.4, 1.4])
     query = c1.text_input("Search models", key="prices_search", placeholder="e.g. gpt-4o, claude")
     providers = c2.multiselect(
         "Providers", [*PROVIDERS, "custom"], key="prices_providers", placeholder="All providers"
     )
-    when = c3.date_input("Prices on", value=today, key="prices_when")
-    frame = pd.DataFrame([as_row(r) for r in book.table(when)])
-    if query:
-        frame = frame[frame["model"].str.contains(query.strip().lower(), regex=False)]
-    if providers:
-        frame = frame[frame["provider"].isin(providers)]
-    st.caption(f"{len(frame):,} models · click a column header to sort")
+    sort = c3.selectbox("Sort by", list(SORTS), key="prices_sort")
+    when = c4.date_input("Prices on", value=today, key="prices_when")
+    rows = [
+        r
+        for r in book.table(when)
+        if (not query or query.strip().lower() in r.model)
+        and (not providers or r.provider in providers)
+    ]
+    count = f"{len(rows):,} model" + ("" if len(rows) == 1 else "s")
+    st.caption(f"{count} · {prices_as_of(when)}", help=prices_help())
     st.dataframe(
-        frame,
+        price_table(rows, sort),
         hide_index=True,
         width="stretch",
         height=520,
-        column_config={
-            **{k: st.column_config.NumberColumn(v, format="$%.4f") for k, v in RATE_LABELS.items()},
-            "long_context_above_tokens": st.column_config.NumberColumn("Long context above"),
-            "long_context_input_mtok": st.column_config.NumberColumn(
-                "Long ctx input $/1M", format="$%.4f"
-            ),
-            "long_context_output_mtok": st.column_config.NumberColumn(
-                "Long ctx output $/1M", format="$%.4f"
-            ),
-            "context_window": st.column_config.NumberColumn("Context window", format="%d"),
-            "effective_from": st.column_config.DateColumn("Effective from"),
-        },
+        column_config=price_columns(),
     )
-    if frame.empty:
+    if not rows:
         st.info("No model matches. Clear the search, or add the model under **Custom prices**.")
 
 with history_tab:
     names = sorted({r.model for r in book.table()})
     default = names.index("gpt-4o") if "gpt-4o" in names else 0
     model = st.selectbox("Model", names, index=default, key="prices_history_model")
-    periods = pd.DataFrame([as_row(r) for r in book.history(model)])
+    history = book.history(model)
+    periods = pd.DataFrame([as_row(r) for r in history])
     st.plotly_chart(price_history(periods, today), key="prices_history_chart")
     st.dataframe(
-        periods[["effective_from", *RATE_LABELS, "source"]],
+        price_table(history)[["effective_from", *RATE_LABELS, "source"]],
         hide_index=True,
         width="stretch",
-        column_config={
-            k: st.column_config.NumberColumn(v, format="$%.4f") for k, v in RATE_LABELS.items()
-        },
+        column_config=price_columns(),
     )
 
 
@@ -160,12 +153,12 @@ with custom_tab:
     )
     overrides = book.overrides
     if overrides:
+        custom = price_table([o.to_rates(o.model) for o in overrides])
         st.dataframe(
-            pd.DataFrame(
-                [{"id": o.id, **as_row(o.to_rates(o.model)), "note": o.note} for o in overrides]
-            ),
+            custom.assign(note=[o.note for o in overrides]),
             hide_index=True,
             width="stretch",
+            column_config=price_columns() | {"note": st.column_config.TextColumn("Note")},
         )
         labels = {f"#{o.id} · {o.model} from {o.effective_from}": o for o in overrides}
         chosen = labels[st.selectbox("Edit or delete", list(labels), key="prices_edit_pick")]

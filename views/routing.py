@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import streamlit as st
 
+from core.periods import span_text
 from core.routing import (
     INPUT_CUTS,
     Rule,
@@ -18,13 +19,16 @@ from core.routing import (
     model_choices,
     parse_rule,
     plan_vs_actual,
+    routing_problem,
     rule_from_form,
     simulate,
+    spend_order,
     suggest,
+    target_choices,
     traffic_from_plan,
 )
 from db.engine import database_url, make_engine
-from db.scenarios import ScenarioError, list_scenarios, load_scenario, save_scenario
+from db.scenarios import list_scenarios, load_scenario
 from db.traffic import grouped_traffic, rule_name_problem, traffic_options, traffic_span
 from ui.charts.routing import (
     before_after_chart,
@@ -36,14 +40,37 @@ from ui.charts.routing import (
     suggestion_display,
     waterfall_chart,
 )
+from ui.dates import date_range
 from ui.exports import csv_bytes
 from ui.format import counts_text, escape_markdown, names_text, share, usd
+from ui.prices_text import prices_as_of, prices_help
 from ui.resources import config, engine, price_book
+from ui.saving import save_asking
+from ui.shortlist import choice_label, shortlist_editor, shortlist_ids
 
 ANY = "Any"
 KEEP = "(keep the model)"
 RULES = "routing_rules"
 EXAMPLE = "model=gpt-4o,max_input_tokens=2000,target=gpt-4o-mini,share=0.67,escalation=0.05"
+HELP = {
+    "project": "Only requests logged under this project.",
+    "feature": "Only requests with this feature, or with this tag among comma-separated tags.",
+    "status": "ok: HTTP status below 400; error: 400 and above; or one code, such as 429.",
+    "min_in": "Only requests whose prompt has at least this many input tokens (0: no limit).",
+    "max_in": "Only requests whose prompt has at most this many input tokens (0: no limit). "
+    "Short prompts are the usual candidates for a smaller model.",
+    "min_out": "Only requests whose answer has at least this many output tokens (0: no limit).",
+    "max_out": "Only requests whose answer has at most this many output tokens (0: no limit).",
+    "target": "The cheaper chat model to send the requests to. Your shortlist comes first "
+    "(★), then the source's smaller siblings, then models already in your traffic.",
+    "share": "Share of the matched requests sent to the target; the rest stay where they are.",
+    "escalation": "Share of routed calls that fail on the cheaper model and are re-run on the "
+    "original model, so both calls are paid.",
+    "batch": "Share of the matched real-time requests sent through the provider's Batch API "
+    "instead: half price at OpenAI, Anthropic and Google, answers within 24 hours.",
+    "cache": "Raise the share of input tokens read from the prompt cache by this many "
+    "percentage points (20 turns 30 % into 50 %). Cached tokens cost a fraction of the price.",
+}
 
 
 @dataclass
@@ -88,6 +115,11 @@ def _sentence(text: object) -> str:
     return escape_markdown(text if text.endswith(("?", ".")) else f"{text}.")
 
 
+def _days(count: int) -> str:
+    """`1 day`, `30 days`."""
+    return f"{count:,} day" + ("" if count == 1 else "s")
+
+
 def _move(index: int, step: int) -> None:
     rules = st.session_state[RULES]
     other = index + step
@@ -100,10 +132,12 @@ def _remove(index: int) -> None:
 
 
 def _add(rule: Rule, when: date | None) -> None:
-    """Append a rule whose model and target name something known; RuleError otherwise."""
+    """Append a rule whose model and target name something known and that can route;
+    RuleError otherwise."""
     if rule.to_dict() in st.session_state[RULES]:
         raise RuleError("that rule is already in the list")
-    problem = rule_name_problem(engine(), rule, price_book(), when)
+    book = price_book()
+    problem = rule_name_problem(engine(), rule, book, when) or routing_problem(rule, book, when)
     if problem is not None:
         raise RuleError(problem)
     st.session_state[RULES].append(rule.to_dict())
@@ -111,17 +145,16 @@ def _add(rule: Rule, when: date | None) -> None:
 
 
 def _logged_source(url: str, first: date, last: date) -> Source:
-    """Date range and filters over the logged traffic."""
-    default_start = max(first, last - timedelta(days=29))
-    days = st.date_input(
-        "Days",
-        value=(default_start, last),
-        min_value=first,
-        max_value=last,
-        key="routing_days",
-        help="Simulate the requests logged on these days.",
-    )
-    start, end = (days[0], days[-1]) if days else (default_start, last)
+    """Date range (presets or custom days) and filters over the logged traffic."""
+    span = date_range("routing", first, last, label="Days (UTC)")
+    start, end = max(span.start, first), span.end  # a period counts only days with logs
+    if end < start:
+        st.info(
+            f"No requests were logged in {span.text}: the logs cover "
+            f"{span_text(first, last)}. Pick other days."
+        )
+        return Source()
+    st.caption(f"Simulating {span_text(start, end)}: {_days((end - start).days + 1)} of logs.")
     options = _options(url, start, end)
     with st.expander("Filters", expanded=False):
         c1, c2, c3 = st.columns(3)
@@ -200,60 +233,120 @@ def _rule_list() -> list[Rule]:
         c3.button("✕", key=f"routing_remove_{index}", on_click=_remove, args=(index,))
     if not rules:
         st.caption(
-            "No rules yet. Add one below, e.g. gpt-4o under 2,000 input tokens → gpt-4o-mini, "
-            "67 %, 5 % escalation."
+            "No rules yet. Add one below: pick the model to move traffic from, e.g. gpt-4o "
+            "under 2,000 input tokens → gpt-4o-mini, 67 % of it, 5 % escalation."
         )
     return rules
 
 
-def _rule_form(
-    models: list[str], targets: list[str], default_target: int, when: date | None
-) -> None:
-    """The form that adds a rule from pickers and numbers."""
+def _choices(model: str | None, when: date | None, in_traffic: list[str]) -> list:
+    """Route-to choices for traffic now on `model`, best first."""
+    return target_choices(
+        price_book(),
+        when,
+        sources=[model] if model else [],
+        shortlist=shortlist_ids(),
+        in_traffic=in_traffic,
+    )
+
+
+def _pick_target(when: date | None, in_traffic: list[str]) -> None:
+    """On a new source model, preselect its best target (its smaller sibling, say)."""
+    model = st.session_state.get("routing_new_model")
+    choices = _choices(model, when, in_traffic)
+    st.session_state["routing_new_target"] = choices[0].item if model and choices else KEEP
+
+
+def _source_model(models: list[str], when: date | None, in_traffic: list[str]) -> str | None:
+    """The model a new rule takes traffic from (a rule that routes must name one)."""
+    return st.selectbox(
+        "Move traffic from",
+        models,
+        index=None,
+        key="routing_new_model",
+        placeholder="Choose a model from this traffic",
+        on_change=_pick_target,
+        args=(when, in_traffic),
+        help="The model whose requests the rule takes. Every name it was logged under counts "
+        "(gpt-4o-2024-08-06 is gpt-4o). A rule that routes needs one, so it can never move "
+        "other models' traffic (embeddings, say) by accident.",
+    )
+
+
+def _match_inputs() -> tuple[str, str, str, tuple[int, int, int, int]]:
+    """Project, feature, status and the four token bounds of a new rule."""
+    m = st.columns(3)
+    project = m[0].text_input(
+        "Project", key="routing_new_project", placeholder="any", help=HELP["project"]
+    )
+    feature = m[1].text_input(
+        "Feature / tag", key="routing_new_feature", placeholder="any", help=HELP["feature"]
+    )
+    status = m[2].selectbox(
+        "Status", [ANY, "ok", "error", "429"], key="routing_new_status", help=HELP["status"]
+    )
+    t = st.columns(4)
+    tokens = (
+        t[0].number_input(
+            "Min input tokens", 0, step=100, key="routing_new_min_in", help=HELP["min_in"]
+        ),
+        t[1].number_input(
+            "Max input tokens",
+            0,
+            value=2000,
+            step=100,
+            key="routing_new_max_in",
+            help=HELP["max_in"],
+        ),
+        t[2].number_input(
+            "Min output tokens", 0, step=100, key="routing_new_min_out", help=HELP["min_out"]
+        ),
+        t[3].number_input(
+            "Max output tokens", 0, step=100, key="routing_new_max_out", help=HELP["max_out"]
+        ),
+    )
+    return project, feature, "" if status == ANY else status, tokens
+
+
+def _rule_form(models: list[str], when: date | None, in_traffic: list[str]) -> None:
+    """The source model, then a form with the conditions and actions of a new rule."""
+    model = _source_model(models, when, in_traffic)
+    labels = {c.item: choice_label(c.item, c.reason) for c in _choices(model, when, in_traffic)}
+    if st.session_state.get("routing_new_target") not in (KEEP, *labels):
+        st.session_state["routing_new_target"] = KEEP
     with st.form("routing_add", border=False):
-        st.markdown("**Match** (leave *Any* or 0 for no condition)")
-        m1, m2, m3, m4 = st.columns(4)
-        model = m1.selectbox("Model", [ANY, *models], key="routing_new_model")
-        project = m2.text_input("Project", key="routing_new_project", placeholder="any")
-        feature = m3.text_input("Feature / tag", key="routing_new_feature", placeholder="any")
-        status = m4.selectbox("Status", [ANY, "ok", "error", "429"], key="routing_new_status")
-        t = st.columns(4)
-        tokens = (
-            t[0].number_input("Min input tokens", 0, step=100, key="routing_new_min_in"),
-            t[1].number_input(
-                "Max input tokens", 0, value=2000, step=100, key="routing_new_max_in"
-            ),
-            t[2].number_input("Min output tokens", 0, step=100, key="routing_new_min_out"),
-            t[3].number_input("Max output tokens", 0, step=100, key="routing_new_max_out"),
-        )
+        st.markdown("**Match** (leave *any* or 0 for no condition)")
+        project, feature, status, tokens = _match_inputs()
         st.markdown("**Action**")
-        a = st.columns(5)
+        a = st.columns([2, 1, 1, 1, 1])
         target = a[0].selectbox(
-            "Route to", [KEEP, *targets], index=default_target, key="routing_new_target"
+            "Route to",
+            [KEEP, *labels],
+            format_func=lambda m: labels.get(m, m),
+            key="routing_new_target",
+            help=HELP["target"],
         )
-        share_pct = a[1].number_input("Share moved %", 0.0, 100.0, 67.0, key="routing_new_share")
+        share_pct = a[1].number_input(
+            "Share moved %", 0.0, 100.0, 67.0, key="routing_new_share", help=HELP["share"]
+        )
         escalation_pct = a[2].number_input(
-            "Escalation %",
-            0.0,
-            100.0,
-            5.0,
-            key="routing_new_escalation",
-            help="Share of routed calls that fail on the cheap model and are re-run on the "
-            "original model, so both calls are paid.",
+            "Escalation %", 0.0, 100.0, 5.0, key="routing_new_escalation", help=HELP["escalation"]
         )
-        batch_pct = a[3].number_input("To Batch API %", 0.0, 100.0, 0.0, key="routing_new_batch")
+        batch_pct = a[3].number_input(
+            "To Batch API %", 0.0, 100.0, 0.0, key="routing_new_batch", help=HELP["batch"]
+        )
         cache_points = a[4].number_input(
-            "Cache hits +points", 0.0, 100.0, 0.0, key="routing_new_cache"
+            "Cache hits +pts", 0.0, 100.0, 0.0, key="routing_new_cache", help=HELP["cache"]
         )
         submitted = st.form_submit_button("Add rule", type="primary")
     if submitted:
         try:
             _add(
                 rule_from_form(
-                    model="" if model == ANY else model,
+                    model=model or "",
                     project=project,
                     feature=feature,
-                    status="" if status == ANY else status,
+                    status=status,
                     tokens=tokens,
                     target="" if target == KEEP else target,
                     share_pct=share_pct,
@@ -281,28 +374,25 @@ def _typed_rule(when: date | None) -> None:
 
 
 def _save_and_export(result: object, source: Source) -> None:
-    """Save the rules as a scenario, download the results as CSV."""
+    """Save the rules as a scenario (asking before replacing one), download the results."""
     e1, e2, e3 = st.columns([3, 1, 1], vertical_alignment="bottom")
     name = e1.text_input(
         "Save this simulation as",
         key="routing_save_name",
         placeholder="e.g. mini for short prompts",
     )
-    if e2.button("Save", key="routing_save"):
-        params = {
-            "days": source.period_days,
-            "filters": source.filters,
-            "rules": st.session_state[RULES],
-        }
-        try:
-            save_scenario(engine(), name=name, params=params, kind="routing")
-            saved = escape_markdown(name.strip())
-            st.session_state["routing_flash"] = f"Saved simulation “{saved}”."
-            st.rerun()
-        except ScenarioError as exc:
-            st.error(escape_markdown(exc))
+    params = {
+        "days": source.period_days,
+        "filters": source.filters,
+        "rules": st.session_state[RULES],
+    }
+    clicked = e2.button("Save", key="routing_save")
     csv = csv_bytes(export_frame(result))
     e3.download_button("Download CSV", csv, "routing-simulation.csv", "text/csv", key="routing_csv")
+    saved = save_asking("routing_save", name=name, params=params, kind="routing", clicked=clicked)
+    if saved is not None:
+        st.session_state["routing_flash"] = f"Saved simulation “{escape_markdown(saved.name)}”."
+        st.rerun()
 
 
 def _load_saved() -> None:
@@ -329,12 +419,21 @@ def _simulation(source: Source, rules: list[Rule]) -> None:
         return
     if result.requests == 0:
         st.info("No priced requests on these days with these filters. Widen the range.")
+    priced = prices_as_of(source.when) if source.when else "today's prices"
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric(f"Baseline ({source.period_days} days)", usd(result.baseline_usd))
-    c2.metric("With the rules", usd(result.scenario_usd))
+    c1.metric(
+        f"Baseline ({_days(source.period_days)})",
+        usd(result.baseline_usd),
+        help=f"What this traffic costs as logged, at {priced}. {prices_help()}",
+    )
+    c2.metric("With the rules", usd(result.scenario_usd), help="The same traffic after the rules.")
     saved_share = result.savings_share if rules else None
     c3.metric("Savings", usd(result.savings_usd), delta=share(saved_share) if saved_share else None)
-    c4.metric("Savings per month", usd(result.monthly(result.savings_usd)), help="30-day month.")
+    c4.metric(
+        "Savings per month",
+        usd(result.monthly(result.savings_usd)),
+        help=f"The period's savings scaled to a 30-day month. Costs at {priced}.",
+    )
     if result.unpriced:
         left_out = counts_text(result.unpriced, "requests")
         st.warning(
@@ -348,27 +447,48 @@ def _simulation(source: Source, rules: list[Rule]) -> None:
                 "target model's context window, so they stay on their model."
             )
         st.dataframe(rule_display(table), hide_index=True, column_config=rule_columns())
-        chart_col, table_col = st.columns([5, 4])
-        chart_col.plotly_chart(before_after_chart(result.models), key="routing_models_chart")
-        table_col.dataframe(
-            models_display(result.models), hide_index=True, column_config=model_columns()
-        )
+        st.plotly_chart(before_after_chart(result.models), key="routing_models_chart")
+        st.dataframe(models_display(result.models), hide_index=True, column_config=model_columns())
         _save_and_export(result, source)
     _load_saved()
 
 
-def _suggestions(source: Source, targets: list[str], default_target: int) -> None:
+def _suggestions(source: Source, in_traffic: list[str]) -> None:
     """Share of premium traffic under N input tokens and what moving it would save."""
     book = price_book()
     st.caption(
         "How much premium-model traffic is small enough for a cheaper model, and what moving "
-        "all of it would save (no escalation)."
+        "all of it would save (no escalation). Premium models are those dearer than the model "
+        "you pick."
     )
+    dearest = spend_order(source.load(cut_points([], book, source.when)), book, source.when)
+    choices = target_choices(
+        book, source.when, sources=dearest, shortlist=shortlist_ids(), in_traffic=in_traffic
+    )
+    labels = {c.item: choice_label(c.item, c.reason) for c in choices}
     s1, s2 = st.columns(2)
     threshold = s1.selectbox(
-        "Prompts under (input tokens)", INPUT_CUTS, index=3, key="routing_sug_tokens"
+        "Prompts under (input tokens)",
+        INPUT_CUTS,
+        index=3,
+        key="routing_sug_tokens",
+        format_func="{:,}".format,
     )
-    cheap = s2.selectbox("Cheaper model", targets, index=default_target, key="routing_sug_target")
+    cheap = s2.selectbox(
+        "Cheaper model",
+        list(labels),
+        format_func=labels.get,
+        key="routing_sug_target",
+        help="Chat models only, your shortlist first (★), then smaller siblings of the models "
+        "that cost you most, then models already in your traffic.",
+    )
+    _suggestion_result(source, cheap, threshold)
+    shortlist_editor("routing", list(labels))
+
+
+def _suggestion_result(source: Source, cheap: str, threshold: int) -> None:
+    """The savings of moving premium traffic under `threshold` tokens to `cheap`."""
+    book = price_book()
     probe = Rule(max_input_tokens=threshold, target=cheap, share=1)
     traffic = source.load(cut_points([probe], book, source.when))
     found = suggest(
@@ -445,10 +565,9 @@ source = _source(url, first, last)
 
 st.subheader("Rules")
 rules = _rule_list()
-targets = sorted({r.model for r in price_book().table(source.when, kind="text")})
-default_target = targets.index("gpt-4o-mini") if "gpt-4o-mini" in targets else 0
+in_traffic = model_choices(source.models, price_book())
 with st.expander("Add a rule", expanded=True):
-    _rule_form(model_choices(source.models, price_book()), targets, default_target + 1, source.when)
+    _rule_form(in_traffic, source.when, in_traffic)
     _typed_rule(source.when)
 
 if source.load is not None:
@@ -460,6 +579,6 @@ if source.load is not None:
     if view == "Simulation":
         _simulation(source, rules)
     elif view == "Suggestions":
-        _suggestions(source, targets, default_target)
+        _suggestions(source, in_traffic)
     else:
         _plan_vs_actual(url, first, last)

@@ -1,6 +1,5 @@
 """Upload logs: drop request-log files, map CSV columns, read the ingest report, manage uploads."""
 
-import pandas as pd
 import streamlit as st
 
 from core.costs import picos_to_usd
@@ -13,6 +12,7 @@ from core.logs import (
     format_descriptions,
     guess_mapping,
 )
+from core.text import plural
 from db.ingest import (
     IngestReport,
     delete_upload,
@@ -22,8 +22,8 @@ from db.ingest import (
     reprice,
     save_mapping,
 )
-from ui.exports import csv_bytes
-from ui.format import counts_text, escape_markdown, names_text, usd
+from ui.format import escape_markdown, usd
+from ui.ingest_report import history_frame, show_report
 from ui.resources import data_changed, engine, price_book
 from ui.uploads import (
     delete_notice,
@@ -36,6 +36,7 @@ from ui.uploads import (
 )
 
 AUTO = "Detect automatically"
+COUNT = st.column_config.NumberColumn(format="localized")
 NONE = "(not in this file)"
 
 st.title("Upload logs")
@@ -106,7 +107,8 @@ for upload in files:
                 chosen[name] = pick
         mappings[upload.file_id] = chosen
 
-if st.button(f"Ingest {len(files)} file(s)", key="upload_go", type="primary", disabled=not files):
+go_label = f"Ingest {plural(len(files), 'file')}" if files else "Ingest"
+if st.button(go_label, key="upload_go", type="primary", disabled=not files):
     bar = st.progress(0.0, text="Reading…")
     reports: list[IngestReport] = []
     for n, upload in enumerate(files):
@@ -136,52 +138,8 @@ if st.button(f"Ingest {len(files)} file(s)", key="upload_go", type="primary", di
     st.session_state["upload_reports"] = reports
     data_changed()
 
-reports = st.session_state.get("upload_reports")
-if reports:
-    st.subheader("Ingest report")
-    total = IngestReport()
-    for report in reports:
-        total.merge(report)
-    m = st.columns(5)
-    m[0].metric("Accepted", f"{total.accepted:,}")
-    m[1].metric("Duplicates", f"{total.duplicates:,}", help="Already stored with the same content.")
-    m[2].metric(
-        "Conflicts",
-        f"{total.conflicts:,}",
-        help="Same request id, different content: the first copy was kept.",
-    )
-    m[3].metric("Rejected", f"{total.rejected:,}")
-    m[4].metric("Cost added", usd(total.cost_usd))
-    for report in reports:
-        if report.file_error:
-            st.error(
-                f"**{escape_markdown(report.file_name)}**: {escape_markdown(report.file_error)}"
-            )
-    if total.unpriced_models:
-        listed = counts_text(dict(sorted(total.unpriced_models.items())))
-        st.warning(
-            f"Unpriced models — stored, shown as unpriced and not counted as $0: {listed}. "
-            "Add a custom price in Settings → Price book, then press Re-price all."
-        )
-    if total.scrubbed:
-        st.info(f"Scrubbed before storing: {counts_text(total.scrubbed)}")
-    if total.conflict_ids:
-        st.warning(
-            f"Conflicting request ids (first copy kept): {names_text(total.conflict_ids[:20])}"
-        )
-    if total.errors:
-        errors = pd.DataFrame([e.__dict__ for e in total.errors])
-        st.markdown(f"**Rejected records** ({total.rejected:,})")
-        st.dataframe(
-            errors, hide_index=True, width="stretch", height=min(400, 40 + 35 * len(errors))
-        )
-        st.download_button(
-            "Download rejected lines (CSV)",
-            csv_bytes(errors),
-            file_name="rejected.csv",
-            mime="text/csv",
-            key="upload_rejected_csv",
-        )
+if reports := st.session_state.get("upload_reports"):
+    show_report(reports)
 
 st.subheader("Upload history")
 history = list_uploads(engine())
@@ -191,41 +149,27 @@ if history.empty:
         "`python cli.py ingest FILE` (or `python cli.py demo` for demo data)."
     )
 else:
-    shown = history.assign(cost=[usd(picos_to_usd(int(c))) for c in history["cost_pusd"]])
-    st.dataframe(
-        shown[
-            [
-                "id",
-                "created_at",
-                "file_name",
-                "format",
-                "source",
-                "accepted",
-                "duplicates",
-                "conflicts",
-                "rejected",
-                "unpriced",
-                "cost",
-            ]
-        ],
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "created_at": st.column_config.DatetimeColumn("Uploaded", format="YYYY-MM-DD HH:mm")
-        },
-    )
-    d1, d2, d3 = st.columns([2, 1, 1])
+    st.dataframe(history_frame(history), hide_index=True, width="stretch", key="upload_history",
+                 column_config={"id": st.column_config.NumberColumn("#", format="%d"),
+                                "Uploaded": st.column_config.DatetimeColumn(
+                                    format="YYYY-MM-DD HH:mm"),
+                                **{c: COUNT for c in ("Requests", "Duplicates", "Conflicts",
+                                                      "Rejected", "Unpriced")}})  # fmt: skip
+    d1, d2, d3 = st.columns([2, 1.5, 0.8], vertical_alignment="bottom")
     labels = {
-        int(r.id): f"#{r.id} {r.file_name} ({int(r.accepted):,} rows)" for r in history.itertuples()
+        int(r.id): f"#{r.id} {r.file_name} ({plural(int(r.accepted), 'request')})"
+        for r in history.itertuples()
     }
     target = d1.selectbox(
         "Upload to delete", list(labels), format_func=labels.get, key="upload_delete_id"
     )
     rows = stored_rows(history, target)
-    sure = d2.checkbox(f"Also delete its {rows:,} requests", key="upload_delete_confirm")
+    sure = d2.checkbox(f"Also delete its {plural(rows, 'request')}", key="upload_delete_confirm")
     st.warning(delete_notice(history, target), icon=":material/warning:")
     if d3.button("Delete upload", key="upload_delete", disabled=not sure):
-        removed = delete_upload(engine(), target)
+        with st.spinner(f"Deleting upload #{target} and its requests, then redoing the daily "
+                        "totals of its days…"):  # fmt: skip
+            removed = delete_upload(engine(), target)
         data_changed()
         st.session_state["upload_flash"] = deleted_text(history, target, removed or 0)
         st.session_state.pop("upload_reports", None)
@@ -236,11 +180,12 @@ st.caption(
     "Changed a price? Recompute every stored cost and the daily totals with today's price book."
 )
 if st.button("Re-price all", key="upload_reprice"):
-    with st.spinner("Re-pricing every stored request…"):
+    with st.status("Re-pricing every stored request and rebuilding the daily totals…") as status:
         result = reprice(engine(), price_book())
+        status.update(label="Re-priced", state="complete")
     data_changed()
     st.session_state["upload_flash"] = (
-        f"Re-priced {result.rows:,} requests: {usd(picos_to_usd(result.before_pusd))} → "
+        f"Re-priced {plural(result.rows, 'request')}: {usd(picos_to_usd(result.before_pusd))} → "
         f"{usd(picos_to_usd(result.after_pusd))}."
     )
     st.rerun()

@@ -89,13 +89,14 @@ class LogFile:
         fmt: str | None = None,
         mapping: Mapping[str, str] | None = None,
         project: str | None = None,
+        state: Mapping[str, Any] | None = None,
     ) -> None:
         self.raw_stream = stream
         self.stream = readers.open_stream(stream)
         self.file_name = file_name
         self.project = project or None
         self.scrub = Scrub()
-        self.state: dict[str, Any] = {}
+        self.state: dict[str, Any] = dict(state or {})  # settings the formats read (Bedrock ids)
         head = self.stream.read(readers.HEAD_BYTES)
         self.stream.seek(0)
         self.shape = readers.shape_of(head, file_name, protobuf=_names_protobuf(fmt))

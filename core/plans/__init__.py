@@ -33,10 +33,14 @@ from core.plans.costs import (
     rates_for,
 )
 from core.plans.frames import (
+    ASSUMPTION_COLUMNS,
+    RESULT_COLUMNS,
     comparison_frame,
     conversation_frames,
+    differing_assumptions,
     projection_frame,
     scenario_frame,
+    switch_frame,
     tornado_frame,
 )
 from core.plans.growth import ProjectionMonth, projection
@@ -58,11 +62,13 @@ from core.plans.sensitivity import (
 from core.plans.workload import CENT, PlanError, Workload, cents, exact
 
 __all__ = [
+    "ASSUMPTION_COLUMNS",
     "CENT",
     "DRIVERS",
     "DRIVER_LABELS",
     "GRID_FACTORS",
     "MONTHS_PER_YEAR",
+    "RESULT_COLUMNS",
     "SHARE_SCALE",
     "STRATEGIES",
     "STRATEGY_LABELS",
@@ -90,6 +96,7 @@ __all__ = [
     "conversation_costs",
     "conversation_frames",
     "default_cache_target",
+    "differing_assumptions",
     "exact",
     "monthly_totals",
     "plan_cost",
@@ -100,6 +107,7 @@ __all__ = [
     "rates_for",
     "scenario_frame",
     "summary_calls",
+    "switch_frame",
     "tornado",
     "tornado_frame",
     "turn_input_tokens",

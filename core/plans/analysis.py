@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -51,8 +52,14 @@ def analyse(
     engineering_cost_usd: Decimal = Decimal(0),
     batch_overhead_monthly_usd: Decimal = Decimal(0),
     cache_target_share: Decimal | None = None,
+    shortlist: Collection[str] = (),
+    in_traffic: Collection[str] = (),
 ) -> Analysis:
-    """The full sensitivity set plus the all-model comparison, in two vectorised passes."""
+    """The full sensitivity set plus the all-model comparison, in two vectorised passes.
+
+    `shortlist` (models the team validated) and `in_traffic` (models in its logs) order the
+    cheaper models the switch question suggests.
+    """
     target = default_cache_target(workload)
     if cache_target_share is not None:
         target = as_share(cache_target_share, "Cache target")
@@ -71,7 +78,7 @@ def analyse(
     questions = Questions(
         monthly_usd=totals[0],
         doubled_usd=doubled,
-        switches=cheaper_models(plan, comparison),
+        switches=cheaper_models(plan, comparison, shortlist=shortlist, in_traffic=in_traffic),
         caching=CachingReturn(target, no_cache, with_cache, as_decimal(engineering_cost_usd)),
         batch=BatchBreakEven(
             workload.batch_share,

@@ -4,34 +4,76 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import date
 
 import pandas as pd
 
 from core.plans.conversation import StrategyCost
 from core.plans.costs import PlanCost
 from core.plans.growth import ProjectionMonth
+from core.plans.questions import ModelSwitch
 from core.plans.sensitivity import TornadoBar
-from core.plans.workload import exact
+from core.plans.workload import Workload, exact
+
+ASSUMPTION_COLUMNS = (
+    "scenario",
+    "provider",
+    "model",
+    "pricing_date",
+    "requests_per_day",
+    "input_tokens",
+    "output_tokens",
+    "max_output_tokens",
+    "cache_hit_share",
+    "batch_share",
+    "growth_monthly_share",
+    "days_per_month",
+    "months",
+)
+RESULT_COLUMNS = (
+    "monthly_usd",
+    "yearly_usd",
+    "daily_usd",
+    "cost_per_request_usd",
+    "uncached_input_usd",
+    "cached_input_usd",
+    "output_usd",
+)
 
 
-def scenario_frame(plans: Sequence[tuple[str, PlanCost]]) -> pd.DataFrame:
-    """Named plans side by side: model, volume and the cost split (exact Decimal)."""
+def scenario_frame(
+    plans: Sequence[tuple[str, Workload, PlanCost]], today: date | None = None
+) -> pd.DataFrame:
+    """Named plans side by side: every assumption, then the results (exact Decimal).
+
+    A plan without a pricing date was priced on `today`.
+    """
     rows = [
         {
             "scenario": name,
+            "provider": p.provider,
             "model": p.model,
+            "pricing_date": w.pricing_date or today,
+            "requests_per_day": w.requests_per_day,
+            "input_tokens": w.input_tokens,
+            "output_tokens": w.output_tokens,
+            "max_output_tokens": w.max_output_tokens,
+            "cache_hit_share": w.cache_hit_share,
+            "batch_share": w.batch_share,
+            "growth_monthly_share": w.growth_monthly_share,
+            "days_per_month": w.days_per_month,
+            "months": w.months,
             "monthly_usd": p.monthly_usd,
             "yearly_usd": p.yearly_usd,
-            "requests_per_day": p.requests_per_day,
-            "cost_per_request_usd": p.cost_per_request_usd,
             "daily_usd": p.daily_usd,
+            "cost_per_request_usd": p.cost_per_request_usd,
             "uncached_input_usd": p.monthly.uncached_input_usd,
             "cached_input_usd": p.monthly.cached_input_usd,
             "output_usd": p.monthly.output_usd,
         }
-        for name, p in plans
+        for name, w, p in plans
     ]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*ASSUMPTION_COLUMNS, *RESULT_COLUMNS])
 
 
 def comparison_frame(comparison: Sequence[PlanCost], selected: PlanCost) -> pd.DataFrame:
@@ -57,6 +99,31 @@ def comparison_frame(comparison: Sequence[PlanCost], selected: PlanCost) -> pd.D
                 }
             )
     return pd.DataFrame(rows)
+
+
+def switch_frame(switches: Sequence[ModelSwitch]) -> pd.DataFrame:
+    """Cheaper models in the order to try them: why each is suggested, its cost and saving,
+    its context window and whether the request fits it (None: the window is unknown)."""
+    columns = (
+        "reason",
+        "provider",
+        "model",
+        "monthly_usd",
+        "saving_usd",
+        "saving_share",
+        "context_window",
+        "fits_context",
+    )
+    return pd.DataFrame([{c: getattr(sw, c) for c in columns} for sw in switches], columns=columns)
+
+
+def differing_assumptions(frame: pd.DataFrame) -> list[str]:
+    """The assumption columns of a scenario frame whose values differ between its rows."""
+    return [
+        column
+        for column in ASSUMPTION_COLUMNS[1:]
+        if column in frame and frame[column].astype(str).nunique() > 1
+    ]
 
 
 def projection_frame(months: Sequence[ProjectionMonth]) -> pd.DataFrame:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 
+from core.alternatives import rank
 from core.plans.costs import PlanCost
 from core.plans.workload import Workload, exact
 
 
 @dataclass(frozen=True)
 class ModelSwitch:
-    """Moving the workload to a cheaper model."""
+    """Moving the workload to a cheaper model, and why that model is suggested."""
 
     provider: str
     model: str
@@ -20,6 +21,8 @@ class ModelSwitch:
     saving_usd: Decimal
     saving_share: Decimal
     fits_context: bool | None
+    context_window: int | None = None
+    reason: str = ""  # one of core.alternatives.REASONS
 
 
 @dataclass(frozen=True)
@@ -119,29 +122,47 @@ class Questions:
     batch: BatchBreakEven
 
 
-def cheaper_models(plan: PlanCost, comparison: Sequence[PlanCost]) -> tuple[ModelSwitch, ...]:
-    """Every model of `comparison` cheaper than `plan`, with what moving to it saves."""
+def cheaper_models(
+    plan: PlanCost,
+    comparison: Sequence[PlanCost],
+    *,
+    shortlist: Collection[str] = (),
+    in_traffic: Collection[str] = (),
+) -> tuple[ModelSwitch, ...]:
+    """Every model of `comparison` (chat models, cheapest first) cheaper than `plan`, in the
+    order to try them (`core.alternatives.rank`); models too small for the request go last."""
     base = plan.monthly_usd
-    out = []
+    cheaper = [
+        other
+        for other in comparison
+        if other.monthly_usd < base and (other.provider, other.model) != (plan.provider, plan.model)
+    ]
+    ranked = rank(
+        [(plan.model, plan.provider)],
+        cheaper,
+        name=lambda p: p.model,
+        maker=lambda p: p.provider,
+        shortlist=shortlist,
+        in_traffic=in_traffic,
+    )
     with exact():
-        for other in comparison:
-            if other.monthly_usd >= base or (other.provider, other.model) == (
-                plan.provider,
-                plan.model,
-            ):
-                continue
-            saving = base - other.monthly_usd
-            out.append(
-                ModelSwitch(
-                    other.provider,
-                    other.model,
-                    other.monthly_usd,
-                    saving,
-                    saving / base,
-                    other.fits_context,
-                )
-            )
-    return tuple(out)
+        out = [_switch(r.item, base, r.reason) for r in ranked]
+    return tuple(sorted(out, key=lambda sw: sw.fits_context is False))
+
+
+def _switch(other: PlanCost, base: Decimal, reason: str) -> ModelSwitch:
+    """Moving from a plan costing `base` a month to `other`; callers hold `exact()`."""
+    saving = base - other.monthly_usd
+    return ModelSwitch(
+        other.provider,
+        other.model,
+        other.monthly_usd,
+        saving,
+        saving / base,
+        other.fits_context,
+        other.context_window,
+        reason,
+    )
 
 
 def default_cache_target(workload: Workload) -> Decimal:

@@ -33,11 +33,12 @@ from core.routing.rules import (
     check_rules,
     make_rule,
     parse_rule,
+    routing_problem,
     rule_from_form,
     target_problem,
 )
 from core.routing.simulation import simulate
-from core.routing.suggestions import Suggestion, suggest
+from core.routing.suggestions import Suggestion, spend_order, suggest, target_choices
 from core.routing.traffic import (
     INPUT_CUTS,
     OUTPUT_CUTS,
@@ -89,9 +90,12 @@ __all__ = [
     "parse_rule",
     "plan_traffic",
     "plan_vs_actual",
+    "routing_problem",
     "rule_from_form",
     "simulate",
+    "spend_order",
     "suggest",
+    "target_choices",
     "target_problem",
     "traffic_from_plan",
 ]

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from core.pricing import PriceBook, Unpriced
+from core.identity import canonical
+from core.pricing import KIND_NAMES, PriceBook, Rates, Unpriced
 from core.routing.units import HUNDRED, ONE, ZERO
 
 _INT_KEYS = ("min_input_tokens", "max_input_tokens", "min_output_tokens", "max_output_tokens")
@@ -25,6 +26,16 @@ _ALIASES = {
     "cache_points": "cache_uplift_points",
     "escalation_rate": "escalation",
 }
+
+
+_NOTHING_WITH_MODEL = (
+    "the rule does nothing: give it a target model, a batch share or a cache uplift "
+    "(target=..., batch_share=..., cache_uplift_points=...)"
+)
+_NOTHING_WITHOUT_MODEL = (
+    "the rule does nothing: choose the model it takes traffic from and a target model "
+    "(model=..., target=...), or give it a batch share or a cache uplift"
+)
 
 
 class RuleError(ValueError):
@@ -156,17 +167,20 @@ def _checked(rule: Rule) -> Rule:
         lo, hi = getattr(rule, low), getattr(rule, high)
         if lo is not None and hi is not None and lo > hi:
             raise RuleError(f"{low} ({lo}) is larger than {high} ({hi})")
-    if rule.share > 0 and not rule.target:
-        raise RuleError("share needs a target model (target=...)")
-    if rule.escalation > 0 and not rule.routes:
-        raise RuleError("escalation needs a target model and a share above 0")
-    if not (rule.routes or rule.batch_share > 0 or rule.cache_uplift_points > 0):
-        raise RuleError(
-            "the rule does nothing: give target=..., batch_share=... or cache_uplift_points=..."
-        )
     status = rule.status.lower()
     if status and status not in ("ok", "error") and not (status.isascii() and status.isdigit()):
         raise RuleError(f"status must be ok, error or an HTTP code, got {rule.status!r}")
+    if rule.share > 0 and not rule.target:
+        raise RuleError("share needs a target model (target=...)")
+    if rule.routes and not rule.model:
+        raise RuleError(
+            "a rule that routes needs the model it takes traffic from (model=...): "
+            "without one it would move every model's traffic, embeddings included"
+        )
+    if rule.escalation > 0 and not rule.routes:
+        raise RuleError("escalation needs a target model and a share above 0")
+    if not (rule.routes or rule.batch_share > 0 or rule.cache_uplift_points > 0):
+        raise RuleError(_NOTHING_WITH_MODEL if rule.model else _NOTHING_WITHOUT_MODEL)
     return replace(rule, status=status)
 
 
@@ -190,10 +204,35 @@ def target_problem(rule: Rule, book: PriceBook, when: date | datetime | None) ->
     return None
 
 
+def _kind_problem(rates: Rates | Unpriced) -> str | None:
+    """What a priced model is when it is not a chat model ("an embedding model"), else None."""
+    if isinstance(rates, Rates) and not rates.chat:
+        return KIND_NAMES.get(rates.kind, f"a {rates.kind} model")
+    return None
+
+
+def routing_problem(rule: Rule, book: PriceBook, when: date | datetime | None) -> str | None:
+    """Why a priced rule cannot route: a target or source that is not a chat model, or a
+    target that is the source model under another name; else None."""
+    if not rule.routes:
+        return None
+    target = canonical(book, rule.target)
+    if rule.model and canonical(book, rule.model) == target:
+        return f"the target is the source model itself ({target}); pick a different model"
+    kind = _kind_problem(book.price_at(rule.target, when))
+    if kind is not None:
+        return f"target model {target!r} is {kind} and cannot answer chat requests"
+    kind = _kind_problem(book.price_at(rule.model, when)) if rule.model else None
+    if kind is not None:
+        source = canonical(book, rule.model)
+        return f"{source!r} is {kind}: its requests cannot move to a chat model"
+    return None
+
+
 def check_rules(rules: Sequence[Rule], book: PriceBook, when: date | datetime | None) -> None:
-    """Raise `RuleError` when a rule's target model cannot be priced."""
+    """Raise `RuleError` when a rule's target cannot be priced or the rule cannot route."""
     for number, rule in enumerate(rules, 1):
-        problem = target_problem(rule, book, when)
+        problem = target_problem(rule, book, when) or routing_problem(rule, book, when)
         if problem is not None:
             raise RuleError(f"rule {number}: {problem}")
 

@@ -27,6 +27,7 @@ from db.budgets.crud import (
 )
 from db.budgets.events import (
     acknowledge_event,
+    alert_of,
     deliveries_of,
     event_ids_for,
     list_events,
@@ -41,6 +42,7 @@ from db.budgets.spend import (
     daily_spend,
     end_of_month,
     window_metrics,
+    window_series,
 )
 from db.budgets.tables import (
     AlertEventBase,
@@ -75,6 +77,7 @@ __all__ = [
     "BudgetRow",
     "Rule",
     "acknowledge_event",
+    "alert_of",
     "as_of_for",
     "as_utc",
     "budget_notes",
@@ -109,4 +112,5 @@ __all__ = [
     "set_budget",
     "utcnow",
     "window_metrics",
+    "window_series",
 ]

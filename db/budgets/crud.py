@@ -189,11 +189,11 @@ def ensure_default_rules(engine: Engine) -> None:
 
 
 def list_rules(engine: Engine) -> list[Rule]:
-    """Every operational rule (defaults are created on first use)."""
-    ensure_default_rules(engine)
+    """Every operational rule: the stored ones, and each kind's default (scope all, id 0) while
+    none is stored for all traffic. Reads only; a default is stored when first saved or muted."""
     with Session(engine) as session:
         rows = session.exec(sm_select(AlertRuleRow).order_by(AlertRuleRow.kind, AlertRuleRow.scope))
-        return [
+        stored = [
             Rule(
                 r.id or 0,
                 r.kind,
@@ -204,6 +204,13 @@ def list_rules(engine: Engine) -> list[Rule]:
             )
             for r in rows
         ]
+    present = {(r.kind, r.scope) for r in stored}
+    defaults = [
+        Rule(0, kind, "all", True, cls(), None)
+        for kind, cls in RULE_TYPES.items()
+        if (kind, "all") not in present
+    ]
+    return sorted([*stored, *defaults], key=lambda r: (r.kind, r.scope))
 
 
 def _checked_rule(kind: str, params: dict[str, Any]) -> Any:
@@ -249,11 +256,16 @@ def save_rule(
 
 
 def mute_rule(engine: Engine, kind: str, scope: str, until: datetime | None) -> None:
-    """Silence a rule's alerts until `until` (None unmutes)."""
+    """Silence a rule's alerts until `until` (None unmutes); a default rule is stored first."""
+    if kind not in RULE_TYPES:
+        raise BudgetError(f"Unknown rule {kind!r}.")
     with Session(engine) as session:
         row = _rule_row(session, kind, scope)
-        if row is None:
+        if row is None and scope != "all":
             raise BudgetError(f"No {kind} rule for {scope}.")
+        if row is None:
+            params = json.dumps(rule_params(RULE_TYPES[kind]()))
+            row = AlertRuleRow(kind=kind, scope=scope, params=params, updated_at=utcnow())
         row.muted_until = as_utc(until) if until else None
         session.add(row)
         session.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -55,6 +56,21 @@ def event_ids_for(engine: Engine, alerts: list[Alert]) -> dict[tuple[str, str], 
         return {(k, p): i for k, p, i in conn.execute(stmt) if (k, p) in keys}
 
 
+def alert_of(row: AlertEventRow) -> Alert:
+    """The alert a stored event records."""
+    return Alert(
+        kind=row.kind,
+        scope=row.scope,
+        subject=row.subject,
+        key=row.key,
+        period=row.period,
+        value=Decimal(row.value),
+        threshold=Decimal(row.threshold),
+        unit=row.unit,
+        message=row.message,
+    )
+
+
 def deliveries_of(engine: Engine, event_id: int) -> dict[str, str]:
     """Per channel: 'sent' or 'failed: reason' for one event."""
     with Session(engine) as session:
@@ -99,10 +115,14 @@ def list_events(
     since: datetime | None = None,
     until: datetime | None = None,
     acknowledged: bool | None = None,
+    period_prefix: str = "",
     limit: int = 500,
 ) -> list[AlertEventRow]:
-    """Stored events, newest first, filtered."""
+    """Stored events, newest first, filtered (`period_prefix` "2026-11": every period of that
+    month: the month of a budget, a spike day, a rule's window)."""
     stmt = sm_select(AlertEventRow)
+    if period_prefix:
+        stmt = stmt.where(AlertEventRow.period.startswith(period_prefix, autoescape=True))
     if kinds:
         stmt = stmt.where(AlertEventRow.kind.in_(kinds))
     if subjects:

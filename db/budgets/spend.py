@@ -2,8 +2,9 @@
 
 Budget months follow the budget's timezone (which month is current, days left, the event
 period). Spend is read from the daily rollups, whose days are UTC calendar days: a day's spend
-counts in the month of its date. Operational rules ("last N minutes") read `request_log` rows in
-the window directly (indexed on `ts`), so they work below daily granularity.
+counts in the month of its date. Operational rules read `request_log` rows in their windows
+directly (indexed on `ts`), grouped in SQL by window and latency bucket (`latency_bucket`,
+an index into `core.stats.LATENCY_EDGES_MS`), so they work below daily granularity.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import BigInteger, Engine, case, cast, func, literal, select
 
 from core.alerts import WindowMetrics
 from core.costs import picos_to_usd
 from core.forecast import LOOKBACK_DAYS, BudgetStatus, budget_status, month_bounds
-from core.stats import LATENCY_EDGES_MS, bucket_index
+from core.stats import LATENCY_EDGES_MS
 from db.budgets.clock import as_utc, local_today
 from db.budgets.crud import Budget
 from db.budgets.scopes import scope_clause, scope_note
@@ -46,26 +47,79 @@ def _as_date(value: Any) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def window_metrics(engine: Engine, scope: str, start: datetime, end: datetime) -> WindowMetrics:
-    """Requests, errors (status >= 400), 429s and a latency histogram for `start` <= ts < `end`."""
+def _epoch_seconds(engine: Engine, ts: Any) -> Any:
+    """Seconds since 1970 of a stored instant, as SQL (SQLite keeps UTC text, PostgreSQL
+    timestamptz)."""
+    if engine.dialect.name == "sqlite":
+        return cast(func.strftime("%s", ts), BigInteger)
+    return cast(func.floor(func.extract("epoch", ts)), BigInteger)
+
+
+def _window_counts(
+    engine: Engine, scope: str, start: datetime, end: datetime, minutes: int | None
+) -> list[tuple[int, int | None, int, int, int]]:
+    """(window index, latency bucket, requests, errors, 429s) for `start` <= ts < `end`; the
+    window index counts `minutes`-long windows from 1970 (0 for one window over the range)."""
     table = RequestLog.__table__
     where = [table.c.ts >= as_utc(start), table.c.ts < as_utc(end)]
     clause = scope_clause(engine, table, scope)
     if clause is not None:
         where.append(clause)
-    counts = select(
-        func.count(),
-        func.sum(case((table.c.status >= 400, 1), else_=0)),
-        func.sum(case((table.c.status == 429, 1), else_=0)),
-    ).where(*where)
-    latency = select(table.c.latency_ms).where(*where, table.c.latency_ms.is_not(None))
-    with engine.connect() as conn:
-        requests, errors, limited = conn.execute(counts).one()
-        values = np.fromiter((v for (v,) in conn.execute(latency)), dtype=float)
-    hist = np.bincount(bucket_index(values, LATENCY_EDGES_MS), minlength=len(LATENCY_EDGES_MS))
-    return WindowMetrics(
-        int(requests or 0), int(errors or 0), int(limited or 0), tuple(hist.tolist())
+    window = literal(0)
+    if minutes:
+        seconds = minutes * 60
+        window = _epoch_seconds(engine, table.c.ts) // seconds
+    window = window.label("window")
+    stmt = (
+        select(
+            window,
+            table.c.latency_bucket,
+            func.count(),
+            func.sum(case((table.c.status >= 400, 1), else_=0)),
+            func.sum(case((table.c.status == 429, 1), else_=0)),
+        )
+        .where(*where)
+        .group_by(window, table.c.latency_bucket)
     )
+    with engine.connect() as conn:
+        return [
+            (int(w), b, int(n), int(e or 0), int(r or 0)) for w, b, n, e, r in conn.execute(stmt)
+        ]
+
+
+def _metrics(rows: list[tuple], start: datetime | None) -> WindowMetrics:
+    """One window's metrics from its (window, bucket, requests, errors, 429s) rows."""
+    hist = np.zeros(len(LATENCY_EDGES_MS), dtype=np.int64)
+    for _, bucket, n, _, _ in rows:
+        if bucket is not None:
+            hist[min(int(bucket), len(hist) - 1)] += n
+    return WindowMetrics(
+        sum(r[2] for r in rows),
+        sum(r[3] for r in rows),
+        sum(r[4] for r in rows),
+        tuple(hist.tolist()),
+        start,
+    )
+
+
+def window_metrics(engine: Engine, scope: str, start: datetime, end: datetime) -> WindowMetrics:
+    """Requests, errors (status >= 400), 429s and a latency histogram for `start` <= ts < `end`."""
+    return _metrics(_window_counts(engine, scope, start, end, None), None)
+
+
+def window_series(
+    engine: Engine, scope: str, start: datetime, end: datetime, minutes: int
+) -> list[WindowMetrics]:
+    """The metrics of every `minutes`-long window (aligned to the clock, UTC) with traffic
+    between `start` and `end`; each carries its start. One grouped query."""
+    by_window: dict[int, list[tuple]] = {}
+    for row in _window_counts(engine, scope, start, end, minutes):
+        by_window.setdefault(row[0], []).append(row)
+    seconds = minutes * 60
+    return [
+        _metrics(rows, datetime.fromtimestamp(index * seconds, UTC))
+        for index, rows in sorted(by_window.items())
+    ]
 
 
 def budget_period(budget: Budget, as_of: datetime) -> str:

@@ -36,6 +36,13 @@ from db.migrations import (
     m0009_upload_updated_at_timestamptz,
     m0010_model_identity,
     m0011_request_key,
+    m0012_ingest_keys,
+    m0013_import_provider,
+    m0014_routing_rollup,
+    m0015_upload_span,
+    m0016_model_shortlist,
+    m0017_audit_trail,
+    m0018_fx_rates_digests,
 )
 
 
@@ -63,6 +70,13 @@ STEPS: list[Step] = [
         m0009_upload_updated_at_timestamptz,
         m0010_model_identity,
         m0011_request_key,
+        m0012_ingest_keys,
+        m0013_import_provider,
+        m0014_routing_rollup,
+        m0015_upload_span,
+        m0016_model_shortlist,
+        m0017_audit_trail,
+        m0018_fx_rates_digests,
     )
 ]
 

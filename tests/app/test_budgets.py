@@ -1,14 +1,15 @@
-"""The Budgets & alerts page through AppTest: empty state, create, cards, chart, ack, mute, rules."""
+"""The Budgets & alerts page through AppTest: empty state, create, cards, chart, check, ack, mute,
+rules; the page writes nothing unless a button is pressed."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import streamlit as st
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from streamlit.testing.v1 import AppTest
 
 from db.budgets import list_budgets, list_events, list_rules, set_budget
@@ -53,6 +54,20 @@ def _fill(url: str) -> None:
 
 def _button(at: AppTest, label: str, nth: int = 0):
     return [b for b in at.button if b.label == label][nth]
+
+
+def _check(at: AppTest) -> AppTest:
+    """Press Check now."""
+    at.button(key="budgets_check").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _rows(url: str) -> dict[str, int]:
+    """Rows in the tables a render must never write, by plain SQL."""
+    tables = ("alert_event", "alert_rule", "budget")
+    with make_engine(url).connect() as conn:
+        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
 
 
 def test_empty_state_then_create_a_budget(url: str) -> None:
@@ -115,6 +130,9 @@ def test_card_forecast_and_acknowledge(url: str) -> None:
     at = _open()
     at.date_input(key="budgets_as_of").set_value(AS_OF_DAY).run()
     assert not at.exception
+    assert list_events(make_engine(url)) == []  # opening the page checks nothing
+    assert any("not checked yet: Search" in shown(i.value) for i in at.info)
+    _check(at)
     metrics = {m.label: m.value for m in at.metric}
     # Mar 1..20 = 200 of 400 = 50 %; forecast 31 × 10 = 310; 31 - 20 + 1 = 12 days left (the 20th included)
     assert metrics["Spent"] == "$200.00" and metrics["Used"] == "50.00 %"
@@ -137,23 +155,26 @@ def test_mute_silences_the_budget(url: str) -> None:
     set_budget(make_engine(url), name="Search", amount_usd=100, thresholds="50")
     at = _open()
     at.date_input(key="budgets_as_of").set_value(AS_OF_DAY).run()
+    _check(at)
     assert len([b for b in at.button if b.label == "Acknowledge"]) == 1
     mute = next(b for b in at.button if b.label == "Mute")
     mute.click().run()
     assert not at.exception
     assert list_budgets(make_engine(url))[0].muted_until is not None
     assert [b for b in at.button if b.label == "Acknowledge"] == []
-    assert any(c.value.startswith("Muted:") for c in at.caption)
+    assert any(
+        c.value.startswith("Muted (checks report") and "budget Search until" in c.value
+        for c in at.caption
+    )
 
 
 def test_rule_settings_save(url: str) -> None:
     at = _open()
-    rules = {r.kind: r for r in list_rules(make_engine(url))}
-    rule_id = rules["latency_p95"].id
-    at.text_input(key=f"budgets_rule_{rule_id}_sla_ms").set_value("2500")
-    at.button(key=f"budgets_rule_save_{rule_id}").click().run()
+    at.text_input(key="budgets_rule_latency_p95_all_sla_ms").set_value("2500")
+    at.button(key="budgets_rule_save_latency_p95_all").click().run()
     assert not at.exception
     assert {r.kind: r for r in list_rules(make_engine(url))}["latency_p95"].rule.sla_ms == 2500
+    assert _rows(url)["alert_rule"] == 1  # the edited default is stored; the others stay virtual
 
 
 def test_one_row_per_budget_and_acknowledge_covers_lower_thresholds(url: str) -> None:
@@ -161,9 +182,88 @@ def test_one_row_per_budget_and_acknowledge_covers_lower_thresholds(url: str) ->
     set_budget(make_engine(url), name="Search", amount_usd=150, forecast_alert=False)
     at = _open()
     at.date_input(key="budgets_as_of").set_value(AS_OF_DAY).run()
+    _check(at)
     # 200 / 150 = 133.33 %: four thresholds stored, one row shown (the highest)
     assert len(list_events(make_engine(url))) == 4
     assert [b.label for b in at.button].count("Acknowledge") == 1
     assert any("(threshold 100 %)" in m.value for m in at.markdown)
     _button(at, "Acknowledge").click().run()
     assert len(list_events(make_engine(url), acknowledged=True)) == 4
+
+
+# ---------------------------------------------------------------- reads only; the month's alerts
+
+
+def test_opening_and_using_the_page_writes_nothing(url: str) -> None:
+    _fill(url)
+    set_budget(make_engine(url), name="Search", amount_usd=150)
+    before = _rows(url)
+    at = _open()
+    at.date_input(key="budgets_as_of").set_value(AS_OF_DAY).run()
+    at.selectbox(key="budgets_hist_status").set_value("open").run()
+    assert not at.exception
+    assert _rows(url) == before == {"alert_event": 0, "alert_rule": 0, "budget": 1}
+    _check(at)  # the button, and only the button, stores what fired
+    assert _rows(url)["alert_event"] == 4  # 133 %: the 50, 75, 90 and 100 % thresholds
+
+
+def _spend_with_a_spike(url: str, today: date) -> date:
+    """$10 a day for 20 days up to today, but the day before today (today itself on the first of
+    a month) costs $50. Returns the spike day."""
+    spike = today - timedelta(days=1) if today.day > 1 else today
+    rows = [
+        {"day": today - timedelta(days=i), "model": "acme-1", "model_id": "acme-1",
+         "project": "search", "cost_pusd": (50 if today - timedelta(days=i) == spike else 10)
+         * 10**12}
+        for i in range(20)
+    ]  # fmt: skip
+    with make_engine(url).begin() as conn:
+        conn.execute(insert(DailyRollup.__table__), rows)
+    return spike
+
+
+def test_a_spike_earlier_this_month_shows_on_the_default_view(url: str) -> None:
+    today = datetime.now(UTC).date()
+    spike = _spend_with_a_spike(url, today)
+    at = _check(_open())  # as of now, the default
+    (row,) = [m.value for m in at.markdown if m.value.startswith("**Cost spike**")]
+    # the 14 days before: median 10, no swing -> limit max(10 + 0, 2 × 10) = $20
+    assert shown(row) == (
+        f"**Cost spike** · all traffic: 1 spike day this month; latest "
+        f"{spike.day} {spike:%b %Y}, $50.00 (threshold $20.00)"
+    )
+    (link,) = [p for p in at.get("page_link") if "See the requests" in p.proto.label]
+    day = spike.isoformat()
+    assert link.proto.query_string == (f"from={day}&to={day}&usage_section=Users+%26+requests")
+    again = _open()  # a later visit shows it without a new check, from what is stored
+    assert any(m.value.startswith("**Cost spike**") for m in again.markdown)
+
+
+def test_a_budget_on_the_last_day_of_the_month_keeps_a_forecast_band(url: str) -> None:
+    rows = [
+        {"day": date(2026, 3, 3) + timedelta(days=i), "model": "acme-1", "model_id": "acme-1",
+         "project": "search", "cost_pusd": (8 if i % 2 == 0 else 12) * 10**12}
+        for i in range(28)
+    ]  # fmt: skip
+    with make_engine(url).begin() as conn:
+        conn.execute(insert(DailyRollup.__table__), rows)
+    set_budget(make_engine(url), name="Search", amount_usd=400)
+    at = _open()
+    at.date_input(key="budgets_as_of").set_value(date(2026, 3, 31)).run()
+    metrics = {m.label: m.value for m in at.metric}
+    # spent 14 × 8 + 14 × 12 = 280; the 31st expected at the weekday median 10 -> 290
+    assert (metrics["Spent"], metrics["Month-end forecast"], metrics["Days left"]) == (
+        "$280.00",
+        "$290.00",
+        "1",
+    )
+    # robust sd 1.4826 × 2 = 2.9652; 1.645 × 2.9652 × sqrt(1 + 1 / 28) = 4.96
+    assert any(c.value.startswith("Range $285.04 – $294.96") for c in at.caption)
+
+
+def test_the_spike_rule_explains_its_multiple_in_plain_words(url: str) -> None:
+    at = _open()
+    k = at.text_input(key="budgets_rule_cost_spike_all_k")
+    assert k.label == "Swing multiple (k)"
+    assert "median absolute deviation" in k.help and "three usual swings" in k.help
+    assert "MAD" not in k.label

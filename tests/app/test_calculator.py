@@ -8,6 +8,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.app.shown import shown
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "views/calculator.py"
 
@@ -74,12 +76,22 @@ def test_a_shared_link_reproduces_the_view(tmp_path: Path, monkeypatch: pytest.M
 def test_what_if_tab_answers_in_words(at: AppTest) -> None:
     at.session_state["calc_tab"] = "What if"
     at.run()
-    text = " ".join(m.value for m in at.markdown)
+    text = " ".join(shown(m.value) for m in at.markdown)
     assert "$240.00" in text  # volume doubles
-    assert "Staying with openai" in text
+    # gpt-4o's smaller sibling leads: $7.20 a month, $112.80 (94 %) less than $120.00.
+    assert "Try **openai · gpt-4o-mini** first (the same family's smaller model)" in text
+    assert "$112.80 (94 %) less; 2,000 tokens fit its context window" in text
     switches = at.dataframe[0].value
-    mini = switches[switches["model"] == "gpt-4o-mini"].iloc[0]
-    assert round(mini["saving_usd"], 2) == 112.8  # $120.00 - $7.20
+    assert switches["model"].iloc[0] == "gpt-4o-mini"
+    first = switches.iloc[0]
+    assert (first["reason"], first["fits_context"], first["context_window"]) == (
+        "smaller sibling",
+        "fits",
+        "128,000",
+    )
+    assert round(first["saving_usd"], 2) == 112.8  # $120.00 - $7.20
+    assert not switches["model"].str.contains("embed|tts|image|audio|realtime").any()
+    assert set(switches["fits_context"]) <= {"fits", "too small", "unknown"}
     assert "$15.00 a month" in text  # 50 % cache: 12M cached tokens x $1.25/M saved
     assert "133.4 months" in text  # $2,000 / $15, rounded up
 
@@ -110,6 +122,7 @@ def test_token_counter_fills_input(at: AppTest) -> None:
 
 
 def test_comparison_exports() -> None:
+    from datetime import date
     from decimal import Decimal
 
     from core.plans import Workload, plan_cost, scenario_frame
@@ -117,12 +130,23 @@ def test_comparison_exports() -> None:
     from ui.plans_resources import export_csv, export_xlsx
 
     book = PriceBook.from_snapshot()
-    w = Workload(Decimal(500), 1600, 400)
-    frame = scenario_frame([(m, plan_cost(w, book.price_at(m))) for m in ("gpt-4o", "gpt-4o-mini")])
-    csv = export_csv(frame).decode().splitlines()
-    assert csv[0].startswith("scenario,model,monthly_usd,yearly_usd")
-    assert csv[1].startswith("gpt-4o,gpt-4o,120,1440,500,0.008,")  # exact decimal strings
-    assert csv[2].startswith("gpt-4o-mini,gpt-4o-mini,7.2,86.4,")
+    w = Workload(Decimal(500), 1600, 400, cache_hit_share="0.25", pricing_date=date(2026, 1, 5))
+    plans = [
+        (m, w, plan_cost(w, book.price_at(m, w.pricing_date))) for m in ("gpt-4o", "gpt-4o-mini")
+    ]
+    csv = export_csv(scenario_frame(plans)).decode().splitlines()
+    assert csv[0] == (
+        "scenario,provider,model,pricing_date,requests_per_day,input_tokens,output_tokens,"
+        "max_output_tokens,cache_hit_share,batch_share,growth_monthly_share,days_per_month,"
+        "months,monthly_usd,yearly_usd,daily_usd,cost_per_request_usd,uncached_input_usd,"
+        "cached_input_usd,output_usd"
+    )
+    # 400 of 1,600 input tokens cached: 1,200 x 2.50 + 400 x 1.25 + 400 x 10 = 7,500 per 1M
+    # -> $0.0075 a request, x 15,000 a month = $112.50.
+    assert csv[1].startswith(
+        "gpt-4o,openai,gpt-4o,2026-01-05,500,1600,400,,0.25,0,0,30,12,112.5,1350,3.75,0.0075,"
+    )
+    frame = scenario_frame(plans)
     xlsx = export_xlsx(frame)
     assert xlsx[:2] == b"PK" and len(xlsx) > 2000  # a zipped Office Open XML workbook
 
@@ -204,3 +228,80 @@ def test_load_and_delete_a_scenario(at: AppTest) -> None:
     at.button(key="calc_scn_delete").click().run()
     assert any("Deleted scenario" in s.value for s in at.success)
     assert any("No saved scenarios" in i.value for i in at.info)
+
+
+def _save(at: AppTest, name: str) -> AppTest:
+    at.text_input(key="calc_scn_name").set_value(name)
+    return at.button(key="calc_scn_save").click().run()
+
+
+def test_saving_over_a_name_asks_first(at: AppTest, tmp_path: Path) -> None:
+    from db.engine import make_engine
+    from db.scenarios import load_scenario
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'calc.db'}")
+    at.session_state["calc_tab"] = "Scenarios"
+    at = _save(at.run(), "Launch")
+    at.number_input(key="calc_rpd").set_value(1000).run()
+    at = _save(at, "Launch")
+    assert any("“Launch” is already saved. Replace it" in w.value for w in at.warning)
+    assert load_scenario(engine, "Launch").params["requests_per_day"] == "500"  # not yet
+    at.button(key="calc_scn_replace_no").click().run()
+    assert not at.warning
+    assert load_scenario(engine, "Launch").params["requests_per_day"] == "500"
+    at = _save(at, "Launch")
+    at.button(key="calc_scn_replace_yes").click().run()
+    assert any("Saved scenario “Launch”" in s.value for s in at.success)
+    assert load_scenario(engine, "Launch").params["requests_per_day"] == "1000"
+    assert not at.exception
+
+
+def test_compared_scenarios_carry_every_assumption(at: AppTest) -> None:
+    at.session_state["calc_tab"] = "Scenarios"
+    at = _save(at.run(), "Launch on 4o")
+    at.number_input(key="calc_cache").set_value(50.0)
+    at = _save(at, "Cached 4o")
+    at.multiselect(key="calc_scn_compare").set_value(["Cached 4o", "Launch on 4o"]).run()
+    frame = at.dataframe[0].value
+    assert {
+        "pricing_date",
+        "requests_per_day",
+        "input_tokens",
+        "output_tokens",
+        "max_output_tokens",
+        "cache_hit_share",
+        "batch_share",
+        "growth_monthly_share",
+        "days_per_month",
+        "months",
+    } <= set(frame.columns)
+    assert list(frame["cache_hit_share"]) == [50.0, 0.0]  # percent
+    assert list(frame["max_output_tokens"]) == ["no cap", "no cap"]
+    # 800 of 1,600 input tokens cached: 24M x $2.50/M -> 12M x 2.50 + 12M x 1.25 = $45 + $60.
+    assert [round(v, 2) for v in frame["monthly_usd"]] == [105.0, 120.0]
+    text = " ".join(m.value for m in at.markdown)
+    assert "The scenarios differ in cache-hit share; every other assumption is the same." in text
+
+
+def test_a_shortlisted_model_leads_the_switch_suggestions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.pricing import PriceBook
+    from db.engine import make_engine
+    from db.shortlist import add_to_shortlist
+
+    url = f"sqlite:///{tmp_path / 'short.db'}"
+    add_to_shortlist(make_engine(url), model="gemini-2.5-flash", book=PriceBook.from_snapshot())
+    monkeypatch.setenv("COSTDESK_DATABASE_URL", url)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    app.switch_page(PAGE).run()
+    app.session_state["calc_tab"] = "What if"
+    app.run()
+    switches = app.dataframe[0].value
+    assert list(switches["model"][:2]) == ["gemini-2.5-flash", "gpt-4o-mini"]
+    assert list(switches["reason"][:2]) == ["★ shortlisted", "smaller sibling"]
+    text = " ".join(shown(m.value) for m in app.markdown)
+    assert "Try **google · gemini-2.5-flash** first (it is on your shortlist)" in text
+    assert not app.exception

@@ -31,7 +31,21 @@ def test_search_narrows_the_table(at):
     assert 0 < len(found) < total
     assert set(found["model"]) >= {"gpt-4o-mini"}
     row = found[found["model"] == "gpt-4o-mini"].iloc[0]
-    assert float(row["input_mtok"]) == 0.15 and float(row["output_mtok"]) == 0.6
+    assert (row["input_mtok"], row["output_mtok"]) == ("$0.15", "$0.60")
+    assert (row["kind"], row["context_window"]) == ("chat", "128,000")
+
+
+def test_prices_keep_the_decimals_they_need_and_say_their_date(at):
+    at.text_input(key="prices_search").set_value("text-embedding-3-small").run()
+    row = _table(at).iloc[0]
+    # $0.02 per 1M input tokens, half of it on the Batch API: $0.01; no output price.
+    assert (row["input_mtok"], row["batch_input_mtok"]) == ("$0.02", "$0.01")
+    assert (row["kind"], row["source"]) == ("embedding", "price list")
+    at.text_input(key="prices_search").set_value("gemini-flash-1.5-8b").run()
+    assert _table(at).iloc[0]["input_mtok"] == "$0.0375"  # cents would hide it
+    text = " ".join(c.value for c in at.main.caption)
+    assert "1 model · prices as of" in text and "genai-prices" not in text
+    assert not at.exception
 
 
 def test_add_edit_and_delete_a_custom_price(at):
@@ -43,13 +57,13 @@ def test_add_edit_and_delete_a_custom_price(at):
     assert any("Saved acme-ft-1" in shown(s.value) for s in at.success)
     at.text_input(key="prices_search").set_value("acme").run()
     assert list(_table(at)["model"]) == ["acme-ft-1"]
-    assert any("override #" in str(v) for v in _table(at)["source"])
+    assert list(_table(at)["source"]) == ["custom price #1"]
 
     # Edit: output price 1.6 -> 2.0
     at.number_input(key="prices_edit_1_output_mtok").set_value(2.0)  # first id of a fresh DB
     at.button[[b.label for b in at.button].index("Save changes")].click().run()
     at.text_input(key="prices_search").set_value("acme").run()
-    assert float(_table(at)["output_mtok"].iloc[0]) == 2.0
+    assert _table(at)["output_mtok"].iloc[0] == "$2.00"
 
     delete = next(b for b in at.button if b.label.startswith("Delete #"))
     delete.click().run()

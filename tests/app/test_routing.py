@@ -12,9 +12,13 @@ from sqlalchemy import insert
 from streamlit.testing.v1 import AppTest
 
 from core.plans import Workload
+from core.pricing import PriceBook
 from db.engine import make_engine
+from db.ingest import ingest_records
+from db.ingest.rollups import rebuild
 from db.models import RequestLog
 from db.scenarios import list_scenarios, save_scenario
+from db.shortlist import add_to_shortlist
 from tests.app.shown import shown
 from tests.rows import with_keys
 
@@ -52,6 +56,29 @@ def _fill(url: str) -> None:
     ]
     with make_engine(url).begin() as conn:
         conn.execute(insert(RequestLog.__table__), with_keys(rows))
+        rebuild(conn)  # the rollups of rows stored outside an ingest
+
+
+def _fill_mixed(url: str) -> None:
+    """Logged on 2025-05-01 and 02: 1,000 gpt-4o calls (1,600 in / 400 out: $8.00), 500
+    text-embedding-3-small calls (1,000 in: 500,000 x $0.02/M = $0.01) and 200 gpt-4o-mini
+    calls (1,000 in / 200 out: 200,000 x $0.15/M + 40,000 x $0.60/M = $0.054). $8.064."""
+
+    def record(i: int, model: str, inp: int, out: int) -> dict:
+        return {
+            "timestamp": f"2025-05-0{1 + i % 2}T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
+            "request_id": f"{model}-{i}",
+            "model": model,
+            "project": "bot",
+            "input_tokens": inp,
+            "output_tokens": out,
+        }
+
+    records = [record(i, "gpt-4o-2024-08-06", 1600, 400) for i in range(1000)]
+    records += [record(i, "text-embedding-3-small", 1000, 0) for i in range(500)]
+    records += [record(i, "gpt-4o-mini", 1000, 200) for i in range(200)]
+    report = ingest_records(make_engine(url), records, source="app-test", file_name="m.jsonl")
+    assert report.accepted == 1700
 
 
 def _open() -> AppTest:
@@ -95,15 +122,36 @@ def test_typed_rule_gives_hand_computed_savings(db_url: str) -> None:
 
 
 def test_suggestions_view(db_url: str) -> None:
-    _fill(db_url)
+    _fill_mixed(db_url)
     at = _open()
     at.radio(key="routing_view").set_value("Suggestions").run()
     assert not at.exception
-    # Every gpt-4o request (1,600 tokens) is under 2,000: moving all to gpt-4o-mini turns
-    # $8.00 into $0.48 over 2 days -> $7.52 x 15 = $112.80 a month.
+    cheaper = at.selectbox(key="routing_sug_target")
+    assert cheaper.value == "gpt-4o-mini"  # gpt-4o costs most; its smaller sibling leads
+    assert cheaper.options[0] == "gpt-4o-mini · smaller sibling"
+    assert not [o for o in cheaper.options if "embed" in o]
+    # Premium models are the chat models dearer than gpt-4o-mini: gpt-4o only. Every gpt-4o
+    # request (1,600 tokens) is under 2,000: moving all of it turns $8.00 into $0.48 over
+    # 2 days -> $7.52 x 15 = $112.80 a month.
     metrics = _metrics(at)
     assert metrics["Premium traffic under 2,000 tokens"] == "100.0 %"
     assert metrics["Savings per month if moved"] == "$112.80"
+    assert at.dataframe[0].value["model"].tolist() == ["gpt-4o"]
+
+
+def test_a_shortlisted_model_leads_the_suggestions(db_url: str) -> None:
+    _fill_mixed(db_url)
+    add_to_shortlist(
+        make_engine(db_url), model="claude-haiku-4-5-20251001", book=PriceBook.from_snapshot()
+    )
+    at = _open()
+    at.radio(key="routing_view").set_value("Suggestions").run()
+    cheaper = at.selectbox(key="routing_sug_target")
+    assert cheaper.options[:2] == [
+        "★ claude-haiku-4-5 · shortlisted",
+        "gpt-4o-mini · smaller sibling",
+    ]
+    assert not at.exception
 
 
 def test_bad_rule_shows_an_error_not_a_traceback(db_url: str) -> None:
@@ -125,15 +173,96 @@ def test_a_typed_rule_naming_nothing_is_refused_with_a_suggestion(db_url: str) -
     assert not at.error and _metrics(at)["Savings"] == "$3.36"  # the dated id: the same traffic
 
 
+def _add_rule(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label == "Add rule").click()
+    return at.run()
+
+
+def test_a_rule_without_a_source_model_is_refused(db_url: str) -> None:
+    _fill_mixed(db_url)
+    at = _open()
+    assert at.selectbox(key="routing_new_target").value == "(keep the model)"
+    at = _add_rule(at)  # the form's defaults as they are: no source model chosen
+    assert not at.exception
+    assert [shown(e.value) for e in at.error] == [
+        "Rule not added: the rule does nothing: choose the model it takes traffic from and a "
+        "target model (model=..., target=...), or give it a batch share or a cache uplift."
+    ]
+    at.selectbox(key="routing_new_target").set_value("gpt-4o-mini")
+    at = _add_rule(at)  # a target but still no source model
+    assert [shown(e.value) for e in at.error] == [
+        "Rule not added: a rule that routes needs the model it takes traffic from "
+        "(model=...): without one it would move every model's traffic, embeddings included."
+    ]
+    assert any("No rules yet" in c.value for c in at.caption)
+    metrics = _metrics(at)
+    assert metrics["Baseline (2 days)"] == "$8.06"  # 8.00 + 0.01 + 0.054
+    assert metrics["With the rules"] == "$8.06"
+
+
+def test_a_gpt4o_rule_moves_only_gpt4o_traffic(db_url: str) -> None:
+    _fill_mixed(db_url)
+    at = _open()
+    at.selectbox(key="routing_new_model").set_value("gpt-4o").run()
+    target = at.selectbox(key="routing_new_target")
+    assert target.value == "gpt-4o-mini"  # the smaller sibling leads
+    assert not [o for o in target.options if "embedding" in o or "gpt-4o · " in o]
+    at = _add_rule(at)  # input <= 2,000 -> gpt-4o-mini, 67 %, 5 % escalation
+    assert not at.exception and not at.error
+    # gpt-4o: 0.33 x 8.00 + 0.67 x (0.48 + 0.05 x 8.00) = 2.64 + 0.5896 = $3.2296, saving
+    # $4.7704. Embeddings ($0.01) and gpt-4o-mini's own calls ($0.054) are not touched:
+    # 3.2296 + 0.01 + 0.054 = $3.2936.
+    metrics = _metrics(at)
+    assert metrics["With the rules"] == "$3.29"
+    assert metrics["Savings"] == "$4.77"
+    models = at.dataframe[1].value.set_index("model")
+    assert models.loc["text-embedding-3-small", "requests_after"] == 500
+    assert models.loc["text-embedding-3-small", "scenario_usd"] == 0.01
+    assert models.loc["gpt-4o-mini", "requests_after"] == 870  # 200 + 0.67 x 1,000
+    assert models.loc["gpt-4o", "requests_after"] == 363.5  # 330 + 0.05 x 670 escalated
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        (
+            "model=gpt-4o-2024-08-06,target=openai/gpt-4o",
+            "Rule not added: the target is the source model itself (gpt-4o); pick a different "
+            "model.",
+        ),
+        (
+            "model=gpt-4o,target=text-embedding-3-small",
+            "Rule not added: target model 'text-embedding-3-small' is an embedding model and "
+            "cannot answer chat requests.",
+        ),
+        (
+            "model=text-embedding-3-small,target=gpt-4o-mini",
+            "Rule not added: 'text-embedding-3-small' is an embedding model: its requests "
+            "cannot move to a chat model.",
+        ),
+        (
+            "max_input_tokens=2000,target=gpt-4o-mini,share=0.67",
+            "Rule not added: a rule that routes needs the model it takes traffic from "
+            "(model=...): without one it would move every model's traffic, embeddings included.",
+        ),
+    ],
+)
+def test_a_rule_that_cannot_route_says_why(db_url: str, spec: str, reason: str) -> None:
+    _fill_mixed(db_url)
+    at = _type_rule(_open(), spec)
+    assert not at.exception
+    assert [shown(e.value) for e in at.error] == [reason]
+
+
 def test_form_rule_reorder_remove_and_first_match(db_url: str) -> None:
     _fill(db_url)
     at = _open()
+    at.selectbox(key="routing_new_model").set_value("gpt-4o").run()
     at.number_input(key="routing_new_max_in").set_value(0)
     at.selectbox(key="routing_new_target").set_value("gpt-4o-mini")
     at.number_input(key="routing_new_share").set_value(100.0)
     at.number_input(key="routing_new_escalation").set_value(0.0)
-    next(b for b in at.button if b.label == "Add rule").click()
-    at = at.run()
+    at = _add_rule(at)
     at = _type_rule(at, "project=bot,batch_share=1")
     # First match wins: rule 1 takes every request, rule 2 (batch) sees none.
     # All to gpt-4o-mini: 1,000 x (1,600 x 0.15 + 400 x 0.6) / 1M = $0.48.
@@ -178,3 +307,20 @@ def test_plan_source_and_plan_vs_actual_waterfall(db_url: str) -> None:
     at.radio(key="routing_source").set_value("Saved plan").run()
     at = _type_rule(at, RULE)
     assert _metrics(at)["Baseline (30 days)"] == "$96.00"
+
+
+def test_date_presets_and_custom_days_set_the_simulated_period(db_url: str) -> None:
+    _fill(db_url)  # 500 requests on 2025-05-01 and 500 on 2025-05-02, $4.00 a day
+    at = _type_rule(_open(), RULE)
+    assert at.segmented_control(key="routing_preset").value == "30d"
+    assert _metrics(at)["Baseline (2 days)"] == "$8.00"  # the 30 days hold 2 days of logs
+    at.segmented_control(key="routing_preset").set_value("custom").run()
+    at.date_input(key="routing_dates").set_value((date(2025, 5, 2), date(2025, 5, 2))).run()
+    # One day: $4.00 -> $2.32 (half the $3.36 saving), x 30 = $50.40 a month as before.
+    metrics = _metrics(at)
+    assert metrics["Baseline (1 day)"] == "$4.00"
+    assert metrics["Savings"] == "$1.68"
+    assert metrics["Savings per month"] == "$50.40"
+    at.segmented_control(key="routing_preset").set_value("last_month").run()
+    assert any("No requests were logged in" in i.value for i in at.info)  # April: no logs
+    assert not at.exception

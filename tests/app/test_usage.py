@@ -1,16 +1,20 @@
-"""Usage page in AppTest: the empty state, then KPIs from hand-built rollups, then filters."""
+"""Usage page in AppTest: the empty state, KPIs from hand-built rollups against the previous
+period, date presets and links, filters, lazy sections, the drill-down and the demo banner."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from core.stats import LATENCY_EDGES_MS
+from db.demo import load_demo
 from db.engine import make_engine
 from db.ingest import ingest_records
 from db.models import DailyRollup, LatencyDaily, LatencyHistogram
@@ -62,11 +66,26 @@ def _store(url: str) -> None:
         conn.execute(LatencyDaily.__table__.insert(), [daily])
 
 
-def _usage_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+def _usage_page(**query: str) -> AppTest:
+    """The Usage page, opened on `?from=...&to=...` (or any query) when given."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update(query)
+    at.run()
     at.switch_page("views/usage.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def _open(at: AppTest, section: str) -> AppTest:
+    """Open a section of the page (the tabs keep their state under `usage_section`)."""
+    at.session_state["usage_section"] = section
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _charts(at: AppTest) -> list[str]:
+    return [c.key for c in at.get("plotly_chart")]
 
 
 def _table(at: AppTest, column: str):
@@ -102,7 +121,7 @@ def test_kpis_show_the_hand_computed_figures(app_db):
     e = LATENCY_EDGES_MS  # all 12 in bucket 30: P95 = 95 % of the way through it
     assert kpis["P95 latency"] == fmt.millis(e[30] + 0.95 * (e[31] - e[30]))
     assert "acme-7b (5 requests)" in shown(at.warning[0].value)
-    assert len(at.get("plotly_chart")) >= 7
+    assert _charts(at) == ["usage_cost_chart", "usage_project_chart"]  # the Cost section only
 
 
 def test_filters_change_the_kpis(app_db):
@@ -120,9 +139,11 @@ def test_filters_change_the_kpis(app_db):
     kpis = _metrics(at)
     assert (kpis["Requests"], kpis["Error rate"], kpis["Spend"]) == ("2", "100.00 %", "$0.00")
     at.multiselect(key="usage_statuses").set_value([])
-    at.date_input(key="usage_dates").set_value((NOV3, NOV3))
     at.button(key="usage_apply").click().run()
+    at.segmented_control(key="usage_preset").set_value("custom").run()
+    at.date_input(key="usage_dates").set_value((NOV3, NOV3)).run()
     assert _metrics(at)["Requests"] == "25"
+    assert at.query_params == {"from": "2026-11-03", "to": "2026-11-03"}  # a shareable address
     assert not at.exception
 
 
@@ -162,7 +183,146 @@ def test_a_model_named_like_markdown_is_shown_as_text(app_db):
     (warning,) = at.warning
     assert fmt.escape_markdown(name) in warning.value
     assert "![" not in warning.value and "](" not in warning.value
+    _open(at, "max_tokens audit")
     audit = at.table[-1].value  # st.table reads Markdown in its cells
     assert audit["Model"].tolist() == [fmt.escape_markdown(name)]
     markdown = [*at.markdown, *at.caption, *at.warning, *at.info, *at.error, *at.success]
     assert not [m.value for m in markdown if "![" in m.value or "](http" in m.value]
+
+
+# ---------------------------------------------------------------- sections, dates, deltas
+
+
+def test_only_the_open_section_is_computed_and_drawn(app_db):
+    _store(app_db)
+    at = _open(_usage_page(), "Errors & latency")
+    assert _charts(at) == ["usage_errors_chart", "usage_latency_chart"]
+    latency = json.loads(at.get("plotly_chart")[1].proto.spec)
+    # one panel per model with a P95 and a P50 line: gpt-4o has latency, so one panel, two lines
+    assert [t["name"] for t in latency["data"]] == ["gpt-4o P95", "gpt-4o P50"]
+    _open(at, "Tokens & caching")
+    assert _charts(at) == ["usage_tokens_chart", "usage_cache_chart"]
+
+
+def test_a_link_opens_the_page_on_its_days(app_db):
+    _store(app_db)
+    at = _usage_page(**{"from": "2026-11-02", "to": "2026-11-02"})
+    assert at.segmented_control(key="usage_preset").value == "custom"
+    assert at.date_input(key="usage_dates").value == (NOV2, NOV2)
+    kpis = _metrics(at)
+    assert (kpis["Requests"], kpis["Spend"]) == ("12", "$0.10")  # Nov 2: 10 + 2 requests, 100e9
+    # days outside the data are brought inside it: Nov 3 is the last day stored
+    later = _usage_page(**{"from": "2026-11-03", "to": "2027-05-01"})
+    assert later.date_input(key="usage_dates").value == (NOV3, NOV3)
+
+
+def test_presets_end_on_the_last_day_with_data(app_db):
+    _store(app_db)
+    at = _usage_page()
+    assert at.segmented_control(key="usage_preset").value == "30d"
+    at.segmented_control(key="usage_preset").set_value("last_month").run()
+    assert _metrics(at)["Requests"] == "0"  # October has nothing
+    assert at.caption[0].value.startswith("1 – 31 Oct 2026 (UTC) · compared with 1 – 30 Sep 2026")
+    at.segmented_control(key="usage_preset").set_value("month").run()
+    assert _metrics(at)["Requests"] == "37"
+
+
+def test_kpis_show_the_change_against_the_previous_period(app_db):
+    _store(app_db)
+    old = _row(date(2026, 9, 20), "gpt-4o", "search", 200, 40, 50 * G)
+    with make_engine(app_db).begin() as conn:
+        conn.execute(DailyRollup.__table__.insert(), [old])
+    at = _usage_page()
+    # 30 d ends Nov 3: Oct 5 .. Nov 3, compared with the 30 days before: Sep 5 .. Oct 4
+    assert "compared with 5 Sep – 4 Oct 2026" in at.caption[0].value
+    cards = {m.label: m for m in at.metric}
+    # spend 101.8e9 against 50e9 pico-dollars: (101.8 - 50) / 50 = +103.6 %, shown red
+    assert cards["Spend"].delta == "+103.6 %"
+    assert _colour(cards["Spend"]) == "RED"  # cost going up (delta_color="inverse")
+    # requests 37 against 40: -7.5 %; error rate 2 / 37 = 5.41 % against 0 %: +5.41 points
+    assert cards["Requests"].delta == "-7.5 %"
+    assert cards["Error rate"].delta == "+5.41 pp"
+    assert cards["Month to date"].delta in ("", None)
+
+
+def _colour(metric) -> str:
+    """The colour a metric's delta is drawn in."""
+    field = type(metric.proto).DESCRIPTOR.fields_by_name["color"]
+    return field.enum_type.values_by_number[metric.proto.color].name
+
+
+# ---------------------------------------------------------------- drill-down
+
+
+def _requests(url: str) -> None:
+    """Raw requests on Nov 2 and 3: gpt-4o logged under two names, and gpt-4o-mini."""
+
+    def call(rid, ts, model, user, status=200):
+        return {"timestamp": ts, "request_id": rid, "model": model, "user": user,
+                "project": "search", "status": status, "input_tokens": 1000,
+                "output_tokens": 100, "latency_ms": 700}  # fmt: skip
+
+    records = [
+        call("a", "2026-11-02T08:00:00Z", "gpt-4o", "alice"),
+        call("b", "2026-11-02T09:00:00Z", "gpt-4o-2024-08-06", "bob"),
+        call("c", "2026-11-02T10:00:00Z", "gpt-4o", "alice", status=500),
+        call("d", "2026-11-02T11:00:00Z", "gpt-4o-mini", "carol"),
+        call("e", "2026-11-03T08:00:00Z", "gpt-4o", "alice"),
+    ]
+    assert ingest_records(make_engine(url), records, source="t", file_name="t.jsonl").accepted == 5
+
+
+def _rollup_day(url: str, day: date, model_id: str) -> tuple[int, int]:
+    """(requests, cost) of one day and model in the rollup, by plain SQL."""
+    sql = text(
+        "SELECT SUM(requests), SUM(cost_pusd) FROM daily_rollup WHERE day = :d AND model_id = :m"
+    )
+    with make_engine(url).connect() as conn:
+        n, cost = conn.execute(sql, {"d": day, "m": model_id}).one()
+    return int(n), int(cost)
+
+
+def test_the_drill_down_lists_a_days_requests_adding_up_to_its_rollup(app_db):
+    _requests(app_db)
+    at = _usage_page()
+    at.session_state["usage_drill_day"] = NOV2
+    at.session_state["usage_drill_model"] = "gpt-4o"
+    _open(at, "Users & requests")
+    cards = {m.label: m.value for m in at.metric[8:]}  # after the eight KPI cards
+    requests, cost = _rollup_day(app_db, NOV2, "gpt-4o")
+    # a, b (the dated snapshot is gpt-4o too) and c; each 1,000 in + 100 out at $2.50 / $10
+    # per 1M = $0.0035 (the 500 still billed: its tokens were logged) -> 3 × 0.0035 = $0.0105
+    assert requests == 3 and cost == 3 * 3_500_000_000
+    assert cards == {"Requests": "3", "Spend": "$0.01", "Errors": "1", "Tokens": "3.3k"}
+    table = next(d.value for d in at.dataframe if "Request id" in d.value.columns)
+    assert sorted(table["Request id"]) == ["a", "b", "c"]
+    assert set(table["Cost"]) == {fmt.usd(Decimal("0.0035"))} == {"$0.00350"}
+    users = next(d.value for d in at.dataframe if "User" in d.value.columns[:1])
+    assert users[["User", "Requests"]].values.tolist() == [["alice", 2], ["bob", 1]]
+
+
+def test_the_drill_down_says_when_raw_rows_were_pruned(app_db):
+    _requests(app_db)
+    with make_engine(app_db).begin() as conn:
+        conn.execute(text("DELETE FROM request_log WHERE request_id IN ('a', 'b', 'c', 'd')"))
+    at = _usage_page()
+    at.session_state["usage_drill_day"] = NOV2
+    _open(at, "Users & requests")
+    (warning,) = at.warning
+    assert "no longer stored" in warning.value and "4 requests" in warning.value
+    assert not [d for d in at.dataframe if "Request id" in d.value.columns]
+
+
+# ---------------------------------------------------------------- demo banner
+
+
+def test_demo_data_is_labelled_with_how_to_remove_it(app_db):
+    load_demo(make_engine(app_db), days=3, end_day=NOV3)
+    at = _usage_page()
+    banner = at.info[0].value
+    assert banner.startswith("**Demo data**") and "delete upload #1" in banner
+    assert "Upload logs page" in banner
+    _requests(app_db)  # real data beside the demo
+    at = _usage_page()
+    (mixed,) = [w.value for w in at.warning if "Demo data is mixed" in w.value]
+    assert "beside 5 requests of your own" in mixed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -22,12 +22,15 @@ from core.alerts import (
     error_rate_alert,
     forecast_alert,
     has_control_characters,
+    has_volume,
     latency_alert,
     parse_scope,
     rate_limit_alert,
     rule_from_params,
     rule_params,
+    spike_alerts,
     spike_limit,
+    window_alerts,
 )
 from core.forecast import budget_status
 from core.pricing import PriceBook
@@ -80,10 +83,10 @@ def test_forecast_alert_silent_when_under_or_already_over(amount: Decimal) -> No
 @pytest.mark.parametrize(
     ("requests", "errors", "fires", "value"),
     [
-        (100, 6, True, D("6.00")),
-        (100, 5, False, None),
-        (10, 5, False, None),
-        (200, 11, True, D("5.50")),
+        (100, 9, True, D("9.00")),  # 9 / 100 > the default 8 %
+        (100, 8, False, None),
+        (10, 5, False, None),  # 50 %, but 10 requests are too few to judge
+        (200, 17, True, D("8.50")),
     ],
 )
 def test_error_rate(requests: int, errors: int, fires: bool, value: Decimal | None) -> None:
@@ -92,7 +95,7 @@ def test_error_rate(requests: int, errors: int, fires: bool, value: Decimal | No
     )
     assert (alert is not None) == fires
     if alert:
-        assert (alert.value, alert.threshold, alert.unit) == (value, D(5), "%")
+        assert (alert.value, alert.threshold, alert.unit) == (value, D(8), "%")
         assert "status page" in alert.message
 
 
@@ -118,14 +121,14 @@ def test_latency_needs_min_requests() -> None:
 def test_rate_limit_by_count_and_by_rate() -> None:
     by_count = rate_limit_alert(WindowMetrics(10_000, 51, 51), RateLimitRule(), "all", "p")
     assert by_count is not None and (by_count.value, by_count.threshold) == (D(51), D(50))
-    # 3 of 100 = 3 % > 2 %
-    by_rate = rate_limit_alert(WindowMetrics(100, 3, 3), RateLimitRule(), "all", "p")
+    # 6 of 100 = 6 % > 5 %
+    by_rate = rate_limit_alert(WindowMetrics(100, 6, 6), RateLimitRule(), "all", "p")
     assert by_rate is not None and (by_rate.value, by_rate.threshold, by_rate.unit) == (
-        D("3.00"),
-        D(2),
+        D("6.00"),
+        D(5),
         "%",
     )
-    assert rate_limit_alert(WindowMetrics(100, 2, 2), RateLimitRule(), "all", "p") is None
+    assert rate_limit_alert(WindowMetrics(100, 5, 5), RateLimitRule(), "all", "p") is None
     assert "backoff" in by_rate.message
 
 
@@ -225,3 +228,60 @@ def test_line_breaks_of_every_kind_are_control_characters() -> None:
     for text in ("a\nb", "a\rb", "a\tb", "a\x00b", "a\u2028b", "a\u2029b", "a\x85b"):
         assert has_control_characters(text)
     assert not has_control_characters("Team · search (EU)")
+
+
+# ---------------------------------------------------------------- windows of a period
+
+
+def test_a_window_under_the_minimum_volume_is_not_judged() -> None:
+    # 10 of 31 requests rate-limited is 32.26 %, far over 2 %, but 31 < 100 requests: noise
+    tiny = WindowMetrics(31, 10, 10)
+    assert rate_limit_alert(tiny, RateLimitRule(), "all", "p") is None
+    assert error_rate_alert(tiny, ErrorRateRule(), "all", "p") is None
+    # the same share of 100 requests is judged: 33 of 100 = 33.00 %
+    alert = rate_limit_alert(WindowMetrics(100, 33, 33), RateLimitRule(), "all", "p")
+    assert alert is not None and (alert.value, alert.unit) == (D("33.00"), "%")
+    assert has_volume(WindowMetrics(100, 0, 0), ErrorRateRule())
+    assert not has_volume(WindowMetrics(99, 0, 0), LatencyRule())
+
+
+def test_counts_in_messages_read_as_words() -> None:
+    rule = RateLimitRule(max_pct=D(0), min_requests=1)
+    one = rate_limit_alert(WindowMetrics(1, 1, 1), rule, "all", "p")
+    assert one is not None and one.message.startswith("1 request of 1 (100.00 %)")
+    failing = error_rate_alert(WindowMetrics(1, 1, 0), ErrorRateRule(min_requests=1), "all", "p")
+    assert failing is not None and failing.message.startswith("100.00 % of 1 request failed")
+    assert "1 requests" not in one.message + failing.message
+
+
+def test_each_window_of_a_series_fires_under_its_own_period() -> None:
+    two_pm = datetime(2026, 11, 2, 14, tzinfo=UTC)
+    windows = [
+        WindowMetrics(200, 2, 0, start=two_pm - timedelta(hours=1)),  # 1.00 %: quiet
+        WindowMetrics(200, 30, 24, start=two_pm),  # 15.00 % errors > 8 %, 12.00 % 429s > 5 %
+        WindowMetrics(40, 40, 40, start=two_pm + timedelta(hours=1)),  # too few requests
+    ]
+    (error,) = window_alerts("error_rate", windows, ErrorRateRule(), "all")
+    assert (error.period, error.value) == ("2026-11-02T14:00Z", D("15.00"))
+    assert "in the 60 min from 2026-11-02 14:00 UTC" in error.message
+    (limited,) = window_alerts("rate_limit", windows, RateLimitRule(), "all")
+    assert (limited.period, limited.value) == ("2026-11-02T14:00Z", D("12.00"))
+
+
+def test_every_spike_day_of_a_period_fires() -> None:
+    # $10 a day Mar 1..20, but Mar 12 and Mar 18 cost $50: both are spikes (limit 2 × 10 = 20)
+    daily = _flat(D(10), date(2026, 3, 1), date(2026, 3, 20))
+    daily |= {date(2026, 3, 12): D(50), date(2026, 3, 18): D(50)}
+    days = [date(2026, 3, 1) + timedelta(days=i) for i in range(20)]
+    alerts = spike_alerts(daily, days, SpikeRule(), "all")
+    assert [(a.period, a.value, a.threshold) for a in alerts] == [
+        ("2026-03-12", D("50.00"), D("20.00")),
+        ("2026-03-18", D("50.00"), D("20.00")),  # Mar 4..17: median 10, MAD 0 -> 20
+    ]
+
+
+def test_advice_points_at_views_that_exist() -> None:
+    spike = cost_spike_alert(_baseline(TODAY) | {TODAY: D(30)}, TODAY, SpikeRule(), "all")
+    errors = error_rate_alert(WindowMetrics(100, 50, 0), ErrorRateRule(), "all", "p")
+    texts = spike.message + errors.message
+    assert "Logs page" not in texts and "Usage page (Requests" in texts

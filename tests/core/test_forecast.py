@@ -60,13 +60,15 @@ def test_interval_from_residual_spread_without_weekly_pattern() -> None:
     daily = {date(2026, 2, 1): D(8), date(2026, 2, 2): D(12), date(2026, 2, 3): D(8)}
     daily[date(2026, 2, 4)] = D(12)
     fc = forecast_month(daily, date(2026, 2, 5))  # nothing spent yet today
-    # total = 40 + today 10 + Feb 6..28 (23 days) × 10 = 280
-    # sd of residuals (-2, 2, -2, 2) = sqrt(16 / 3) = 2.309401; k = 23 future days, n = 4
-    # spread = 1.645 × 2.309401 × sqrt(23 + 23² / 4) = 1.645 × 2.309401 × 12.45994 = 47.33
+    # median day 10; total = 40 + today 10 + Feb 6..28 (23 days) × 10 = 280
+    # residuals (-2, 2, -2, 2): median 0, MAD 2, robust sd = 1.4826 × 2 = 2.9652
+    # k = 24 open days (today and 23 after it), n = 4 days of history:
+    # spread = 1.645 × 2.9652 × sqrt(24 + 24² / 4) = 4.877754 × sqrt(168) = 63.22
     assert fc.model.weekly_pattern is False
+    assert fc.model.residual_sd_usd == D("2.9652")
     assert fc.forecast_usd == D("280.00")
-    assert fc.low_usd == D("232.67")
-    assert fc.high_usd == D("327.33")
+    assert fc.low_usd == D("216.78")
+    assert fc.high_usd == D("343.22")
 
 
 def test_low_bound_never_below_actual_spend() -> None:
@@ -131,10 +133,36 @@ def test_forecast_path_band_ends_at_the_interval() -> None:
     fc = forecast_month(daily, date(2026, 2, 5))
     path = forecast_path(fc)
     assert len(path) == 28 and path[3].cumulative_usd == D(40) and not path[3].is_forecast
-    assert path[4].low_usd == path[4].high_usd == D(50)  # today: no spread yet
+    # today is still open: k = 1, spread = 4.877754 × sqrt(1 + 1 / 4) = 5.4535
+    assert (path[4].low_usd, path[4].high_usd) == (D("44.55"), D("55.45"))
     last = path[-1]
     assert (last.cumulative_usd, last.low_usd, last.high_usd) == (
         fc.forecast_usd,
         fc.low_usd,
         fc.high_usd,
     )
+
+
+def test_a_spike_day_does_not_double_the_next_forecast_for_its_weekday() -> None:
+    # $10 a day for four complete weeks (Mon Feb 16 .. Sun Mar 15) but Mon Mar 9 cost $50.
+    daily = {d: D(10) for d in _days(date(2026, 2, 16), date(2026, 3, 15))}
+    daily[date(2026, 3, 9)] = D(50)
+    fc = forecast_month(daily, date(2026, 3, 16))  # Monday, nothing spent yet
+    # Mondays seen: 10, 10, 10, 50 -> median (10 + 10) / 2 = 10 (a mean would say 20)
+    assert fc.model.weekday_usd[0] == D(10)
+    assert fc.expected_by_day[date(2026, 3, 23)] == D(10)
+    # March: 14 × 10 + 50 = 190 spent; today 10 + Mar 17..31 (15 days) × 10 = 160 -> 350
+    assert fc.forecast_usd == D("350.00")
+    # residuals: 27 zeros and one 40 -> MAD 0: the spike widens no band either
+    assert (fc.low_usd, fc.high_usd) == (D("350.00"), D("350.00"))
+
+
+def test_the_last_day_of_the_month_still_has_a_band() -> None:
+    # Mar 3 .. Mar 30 alternating $8 / $12 (28 days: each weekday sees 8, 12, 8, 12)
+    daily = {date(2026, 3, 3) + timedelta(days=i): D(8) if i % 2 == 0 else D(12) for i in range(28)}
+    fc = forecast_month(daily, date(2026, 3, 31))  # the month's last day, nothing spent yet
+    # spent 14 × 8 + 14 × 12 = 280; today expected at the weekday median 10 -> 290
+    assert (fc.actual_usd, fc.forecast_usd, fc.days_left) == (D(280), D("290.00"), 1)
+    # residuals ±2 -> robust sd 2.9652; k = 1 (today), n = 28:
+    # spread = 1.645 × 2.9652 × sqrt(1 + 1 / 28) = 4.96 -> 285.04 .. 294.96
+    assert (fc.low_usd, fc.high_usd) == (D("285.04"), D("294.96"))

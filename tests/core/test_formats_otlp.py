@@ -463,6 +463,12 @@ def test_project_key_and_secrets() -> None:
     }
     _, events, _ = read(orjson.dumps(export(span(1, EMBEDDINGS))), project="search")
     assert events[0]["project"] == "checkout"  # the record's own service wins
+    # The SDKs name a service nobody named `unknown_service` (`unknown_service:python`, ...).
+    _, events, _ = read(
+        orjson.dumps(export(span(1, EMBEDDINGS), service="unknown_service:python")),
+        project="search",
+    )
+    assert events[0]["project"] == "search"
 
 
 # ---------------------------------------------------------------------------------------------

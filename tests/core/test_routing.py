@@ -172,7 +172,7 @@ def test_matching_on_project_feature_status_and_output() -> None:
         [], [PriceOverride("big", DAY, D(1), D(1)), PriceOverride("small", DAY, D(0), D(0))]
     )
     matched = {
-        spec: run(frame, book, spec + ",target=small").rules[0].matched_requests
+        spec: run(frame, book, "model=big," + spec + ",target=small").rules[0].matched_requests
         for spec in (
             "project=bot",
             "feature=triage",
@@ -246,7 +246,8 @@ def test_cut_points_include_thresholds_and_windows(book: PriceBook) -> None:
     inputs, outputs = cut_points(
         [
             parse_rule(
-                "min_input_tokens=300,max_input_tokens=2500,max_output_tokens=70,target=small"
+                "model=big,min_input_tokens=300,max_input_tokens=2500,max_output_tokens=70,"
+                "target=small"
             )
         ],
         book,

@@ -22,6 +22,7 @@ from db.budgets import (
     save_rule,
     set_budget,
     window_metrics,
+    window_series,
 )
 from db.ingest import ingest_records
 from db.models import DailyRollup
@@ -246,21 +247,52 @@ def test_window_metrics_from_request_log(engine: Engine) -> None:
 
 def test_operational_rules_fire_through_the_check(engine: Engine) -> None:
     _ingest_window(engine, errors=6)
+    for kind in ("error_rate", "rate_limit"):
+        save_rule(engine, kind=kind, params={"min_requests": 20})
     save_rule(
         engine,
         kind="latency_p95",
         params={"sla_ms": 20000, "window_minutes": 60, "min_requests": 20},
     )
     result = check_alerts(engine, at("2026-03-10T10:45:00"))
-    # last 60 min: 40 requests, 6 errors = 15.00 % > 5 %; 4 × 429 = 10.00 % > 2 %
+    # the 10:00 window: 40 requests, 6 errors = 15.00 % > 8 %; 4 × 429 = 10.00 % > 5 %
     got = {a.kind: (a.value, a.threshold) for a in result.firing}
-    assert got == {"error_rate": (D("15.00"), D(5)), "rate_limit": (D("10.00"), D(2))}
-    assert all(a.period == "2026-03-10" for a in result.firing)
+    assert got == {"error_rate": (D("15.00"), D(8)), "rate_limit": (D("10.00"), D(5))}
+    assert all(a.period == "2026-03-10T10:00Z" for a in result.firing)
     assert {r.kind: r.rule for r in list_rules(engine)}["latency_p95"].sla_ms == 20000
     again = check_alerts(engine, at("2026-03-10T10:50:00"))
     assert len(again.firing) == 2 and again.new_event_ids == []
-    quiet = check_alerts(engine, at("2026-03-10T12:00:00"))  # the window has moved on
-    assert quiet.firing == []
+    # later in the month the window still fired this period: reported, not stored again
+    later = check_alerts(engine, at("2026-03-20T12:00:00"))
+    assert len(later.firing) == 2 and later.new_event_ids == []
+    assert check_alerts(engine, at("2026-04-02T12:00:00")).firing == []  # a new month
+
+
+def test_default_windows_need_a_hundred_requests(engine: Engine) -> None:
+    _ingest_window(engine, errors=6)  # 40 requests in the 10:00 window: too few to judge
+    assert check_alerts(engine, at("2026-03-10T10:45:00")).firing == []
+
+
+def test_listing_rules_writes_nothing(engine: Engine) -> None:
+    rules = list_rules(engine)
+    assert sorted(r.kind for r in rules) == sorted(
+        ["cost_spike", "error_rate", "latency_p95", "rate_limit"]
+    )
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM alert_rule").scalar() == 0
+
+
+def test_window_series_groups_rows_by_clock_window(engine: Engine) -> None:
+    _ingest_window(engine, errors=6)
+    series = window_series(engine, "all", at("2026-03-10T00:00:00"), at("2026-03-11T00:00:00"), 15)
+    # 40 rows at 10:00..10:39, one a minute: 15 + 15 + 10 in the 10:00, 10:15, 10:30 windows;
+    # errors at i < 6 all fall in the first; 429 where i % 3 != 0: i = 1, 2, 4, 5
+    assert [(m.start, m.requests, m.errors, m.rate_limited) for m in series] == [
+        (at("2026-03-10T10:00:00"), 15, 6, 4),
+        (at("2026-03-10T10:15:00"), 15, 0, 0),
+        (at("2026-03-10T10:30:00"), 10, 0, 0),
+    ]
+    assert [sum(m.latency_counts) for m in series] == [15, 15, 10]
 
 
 @pytest.mark.parametrize(
@@ -288,7 +320,11 @@ def test_cost_spike_fires_once_for_the_spike_day(engine: Engine) -> None:
     assert (spike.value, spike.threshold, spike.period) == (D("50.00"), D("20.00"), "2026-03-15")
     again = check_alerts(engine, at("2026-03-16T20:00:00"))
     assert again.new_event_ids == []
-    assert [a.kind for a in check_alerts(engine, at("2026-03-17T08:00:00")).firing] == []
+    # the whole month is the period: the spike still shows two weeks later, stored once
+    later = check_alerts(engine, at("2026-03-30T08:00:00"))
+    assert [a.period for a in later.firing if a.kind == "cost_spike"] == ["2026-03-15"]
+    assert later.new_event_ids == []
+    assert [a.kind for a in check_alerts(engine, at("2026-04-17T08:00:00")).firing] == []
 
 
 # ---------------------------------------------------------------- one identity per model

@@ -32,7 +32,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import Numeric, TypeDecorator, TypeEngine
 from sqlmodel import SQLModel
 
+import db.audit
 import db.budgets
+import db.digests
+import db.fx
 import db.imports
 import db.migrations as migrations
 import db.models
@@ -43,7 +46,8 @@ from db.migrations import LOCK_KEY, STEPS, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).parent / "fixtures" / "costdesk-0008.sql"
-TABLE_MODULES = (db.models, db.budgets, db.scenarios, db.imports)  # what SQLModel.metadata holds
+# what SQLModel.metadata holds
+TABLE_MODULES = (db.models, db.budgets, db.scenarios, db.imports, db.fx, db.digests, db.audit)
 
 # History: existing databases record these names, so they stay, in this order, for good.
 RELEASED = [

@@ -60,6 +60,13 @@ def test_create_budget_see_forecast_and_acknowledge(page, app_server, spend_url)
     expect(page.get_by_text("same weekday")).to_be_visible()
     shot(page, "budgets_journey_card")
 
+    # opening the page stores nothing: the alert waits for a check
+    assert list_events(make_engine(spend_url)) == []
+    expect(page.get_by_text("Past a threshold but not checked yet")).to_be_visible()
+    page.get_by_role("button", name="Check now").click()
+    wait_idle(page)
+    assert_no_errors(page)
+    expect(page.get_by_text("Checked as of")).to_be_visible()
     page.get_by_role("button", name="Acknowledge").first.click()
     wait_idle(page)
     assert_no_errors(page)

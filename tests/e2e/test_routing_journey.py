@@ -2,7 +2,7 @@
 
 Logged traffic: 1,000 gpt-4o calls (1,600 in / 400 out, $8.00) and 200 gpt-4.1 analytics calls
 (1,000 in / 500 out, $1.20). Adds one rule with the form (short gpt-4o prompts → gpt-4o-mini,
-50 %, 10 % escalation) and one typed rule (analytics: half to the Batch API), then reads the
+its smaller sibling, preselected; 50 %, 10 % escalation) and one typed rule (analytics: half to the Batch API), then reads the
 savings, the per-rule table and the before/after chart.
 """
 
@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import insert
 
 from db.engine import make_engine
+from db.ingest.rollups import rebuild
 from db.models import RequestLog
 from tests.e2e.helpers import assert_no_errors, goto, shot, wait_idle
 from tests.rows import with_keys
@@ -40,6 +41,7 @@ def _seed(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(insert(RequestLog.__table__), with_keys(rows))
+        rebuild(conn)  # the rollups of rows stored outside an ingest
     engine.dispose()
     make_engine.cache_clear()
 
@@ -63,7 +65,7 @@ def test_add_two_rules_and_read_the_savings(page: Page, app_server, tmp_path: Pa
     expect(page.get_by_text("No rules yet")).to_be_visible()
     expect(_metric(page, "Baseline (2 days)")).to_contain_text("$9.20")  # 8.00 + 1.20
 
-    _choose(page, "Model", "gpt-4o")
+    _choose(page, "Move traffic from", "gpt-4o")
     page.get_by_role("spinbutton", name="Share moved %").fill("50")
     page.get_by_role("spinbutton", name="Escalation %").fill("10")
     page.get_by_role("button", name="Add rule").click()

@@ -40,7 +40,7 @@ def test_upload_two_files_then_see_usage(page, app_server, tmp_path) -> None:
         [str(first), str(second)]
     )
     wait_idle(page)
-    page.get_by_role("button", name="Ingest 2 file(s)").click()
+    page.get_by_role("button", name="Ingest 2 files").click()
     wait_idle(page)
     assert_no_errors(page)
     accepted = page.locator('[data-testid="stMetric"]', has_text="Accepted")

@@ -130,7 +130,7 @@ def test_routing_and_plan_figures_show_user_labels_as_text() -> None:
     models = pd.DataFrame(
         {"model": [LINK], "baseline_usd": [Decimal("2")], "scenario_usd": [Decimal("1")]}
     )
-    assert list(routing_charts.before_after_chart(models).data[0].x) == [figure_text(LINK)]
+    assert list(routing_charts.before_after_chart(models).data[0].y) == [figure_text(LINK)]
     scenarios = pd.DataFrame(
         {"scenario": [LINK], **{key: [Decimal("1")] for key in plan_charts.SPLIT}}
     )

@@ -9,7 +9,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ui.charts import figure_text, style
+from ui.charts.axes import money_axis
+from ui.format import usd
 
+MONTHLY, CUMULATIVE = "#4C78A8", "#F58518"
+SELECTED, TOO_SMALL, OTHER = "#F58518", "#BBBBBB", "#4C78A8"
+CHEAPER, DEARER = "#54A24B", "#E45756"
 SPLIT = {
     "uncached_input_usd": ("Uncached input", "#4C78A8"),
     "cached_input_usd": ("Cached input", "#72B7B2"),
@@ -24,32 +29,29 @@ def _floats(values: pd.Series) -> list[float]:
 
 def projection_chart(frame: pd.DataFrame) -> go.Figure:
     """Monthly cost bars with the cumulative total as a line on a second axis."""
+    monthly, cumulative = _floats(frame["monthly_usd"]), _floats(frame["cumulative_usd"])
     fig = go.Figure()
-    fig.add_bar(x=frame["month"], y=_floats(frame["monthly_usd"]), name="Monthly cost")
+    fig.add_bar(x=frame["month"], y=monthly, name="Monthly cost", marker_color=MONTHLY)
     fig.add_scatter(
         x=frame["month"],
-        y=_floats(frame["cumulative_usd"]),
+        y=cumulative,
         name="Cumulative",
         mode="lines+markers",
+        line_color=CUMULATIVE,
         yaxis="y2",
     )
     fig.update_layout(
         xaxis={"title": "Month", "dtick": 1},
-        yaxis={"title": "USD per month", "tickprefix": "$", "rangemode": "tozero"},
-        yaxis2={
-            "title": "Cumulative USD",
-            "tickprefix": "$",
-            "overlaying": "y",
-            "side": "right",
-            "rangemode": "tozero",
-            "showgrid": False,
-        },
+        yaxis=money_axis(monthly, title="USD per month"),
+        yaxis2=money_axis(
+            cumulative, title="Cumulative USD", overlaying="y", side="right", showgrid=False
+        ),
     )
     return style(fig, height=340)
 
 
 def split_chart(parts: dict[str, object]) -> go.Figure:
-    """One horizontal stacked bar: the month's cost by what is billed."""
+    """One horizontal stacked bar: the month's cost by what is billed, each part labelled."""
     fig = go.Figure()
     for key, (label, color) in SPLIT.items():
         fig.add_bar(
@@ -58,69 +60,104 @@ def split_chart(parts: dict[str, object]) -> go.Figure:
             name=label,
             orientation="h",
             marker_color=color,
+            text=[usd(parts[key])] if parts[key] else None,
+            textposition="inside",
+            insidetextanchor="middle",
             hovertemplate=f"{label}: $%{{x:,.2f}}<extra></extra>",
         )
+    total = sum(float(parts[key]) for key in SPLIT)
     fig.update_layout(
-        barmode="stack", xaxis={"tickprefix": "$"}, yaxis={"visible": False}, hovermode="closest"
+        barmode="stack",
+        xaxis=money_axis([total]),
+        yaxis={"visible": False},
+        hovermode="closest",
+        uniformtext={"mode": "hide", "minsize": 10},
     )
     return style(fig, height=150)
 
 
 def models_chart(frame: pd.DataFrame, limit: int = 25) -> go.Figure:
-    """The cheapest models (and the selected one) as horizontal bars of monthly cost."""
+    """The cheapest models (and the selected one) as horizontal bars of monthly cost, each
+    labelled; the selected model and models too small for the request in their own colours."""
     shown = frame.head(limit)
     if not shown["selected"].any():
         shown = pd.concat([shown, frame[frame["selected"]]])
     shown = shown.iloc[::-1]
-    colors = [
-        "#F58518" if s else ("#BBBBBB" if f is False else "#4C78A8")
-        for s, f in zip(shown["selected"], shown["fits_context"], strict=True)
-    ]
-    fig = go.Figure(
-        go.Bar(
-            x=_floats(shown["monthly_usd"]),
-            y=(shown["provider"] + " · " + shown["model"]).map(figure_text),
+    names = (shown["provider"] + " · " + shown["model"]).map(figure_text)
+    selected = shown["selected"].to_numpy(bool)
+    too_small = shown["fits_context"].map(lambda f: f is False).to_numpy(bool) & ~selected
+    groups = (
+        ("Selected", selected, SELECTED),
+        ("Too small for the request", too_small, TOO_SMALL),
+        ("Other models", ~selected & ~too_small, OTHER),
+    )
+    fig = go.Figure()
+    for label, mask, color in groups:
+        part = shown[mask]
+        fig.add_bar(
+            x=_floats(part["monthly_usd"]),
+            y=names[mask],
             orientation="h",
-            marker_color=colors,
+            name=label,
+            marker_color=color,
+            text=[usd(v) for v in part["monthly_usd"]],
+            textposition="outside",
+            cliponaxis=False,
             hovertemplate="%{y}: $%{x:,.2f} a month<extra></extra>",
         )
+    fig.update_layout(
+        xaxis=money_axis(_floats(shown["monthly_usd"]), headroom=True, title="USD per month"),
+        yaxis={"categoryorder": "array", "categoryarray": list(names)},
+        hovermode="closest",
     )
-    fig.update_layout(xaxis={"title": "USD per month", "tickprefix": "$"}, hovermode="closest")
-    return style(fig, height=max(300, 22 * len(shown) + 60))
+    return style(fig, height=max(300, 22 * len(shown) + 80))
 
 
 def tornado_chart(frame: pd.DataFrame) -> go.Figure:
-    """Each driver's low and high monthly cost around the base, widest bar on top."""
+    """Each driver's low and high monthly cost around the base, widest bar on top: green
+    where the driver's value makes the month cheaper, red where dearer, each end labelled
+    with the driver's value and the month's cost."""
     rows = frame.iloc[::-1]
     base = float(rows["base_usd"].iloc[0]) if len(rows) else 0.0
-    low = [float(v) - base for v in rows["low_usd"]]
-    high = [float(v) - base for v in rows["high_usd"]]
+    ends = [
+        (label, float(cost) - base, f"{value}: {usd(cost)}")
+        for label, low, high, low_text, high_text in zip(
+            rows["label"],
+            rows["low_usd"],
+            rows["high_usd"],
+            rows["low_text"],
+            rows["high_text"],
+            strict=True,
+        )
+        for cost, value in ((low, low_text), (high, high_text))
+    ]
     fig = go.Figure()
-    fig.add_bar(
-        y=rows["label"],
-        x=low,
-        base=base,
-        orientation="h",
-        name="Driver low",
-        marker_color="#4C78A8",
-        customdata=rows["low_text"],
-        hovertemplate="%{y} at %{customdata}: $%{x:,.2f} vs base<extra></extra>",
-    )
-    fig.add_bar(
-        y=rows["label"],
-        x=high,
-        base=base,
-        orientation="h",
-        name="Driver high",
-        marker_color="#E45756",
-        customdata=rows["high_text"],
-        hovertemplate="%{y} at %{customdata}: $%{x:+,.2f} vs base<extra></extra>",
-    )
+    for name, color, cheaper in (("Cheaper", CHEAPER, True), ("Dearer", DEARER, False)):
+        part = [e for e in ends if (e[1] < 0) == cheaper and e[1] != 0]
+        fig.add_bar(
+            y=[e[0] for e in part],
+            x=[e[1] for e in part],
+            base=base,
+            orientation="h",
+            name=f"{name} than the plan",
+            marker_color=color,
+            text=[e[2] for e in part],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}, %{text}<extra></extra>",
+        )
     fig.add_vline(x=base, line_dash="dot", line_color="#555")
+    costs = [base + e[1] for e in ends] or [base]
+    axis = money_axis(costs, title="USD per month")
+    spread = axis["range"][1] - axis["range"][0]
+    axis["range"] = [max(0.0, axis["range"][0] - 0.3 * spread), axis["range"][1] + 0.3 * spread]
     fig.update_layout(
-        barmode="overlay", xaxis={"title": "USD per month", "tickprefix": "$"}, hovermode="closest"
+        barmode="overlay",
+        xaxis=axis,
+        yaxis={"categoryorder": "array", "categoryarray": list(rows["label"])},
+        hovermode="closest",
     )
-    return style(fig, height=320)
+    return style(fig, height=max(320, 44 * len(rows) + 80))
 
 
 def heatmap_chart(grid: pd.DataFrame) -> go.Figure:
@@ -135,7 +172,7 @@ def heatmap_chart(grid: pd.DataFrame) -> go.Figure:
             text=text,
             texttemplate="%{text}",
             colorscale="Blues",
-            colorbar={"title": "USD/mo"},
+            colorbar={"title": "USD/mo", "tickprefix": "$", "tickformat": ",.0f"},
             hovertemplate="%{y} req/day, %{x} output tokens: %{text}<extra></extra>",
         )
     )
@@ -166,14 +203,24 @@ def conversation_chart(turns: pd.DataFrame) -> go.Figure:
 
 
 def scenarios_chart(frame: pd.DataFrame) -> go.Figure:
-    """Monthly cost of each saved scenario, stacked by what is billed."""
+    """Monthly cost of each saved scenario, stacked by what is billed, totals on top."""
+    names = frame["scenario"].map(figure_text)
     fig = go.Figure()
     for key, (label, color) in SPLIT.items():
-        fig.add_bar(
-            x=frame["scenario"].map(figure_text),
-            y=_floats(frame[key]),
-            name=label,
-            marker_color=color,
-        )
-    fig.update_layout(barmode="stack", yaxis={"title": "USD per month", "tickprefix": "$"})
+        fig.add_bar(x=names, y=_floats(frame[key]), name=label, marker_color=color)
+    totals = [sum(parts) for parts in zip(*(frame[key] for key in SPLIT), strict=True)]
+    fig.add_scatter(
+        x=names,
+        y=[float(t) for t in totals],
+        mode="text",
+        text=[usd(t) for t in totals],
+        textposition="top center",
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    fig.update_layout(
+        barmode="stack",
+        yaxis=money_axis([float(t) for t in totals], headroom=True, title="USD per month"),
+        hovermode="x unified",
+    )
     return style(fig, height=340)

@@ -10,10 +10,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.charts import figure_text, style
+from ui.charts.axes import money_axis
 from ui.format import usd
 
-BEFORE, AFTER = "#9DB4D3", "#2E7D5B"
+BEFORE, AFTER = "#4C78A8", "#F58518"
 UP, DOWN, TOTAL = "#E45756", "#54A24B", "#4C78A8"
+MONEY, COUNT = "$%,.2f", "%,.0f"
 
 
 def _floats(values: pd.Series) -> list[float]:
@@ -21,27 +23,35 @@ def _floats(values: pd.Series) -> list[float]:
 
 
 def before_after_chart(models: pd.DataFrame) -> go.Figure:
-    """Per-model cost before and after the rules, side by side."""
+    """Per-model cost before and after the rules, side by side, dearest model on top, each
+    bar labelled with its amount."""
+    rows = models.iloc[::-1]
+    names = rows["model"].map(figure_text)
     fig = go.Figure()
     for column, name, color in (
-        ("baseline_usd", "Before", BEFORE),
         ("scenario_usd", "After", AFTER),
+        ("baseline_usd", "Before", BEFORE),
     ):
         fig.add_bar(
-            x=models["model"].map(figure_text),
-            y=_floats(models[column]),
+            y=names,
+            x=_floats(rows[column]),
             name=name,
+            orientation="h",
             marker_color=color,
-            text=[usd(v) for v in models[column]],
+            text=[usd(v) for v in rows[column]],
             textposition="outside",
-            hovertemplate=f"{name}: $%{{y:,.2f}}<extra></extra>",
+            cliponaxis=False,
+            hovertemplate=f"%{{y}} {name.lower()}: $%{{x:,.2f}}<extra></extra>",
         )
+    values = _floats(models["baseline_usd"]) + _floats(models["scenario_usd"])
     fig.update_layout(
         barmode="group",
-        yaxis={"title": "Cost in the period", "tickprefix": "$", "rangemode": "tozero"},
-        hovermode="x unified",
+        xaxis=money_axis(values, headroom=True, title="Cost in the period"),
+        yaxis={"categoryorder": "array", "categoryarray": list(names)},
+        legend={"traceorder": "reversed"},
+        hovermode="y unified",
     )
-    return style(fig, height=380)
+    return style(fig, height=max(260, 48 * len(rows) + 90))
 
 
 def waterfall_chart(table: pd.DataFrame) -> go.Figure:
@@ -53,14 +63,26 @@ def waterfall_chart(table: pd.DataFrame) -> go.Figure:
             measure=["absolute" if m == "total" else "relative" for m in table["measure"]],
             text=[usd(v) for v in table["amount_usd"]],
             textposition="outside",
+            cliponaxis=False,
             increasing={"marker": {"color": UP}},
             decreasing={"marker": {"color": DOWN}},
             totals={"marker": {"color": TOTAL}},
             connector={"line": {"color": "#999999", "dash": "dot"}},
         )
     )
-    fig.update_layout(yaxis={"title": "USD", "tickprefix": "$"}, showlegend=False)
+    fig.update_layout(
+        yaxis=money_axis(_levels(table), headroom=True, title="USD"), showlegend=False
+    )
     return style(fig, height=380)
+
+
+def _levels(table: pd.DataFrame) -> list[float]:
+    """The height the waterfall reaches at each step (totals, then running sums)."""
+    levels, level = [], 0.0
+    for amount, measure in zip(_floats(table["amount_usd"]), table["measure"], strict=True):
+        level = amount if measure == "total" else level + amount
+        levels.append(level)
+    return levels
 
 
 RULE_FIRST = (
@@ -97,11 +119,12 @@ def rule_display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def suggestion_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Suggestion rows with floats for display."""
+    """Suggestion rows, biggest saving first, with floats for display (shares in percent)."""
     shown = table.copy()
-    for column in ("share_under", "savings_usd", "monthly_savings_usd"):
+    for column in ("savings_usd", "monthly_savings_usd"):
         shown[column] = _floats(shown[column])
-    return shown
+    shown["share_under"] = [v * 100 for v in _floats(shown["share_under"])]
+    return shown.sort_values("monthly_savings_usd", ascending=False, kind="stable")
 
 
 def models_display(models: pd.DataFrame) -> pd.DataFrame:
@@ -118,22 +141,32 @@ def rule_columns() -> dict[str, object]:
     return {
         "rule": number("#", width="small"),
         "description": text("rule", width="medium"),
-        "matched_requests": number("matched"),
-        "requests_moved": number("moved", format="%.0f"),
-        "requests_blocked": number(
-            "too long for target", help="Prompts larger than the target's context window."
+        "matched_requests": number(
+            "matched", format=COUNT, help="Requests this rule takes (the first match wins)."
         ),
-        "savings_usd": number("savings", format="$%.2f"),
-        "monthly_savings_usd": number("savings / month", format="$%.2f"),
+        "requests_moved": number(
+            "moved", format=COUNT, help="Matched requests sent to the target model."
+        ),
+        "requests_blocked": number(
+            "too long for target",
+            format=COUNT,
+            help="Matched requests whose prompts are larger than the target's context window: "
+            "they stay on their model.",
+        ),
+        "savings_usd": number("savings", format=MONEY),
+        "monthly_savings_usd": number("savings / month", format=MONEY),
         "break_even_escalation": text(
             "break-even escalation",
-            help="The escalation rate at which this rule's savings reach zero.",
+            help="The escalation rate at which this rule's savings reach zero: if more routed "
+            "calls than this fail and are re-run, the rule costs money.",
         ),
         "tokens_moved": number("tokens moved", format="compact"),
-        "requests_escalated": number("escalated", format="%.0f"),
-        "requests_to_batch": number("to batch", format="%.0f"),
-        "baseline_usd": number("before", format="$%.2f"),
-        "scenario_usd": number("after", format="$%.2f"),
+        "requests_escalated": number(
+            "escalated", format=COUNT, help="Routed calls re-run on the original model."
+        ),
+        "requests_to_batch": number("to batch", format=COUNT),
+        "baseline_usd": number("before", format=MONEY),
+        "scenario_usd": number("after", format=MONEY),
     }
 
 
@@ -141,10 +174,11 @@ def model_columns() -> dict[str, object]:
     """Column labels and formats for the per-model before/after table."""
     number = st.column_config.NumberColumn
     return {
-        "requests_before": number("requests before", format="%.0f"),
-        "requests_after": number("requests after", format="%.0f"),
-        "baseline_usd": number("before", format="$%.2f"),
-        "scenario_usd": number("after", format="$%.2f"),
+        "model": st.column_config.TextColumn("model"),
+        "requests_before": number("requests before", format=COUNT),
+        "requests_after": number("requests after", format=COUNT),
+        "baseline_usd": number("before", format=MONEY),
+        "scenario_usd": number("after", format=MONEY),
     }
 
 
@@ -153,9 +187,14 @@ def suggestion_columns(threshold_tokens: int, period_days: int) -> dict[str, obj
     number = st.column_config.NumberColumn
     return {
         "model": st.column_config.TextColumn("premium model"),
-        "requests_under": number(f"under {threshold_tokens:,} tokens"),
-        "share_under": number("share under", format="percent"),
-        "requests_blocked": number("too long for target"),
-        "savings_usd": number(f"savings ({period_days} days)", format="$%.2f"),
-        "monthly_savings_usd": number("savings / month", format="$%.2f"),
+        "requests": number("requests", format=COUNT),
+        "requests_under": number(f"under {threshold_tokens:,} tokens", format=COUNT),
+        "share_under": number("share under", format="%.1f %%"),
+        "requests_blocked": number(
+            "too long for target",
+            format=COUNT,
+            help="Prompts larger than the cheaper model's context window: they cannot move.",
+        ),
+        "savings_usd": number(f"savings ({period_days} days)", format=MONEY),
+        "monthly_savings_usd": number("savings / month", format=MONEY),
     }

@@ -7,6 +7,9 @@ each was logged under.
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,8 +17,18 @@ from plotly.subplots import make_subplots
 
 from core.costs import picos_to_usd
 from core.stats import OUTPUT_EDGES_TOKENS
-from ui.charts import figure_text, style
-from ui.format import escape_markdown, share, usd
+from ui.charts import (
+    COUNT_TICKS,
+    DAY_TICKS,
+    MONEY_TICKS,
+    PALETTE,
+    TOKEN_TICKS,
+    figure_text,
+    money_hover,
+    series_colors,
+    style,
+)
+from ui.format import escape_markdown, millis, share, usd
 
 PICOS_PER_USD = 1e12
 NONE_LABEL = "(none)"
@@ -47,14 +60,29 @@ def _empty(title: str | None = None) -> go.Figure:
 
 
 def daily_cost_by_model(daily: pd.DataFrame) -> go.Figure:
-    """Stacked bars: spend per day, one colour per model."""
+    """Stacked bars: spend per day, one distinct colour per model (largest spend first).
+
+    Each bar carries its model id in `customdata`, so a click on it names the day and model.
+    """
     if daily.empty:
         return _empty()
+    order = daily.groupby("model_id")["cost_pusd"].sum().sort_values(ascending=False).index
+    colors = series_colors(order)
+    hover = money_hover(usd_float(daily.groupby("day")["cost_pusd"].sum()))
     fig = go.Figure()
-    for model, group in daily.groupby("model_id", sort=True):
-        fig.add_bar(x=group["day"], y=usd_float(group["cost_pusd"]), name=figure_text(model))
-    fig.update_layout(barmode="stack")
-    fig.update_yaxes(title="USD", tickprefix="$")
+    for model in order:
+        group = daily[daily["model_id"] == model]
+        fig.add_bar(
+            x=group["day"],
+            y=usd_float(group["cost_pusd"]),
+            name=figure_text(model),
+            marker_color=colors[model],
+            customdata=[str(model)] * len(group),
+            hovertemplate=hover,
+        )
+    fig.update_layout(barmode="stack", clickmode="event+select")
+    fig.update_yaxes(title="USD", **MONEY_TICKS)
+    fig.update_xaxes(**DAY_TICKS)
     return style(fig)
 
 
@@ -65,9 +93,10 @@ def tokens_per_day(totals: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for column, name in TOKEN_PARTS.items():
         if totals[column].sum() > 0:
-            fig.add_bar(x=totals["day"], y=totals[column], name=name)
+            fig.add_bar(x=totals["day"], y=totals[column], name=name, hovertemplate="%{y:,}")
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(title="tokens")
+    fig.update_yaxes(title="tokens", **TOKEN_TICKS)
+    fig.update_xaxes(**DAY_TICKS)
     return style(fig)
 
 
@@ -76,47 +105,66 @@ def errors_per_day(totals: pd.DataFrame) -> go.Figure:
     if totals.empty:
         return _empty()
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_bar(x=totals["day"], y=totals["rate_limited"], name="429 responses")
+    fig.add_bar(
+        x=totals["day"], y=totals["rate_limited"], name="429 responses", hovertemplate="%{y:,}"
+    )
     fig.add_scatter(
         x=totals["day"],
         y=totals["error_share"].astype(float),
         name="Error rate (status ≥ 400)",
         mode="lines+markers",
         secondary_y=True,
+        hovertemplate="%{y:.2%}",
     )
-    fig.update_yaxes(title="429s", secondary_y=False)
-    fig.update_yaxes(title="error rate", tickformat=".1%", rangemode="tozero", secondary_y=True)
+    fig.update_yaxes(title="429s", rangemode="tozero", secondary_y=False, **COUNT_TICKS)
+    fig.update_yaxes(title="error rate", tickformat=".1~%", rangemode="tozero", secondary_y=True,
+                     tickmode="auto", showgrid=False)  # fmt: skip
+    fig.update_xaxes(**DAY_TICKS)
     return style(fig)
 
 
-def latency_per_day(latency: pd.DataFrame) -> go.Figure:
-    """P95 (solid) and P50 (dotted) latency per day, one colour per model."""
+LATENCY_LINES = (("p95_ms", "solid", "P95", PALETTE[0]), ("p50_ms", "dot", "P50", PALETTE[1]))
+
+
+def latency_per_day(latency: pd.DataFrame, columns: int = 2) -> go.Figure:
+    """Small multiples: one panel per model with its P95 (solid) and P50 (dotted) per day."""
     if latency.empty:
         return _empty()
-    fig = go.Figure()
-    for i, (model, group) in enumerate(latency.groupby("model_id", sort=True)):
-        color = _COLORS[i % len(_COLORS)]
-        for column, dash, label in (("p95_ms", "solid", "P95"), ("p50_ms", "dot", "P50")):
+    models = sorted(latency["model_id"].unique(), key=str)
+    rows = math.ceil(len(models) / columns)
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        shared_xaxes=True,
+        subplot_titles=[figure_text(m) for m in models],
+        vertical_spacing=min(0.12, 0.5 / rows),
+        horizontal_spacing=0.08,
+    )
+    for i, model in enumerate(models):
+        group = latency[latency["model_id"] == model]
+        row, col = divmod(i, columns)
+        for column, dash, label, color in LATENCY_LINES:
             fig.add_scatter(
                 x=group["day"],
                 y=group[column],
                 name=f"{figure_text(model)} {label}",
-                legendgroup=str(model),
                 mode="lines",
                 line={"color": color, "dash": dash},
+                showlegend=False,
+                hovertemplate=f"{label} %{{y:,.0f}} ms<extra></extra>",
+                row=row + 1,
+                col=col + 1,
             )
-    fig.update_yaxes(title="latency (ms)", rangemode="tozero")
-    return style(fig, height=400)
-
-
-_COLORS = (
-    "#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a",
-    "#19d3f3", "#ff6692", "#b6e880", "#ff97ff", "#fecb52",
-)  # fmt: skip
+    fig.update_yaxes(rangemode="tozero", **COUNT_TICKS)
+    fig.update_xaxes(**DAY_TICKS)
+    fig = style(fig, height=max(260, 190 * rows))
+    fig.update_layout(hovermode="x", margin={"t": 30})
+    return fig
 
 
 def cost_by_project(by_project: pd.DataFrame) -> go.Figure:
-    """Horizontal stacked bars: spend per project, split by feature."""
+    """Horizontal stacked bars: spend per project split by feature, each total written at the
+    end of its bar."""
     if by_project.empty:
         return _empty()
     frame = by_project.assign(
@@ -124,14 +172,29 @@ def cost_by_project(by_project: pd.DataFrame) -> go.Figure:
         feature=_label(by_project["feature"]).map(figure_text),
         usd=usd_float(by_project["cost_pusd"]),
     )
-    order = frame.groupby("project")["usd"].sum().sort_values().index.tolist()
+    totals = frame.groupby("project")["usd"].sum().sort_values()
+    features = frame.groupby("feature")["usd"].sum().sort_values(ascending=False).index
+    colors = series_colors(features)
     fig = go.Figure()
-    for feature, group in frame.groupby("feature", sort=True):
-        fig.add_bar(y=group["project"], x=group["usd"], name=feature, orientation="h")
+    for feature in features:
+        group = frame[frame["feature"] == feature]
+        fig.add_bar(
+            y=group["project"],
+            x=group["usd"],
+            name=feature,
+            orientation="h",
+            marker_color=colors[feature],
+            hovertemplate=money_hover(group["usd"]).replace("{y", "{x"),
+        )
+    for project, amount in totals.items():
+        fig.add_annotation(
+            x=amount, y=project, text=usd(Decimal(str(round(amount, 2)))), showarrow=False,
+            xanchor="left", xshift=6,
+        )  # fmt: skip
     fig.update_layout(barmode="stack", hovermode="y unified")
-    fig.update_yaxes(categoryorder="array", categoryarray=order)
-    fig.update_xaxes(title="USD", tickprefix="$")
-    return style(fig, height=max(260, 60 + 40 * len(order)))
+    fig.update_yaxes(categoryorder="array", categoryarray=totals.index.tolist())
+    fig.update_xaxes(title="USD", range=[0, float(totals.max()) * 1.18], **MONEY_TICKS)
+    return style(fig, height=max(180, 110 + 40 * len(totals)))
 
 
 def caching_savings(totals: pd.DataFrame) -> go.Figure:
@@ -148,8 +211,10 @@ def caching_savings(totals: pd.DataFrame) -> go.Figure:
         mode="lines",
         secondary_y=True,
     )
-    fig.update_yaxes(title="USD saved", tickprefix="$", secondary_y=False)
-    fig.update_yaxes(title="cached share", tickformat=".0%", rangemode="tozero", secondary_y=True)
+    fig.update_yaxes(title="USD saved", secondary_y=False, **MONEY_TICKS)
+    fig.update_yaxes(title="cached share", tickformat=".0%", rangemode="tozero", secondary_y=True,
+                     tickmode="auto", showgrid=False)  # fmt: skip
+    fig.update_xaxes(**DAY_TICKS)
     return style(fig)
 
 
@@ -161,7 +226,8 @@ def failure_cost_per_day(by_day: pd.DataFrame) -> go.Figure:
     fig.add_bar(x=by_day["day"], y=usd_float(by_day["failed_pusd"]), name="Failed calls")
     fig.add_bar(x=by_day["day"], y=usd_float(by_day["retry_pusd"]), name="Retries (estimate)")
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(title="USD", tickprefix="$")
+    fig.update_yaxes(title="USD", **MONEY_TICKS)
+    fig.update_xaxes(**DAY_TICKS)
     return style(fig)
 
 
@@ -191,8 +257,8 @@ def output_distribution(histogram: pd.DataFrame, suggested_tokens: int | None) -
             annotation_text=f"suggested max_tokens {suggested_tokens:,}",
             annotation_position="top left",
         )
-    fig.update_xaxes(type="log", title="output tokens")
-    fig.update_yaxes(title="responses")
+    fig.update_xaxes(type="log", title="output tokens", tickformat="~s")
+    fig.update_yaxes(title="responses", **COUNT_TICKS)
     fig = style(fig)
     fig.update_layout(hovermode="closest", showlegend=False, margin={"t": 40})
     return fig
@@ -271,3 +337,55 @@ def audit_table(by_model: pd.DataFrame) -> pd.DataFrame:
 def _count(value: float | None) -> str:
     """A whole number with separators, or a dash."""
     return "—" if value is None or pd.isna(value) else f"{value:,.0f}"
+
+
+def group_table(groups: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Top users, projects or features of a drill-down, for display (spend keeps the decimals
+    cents would hide: one user's day may cost $0.0035)."""
+    return pd.DataFrame(
+        {
+            label: _label(groups["key"]),
+            "Requests": groups["requests"],
+            "Errors": groups["errors"],
+            "Tokens": groups["tokens"],
+            "Spend": [usd(picos_to_usd(int(p))) for p in groups["cost_pusd"]],
+        }
+    )
+
+
+def requests_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Individual requests for display: when, what it cost, what was called, by whom, how it
+    went (never content: none is stored)."""
+    return pd.DataFrame(
+        {
+            "Time (UTC)": [_moment(t) for t in rows["ts"]],
+            "Cost": [
+                usd(picos_to_usd(int(p))) if priced else "unpriced"
+                for p, priced in zip(rows["cost_pusd"], rows["priced"], strict=True)
+            ],
+            "Model": rows["model_id"],
+            "Project": _label(rows["project"]),
+            "Feature": _label(rows["feature"]),
+            "User": _label(rows["user"]),
+            "Status": rows["status"].astype(int),
+            "Input tokens": rows["input_tokens"],
+            "Cached": rows["cached_input_tokens"],
+            "Output tokens": rows["output_tokens"],
+            "Latency": [millis(float(v)) if pd.notna(v) else "—" for v in rows["latency_ms"]],
+            "Finish": rows["finish_reason"].replace("", "—"),
+            "Error": rows["error_type"].replace("", "—"),
+            "Logged as": rows["model"],
+            "Request id": rows["request_id"],
+        }
+    )
+
+
+def _moment(value: object) -> str:
+    """A stored instant as `2026-11-02 14:03:07` (SQLite may hand back text)."""
+    text = str(value)
+    return text[:19].replace("T", " ")
+
+
+def usd_text(picos: int | float) -> str:
+    """Pico-dollars as money text, with the decimals cents would hide ($0.0035)."""
+    return usd(picos_to_usd(int(picos)))

@@ -44,7 +44,8 @@ without a usage counts zero tokens; so does the output of an embedding call.
 Content (`gen_ai.input.messages`, `llm.input_messages.*`, `ai.prompt`, ...) is never stored:
 the content attributes of each model-call span are counted as dropped. Timestamps are the span
 start; latency is end minus start; status code 2 or `error.type` marks a failure; the resource's
-`service.name` is the default project.
+`service.name` is the default project (the SDKs' placeholder `unknown_service...` counts as
+none, so an ingest key's or `--project`'s project fills it).
 """
 
 from __future__ import annotations
@@ -175,6 +176,12 @@ def hex_id(value: object, size: int) -> str:
     except (binascii.Error, ValueError):
         return value
     return raw.hex() if len(raw) == size else value
+
+
+def service_name(resource: dict) -> object:
+    """The resource's `service.name`; None for the SDKs' `unknown_service` placeholder."""
+    name = resource.get("service.name")
+    return None if isinstance(name, str) and name.startswith("unknown_service") else name
 
 
 def nanos(value: object) -> object:
@@ -346,7 +353,7 @@ def span_values(row: Mapping[str, Any]) -> dict[str, object]:
         "latency_ms": (end - start) / 1e6 if timed else None,
         "status": http_status if http_status is not None else ("error" if failed else None),
         "error_type": error,
-        "project": row["resource"].get("service.name"),
+        "project": service_name(row["resource"]),
         "user": attrs.get("user.id") or attrs.get("enduser.id"),
     }
 
