@@ -35,8 +35,9 @@ ByOption = Annotated[
     list[str] | None,
     typer.Option(
         "--by",
-        help=f"Split by: {', '.join(DIMENSIONS)} (repeat for a combination, e.g. "
-        "--by project --by user). Records without a value are shown as 'unallocated'.",
+        help=f"Split by: {', '.join(DIMENSIONS)} or tag:KEY (the value of KEY=value tags; "
+        "repeat for a combination, e.g. --by project --by user). Records without a value are "
+        "shown as 'unallocated'; by tag, a request counts under each of its tags.",
     ),
 ]
 

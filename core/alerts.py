@@ -10,7 +10,7 @@ Window rules (error rate, P95 latency, 429s) judge a window only once it holds
 `min_requests` requests (`has_volume`): a rate over a handful of calls is noise.
 
 A scope says which traffic a budget or rule watches: all of it, or the rows of one project,
-model, tag (feature) or provider. A model scope matches the canonical model id
+model, feature, provider, user, API key label, team, environment or tag. A model scope matches the canonical model id
 (`core.identity`), so `model:gpt-4o` and `model:gpt-4o-2024-08-06` are one scope.
 """
 
@@ -36,7 +36,8 @@ ERROR_RATE, LATENCY, RATE_LIMIT, COST_SPIKE = (
     "rate_limit",
     "cost_spike",
 )
-OPERATIONAL_KINDS = (ERROR_RATE, LATENCY, RATE_LIMIT, COST_SPIKE)
+RUNAWAY = "runaway"
+OPERATIONAL_KINDS = (ERROR_RATE, LATENCY, RATE_LIMIT, COST_SPIKE, RUNAWAY)
 KIND_LABELS = {
     BUDGET: "Budget threshold",
     FORECAST: "Forecast over budget",
@@ -44,6 +45,7 @@ KIND_LABELS = {
     LATENCY: "P95 latency",
     RATE_LIMIT: "Rate limits (429)",
     COST_SPIKE: "Cost spike",
+    RUNAWAY: "Runaway spender",
 }
 SPIKE_METHOD = (
     "A day is a spike when its spend is above both {factor}× the median day of the previous "
@@ -55,16 +57,27 @@ SPIKE_METHOD = (
 MIN_WINDOW_REQUESTS = 100
 
 
-SCOPE_KINDS = ("project", "model", "tag", "feature", "provider")
-# The stored column (request_log and daily_rollup) each scope kind matches.
+SCOPE_KINDS = (
+    "project", "model", "tag", "feature", "provider", "user", "key", "team", "env", "environment",
+)  # fmt: skip
+# The stored column (request_log, and daily_rollup but for `user`) each scope kind matches.
+# A tag scope (`tag:support`, `tag:team=search`) matches rows whose tag set holds that tag.
 SCOPE_COLUMNS = {
     "project": "project",
     "model": "model_id",
-    "tag": "feature",
+    "tag": "tags",
     "feature": "feature",
     "provider": "provider",
+    "user": "user",
+    "key": "key_label",
+    "team": "team",
+    "env": "environment",
+    "environment": "environment",
 }
-SCOPE_HELP = "all, project:NAME, model:NAME, tag:NAME, feature:NAME or provider:NAME"
+SCOPE_HELP = (
+    "all, project:NAME, model:NAME, feature:NAME, provider:NAME, user:NAME, key:LABEL, "
+    "team:NAME, env:NAME, tag:TAG or tag:KEY=VALUE"
+)
 # Line breaks of any kind: a name or scope is shown on one line, in messages and mail headers.
 LINE_BREAK_CATEGORIES = ("Cc", "Zl", "Zp")
 
@@ -95,7 +108,7 @@ def has_control_characters(text: str) -> bool:
 
 
 def parse_scope(text: str | None) -> Scope:
-    """'all', 'project:X', 'model:X', 'tag:X', 'feature:X' or 'provider:X'; else ScopeError."""
+    """'all' or KIND:VALUE for a kind of SCOPE_KINDS (`env` is `environment`); else ScopeError."""
     text = (text or "all").strip()
     if text in ("", "all"):
         return Scope()
@@ -105,7 +118,13 @@ def parse_scope(text: str | None) -> Scope:
     kind = kind.strip().lower()
     if not sep or kind not in SCOPE_KINDS or not value.strip():
         raise ScopeError(f"Scope {text!r} is not one of {SCOPE_HELP}.")
-    return Scope(kind, value.strip())
+    value = value.strip()
+    if kind == "tag":
+        if "," in value:
+            raise ScopeError("A tag scope names one tag (no commas).")
+        key, eq, rest = value.partition("=")
+        value = f"{key.strip()}={rest.strip()}" if eq else value
+    return Scope("environment" if kind == "env" else kind, value)
 
 
 def canonical_scope(scope: Scope, book: PriceBook) -> Scope:
@@ -169,11 +188,32 @@ class SpikeRule:
     min_spend_usd: Decimal = Decimal(1)
 
 
+# Who a runaway rule watches one by one, and the stored column of each.
+RUNAWAY_DIMENSIONS = {"user": "user", "key": "key_label", "team": "team", "project": "project"}
+TEXT_PARAMS = frozenset({"dimension"})
+
+
+@dataclass(frozen=True)
+class RunawayRule:
+    """Any single user (or key, team, project) whose spend in a window of `window_hours` is
+    above `max_usd`, or above `median_factor` x the median member's spend in that window (once
+    `min_members` spent anything). 0 turns a test off; both are off until set. Members under
+    `min_spend_usd` never fire; requests naming no member are not one."""
+
+    dimension: str = "user"
+    max_usd: Decimal = Decimal(0)
+    median_factor: Decimal = Decimal(0)
+    window_hours: int = 24
+    min_members: int = 3
+    min_spend_usd: Decimal = Decimal(1)
+
+
 RULE_TYPES: dict[str, type] = {
     ERROR_RATE: ErrorRateRule,
     LATENCY: LatencyRule,
     RATE_LIMIT: RateLimitRule,
     COST_SPIKE: SpikeRule,
+    RUNAWAY: RunawayRule,
 }
 
 
@@ -425,6 +465,56 @@ def spike_alerts(
 ) -> list[Alert]:
     """Every day of `days` whose spend is a spike against the days before it."""
     return [a for a in (cost_spike_alert(daily_usd, d, rule, scope) for d in days) if a]
+
+
+def runaway_limit(spend_usd: Mapping[str, Decimal], rule: RunawayRule) -> Decimal | None:
+    """The spend above which one member is a runaway in a window (None: no test applies):
+    the lower of `max_usd` and `median_factor` x the median member (members that spent)."""
+    limits = [rule.max_usd] if rule.max_usd > 0 else []
+    spent = [v for k, v in spend_usd.items() if k and v > 0]
+    if rule.median_factor > 0 and len(spent) >= max(rule.min_members, 1):
+        limits.append(rule.median_factor * median(spent))
+    return min(limits) if limits else None
+
+
+def runaway_alert(
+    spend_usd: Mapping[str, Decimal],
+    rule: RunawayRule,
+    scope: str,
+    start: datetime | None = None,
+    period: str = "",
+) -> Alert | None:
+    """Fires when any single member's spend in the window is above `runaway_limit`; the
+    message names every offender, the largest first."""
+    limit = runaway_limit(spend_usd, rule)
+    if limit is None:
+        return None
+    limit = limit.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    offenders = sorted(
+        ((k, v) for k, v in spend_usd.items() if k and v > limit and v >= rule.min_spend_usd),
+        key=lambda kv: (-kv[1], kv[0]),
+    )
+    if not offenders:
+        return None
+    noun = "key" if rule.dimension == "key" else rule.dimension
+    named = ", ".join(f"{noun} {k!r} ({_usd(v)})" for k, v in offenders)
+    hours = rule.window_hours
+    when = (
+        f"in the {hours} h from {start:%Y-%m-%d %H:%M} UTC" if start else f"in the last {hours} h"
+    )
+    return Alert(
+        RUNAWAY,
+        scope,
+        RUNAWAY,
+        f"{RUNAWAY}:{rule.dimension}:{scope}",
+        f"{start:%Y-%m-%dT%H:%MZ}" if start else period,
+        offenders[0][1].quantize(Decimal("0.01"), ROUND_HALF_UP),
+        limit,
+        "USD",
+        f"{plural(len(offenders), 'single ' + noun)} spent more than {_usd(limit)} {when} "
+        f"({_scope_text(scope)}): {named}. Check for a loop, a leaked key or a bulk job; cap or "
+        f"rotate the {noun}'s key.",
+    )
 
 
 WINDOW_ALERTS = {ERROR_RATE: error_rate_alert, LATENCY: latency_alert, RATE_LIMIT: rate_limit_alert}

@@ -27,6 +27,32 @@ COUNT_COLUMNS = ("requests", "input_tokens", "cached_input_tokens", "output_toke
 EXACT_PREC = 120
 
 
+def split_tags(tags: str) -> list[str]:
+    """The tags of a stored tag set (`core.logs.rules.accept_tags`: sorted, comma-joined)."""
+    return tags.split(",") if tags else []
+
+
+def tag_value(tags: str, key: str) -> str:
+    """The value of tag `key` (`key=value`) in a stored tag set; "" when it has none."""
+    prefix = f"{key}="
+    return next((t[len(prefix) :] for t in split_tags(tags) if t.startswith(prefix)), "")
+
+
+def by_tag(frame: pd.DataFrame, dims: Sequence[str], column: str, key: str | None) -> pd.DataFrame:
+    """Rows keyed by tag set as rows keyed by tag: each row once per tag it holds ("" when it
+    has none), or by the value of tag `key` (one per row, "" without it). Sums stay exact."""
+    values = frame[column].map(
+        (lambda t: split_tags(t) or [""]) if key is None else (lambda t: [tag_value(t, key)])
+    )
+    exploded = frame.assign(**{column: values}).explode(column, ignore_index=True)
+    keys = list(dims)
+    sums = [c for c in frame.columns if c not in keys]
+    if exploded.empty:
+        return exploded
+    grouped = exploded.groupby(keys, sort=True, dropna=False)[sums]
+    return grouped.agg(lambda s: sum(int(v) for v in s)).reset_index()
+
+
 def label(value: object) -> str:
     """A cost centre's name as shown: its value, or `UNALLOCATED` when the record named none."""
     text = "" if value is None else str(value)

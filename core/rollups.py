@@ -23,8 +23,18 @@ import numpy as np
 import pandas as pd
 
 # The group of a daily rollup row: the canonical model id with the model as logged (snapshot
-# ids stay visible on drill-down), the project and feature, batch or not, the HTTP status.
-ROLLUP_KEY = ("day", "provider", "model_id", "model", "project", "feature", "batch", "status")
+# ids stay visible on drill-down), the project and feature, batch or not, the HTTP status, the
+# key label, team and environment, and the tag set (a request's tags as one sorted text: tag
+# sets are few, so the rollup stays days x groups and a tag filter is exact on every row).
+ROLLUP_KEY = (
+    "day", "provider", "model_id", "model", "project", "feature", "batch", "status",
+    "key_label", "team", "environment", "tags",
+)  # fmt: skip
+# Users are many: the user rollup keeps each day's TOP_USERS users by cost and sums the rest
+# under OTHER_USERS (a control character, which no stored label can hold). Exact figures of
+# any one user come from the stored rows.
+TOP_USERS = 100
+OTHER_USERS = "\x1fother"
 # Histograms are keyed by what the Usage page filters on; `latency_daily` serves its default.
 HISTOGRAM_KEY = ("day", "model_id", "project", "status")
 DAILY_KEY = ("day", "model_id")

@@ -18,6 +18,11 @@ def counter_field() -> object:
     return Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
+def label_field(primary_key: bool = False) -> object:
+    """A non-null text label defaulting to "" (a record that named none)."""
+    return Field(default="", primary_key=primary_key, sa_column_kwargs={"server_default": ""})
+
+
 def _rate(required: bool = False) -> object:
     """A price per million tokens, exact to six decimals."""
     if required:
@@ -60,6 +65,10 @@ class RequestLogBase(SQLModel):
     project: str = ""
     feature: str = ""
     user: str = ""
+    key_label: str = label_field()  # the API key's label (never the key)
+    team: str = label_field()
+    environment: str = label_field()
+    tags: str = label_field()  # core.logs.rules.accept_tags: distinct, sorted, comma-joined
     input_tokens: int = counter_field()
     cached_input_tokens: int = counter_field()
     cache_write_tokens: int = counter_field()
@@ -138,6 +147,10 @@ class DailyRollup(SQLModel, table=True):
     feature: str = Field(default="", primary_key=True)
     batch: bool = Field(default=False, primary_key=True)
     status: int = Field(default=200, primary_key=True)
+    key_label: str = label_field(primary_key=True)
+    team: str = label_field(primary_key=True)
+    environment: str = label_field(primary_key=True)
+    tags: str = label_field(primary_key=True)  # the tag set of its rows (see docs/architecture)
     requests: int = counter_field()
     unpriced_requests: int = counter_field()
     input_tokens: int = counter_field()
@@ -281,3 +294,21 @@ class Retention(SQLModel, table=True):
     __tablename__ = "retention"
     id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     kept_from: date
+
+
+class UserRollup(SQLModel, table=True):
+    """Per day, the top `core.rollups.TOP_USERS` users by cost and the rest summed under
+    `core.rollups.OTHER_USERS` ("" is requests that named no user). Rebuilt from the day's
+    rows after each ingest (`db.ingest.rollups.rebuild_users`); exact per-user figures of any
+    user come from `request_log`."""
+
+    __tablename__ = "user_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
+    day: date = Field(primary_key=True)
+    user: str = Field(primary_key=True)
+    requests: int = counter_field()
+    unpriced_requests: int = counter_field()
+    input_tokens: int = counter_field()
+    cached_input_tokens: int = counter_field()
+    output_tokens: int = counter_field()
+    cost_pusd: int = counter_field()

@@ -13,24 +13,38 @@ from collections.abc import Iterable
 from sqlalchemy import Engine, Table, select
 
 from core.alerts import has_control_characters
+from core.attribution import split_tags
 from core.identity import suggestions
 from core.pricing import PROVIDERS, PriceBook
-from db.models import DailyRollup
+from db.models import DailyRollup, RequestLog
+from db.queries.common import tag_match
 
 ROLLUP: Table = DailyRollup.__table__  # type: ignore[assignment]
+LOG: Table = RequestLog.__table__  # type: ignore[assignment]
 
 
-def has_traffic(engine: Engine, column: str, value: str) -> bool:
-    """True when stored traffic holds `value` in `column` (project, feature, provider, model_id)."""
-    query = select(ROLLUP.c[column]).where(ROLLUP.c[column] == value).limit(1)
+def _table(column: str) -> Table:
+    """The daily rollup, or the stored rows for a column it lacks (`user`)."""
+    return ROLLUP if column in ROLLUP.c else LOG
+
+
+def has_traffic(engine: Engine, column: str, value: str, *, tag: bool = False) -> bool:
+    """True when stored traffic holds `value` in `column` (project, feature, provider, model_id,
+    key_label, team, environment, user), or, with `tag`, a tag set holding tag `value`."""
+    table = _table(column)
+    clause = tag_match(table.c[column], value) if tag else table.c[column] == value
+    query = select(table.c[column]).where(clause).limit(1)
     with engine.connect() as conn:
         return conn.execute(query).first() is not None
 
 
 def traffic_values(engine: Engine, column: str) -> set[str]:
-    """Distinct non-empty values of `column` in the stored traffic."""
+    """Distinct non-empty values of `column` in the stored traffic (tags one by one)."""
+    table = _table(column)
     with engine.connect() as conn:
-        values = conn.execute(select(ROLLUP.c[column]).distinct()).scalars().all()
+        values = conn.execute(select(table.c[column]).distinct()).scalars().all()
+    if column == "tags":
+        return {t for v in values for t in split_tags(str(v or ""))}
     return {str(v) for v in values if v}
 
 

@@ -105,6 +105,16 @@ def load_usage(url: str, stamp: tuple, name: str, filters: queries.UsageFilters)
     return USAGE_QUERIES[name](_engine_for(url), filters)
 
 
+@st.cache_data(ttl=600, max_entries=64, show_spinner="Adding up spend…")
+def load_spend_by(url: str, stamp: tuple, group: str, filters: queries.UsageFilters) -> Any:
+    """Spend of the filtered traffic split by one dimension (`db.queries.attribution`); users
+    from the user rollup (top users per day) unless a filter needs the stored rows."""
+    from db.queries.attribution import spend_by
+
+    start, end = filters.start, filters.end
+    return spend_by(_engine_for(url), [group], start, end, filters, capped=True)  # type: ignore[arg-type]
+
+
 @st.cache_data(ttl=600, max_entries=32, show_spinner="Reading the requests…")
 def load_drill(url: str, stamp: tuple, drill: Drill) -> tuple[DrillTotals, int, dict]:
     """A drill-down's totals, what the rollups hold for it, and its top users, projects and

@@ -18,6 +18,7 @@ from ui import drilldown
 from ui import format as fmt
 from ui.charts import usage as charts
 from ui.dates import DateRange
+from ui.dimensions import group_section
 from ui.resources import load_usage
 
 
@@ -40,6 +41,7 @@ class UsageView:
     version: tuple
     filters: queries.UsageFilters
     span: DateRange
+    group_by: str = "project"  # the dimension "Who spent it" splits by
 
     def load(self, name: str, filters: queries.UsageFilters | None = None) -> Any:
         """A cached rollup read of these filters (or others)."""
@@ -213,6 +215,7 @@ def requests_section(view: UsageView) -> None:
 
 DRAW = {
     "Cost": cost_section,
+    "Who spent it": group_section,
     "Tokens & caching": tokens_section,
     "Errors & latency": reliability_section,
     "Cost of failure": failure_section,

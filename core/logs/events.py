@@ -36,6 +36,10 @@ FIELDS = (
     "batch",
     "service_tier",
     "provider",
+    "key_label",
+    "team",
+    "environment",
+    "tags",
 )
 REQUIRED_FIELDS = ("timestamp", "request_id", "model", "input_tokens", "output_tokens")
 # The stored event: `ts` (UTC microseconds) in place of `timestamp`, then the other fields.
@@ -50,7 +54,12 @@ TEXT_COLUMNS = (
     "finish_reason",
     "service_tier",
     "provider",
+    "key_label",
+    "team",
+    "environment",
+    "tags",
 )
+DIMENSION_LABELS = ("key_label", "team", "environment")  # labels beside project/feature/user
 NULLABLE_COLUMNS = frozenset({"latency_ms", "max_tokens"})  # -1 in arrays, NULL when stored
 TOKEN_COLUMNS = (
     "input_tokens",
@@ -128,6 +137,8 @@ def _rule_columns(mapped: Mapped) -> list[tuple[str, str, rules.Column]]:
         ("batch", "batch", rules.flag_column(mapped.values("batch"))),
         ("service_tier", "service_tier", rules.label_column(mapped.values("service_tier"))),
         ("provider", "provider", rules.label_column(mapped.values("provider"))),
+        *[(name, name, rules.label_column(mapped.values(name))) for name in DIMENSION_LABELS],
+        ("tags", "tags", rules.tags_column(mapped.values("tags"))),
     ]
 
 

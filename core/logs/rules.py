@@ -23,6 +23,8 @@ import pandas as pd
 from core.costs import MAX_TOKENS
 
 LABEL_LIMIT = 200  # characters
+MAX_TAGS = 10  # tags per request (a tag set is part of the daily rollup's key)
+TAGS_LIMIT = 500  # characters of a request's tags joined
 MAX_LATENCY_MS = 10**10  # about four months: anything longer is a unit mistake
 NONE_TYPE = type(None)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -145,6 +147,73 @@ def accept_required_label(value: object) -> str:
     if not label:
         raise Refused("is required")
     return label
+
+
+def _tag_items(value: object) -> list[object]:
+    """The tags of a value: a list's items, an object's `key=value` pairs (a key with no value
+    is a bare tag), a text's comma-separated parts (or a JSON array written as text)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            import orjson
+
+            try:
+                parsed = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, list):
+                return parsed
+        return text.split(",")
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, dict):
+        items: list[object] = []
+        for key, item in value.items():
+            if item is None or item == "":
+                items.append(key)
+            elif type(item) in (str, int, bool):
+                items.append(f"{key}={str(item).lower() if type(item) is bool else item}")
+            else:
+                raise Refused(f"tag {shown(key)} must have a text value")
+        return items
+    raise Refused(f"must be a list of labels or an object (got {type(value).__name__})")
+
+
+def _tag_key(tag: str) -> str | None:
+    """The key of a `key=value` tag (None for a bare tag)."""
+    key, sep, _ = tag.partition("=")
+    return key.strip() if sep else None
+
+
+def accept_tags(value: object) -> str:
+    """Tags: labels (`support`) or `key=value` pairs (`team=search`), each a label under the
+    label rule and without commas; at most MAX_TAGS, a key at most once. Stored distinct,
+    sorted and joined by commas ("" for none), so equal tag sets are one text."""
+    if value is None:
+        return ""
+    tags = set()
+    for item in _tag_items(value):
+        if item is None:
+            continue
+        tag = accept_label(item)
+        if "=" in tag:
+            key, _, rest = tag.partition("=")
+            tag = f"{key.strip()}={rest.strip()}"
+        if tag in ("", "="):
+            continue
+        if tag.startswith("="):
+            raise Refused(f"tag {shown(tag)} has a value but no key")
+        tags.add(tag)
+    if len(tags) > MAX_TAGS:
+        raise Refused(f"has {len(tags)} tags; at most {MAX_TAGS} are kept per request")
+    keys = [k for k in map(_tag_key, tags) if k is not None]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise Refused(f"gives tag {shown(twice[0])} two values; a tag key takes one")
+    joined = ",".join(sorted(tags))
+    if len(joined) > TAGS_LIMIT:
+        raise Refused(f"is longer than {TAGS_LIMIT} characters together")
+    return joined
 
 
 def accept_flag(value: object) -> bool:
@@ -322,6 +391,33 @@ def _objects(texts: Sequence[str]) -> np.ndarray:
     array = np.empty(len(texts), dtype=object)
     array[:] = texts
     return array
+
+
+def tags_column(values: Sequence) -> Column:
+    """Tag sets as normalised text (`accept_tags`); records without tags skip the rule, and
+    each distinct text value is checked once."""
+    if all(v is None for v in values):
+        return _objects([""] * len(values)), _all(values), {}
+    out = np.full(len(values), "", dtype=object)
+    ok = _all(values)
+    reasons: dict[int, str] = {}
+    seen: dict[object, tuple[bool, str]] = {}
+    for i, value in enumerate(values):
+        memo = value if isinstance(value, str) or value is None else None
+        found = seen.get(memo) if memo is not None else None
+        if found is None:
+            try:
+                found = (True, accept_tags(value))
+            except Refused as refused:
+                found = (False, str(refused))
+            if memo is not None:
+                seen[memo] = found
+        if found[0]:
+            out[i] = found[1]
+        else:
+            ok[i] = False
+            reasons[i] = found[1]
+    return out, ok, reasons
 
 
 def flag_column(values: Sequence) -> Column:

@@ -41,6 +41,7 @@ from db.budgets.spend import (
     budget_period,
     daily_spend,
     end_of_month,
+    member_spend,
     window_metrics,
     window_series,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "list_events",
     "list_rules",
     "local_today",
+    "member_spend",
     "mute_budget",
     "mute_rule",
     "parse_amount",

@@ -21,6 +21,7 @@ from db.names import (
     unknown_name,
 )
 from db.prices import load_price_book
+from db.queries.common import tag_match
 
 
 def resolve_scope(engine: Engine, scope: str | Scope, book: PriceBook | None = None) -> Scope:
@@ -32,11 +33,26 @@ def resolve_scope(engine: Engine, scope: str | Scope, book: PriceBook | None = N
 
 
 def scope_clause(engine: Engine, table: Any, scope: str | Scope) -> Any:
-    """The WHERE clause restricting rollup or request rows to `scope` (None for all traffic)."""
+    """The WHERE clause restricting rollup or request rows to `scope` (None for all traffic).
+    `table` must hold the scope's column (`scope_table` picks one that does)."""
     resolved = resolve_scope(engine, scope)
-    if resolved.column is None:
+    return match(table, resolved)
+
+
+def match(table: Any, scope: Scope) -> Any:
+    """The rows of `table` a resolved scope matches (None for all traffic)."""
+    if scope.column is None:
         return None
-    return table.c[resolved.column] == resolved.value
+    if scope.kind == "tag":
+        return tag_match(table.c[scope.column], scope.value)
+    return table.c[scope.column] == scope.value
+
+
+def scope_table(scope: str | Scope, rollup: Any, rows: Any) -> Any:
+    """The daily rollup when it holds the scope's column, else the stored rows (a user scope:
+    users are too many for the rollup key, so their spend is summed from the rows)."""
+    parsed = scope if isinstance(scope, Scope) else parse_scope(scope)
+    return rollup if parsed.column is None or parsed.column in rollup.c else rows
 
 
 def _unknown(engine: Engine, book: PriceBook, typed: Scope, resolved: Scope) -> str | None:
@@ -44,7 +60,7 @@ def _unknown(engine: Engine, book: PriceBook, typed: Scope, resolved: Scope) -> 
     if typed.kind == "model":
         return unknown_model(engine, book, typed.value, resolved.value)
     column = resolved.column or ""
-    if has_traffic(engine, column, resolved.value):
+    if has_traffic(engine, column, resolved.value, tag=resolved.kind == "tag"):
         return None
     known = traffic_values(engine, column)
     if resolved.kind == "provider":
@@ -70,6 +86,7 @@ def check_scope(engine: Engine, scope: str | None) -> Scope:
 def scope_note(engine: Engine, scope: str, book: PriceBook | None = None) -> str | None:
     """A note for a scope without stored traffic yet (a priced model before launch), else None."""
     resolved = resolve_scope(engine, scope, book)
-    if resolved.column is None or has_traffic(engine, resolved.column, resolved.value):
+    tag = resolved.kind == "tag"
+    if resolved.column is None or has_traffic(engine, resolved.column, resolved.value, tag=tag):
         return None
     return f"No traffic for {resolved} yet: its spend counts from the first request."

@@ -9,7 +9,7 @@ an index into `core.stats.LATENCY_EDGES_MS`), so they work below daily granulari
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,23 +17,29 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import BigInteger, Engine, case, cast, func, literal, select
 
-from core.alerts import WindowMetrics
+from core.alerts import RUNAWAY_DIMENSIONS, WindowMetrics
 from core.costs import picos_to_usd
 from core.forecast import LOOKBACK_DAYS, BudgetStatus, budget_status, month_bounds
 from core.stats import LATENCY_EDGES_MS
 from db.budgets.clock import as_utc, local_today
 from db.budgets.crud import Budget
-from db.budgets.scopes import scope_clause, scope_note
+from db.budgets.scopes import scope_clause, scope_note, scope_table
 from db.models import DailyRollup, RequestLog
 from db.prices import load_price_book
 
 
 def daily_spend(engine: Engine, scope: str, start: date, end: date) -> dict[date, Decimal]:
-    """Spend per rollup day (USD, exact) for `scope`, days `start`..`end` inclusive."""
-    table = DailyRollup.__table__
+    """Spend per rollup day (USD, exact) for `scope`, days `start`..`end` inclusive (a user's
+    from the stored rows of those days, the rest from the daily rollup)."""
+    table = scope_table(scope, DailyRollup.__table__, RequestLog.__table__)
     stmt = select(table.c.day, func.sum(table.c.cost_pusd)).where(
         table.c.day >= start, table.c.day <= end
     )
+    if table is RequestLog.__table__:  # bound by `ts` too, so its index limits the scan
+        stmt = stmt.where(
+            table.c.ts >= datetime.combine(start, time.min, UTC),
+            table.c.ts < datetime.combine(end + timedelta(days=1), time.min, UTC),
+        )
     clause = scope_clause(engine, table, scope)
     if clause is not None:
         stmt = stmt.where(clause)
@@ -85,6 +91,31 @@ def _window_counts(
         return [
             (int(w), b, int(n), int(e or 0), int(r or 0)) for w, b, n, e, r in conn.execute(stmt)
         ]
+
+
+def member_spend(
+    engine: Engine, scope: str, dimension: str, start: datetime, end: datetime, hours: int
+) -> dict[datetime, dict[str, Decimal]]:
+    """Per `hours`-long window (aligned to the clock, UTC) with traffic between `start` and
+    `end`: each member's spend (USD, exact), members being the values of a runaway rule's
+    dimension (`core.alerts.RUNAWAY_DIMENSIONS`). One grouped query over the stored rows."""
+    table = RequestLog.__table__
+    member = table.c[RUNAWAY_DIMENSIONS[dimension]]
+    seconds = hours * 3600
+    window = (_epoch_seconds(engine, table.c.ts) // seconds).label("window")
+    where = [table.c.ts >= as_utc(start), table.c.ts < as_utc(end)]
+    clause = scope_clause(engine, table, scope)
+    if clause is not None:
+        where.append(clause)
+    stmt = (
+        select(window, member, func.sum(table.c.cost_pusd)).where(*where).group_by(window, member)
+    )
+    out: dict[datetime, dict[str, Decimal]] = {}
+    with engine.connect() as conn:
+        for index, name, picos in conn.execute(stmt):
+            moment = datetime.fromtimestamp(int(index) * seconds, UTC)
+            out.setdefault(moment, {})[str(name or "")] = picos_to_usd(int(picos or 0))
+    return out
 
 
 def _metrics(rows: list[tuple], start: datetime | None) -> WindowMetrics:

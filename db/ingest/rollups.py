@@ -11,7 +11,7 @@ pruned (`db.retention`) are never rebuilt: their rollups are all that is left of
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from core.rollups import (
     EXTREME_OF,
     HISTOGRAM_KEY,
     INPUT_GRID,
+    OTHER_USERS,
     OUTPUT_GRID,
     ROLLUP_KEY,
     ROUTING_EXTREMES,
@@ -42,6 +43,7 @@ from core.rollups import (
     ROUTING_SUMS,
     SUM_LIMIT,
     TOKEN_SUMS,
+    TOP_USERS,
     RollupSums,
 )
 from db.ingest.bulk import dialect_module, execute_flat
@@ -52,8 +54,13 @@ from db.models import (
     OutputHistogram,
     RequestLog,
     RoutingRollup,
+    UserRollup,
 )
 from db.retention import kept_from
+
+USERS = UserRollup.__table__
+USER_SUMS = tuple(c.name for c in USERS.columns if c.name not in ("day", "user"))
+USERS_LOCK = 0x636F737475736572  # "costuser": one user-rollup rebuild at a time (PostgreSQL)
 
 LOG = RequestLog.__table__
 TABLES = {
@@ -190,6 +197,7 @@ def rebuild(conn: Connection, days: Iterable[date] | None = None) -> None:
         conn, TABLES["daily_rollup"], [LOG.c[k] for k in ROLLUP_KEY], rollup_selects(), where
     )
     _insert_select(conn, TABLES["routing_rollup"], routing_groups(), routing_selects(), where)
+    rebuild_users(conn, day_list)
     for name, key, column in (
         ("latency_histogram", HISTOGRAM_KEY, LOG.c.latency_bucket),
         ("latency_daily", DAILY_KEY, LOG.c.latency_bucket),
@@ -212,3 +220,46 @@ def _insert_select(conn: Connection, table: Any, key: list, sums: list, where: A
     query = select(*key, *sums).where(where).group_by(*key)
     names = [c.name for c in query.selected_columns]
     conn.execute(table.insert().from_select(names, query))
+
+
+def top_users(per_user: list[tuple]) -> list[tuple]:
+    """(user, sums...) rows of one day as the user rollup keeps them: the TOP_USERS users
+    with the highest cost (ties by name), the rest summed under OTHER_USERS; "" (no user)
+    stays its own row. Sums are in USER_SUMS order, cost last."""
+    named = sorted((r for r in per_user if r[0] != ""), key=lambda r: (-int(r[-1]), r[0]))
+    kept = [r for r in per_user if r[0] == ""] + named[:TOP_USERS]
+    rest = named[TOP_USERS:]
+    if rest:
+        kept.append((OTHER_USERS, *(sum(int(r[i]) for r in rest) for i in range(1, len(rest[0])))))
+    return [(r[0], *(int(v) for v in r[1:])) for r in kept]
+
+
+def rebuild_users(conn: Connection, days: Iterable[date] | None = None) -> None:
+    """Recompute the user rollup of `days` (all kept days if None) from the stored rows, one
+    day at a time over the `ts` index. Pruned days keep theirs."""
+    if conn.dialect.name == "postgresql":  # two ingests of one day must not interleave
+        conn.execute(select(func.pg_advisory_xact_lock(USERS_LOCK)))
+    start = kept_from(conn)
+    if days is None:
+        found = conn.execute(select(LOG.c.day).distinct()).scalars().all()
+        days = [date.fromisoformat(d) if isinstance(d, str) else d for d in found]
+    for day in sorted(set(days)):
+        if start is not None and day < start:
+            continue
+        conn.execute(delete(USERS).where(USERS.c.day == day))
+        rows = _user_sums(conn, day)
+        if rows:
+            names = ("day", "user", *USER_SUMS)
+            conn.execute(USERS.insert(), [dict(zip(names, (day, *r), strict=True)) for r in rows])
+
+
+def _user_sums(conn: Connection, day: date) -> list[tuple]:
+    """(user, requests, unpriced, input, cached input, output, cost) of one day's rows."""
+    after = datetime.combine(day + timedelta(days=1), time.min, UTC)
+    sums = {c.name: c for c in rollup_selects()}
+    query = (
+        select(LOG.c.user, *(sums[n] for n in USER_SUMS))
+        .where(LOG.c.ts >= datetime.combine(day, time.min, UTC), LOG.c.ts < after)
+        .group_by(LOG.c.user)
+    )
+    return top_users([tuple(r) for r in conn.execute(query)])

@@ -26,7 +26,7 @@ from core.logs import RecordError
 from core.prepare import Prepared, sums_of
 from core.rollups import RollupOverflow, RollupSums, merge_sums
 from db.ingest.report import IngestReport, Tally, tally_of
-from db.ingest.rollups import add_sums
+from db.ingest.rollups import add_sums, rebuild_users
 from db.ingest.rows import LOG, insert_new, row_values
 from db.ingest.uploads import add_to_upload
 from db.models import Upload
@@ -95,6 +95,7 @@ class Writer:
         self.transaction: Any = None
         self.written: list[Outcome] = []
         self.kept_from: Any = None  # np.datetime64 day the kept rows start from, or None
+        self.days: set[Any] = set()  # every day a chunk named (stored, duplicate or not)
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -111,6 +112,7 @@ class Writer:
                 try:
                     yield
                     self.flush()
+                    self._rank_users()
                 finally:
                     if self.transaction is not None and self.transaction.is_active:
                         self.transaction.rollback()
@@ -123,10 +125,18 @@ class Writer:
     def save(self, chunk: Prepared) -> None:
         """Write one chunk's rows in the open transaction; commit when it holds enough."""
         gc.collect(1)
+        self.days.update(np.unique(chunk.cols["day"]).tolist())
         starting = self.transaction is None
         self._guarded(lambda: self._write_one(chunk), retry=starting)
         if len(self.written) >= TRANSACTION_CHUNKS:
             self.flush()
+
+    def _rank_users(self) -> None:
+        """Rebuild the user rollup (top users per day) of every day the file named, in one
+        transaction after the rows: a file run again (all duplicates) repairs it too."""
+        if self.days:
+            with self.conn.begin():  # type: ignore[union-attr]
+                rebuild_users(self.conn, self.days)  # type: ignore[arg-type]
 
     def flush(self) -> None:
         """Add the open transaction's rollup sums and commit it."""

@@ -43,6 +43,7 @@ from db.migrations import (
     m0016_model_shortlist,
     m0017_audit_trail,
     m0018_fx_rates_digests,
+    m0019_dimensions,
 )
 
 
@@ -77,6 +78,7 @@ STEPS: list[Step] = [
         m0016_model_shortlist,
         m0017_audit_trail,
         m0018_fx_rates_digests,
+        m0019_dimensions,
     )
 ]
 

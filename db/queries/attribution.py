@@ -1,7 +1,11 @@
 """Spend by cost centre: sums per value of one or more dimensions over a range of days.
 
-A *dimension* is a name (`model`, `provider`, `project`, `feature`, `user`) that this module
-alone resolves to where its values are stored. Each `Source` lists the dimensions it holds;
+A *dimension* is a name (`model`, `provider`, `project`, `feature`, `user`, `key`, `team`,
+`environment`, `tag`, `tag:KEY`) that this module alone resolves to where its values are
+stored. `tag` splits by tag: a request counts once under each of its tags (so tag lines may
+add up to more than the total) and untagged requests are the unallocated line; `tag:KEY`
+splits by the value of the `KEY=value` tag (one per request), requests without one
+unallocated. Both read the tag set column and split it after the sums (`core.attribution`). Each `Source` lists the dimensions it holds;
 a question is answered by the first source that holds all of its dimensions: the daily rollup
 when it can (its cost grows with days x groups, not with requests), raw `request_log` rows of
 the period otherwise (`user` today). Adding a dimension is a local change here: name it in
@@ -22,14 +26,15 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, Table, case, func, select
 
-from core.attribution import Chargeback, chargeback
+from core.attribution import Chargeback, by_tag, chargeback
 from core.currency import Conversion
 from core.forecast import month_bounds
-from db.models import RequestLog
+from db.models import RequestLog, UserRollup
 from db.money import joined, split_sum
-from db.queries.common import ROLLUP, total
+from db.queries.common import ROLLUP, UsageFilters, total, where
 
 LOG: Table = RequestLog.__table__  # type: ignore[assignment]
+USERS: Table = UserRollup.__table__  # type: ignore[assignment]
 SUMS = (
     "requests",
     "unpriced_requests",
@@ -56,8 +61,14 @@ DIMENSIONS: dict[str, Dimension] = {
         Dimension("project", "Project"),
         Dimension("feature", "Feature"),
         Dimension("user", "User"),
+        Dimension("key", "API key"),
+        Dimension("team", "Team"),
+        Dimension("environment", "Environment"),
+        Dimension("tag", "Tag"),
     )
 }
+ALIASES = {"env": "environment", "key_label": "key", "tags": "tag"}
+TAG_PREFIX = "tag:"
 
 
 class UnknownDimension(ValueError):
@@ -66,11 +77,28 @@ class UnknownDimension(ValueError):
 
 def dimension(name: str) -> Dimension:
     """The dimension called `name` (the one place names are resolved)."""
-    found = DIMENSIONS.get(str(name).strip().lower())
+    text = str(name).strip()
+    if text.lower().startswith(TAG_PREFIX) and text[len(TAG_PREFIX) :].strip():
+        key = text[len(TAG_PREFIX) :].strip()
+        if "," in key or "=" in key:
+            raise UnknownDimension(f"tag key {key!r} cannot hold ',' or '='")
+        return Dimension(f"{TAG_PREFIX}{key}", f"Tag {key}")
+    lowered = text.lower()
+    found = DIMENSIONS.get(ALIASES.get(lowered, lowered))
     if found is None:
-        known = ", ".join(DIMENSIONS)
+        known = ", ".join([*DIMENSIONS, "tag:KEY"])
         raise UnknownDimension(f"unknown dimension {name!r}: choose one of {known}")
     return found
+
+
+def tag_key(dim: str) -> str | None:
+    """The KEY of a `tag:KEY` dimension (None for any other)."""
+    return dim[len(TAG_PREFIX) :] if dim.startswith(TAG_PREFIX) else None
+
+
+def stored_name(dim: str) -> str:
+    """The dimension a source must hold for `dim` (`tag:KEY` is read from the tag sets)."""
+    return "tag" if tag_key(dim) is not None else dim
 
 
 def dimensions(names: Sequence[str]) -> tuple[str, ...]:
@@ -93,9 +121,11 @@ class Source:
     columns: Mapping[str, str]  # dimension name -> the column holding its values
     raw: bool  # one row per request (no request count column; bounded by `ts` as well)
 
-    def holds(self, dims: Sequence[str]) -> bool:
-        """True when every one of `dims` has a column here."""
-        return all(d in self.columns for d in dims)
+    def holds(self, dims: Sequence[str], filters: UsageFilters | None = None) -> bool:
+        """True when every one of `dims` has a column here, and every filter set."""
+        if filters is not None and filters.unapplied(self.table):
+            return False
+        return all(stored_name(d) in self.columns for d in dims)
 
     def measures(self) -> list[ColumnElement]:
         """Request count, unpriced count, token sums and the split cost sum, in `SUMS` order."""
@@ -119,36 +149,66 @@ class Source:
         return clauses
 
 
-_BOTH = {"model": "model_id", "provider": "provider", "project": "project", "feature": "feature"}
+_BOTH = {
+    "model": "model_id",
+    "provider": "provider",
+    "project": "project",
+    "feature": "feature",
+    "key": "key_label",
+    "team": "team",
+    "environment": "environment",
+    "tag": "tags",
+}
 SOURCES = (
     Source("daily_rollup", ROLLUP, _BOTH, raw=False),
     Source("request_log", LOG, {**_BOTH, "user": "user"}, raw=True),
 )
+# Each day's top users and the rest as `core.rollups.OTHER_USERS`: for a capped view only.
+TOP_USERS_SOURCE = Source("user_rollup", USERS, {"user": "user"}, raw=False)
 
 
-def source_for(dims: Sequence[str]) -> Source:
-    """The first (cheapest) source holding every one of `dims`."""
-    for source in SOURCES:
-        if source.holds(dims):
+def source_for(
+    dims: Sequence[str], filters: UsageFilters | None = None, *, capped: bool = False
+) -> Source:
+    """The first (cheapest) source holding every one of `dims` (and the filters' columns);
+    with `capped`, users may come from the user rollup (top users per day, the rest summed)."""
+    for source in (TOP_USERS_SOURCE, *SOURCES) if capped else SOURCES:
+        if source.holds(dims, filters):
             return source
     raise UnknownDimension(f"no stored table holds {', '.join(dims)} together")
 
 
-def spend_by(engine: Engine, names: Sequence[str], start: date, end: date) -> pd.DataFrame:
-    """Per combination of the dimensions' values: requests, tokens and cost_pusd (exact ints)."""
+def spend_by(
+    engine: Engine,
+    names: Sequence[str],
+    start: date,
+    end: date,
+    filters: UsageFilters | None = None,
+    *,
+    capped: bool = False,
+) -> pd.DataFrame:
+    """Per combination of the dimensions' values: requests, tokens and cost_pusd (exact ints),
+    of the traffic `filters` selects (their dates aside: `start`..`end` are the period). With
+    `capped`, a split by user alone may read the user rollup: each day's top users, the rest
+    under `core.rollups.OTHER_USERS` (exact per user only for those in a day's top)."""
     dims = dimensions(names)
-    source = source_for(dims)
-    keys = [source.table.c[source.columns[d]].label(d) for d in dims]
-    query = select(*keys, *source.measures()).where(*source.period(start, end)).group_by(*keys)
+    source = source_for(dims, filters, capped=capped)
+    keys = [source.table.c[source.columns[stored_name(d)]].label(d) for d in dims]
+    query = select(*keys, *source.measures()).where(*source.period(start, end))
+    if filters is not None:
+        query = query.where(where(source.table, filters, start=start))
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = conn.execute(query.group_by(*keys)).all()
     records = []
     for row in rows:
         values = tuple(row)
         labels = ["" if v is None else str(v) for v in values[: len(dims)]]
         counts = [int(v) for v in values[len(dims) : -2]]
         records.append([*labels, *counts, joined(values[-2], values[-1])])
-    frame = pd.DataFrame(records, columns=[*dims, *SUMS])
+    frame = pd.DataFrame(records, columns=[*dims, *SUMS]).astype({"cost_pusd": object})
+    for dim in dims:
+        if stored_name(dim) == "tag":
+            frame = by_tag(frame, dims, dim, tag_key(dim))
     return frame.astype({"cost_pusd": object})
 
 

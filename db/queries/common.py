@@ -21,10 +21,13 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
+    or_,
     true,
 )
 from sqlalchemy import select as sa_select
 
+from core.attribution import split_tags
 from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram
 
 ROLLUP: Table = DailyRollup.__table__  # type: ignore[assignment]
@@ -47,6 +50,37 @@ class UsageFilters:
     projects: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     statuses: tuple[int, ...] = ()
+    key_labels: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    environments: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # rows holding any of these tags (`support`, `team=search`)
+    users: tuple[str, ...] = ()  # only tables holding `user` (the stored rows) apply it
+
+    def unapplied(self, table: Table) -> list[str]:
+        """The filters set here that `table` cannot apply (it lacks their column)."""
+        return [
+            name
+            for name, (column, _) in FILTER_COLUMNS.items()
+            if getattr(self, name) and column not in table.c
+        ]
+
+
+# UsageFilters field -> (the stored column it filters, how a value matches it)
+FILTER_COLUMNS = {
+    "projects": ("project", "equal"),
+    "models": ("model_id", "equal"),
+    "statuses": ("status", "equal"),
+    "key_labels": ("key_label", "equal"),
+    "teams": ("team", "equal"),
+    "environments": ("environment", "equal"),
+    "tags": ("tags", "tag"),
+    "users": ("user", "equal"),
+}
+
+
+def tag_match(column: ColumnElement, tag: str) -> ColumnElement:
+    """Rows whose stored tag set (sorted, comma-joined) holds `tag` exactly."""
+    return literal(",").concat(column).concat(",").contains(f",{tag},", autoescape=True)
 
 
 @dataclass(frozen=True)
@@ -58,6 +92,10 @@ class FilterValues:
     projects: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    key_labels: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+    environments: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -90,12 +128,16 @@ def where(
         clauses.append(day >= start)
     if filters.end is not None:
         clauses.append(day <= filters.end)
-    if filters.projects:
-        clauses.append(table.c.project.in_(filters.projects))
-    if filters.models:
-        clauses.append(table.c.model_id.in_(filters.models))
-    if filters.statuses:
-        clauses.append(table.c.status.in_([int(s) for s in filters.statuses]))
+    for name, (column, how) in FILTER_COLUMNS.items():
+        chosen = getattr(filters, name)
+        if not chosen or column not in table.c:
+            continue
+        if how == "tag":
+            clauses.append(or_(*(tag_match(table.c[column], str(t)) for t in chosen)))
+        elif name == "statuses":
+            clauses.append(table.c[column].in_([int(s) for s in chosen]))
+        else:
+            clauses.append(table.c[column].in_(chosen))
     return and_(true(), *clauses)
 
 
@@ -109,10 +151,9 @@ def run_frame(engine: Engine, query: Select, columns: list[str]) -> pd.DataFrame
 def filter_values(engine: Engine) -> FilterValues:
     """Distinct projects, models (canonical ids) and statuses, and the first and last day."""
     r = ROLLUP.c
-    query = sa_select(r.project, r.model_id, r.status, func.min(r.day), func.max(r.day)).group_by(
-        r.project, r.model_id, r.status
-    )
-    df = run_frame(engine, query, ["project", "model_id", "status", "first", "last"])
+    keys = [r.project, r.model_id, r.status, r.key_label, r.team, r.environment, r.tags]
+    query = sa_select(*keys, func.min(r.day), func.max(r.day)).group_by(*keys)
+    df = run_frame(engine, query, [*(c.name for c in keys), "first", "last"])
     if df.empty:
         return FilterValues(first_day=None, last_day=None)
     return FilterValues(
@@ -121,6 +162,10 @@ def filter_values(engine: Engine) -> FilterValues:
         projects=sorted(set(df["project"])),
         models=sorted(set(df["model_id"])),
         statuses=sorted(int(s) for s in set(df["status"])),
+        key_labels=sorted(set(df["key_label"])),
+        teams=sorted(set(df["team"])),
+        environments=sorted(set(df["environment"])),
+        tags=sorted({t for tags in set(df["tags"]) for t in split_tags(tags)}),
     )
 
 

@@ -23,8 +23,8 @@ BOOK = PriceBook.from_snapshot()
 PROMPT_TEXT = "Summarise the quarterly report for the board"
 COMPLETION_TEXT = "Revenue grew eleven percent"
 KEY_HASH = "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b"
-KEY_ALIAS = "prod-search-key"
-PLANTED = (PROMPT_TEXT, COMPLETION_TEXT, KEY_HASH, KEY_ALIAS)
+KEY_ALIAS = "prod-search-key"  # a key's label: stored as `key_label` (the key's hash never)
+PLANTED = (PROMPT_TEXT, COMPLETION_TEXT, KEY_HASH)
 
 
 def jsonl(records: list[dict[str, Any]]) -> bytes:
@@ -77,8 +77,9 @@ def cost_usd(event: dict[str, Any]) -> Decimal:
 
 
 def assert_private(events: list[dict[str, Any]]) -> None:
-    """No planted text, key hash or key alias in any stored value."""
+    """No planted text or key hash in any stored value; the key alias only as the key label."""
     for event in events:
-        for value in event.values():
+        for name, value in event.items():
             if isinstance(value, str):
                 assert not any(planted in value for planted in PLANTED), value
+                assert name == "key_label" or KEY_ALIAS not in value, (name, value)

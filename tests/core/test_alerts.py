@@ -207,7 +207,7 @@ def test_parse_scope(text: str | None, kind: str, value: str, shown: str) -> Non
 
 @pytest.mark.parametrize(
     ("text", "match"),
-    [("team:x", "is not one of"), ("project:", "is not one of"), ("project:a\tb", "control")],
+    [("squad:x", "is not one of"), ("project:", "is not one of"), ("project:a\tb", "control")],
 )
 def test_bad_scopes_say_why(text: str, match: str) -> None:
     with pytest.raises(ScopeError, match=match):
@@ -220,7 +220,8 @@ def test_a_model_scope_matches_the_canonical_id() -> None:
         scope = canonical_scope(parse_scope(f"model:{name}"), book)
         assert (str(scope), scope.column) == ("model:gpt-4o", "model_id")
     assert canonical_scope(parse_scope("model:acme-1"), book) == Scope("model", "acme-1")
-    assert canonical_scope(parse_scope("tag:chat"), book).column == "feature"
+    assert canonical_scope(parse_scope("tag:chat"), book).column == "tags"
+    assert canonical_scope(parse_scope("feature:chat"), book).column == "feature"
     assert parse_scope("all").column is None
 
 

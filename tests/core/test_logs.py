@@ -134,7 +134,10 @@ def test_aliases_cached_tokens_and_tags() -> None:
     record = {k: v for k, v in FLAT.items() if k not in ("cached_input_tokens", "feature")}
     event = one({**record, "cached_tokens": 512, "tags": ["a", "b"]})
     assert (event["cached_input_tokens"], event["feature"]) == (512, "a,b")
-    _, _, rejected = read([{**record, "tags": {"a": 1}}])
+    assert event["tags"] == "a,b"
+    keyed = one({**record, "tags": {"team": "search", "beta": None}})
+    assert (keyed["tags"], keyed["feature"]) == ("beta,team=search", "")
+    _, _, rejected = read([{**record, "tags": {"a": [1]}}])
     assert rejected[0][1] == "tags"
 
 

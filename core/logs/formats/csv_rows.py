@@ -47,6 +47,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "batch": ("batch",),
     "service_tier": ("service_tier",),
     "provider": ("provider", "custom_llm_provider"),
+    "key_label": ("key_label", "key_alias", "api_key_alias", "user_api_key_alias", "key_name"),
+    "team": ("team", "team_alias", "team_name"),
+    "environment": ("environment", "env", "deployment_environment"),
+    "tags": ("tags", "request_tags", "labels"),
 }
 _WHOLE = re.compile(r"\d+(\.0+)?")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")

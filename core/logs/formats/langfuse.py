@@ -26,8 +26,9 @@ and its SDKs' usage parsers; docs "Token & cost tracking"):
   from `startTime` to `endTime` is used. Times are UTC (ClickHouse); a zone-less text is read
   as UTC.
 - The model is `providedModelName` (as sent), else the legacy `model`. `level: ERROR` marks a
-  failed call, with `statusMessage` as its error. `userId` is the user and `tags` (joined) the
-  feature. `sessionId`, `environment`, `traceName` and `release` have no canonical field yet.
+  failed call, with `statusMessage` as its error. `userId` is the user, `tags` the tags (and,
+  joined, the feature), `environment` the environment. `sessionId`, `traceName` and `release`
+  have no canonical field.
 - Blob exports spell fields in snake_case (`start_time`, `usage_details`,
   `provided_model_name`), the API in camelCase: both are read.
 """
@@ -186,6 +187,8 @@ def map_one(observation: Record) -> tuple[dict[str, object], dict[str, str]]:
         "latency_ms": latency_ms(observation),
         **outcome(observation),
         "feature": _joined(observation.get("tags")) or None,
+        "tags": observation.get("tags") or None,
+        "environment": observation.get("environment") or None,
         "user": field(observation, "userId", "user_id"),
         "max_tokens": max_tokens(observation),
     }
@@ -196,6 +199,7 @@ def map_one(observation: Record) -> tuple[dict[str, object], dict[str, str]]:
         "latency_ms": "latency",
         "error_type": "statusMessage",
         "feature": "tags",
+        "tags": "tags",
         "user": "userId",
     }
     return values, names

@@ -18,9 +18,9 @@ Token semantics (LiteLLM's logging spec `docs/proxy/logging_spec.md`, its
   provider: it is kept as a request with no billed tokens.
 - `startTime`/`endTime` are Unix seconds; the spend-log table's are UTC text without a zone
   (Prisma writes UTC), read as UTC.
-- Labels: `metadata.user_api_key_team_alias` (else the team id) is the project,
-  `request_tags` (joined) the feature, `end_user` (else the key owner's user id) the user.
-  The key alias has no canonical field yet; the key hash (`api_key`,
+- Labels: `metadata.user_api_key_team_alias` (else the team id) is the project and the team,
+  `request_tags` the tags (and, joined, the feature), `end_user` (else the key owner's user
+  id) the user, `metadata.user_api_key_alias` the key label. The key hash (`api_key`,
   `metadata.user_api_key_hash`) is never read.
 
 The helpers below are shared by the other gateway formats (Helicone, Langfuse).
@@ -246,13 +246,18 @@ def outcome(record: Record, metadata: Mapping[str, Any]) -> dict[str, object]:
 
 
 def labels(record: Record, metadata: Mapping[str, Any]) -> dict[str, object]:
-    """Project (team), feature (request tags) and user (end user, else the key's owner)."""
+    """Project and team (the key's team), feature and tags (request tags), user (end user,
+    else the key's owner) and key label (the key's alias)."""
+    team = first(
+        metadata.get("user_api_key_team_alias"),
+        metadata.get("user_api_key_team_id"),
+        record.get("team_id"),
+    )
     return {
-        "project": first(
-            metadata.get("user_api_key_team_alias"),
-            metadata.get("user_api_key_team_id"),
-            record.get("team_id"),
-        ),
+        "project": team,
+        "team": team,
+        "key_label": metadata.get("user_api_key_alias") or None,
+        "tags": record.get("request_tags") or None,
         "feature": _joined(record.get("request_tags")) or None,
         "user": first(
             record.get("end_user") or None,
@@ -290,6 +295,9 @@ def map_one(record: Record) -> tuple[dict[str, object], dict[str, str]]:
         "output_tokens": "completion_tokens",
         "status": "status",
         "project": "metadata.user_api_key_team_alias",
+        "team": "metadata.user_api_key_team_alias",
+        "key_label": "metadata.user_api_key_alias",
+        "tags": "request_tags",
         "feature": "request_tags",
         "user": "end_user",
         "max_tokens": "model_parameters.max_tokens",

@@ -46,6 +46,12 @@ the content attributes of each model-call span are counted as dropped. Timestamp
 start; latency is end minus start; status code 2 or `error.type` marks a failure; the resource's
 `service.name` is the default project (the SDKs' placeholder `unknown_service...` counts as
 none, so an ingest key's or `--project`'s project fills it).
+
+Who spent it, beyond the project: the environment is the resource's
+`deployment.environment.name` (older `deployment.environment`); the team is the resource's
+`service.namespace` (OpenTelemetry's group of services, which teams use for what they own),
+unless a span or resource names `team.name`; tags are OpenInference's `tag.tags` or Langfuse's
+`langfuse.trace.tags` (a list of labels) on the span. The key label is not carried by spans.
 """
 
 from __future__ import annotations
@@ -355,6 +361,19 @@ def span_values(row: Mapping[str, Any]) -> dict[str, object]:
         "error_type": error,
         "project": service_name(row["resource"]),
         "user": attrs.get("user.id") or attrs.get("enduser.id"),
+        **dimension_values(attrs, row["resource"]),
+    }
+
+
+def dimension_values(attrs: Attributes, resource: Attributes) -> dict[str, object]:
+    """Environment, team and tags of a span (see the module docstring)."""
+    return {
+        "environment": resource.get("deployment.environment.name")
+        or resource.get("deployment.environment"),
+        "team": attrs.get("team.name")
+        or resource.get("team.name")
+        or resource.get("service.namespace"),
+        "tags": attrs.get("tag.tags") or attrs.get("langfuse.trace.tags"),
     }
 
 
@@ -378,6 +397,9 @@ SPAN_NAMES = {
     "error_type": "error.type",
     "project": "service.name",
     "user": "user.id",
+    "environment": "deployment.environment.name",
+    "team": "service.namespace",
+    "tags": "tag.tags",
 }
 
 # ---------------------------------------------------------------------------------------------
