@@ -87,7 +87,9 @@ engine()  # creates and migrates the database on first use
 # In team mode nobody gets past this line without signing in with a role: no page runs and no
 # figure reaches the browser.
 acting = gate()
-if can("audit.read"):
+if acting.projects is not None:  # project-scoped: only pages that honour the scope
+    SECTIONS = {"Plan": SECTIONS["Plan"], "Monitor": SECTIONS["Monitor"][:2]}
+elif can("audit.read"):
     SECTIONS["Settings"].append(
         st.Page("views/audit.py", title="Audit trail", icon=":material/history:", url_path="audit")
     )

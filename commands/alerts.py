@@ -12,6 +12,7 @@ from commands.common import (
     EXIT_OK,
     DbOption,
     JsonOption,
+    cli_actor,
     emit_json,
     fail,
     open_db,
@@ -115,7 +116,7 @@ def check_command(
             "no notification channel configured: set COSTDESK_WEBHOOK_URL, "
             "COSTDESK_SLACK_WEBHOOK_URL or COSTDESK_SMTP_HOST + COSTDESK_ALERT_EMAIL_TO"
         )
-    result = check_alerts(open_db(db), as_of=when, notify=config)
+    result = check_alerts(open_db(db), as_of=when, notify=config, actor=cli_actor())
     if as_json:
         emit_json(result_json(result))
     else:

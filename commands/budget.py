@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from commands.common import DbOption, JsonOption, emit_json, fail, open_db, warn
+from commands.common import DbOption, JsonOption, cli_actor, emit_json, fail, open_db, warn
 from db.budgets import (
     Budget,
     BudgetError,
@@ -64,6 +64,7 @@ def set_command(
             scope=scope,
             thresholds=thresholds,
             timezone=timezone,
+            actor=cli_actor(),
         )
     except BudgetError as exc:
         fail(str(exc))
@@ -102,7 +103,7 @@ def delete_command(
     as_json: JsonOption = False,
 ) -> None:
     """Delete a budget (its alert history is kept)."""
-    if not delete_budget(open_db(db), name):
+    if not delete_budget(open_db(db), name, actor=cli_actor()):
         fail(f"no budget named {name!r}")
     if as_json:
         emit_json({"deleted": name})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from datetime import date, datetime
@@ -11,6 +12,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+
+from core.access import Actor, local_admin
 
 EXIT_OK, EXIT_ATTENTION, EXIT_UNUSABLE = 0, 1, 2
 
@@ -72,3 +75,13 @@ def open_db(url: str | None) -> Engine:
         fail(
             f"cannot open the database ({type(exc).__name__}); check --db or COSTDESK_DATABASE_URL"
         )
+
+
+def cli_actor() -> Actor:
+    """Who the command line acts as: the local administrator (shell access is full access),
+    recorded in the audit trail under the account that ran it."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        who = "unknown"
+    return local_admin(name=f"cli:{who}", via="cli")

@@ -13,6 +13,7 @@ from commands.common import (
     EXIT_UNUSABLE,
     DbOption,
     JsonOption,
+    cli_actor,
     emit_json,
     fail,
     money,
@@ -66,7 +67,9 @@ def ingest(
     total = IngestReport()
     unusable = 0
     for path in files:
-        report = ingest_file(engine, path, fmt=fmt, project=project, mapping=columns, state=state)
+        report = ingest_file(
+            engine, path, fmt=fmt, project=project, mapping=columns, state=state, actor=cli_actor()
+        )
         unusable += bool(report.file_error)
         total.merge(report)
         if not as_json:
@@ -109,7 +112,7 @@ def _print_totals(total: IngestReport) -> None:
 
 def reprice_command(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Recompute every stored cost and rollup with the current prices (after price changes)."""
-    result = reprice(open_db(db))
+    result = reprice(open_db(db), actor=cli_actor())
     payload = {
         "rows": result.rows,
         "cost_before_usd": picos_to_usd(result.before_pusd),
@@ -173,7 +176,7 @@ def uploads_delete(
     as_json: JsonOption = False,
 ) -> None:
     """Delete an upload: its request rows and their share of the rollups go with it."""
-    removed = delete_upload(open_db(db), upload_id)
+    removed = delete_upload(open_db(db), upload_id, actor=cli_actor())
     if removed is None:
         fail(f"no upload with id {upload_id}")
     if as_json:

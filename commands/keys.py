@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from commands.common import DbOption, JsonOption, emit_json, fail, open_db
+from commands.common import DbOption, JsonOption, cli_actor, emit_json, fail, open_db
 from db.keys import Key, KeyProblem, create_key, list_keys, revoke_key
 
 keys_app = typer.Typer(help="Ingest keys for the live receiver: create, list, revoke.")
@@ -25,7 +25,7 @@ def create(
 ) -> None:
     """Make a key; it is printed once (only its hash is stored)."""
     try:
-        key, token = create_key(open_db(db), name=name, project=project)
+        key, token = create_key(open_db(db), name=name, project=project, actor=cli_actor())
     except KeyProblem as exc:
         fail(str(exc))
     if as_json:
@@ -65,7 +65,7 @@ def revoke(
 ) -> None:
     """Revoke a key: requests sending it are refused (401) from now on."""
     try:
-        key = revoke_key(open_db(db), name=name)
+        key = revoke_key(open_db(db), name=name, actor=cli_actor())
     except KeyProblem as exc:
         fail(str(exc))
     if as_json:

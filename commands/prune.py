@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from commands.common import DbOption, JsonOption, emit_json, fail, open_db
+from commands.common import DbOption, JsonOption, cli_actor, emit_json, fail, open_db
 
 OlderThanOption = Annotated[
     str | None,
@@ -54,7 +54,7 @@ def prune(
     from db.retention import prune as prune_rows
 
     days = _days(older_than)
-    report = prune_rows(open_db(db), cutoff_for(days), dry_run=dry_run)
+    report = prune_rows(open_db(db), cutoff_for(days), dry_run=dry_run, actor=cli_actor())
     if as_json:
         emit_json(report.as_json())
         return

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import typer
 
-from commands.common import emit_json, fail, open_db
+from commands.common import cli_actor, emit_json, fail, open_db
 from db.prices import load_price_book
 from db.reconcile import provider_name, reconcile
 from integrations.usage_import import ImportFailed, Provider, env_or_secrets, import_days
@@ -19,7 +19,7 @@ def run_import(provider: Provider, days: int, db: str | None, as_json: bool) -> 
         fail("--days must be at least 1")
     engine = open_db(db)
     try:
-        report = import_days(provider, engine, days, config=env_or_secrets())
+        report = import_days(provider, engine, days, config=env_or_secrets(), actor=cli_actor())
     except ImportFailed as exc:
         fail(str(exc))
     last_day = (report.end - timedelta(days=1)).date()

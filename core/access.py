@@ -90,10 +90,27 @@ class Actor:
         """Whether the actor may see `project`'s figures."""
         return self.projects is None or project in self.projects
 
+    def scope(self, requested: Iterable[str]) -> tuple[str, ...]:
+        """The projects a read may cover: those asked for (none asked: every project), kept
+        within the actor's projects; a scoped actor asking for none it sees gets its own."""
+        asked = tuple(requested)
+        if self.projects is None:
+            return asked
+        return tuple(p for p in asked if p in self.projects) or tuple(sorted(self.projects))
+
 
 def local_admin(name: str = "local user", via: str = "local") -> Actor:
     """The single user of a local dashboard, or the command line (`via="cli"`)."""
     return Actor(name=name, role=Role.ADMIN, via=via)
+
+
+def sender(name: str, via: str) -> Actor:
+    """A program that sends logs (a live receiver's key, the SDK wrapper): it may store
+    requests and nothing else an editor may not."""
+    return Actor(name=name, role=Role.EDITOR, via=via)
+
+
+SENDERS = ("receiver", "sdk")  # the `via` of senders: their many small batches are not audited
 
 
 def require(actor: Actor, action: str) -> None:
@@ -154,10 +171,12 @@ def _patterns(value: object, name: str) -> tuple[str, ...]:
 
 
 def _names(value: object, name: str) -> list[str]:
-    """A list of non-empty strings."""
+    """A list of non-empty strings (a project scope lists at least one project)."""
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ConfigError(f"{name} must be a list of strings")
     items = list(value)
+    if not items and name.startswith("projects."):
+        raise ConfigError(f"{name} lists no project")
     if not all(isinstance(item, str) and item.strip() for item in items):
         raise ConfigError(f"{name} must be a list of non-empty strings")
     return [item.strip() for item in items]

@@ -10,6 +10,7 @@ and every text goes through the log scrubber's redaction.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -23,6 +24,10 @@ from core.access import Actor, require
 from core.logs.privacy import redact
 
 SECRET_FIELDS = ("password", "secret", "token", "api_key", "webhook", "key_hash", "url")
+# In a field's name, "token" but not a word ending "tokens": `input_tokens` is a count.
+_SECRET_NAME = re.compile(
+    "|".join(w if w != "token" else r"token(?!s(?![a-z0-9]))" for w in SECRET_FIELDS)
+)
 SHOWN = ("at", "actor", "role", "via", "action", "target", "before", "after")
 MAX_TEXT = 20_000  # characters of `before`/`after` kept per change
 
@@ -63,9 +68,10 @@ def _plain(value: Any) -> Any:
 
 
 def _secret_field(name: str) -> bool:
-    """Whether a field's name says it holds a secret."""
-    lowered = name.lower()
-    return any(word in lowered for word in SECRET_FIELDS)
+    """Whether a field's name says it holds a secret (`access_token`, `webhookUrl`), while a
+    token count (`input_tokens`, `max_output_tokens`) stays readable."""
+    snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return _SECRET_NAME.search(snake) is not None
 
 
 def _text(value: Any) -> str | None:

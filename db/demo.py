@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy import Engine, func, select
 
+from core.access import Actor
 from core.demo import generate
 from db.models import RequestLog
 
@@ -19,7 +20,12 @@ def has_requests(engine: Engine) -> bool:
 
 
 def load_demo(
-    engine: Engine, *, days: int = 90, end_day: date | None = None, force: bool = False
+    engine: Engine,
+    *,
+    days: int = 90,
+    end_day: date | None = None,
+    force: bool = False,
+    actor: Actor,
 ) -> int:
     """Ingest `days` days of demo traffic unless the database has data; returns rows added."""
     from db.ingest import ingest_records
@@ -31,5 +37,6 @@ def load_demo(
         generate(days=days, end_day=end_day),
         source=DEMO_SOURCE,
         file_name=f"demo traffic ({days} days)",
+        actor=actor,
     )
     return report.accepted

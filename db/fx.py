@@ -16,6 +16,7 @@ from sqlalchemy import Engine, UniqueConstraint, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 
+from core.access import Actor, require
 from core.currency import (
     BASE,
     Conversion,
@@ -25,6 +26,7 @@ from core.currency import (
     parse_currency,
     parse_rate,
 )
+from db.audit import record
 
 DISPLAY_CURRENCY = "display_currency"
 MAX_NOTE = 200
@@ -67,9 +69,16 @@ def _day(value: Any) -> date:
 
 
 def record_rate(
-    engine: Engine, *, currency: str, per_usd: object, effective_on: date, note: str = ""
+    engine: Engine,
+    *,
+    currency: str,
+    per_usd: object,
+    effective_on: date,
+    note: str = "",
+    actor: Actor,
 ) -> FxRate:
     """Store a rate (replacing that currency's rate of the same day); CurrencyError if unusable."""
+    require(actor, "settings.write")
     code = parse_currency(currency)
     if code == BASE:
         raise CurrencyError(f"{BASE} is the currency money is stored in: it needs no rate")
@@ -88,17 +97,34 @@ def record_rate(
         set_={k: stmt.excluded[k] for k in ("per_usd", "note", "created_at")},
     )
     with engine.begin() as conn:
+        before = _rate_row(conn, code, effective_on)
         conn.execute(stmt)
+        record(conn, actor, "fx_rate.save", f"{code} {effective_on}", before, values)
     return FxRate(code, rate, effective_on)
 
 
-def delete_rate(engine: Engine, *, currency: str, effective_on: date) -> bool:
+def delete_rate(engine: Engine, *, currency: str, effective_on: date, actor: Actor) -> bool:
     """Forget one recorded rate; False when there was none."""
+    require(actor, "settings.write")
     stmt = delete(RATES).where(
         RATES.c.currency == parse_currency(currency), RATES.c.effective_on == effective_on
     )
     with engine.begin() as conn:
-        return conn.execute(stmt).rowcount > 0
+        before = _rate_row(conn, parse_currency(currency), effective_on)
+        gone = conn.execute(stmt).rowcount > 0
+        if gone:
+            record(conn, actor, "fx_rate.delete", f"{currency} {effective_on}", before)
+        return gone
+
+
+def _rate_row(conn: Any, code: str, effective_on: date) -> dict[str, Any] | None:
+    """The stored rate of `code` on `effective_on` (for the audit trail), if any."""
+    found = conn.execute(
+        select(RATES.c.per_usd, RATES.c.note).where(
+            RATES.c.currency == code, RATES.c.effective_on == effective_on
+        )
+    ).first()
+    return None if found is None else {"per_usd": found[0], "note": found[1]}
 
 
 def list_rates(engine: Engine, currency: str | None = None) -> list[FxRate]:
@@ -126,8 +152,9 @@ def display_currency(engine: Engine) -> str:
     return value or BASE
 
 
-def set_display_currency(engine: Engine, *, currency: str) -> str:
+def set_display_currency(engine: Engine, *, currency: str, actor: Actor) -> str:
     """Choose the display currency; returns its code (CurrencyError when it is not one)."""
+    require(actor, "settings.write")
     code = parse_currency(currency)
     values = {"name": DISPLAY_CURRENCY, "value": code, "updated_at": datetime.now(UTC)}
     stmt = _insert(engine)(PREFERENCES).values(**values)
@@ -135,7 +162,11 @@ def set_display_currency(engine: Engine, *, currency: str) -> str:
         index_elements=["name"], set_={"value": code, "updated_at": values["updated_at"]}
     )
     with engine.begin() as conn:
+        before = conn.execute(
+            select(PREFERENCES.c.value).where(PREFERENCES.c.name == DISPLAY_CURRENCY)
+        ).scalar()
         conn.execute(stmt)
+        record(conn, actor, "display_currency.set", code, before or BASE, code)
     return code
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, Numeric, UniqueConstraint, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
 
+from core.access import Actor, require
 from core.logs.formats import get as get_format
 from core.logs.formats.usage_pages import COST_KEY, USAGE_KEY, cost_rows, usage_rows
 from db.models import counter_field
@@ -130,8 +131,11 @@ def store_rows(engine: Engine, kind: str, rows: list[dict[str, Any]]) -> tuple[i
     return (store_usage_rows if kind == USAGE_BUCKETS else store_cost_rows)(engine, rows)
 
 
-def store_page(engine: Engine, fmt: str, page: Mapping[str, Any]) -> tuple[int, int]:
+def store_page(
+    engine: Engine, fmt: str, page: Mapping[str, Any], *, actor: Actor
+) -> tuple[int, int]:
     """Store one page of the page format named `fmt`; returns (new or changed, unchanged)."""
+    require(actor, "import")
     found = get_format(fmt)
     if found.rows is None:
         raise ValueError(f"{fmt} is not a usage or cost page format")

@@ -22,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.access import Actor, require
 from core.logs.rules import Refused, accept_label
+from db.audit import record
 from db.budgets.clock import as_utc
 from db.models import IngestKey
 
@@ -80,14 +82,18 @@ def check_project(project: str | None) -> str | None:
     return label
 
 
-def create_key(engine: Engine, *, name: str, project: str | None = None) -> tuple[Key, str]:
+def create_key(
+    engine: Engine, *, name: str, project: str | None = None, actor: Actor
+) -> tuple[Key, str]:
     """Make a key called `name`; returns it with the key itself, which is not kept anywhere."""
+    require(actor, "keys.write")
     name, project = check_name(name), check_project(project)
     token = PREFIX + secrets.token_hex(TOKEN_BYTES)
     values = {"name": name, "project": project, "created_at": datetime.now(UTC)}
     try:
         with engine.begin() as conn:
             conn.execute(KEY.insert().values(**values, key_hash=hash_key(token)))
+            record(conn, actor, "key.create", name, None, {"project": project})
     except IntegrityError:
         raise KeyProblem(
             f"a key named {name!r} exists already (names stay taken after a revoke)"
@@ -109,14 +115,17 @@ def get_key(engine: Engine, name: str) -> Key | None:
     return _key(row) if row is not None else None
 
 
-def revoke_key(engine: Engine, *, name: str) -> Key:
+def revoke_key(engine: Engine, *, name: str, actor: Actor) -> Key:
     """Revoke the key called `name` from now on (a revoked key keeps its first revocation)."""
+    require(actor, "keys.write")
     with engine.begin() as conn:
-        conn.execute(
+        revoked = conn.execute(
             update(KEY)
             .where(KEY.c.name == name, KEY.c.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC))
-        )
+        ).rowcount
+        if revoked:
+            record(conn, actor, "key.revoke", name, {"revoked": False}, {"revoked": True})
     found = get_key(engine, name)
     if found is None:
         raise KeyProblem(f"no key named {name!r}; see: keys list")

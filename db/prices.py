@@ -9,8 +9,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from core.access import Actor, require
 from core.costs import MAX_RATE_MTOK
 from core.pricing import PriceBook, PriceOverride
+from db.audit import record
 from db.models import PriceOverrideRow
 
 RATE_FIELDS = (
@@ -103,8 +105,10 @@ def save_override(
     context_window: int | None = None,
     note: str = "",
     override_id: int | None = None,
+    actor: Actor,
 ) -> PriceOverride:
     """Create (or with `override_id`, update) a custom price after validating it."""
+    require(actor, "price.write")
     validate_override(
         model=model, effective_from=effective_from, rates=rates, context_window=context_window
     )
@@ -112,6 +116,7 @@ def save_override(
         row = session.get(PriceOverrideRow, override_id) if override_id else PriceOverrideRow()
         if row is None:
             raise PriceError(f"Custom price #{override_id} no longer exists.")
+        before = row.model_dump() if override_id else None
         row.model = model.strip().lower()
         row.provider = provider.strip() or "custom"
         row.effective_from = effective_from
@@ -120,7 +125,9 @@ def save_override(
         for name in RATE_FIELDS:
             setattr(row, name, rates.get(name))
         session.add(row)
+        after = row.model_dump(exclude={"id"})
         try:
+            record(session, actor, "price.save", row.model, before, after)  # flushes the row
             session.commit()
         except IntegrityError as exc:
             raise PriceError(
@@ -130,12 +137,14 @@ def save_override(
         return _to_core(row)
 
 
-def delete_override(engine: Engine, override_id: int) -> bool:
+def delete_override(engine: Engine, override_id: int, *, actor: Actor) -> bool:
     """Delete one custom price; False when it did not exist."""
+    require(actor, "price.write")
     with Session(engine) as session:
         row = session.get(PriceOverrideRow, override_id)
         if row is None:
             return False
+        record(session, actor, "price.delete", row.model, row.model_dump(), None)
         session.delete(row)
         session.commit()
         return True

@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
+from core.access import Actor, require
+from db.audit import record
 from db.models import RequestLog, Retention
 
 LOG = RequestLog.__table__
@@ -76,9 +78,15 @@ def _midnight(day: date) -> datetime:
 
 
 def prune(
-    engine: Engine, before: date, *, dry_run: bool = False, batch_rows: int = PRUNE_ROWS
+    engine: Engine,
+    before: date,
+    *,
+    actor: Actor,
+    dry_run: bool = False,
+    batch_rows: int = PRUNE_ROWS,
 ) -> PruneReport:
     """Delete the request rows of days before `before` in batches; the rollups stay."""
+    require(actor, "prune")
     report = PruneReport(cutoff=before, dry_run=dry_run)
     old = LOG.c.ts < _midnight(before)
     with engine.connect() as conn:
@@ -92,6 +100,7 @@ def prune(
     with engine.begin() as conn:  # recorded first: ingest refuses pruned days from now on
         report.kept_from = max(before, kept_from(conn) or before)
         _record(conn, report.kept_from)
+        record(conn, actor, "prune", f"requests before {before}", None, {"rows": report.rows})
     batch = select(LOG.c.id).where(old).limit(batch_rows).scalar_subquery()
     while True:
         with engine.begin() as conn:

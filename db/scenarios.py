@@ -9,6 +9,9 @@ from typing import Any
 from sqlalchemy import JSON, Engine, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, select
 
+from core.access import Actor, require
+from db.audit import record
+
 MAX_NAME_LENGTH = 120
 
 
@@ -60,19 +63,27 @@ def _find(session: Session, kind: str, name: str) -> ScenarioRow | None:
     return session.exec(query).first()
 
 
+def _action(kind: str, verb: str) -> str:
+    """The access action for changing a scenario of `kind`."""
+    return "routing.save" if kind == "routing" else f"scenario.{verb}"
+
+
 def save_scenario(
-    engine: Engine, *, name: str, params: dict[str, Any], kind: str = "plan"
+    engine: Engine, *, name: str, params: dict[str, Any], kind: str = "plan", actor: Actor
 ) -> Scenario:
     """Create the scenario, or overwrite the one of that kind and name (keeps created_at)."""
+    require(actor, _action(kind, "save"))
     name = _clean_name(name)
     now = datetime.now(UTC)
     with Session(engine) as session:
         row = _find(session, kind, name)
+        before = None if row is None else dict(row.params)
         if row is None:
             row = ScenarioRow(name=name, kind=kind, params=params, created_at=now, updated_at=now)
         else:
             row.params, row.updated_at = dict(params), now
         session.add(row)
+        record(session, actor, f"{kind}.save", name, before, dict(params))
         session.commit()
         session.refresh(row)
         return _to_scenario(row)
@@ -94,12 +105,14 @@ def load_scenario(engine: Engine, name: str, kind: str = "plan") -> Scenario | N
         return _to_scenario(row) if row else None
 
 
-def delete_scenario(engine: Engine, name: str, kind: str = "plan") -> bool:
+def delete_scenario(engine: Engine, name: str, kind: str = "plan", *, actor: Actor) -> bool:
     """Delete one scenario; False when it did not exist."""
+    require(actor, _action(kind, "delete"))
     with Session(engine) as session:
         row = _find(session, kind, " ".join(name.split()))
         if row is None:
             return False
+        record(session, actor, f"{kind}.delete", row.name, dict(row.params), None)
         session.delete(row)
         session.commit()
         return True

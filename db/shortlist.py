@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, select
 
+from core.access import Actor, require
 from core.identity import identify
 from core.pricing import KIND_NAMES, PROVIDERS, PriceBook, Rates
+from db.audit import record
 from db.models import ModelShortlist
 
 MAX_NOTE_LENGTH = 500
@@ -59,9 +61,10 @@ def _checked_id(book: PriceBook, model: str) -> tuple[str, str]:
 
 
 def add_to_shortlist(
-    engine: Engine, *, model: str, book: PriceBook, note: str = ""
+    engine: Engine, *, model: str, book: PriceBook, note: str = "", actor: Actor
 ) -> ShortlistEntry:
     """Shortlist a priced chat model (a second add updates its note)."""
+    require(actor, "shortlist.write")
     provider, model_id = _checked_id(book, model)
     note = " ".join(note.split())
     if len(note) > MAX_NOTE_LENGTH:
@@ -75,15 +78,21 @@ def add_to_shortlist(
         else:
             row.note = note or row.note
         session.add(row)
+        record(session, actor, "shortlist.add", model_id, None, {"note": row.note})
         session.commit()
         session.refresh(row)
         return _entry(row)
 
 
-def remove_from_shortlist(engine: Engine, *, model: str) -> bool:
+def remove_from_shortlist(engine: Engine, *, model: str, actor: Actor) -> bool:
     """Take a model (its canonical id) off the shortlist; False when it was not on it."""
+    require(actor, "shortlist.write")
     with Session(engine) as session:
+        found = session.exec(select(ModelShortlist).where(ModelShortlist.model == model)).first()
         result = session.exec(delete(ModelShortlist).where(ModelShortlist.model == model))
+        if result.rowcount and found is not None:
+            before = {"provider": found.provider, "note": found.note}
+            record(session, actor, "shortlist.remove", model, before)
         session.commit()
         return bool(result.rowcount)
 

@@ -19,11 +19,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from core.access import Actor
 from core.alerts import (
     COST_SPIKE,
+    RUNAWAY,
     Alert,
     budget_alerts,
     forecast_alert,
+    runaway_alert,
     spike_alerts,
     window_alerts,
 )
@@ -39,6 +42,7 @@ from db.budgets import (
     event_ids_for,
     list_budgets,
     list_rules,
+    member_spend,
     record_delivery,
     record_events,
     utcnow,
@@ -84,6 +88,11 @@ def rule_alerts_at(engine: Engine, rule: Rule, as_of: datetime) -> list[Alert]:
     UTC month, every window of the month that fired."""
     start = period_start(as_of)
     today = as_of.date()
+    if rule.kind == RUNAWAY:
+        hours = rule.rule.window_hours
+        windows = member_spend(engine, rule.scope, rule.rule.dimension, start, as_of, hours)
+        found = (runaway_alert(s, rule.rule, rule.scope, w) for w, s in sorted(windows.items()))
+        return [a for a in found if a is not None]
     if rule.kind == COST_SPIKE:
         first = start.date() - timedelta(days=rule.rule.baseline_days + 1)
         daily = daily_spend(engine, rule.scope, first, today)
@@ -152,12 +161,14 @@ def check_alerts(
     as_of: datetime | None = None,
     notify: NotifyConfig | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    actor: Actor,
 ) -> CheckResult:
     """Evaluate everything at `as_of` (default now), store new events, send them when `notify`."""
     as_of = as_utc(as_of) if as_of else utcnow()
     firing, muted = evaluate(engine, as_of)
     result = CheckResult(as_of=as_of, firing=firing, muted=muted)
-    result.new_event_ids = record_events(engine, firing, as_of)
+    result.new_event_ids = record_events(engine, firing, as_of, actor=actor)
     if notify is not None and notify.channels:
         result.notified, result.deliveries = send_pending(engine, firing, notify, sleep)
     return result

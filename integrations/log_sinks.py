@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.access import sender
+
 # The OpenAI wrapper's logger: one name to watch for every failure to log usage.
 log = logging.getLogger("costdesk.openai_logging")
 
@@ -228,7 +230,13 @@ class DatabaseSink:
         from db.ingest import ingest_records
 
         day = datetime.now(UTC).strftime("%Y-%m-%d")
-        ingest_records(engine, records, source=source, file_name=f"{source}-{day}.jsonl")
+        ingest_records(
+            engine,
+            records,
+            source=source,
+            file_name=f"{source}-{day}.jsonl",
+            actor=sender(f"sdk:{source}", "sdk"),
+        )
 
 
 class CallbackSink:

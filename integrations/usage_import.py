@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx2
 
+from core.access import Actor, require
 from core.logs.rules import RecordError
 from integrations.settings import setting
 
@@ -256,12 +257,12 @@ def _done_share(page: Mapping[str, Any], start: datetime, end: datetime) -> floa
     return min(1.0, max(0.0, (max(ends) - start.timestamp()) / span))
 
 
-def _store(engine: Any, report: Report, page: Mapping[str, Any]) -> int:
+def _store(engine: Any, report: Report, page: Mapping[str, Any], actor: Actor) -> int:
     """Store one page through its format; a page it cannot read is a failed import."""
     from db.imports import store_page
 
     try:
-        changed, _same = store_page(engine, report.fmt, page)
+        changed, _same = store_page(engine, report.fmt, page, actor=actor)
     except RecordError as exc:
         raise ImportFailed(f"{report.path} answered a page Costdesk cannot read: {exc}") from exc
     return changed
@@ -269,14 +270,14 @@ def _store(engine: Any, report: Report, page: Mapping[str, Any]) -> int:
 
 def _import_report(
     client: httpx2.Client, engine: Any, provider: Provider, which: str, found: ImportReport,
-    tell: Progress, sleep: Callable[[float], None],
+    tell: Progress, sleep: Callable[[float], None], actor: Actor,
 ) -> None:  # fmt: skip
     """Fetch and store every page of the usage or the cost report (`which`)."""
     report = provider.usage if which == "usage" else provider.costs
     offset = 0.0 if which == "usage" else 0.5
     params = report.params(found.start, found.end)
     for page in iter_pages(client, provider, report.path, params, sleep=sleep):
-        pages = found.add_page(which, _rows_in(page), _store(engine, report, page))
+        pages = found.add_page(which, _rows_in(page), _store(engine, report, page, actor))
         share = offset + 0.5 * _done_share(page, found.start, found.end)
         tell(share, f"{report.label}: page {pages}")
 
@@ -292,14 +293,20 @@ def import_range(
     transport: httpx2.BaseTransport | None = None,
     progress: Progress | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    actor: Actor,
 ) -> ImportReport:
     """Fetch the provider's usage and costs for [start, end) and store every page."""
+    from db.audit import record_now
+
+    require(actor, "import")
     found = ImportReport(start=start, end=end, provider=provider.name.lower())
     tell = progress or (lambda _share, _message: None)
     with make_client(provider, api_key, url or provider.default_url, transport) as client:
         for which in ("usage", "cost"):
-            _import_report(client, engine, provider, which, found, tell, sleep)
+            _import_report(client, engine, provider, which, found, tell, sleep, actor)
     tell(1.0, "Import finished")
+    span = f"{found.provider} {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
+    record_now(engine, actor, "import", span, after=vars(found))
     return found
 
 
@@ -312,6 +319,7 @@ def import_days(
     transport: httpx2.BaseTransport | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
+    actor: Actor,
 ) -> ImportReport:
     """Import the last `days` days with the configured admin key; `NoAdminKey` when none is set."""
     key = admin_key(provider, config)
@@ -327,4 +335,5 @@ def import_days(
         url=base_url(provider, config),
         transport=transport,
         progress=progress,
+        actor=actor,
     )

@@ -16,6 +16,7 @@ from cli import app
 from db.engine import make_engine
 from db.ingest import ingest_records
 from db.prices import save_override
+from tests.actors import ADMIN
 from tests.integrations.servers import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,14 +45,17 @@ def _fill(db: str) -> None:
     """20 days × 10 requests of 1M input tokens at $1 per 1M = $10 a day, Mar 1..20, project search."""
     engine = make_engine(db)
     save_override(engine, model="acme-1", effective_from=date(2020, 1, 1),
-                  rates={"input_mtok": Decimal(1), "output_mtok": Decimal(2)})  # fmt: skip
+                  rates={"input_mtok": Decimal(1), "output_mtok": Decimal(2)}, actor=ADMIN)  # fmt: skip
     records = [
         {"timestamp": f"2026-03-{d:02d}T{h:02d}:30:00Z", "request_id": f"r{d}-{h}", "model": "acme-1",
          "input_tokens": 1_000_000, "output_tokens": 0, "latency_ms": 700, "status": 200,
          "project": "search"}
         for d in range(1, 21) for h in range(10)
     ]  # fmt: skip
-    assert ingest_records(engine, records, source="t", file_name="t.jsonl").accepted == 200
+    assert (
+        ingest_records(engine, records, source="t", file_name="t.jsonl", actor=ADMIN).accepted
+        == 200
+    )
     make_engine.cache_clear()
 
 

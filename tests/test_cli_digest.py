@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from cli import app
 from db.engine import make_engine
 from db.ingest import ingest_records
+from tests.actors import ADMIN
 from tests.integrations.servers import Receiver
 
 NOTIFY_VARIABLES = (
@@ -29,7 +30,7 @@ def db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
         for rid, ts in (("a", "2026-01-03T10:00:00Z"), ("b", "2026-01-31T10:00:00Z"),
                         ("c", "2025-12-15T10:00:00Z"))
     ]  # fmt: skip
-    ingest_records(make_engine(sqlite_url), records, source="t", file_name="t.jsonl")
+    ingest_records(make_engine(sqlite_url), records, source="t", file_name="t.jsonl", actor=ADMIN)
     return sqlite_url
 
 

@@ -19,6 +19,7 @@ from cli import app
 from db.engine import make_engine
 from db.fx import record_rate, set_display_currency
 from db.ingest import ingest_records
+from tests.actors import ADMIN
 
 NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 # gpt-4o $2.50 in / $10 out per million tokens; gpt-4o-mini $0.15 / $0.60.
@@ -41,7 +42,7 @@ def db(sqlite_url: str) -> str:
          "input_tokens": tin, "output_tokens": tout, "project": project, "user": user}
         for rid, day, model, tin, tout, project, user in LOG
     ]  # fmt: skip
-    ingest_records(make_engine(sqlite_url), records, source="t", file_name="t.jsonl")
+    ingest_records(make_engine(sqlite_url), records, source="t", file_name="t.jsonl", actor=ADMIN)
     return sqlite_url
 
 
@@ -140,8 +141,8 @@ def test_xlsx_has_the_lines_and_the_total(db: str, tmp_path: Path) -> None:
 
 def test_converted_figures_carry_the_rate_and_its_date(db: str) -> None:
     engine = make_engine(db)
-    record_rate(engine, currency="EUR", per_usd="0.9", effective_on=date(2026, 1, 10))
-    record_rate(engine, currency="EUR", per_usd="0.5", effective_on=date(2026, 2, 1))
+    record_rate(engine, currency="EUR", per_usd="0.9", effective_on=date(2026, 1, 10), actor=ADMIN)
+    record_rate(engine, currency="EUR", per_usd="0.5", effective_on=date(2026, 2, 1), actor=ADMIN)
     code, out, _ = invoke(*JAN, "--by", "project", "--currency", "eur", "--json", "--db", db)
     assert code == 0
     data = json.loads(out)
@@ -158,7 +159,7 @@ def test_converted_figures_carry_the_rate_and_its_date(db: str) -> None:
 
 
 def test_the_display_currency_is_the_default_and_a_missing_rate_exits_2(db: str) -> None:
-    set_display_currency(make_engine(db), currency="GBP")
+    set_display_currency(make_engine(db), currency="GBP", actor=ADMIN)
     code, out, err = invoke(*JAN, "--by", "model", "--json", "--db", db)
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
@@ -191,7 +192,7 @@ def test_to_defaults_to_yesterday_and_from_to_the_first_of_its_month(db: str) ->
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
-        (("--by", "team"), "unknown dimension 'team'"),
+        (("--by", "squad"), "unknown dimension 'squad'"),
         (("--by", "model", "--by", "model"), "named twice"),
         ((), "name at least one dimension"),
         (("--by", "model", "--from", "2026-02-30"), "--from must be a date"),

@@ -23,6 +23,7 @@ from core.text import plural
 from db import budgets as bdb
 from db.budgets import AlertEventRow, alert_of
 from ui import format as fmt
+from ui.auth import actor, can
 from ui.drilldown import SECTION as DRILL_SECTION
 from ui.drilldown import SECTION_KEY
 from ui.resources import engine
@@ -147,9 +148,9 @@ def mute(group: AlertGroup, budgets: dict[str, bdb.Budget], choice: str, as_of: 
     else:
         until = datetime.now(UTC) + MUTE_CHOICES.get(choice, timedelta(days=1))
     if group.is_rule:
-        bdb.mute_rule(engine(), alert.kind, alert.scope, until)
+        bdb.mute_rule(engine(), alert.kind, alert.scope, until, actor=actor())
     else:
-        bdb.mute_budget(engine(), alert.subject, until)
+        bdb.mute_budget(engine(), alert.subject, until, actor=actor())
 
 
 def _usage_link(group: AlertGroup, as_of: datetime) -> None:
@@ -182,11 +183,18 @@ def alert_row(group: AlertGroup, budgets: dict[str, bdb.Budget], as_of: datetime
         if not opened:
             when = max(e.acknowledged_at for e in group.events)
             ack.caption(f"Acknowledged {when:%d %b %H:%M} UTC")
-        elif ack.button("Acknowledge", icon=":material/done:", key=f"budgets_ack_{group.key}"):
+        elif ack.button(
+            "Acknowledge",
+            icon=":material/done:",
+            key=f"budgets_ack_{group.key}",
+            disabled=not can("alerts.check"),
+        ):
             for event in opened:
-                bdb.acknowledge_event(engine(), event.id)
+                bdb.acknowledge_event(engine(), event.id, actor=actor())
             st.rerun()
-        with mute_col.popover("Mute", icon=":material/notifications_off:"):
+        with mute_col.popover(
+            "Mute", icon=":material/notifications_off:", disabled=not can("budget.write")
+        ):
             choice = st.radio("Mute for", [*MUTE_CHOICES, MONTH_END],
                               key=f"budgets_mute_for_{group.key}")  # fmt: skip
             if st.button("Mute", key=f"budgets_mute_{group.key}"):

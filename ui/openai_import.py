@@ -15,6 +15,7 @@ from db.import_samples import SAMPLE_FILE, load_sample
 from integrations.anthropic_import import ANTHROPIC
 from integrations.openai_import import OPENAI
 from integrations.usage_import import ImportFailed, Provider, admin_key, import_days
+from ui.auth import actor, can
 from ui.format import escape_markdown
 from ui.resources import config, data_changed, price_book
 
@@ -47,6 +48,7 @@ def run_import(url: str, days: int, provider: Provider = OPENAI) -> None:
             days,
             config=config,
             progress=lambda s, m: bar.progress(s, text=m),
+            actor=actor(),
         )
     except ImportFailed as exc:
         bar.empty()
@@ -73,7 +75,11 @@ def import_panel(url: str, *, prefix: str, provider: str = "openai") -> None:
         c_days, c_button, c_note = st.columns([1, 1.2, 3], vertical_alignment="bottom")
         days = c_days.selectbox("Days", DAY_CHOICES, index=2, key=f"{prefix}_days")
         clicked = c_button.button(
-            f"Import from {chosen.name}", key=f"{prefix}_import", type="primary"
+            f"Import from {chosen.name}",
+            key=f"{prefix}_import",
+            type="primary",
+            disabled=not can("import"),
+            help=None if can("import") else "Importing needs administrator rights.",
         )
         has_key = admin_key(chosen, config) is not None
         c_note.caption(
@@ -89,10 +95,16 @@ def sample_panel(url: str, *, prefix: str, provider: str) -> None:
     """A button that loads three days of sample pages and logged calls of `provider`, then
     shows the page with them (the message survives the rerun)."""
     name = PROVIDERS[provider].name
-    if not st.button(f"Load sample {name} pages", key=f"{prefix}_sample_{provider}"):
+    if not st.button(
+        f"Load sample {name} pages",
+        key=f"{prefix}_sample_{provider}",
+        disabled=not can("import"),
+    ):
         return
     try:
-        stored = load_sample(make_engine(url), provider, price_book(), datetime.now(UTC).date())
+        stored = load_sample(
+            make_engine(url), provider, price_book(), datetime.now(UTC).date(), actor=actor()
+        )
     except Exception as exc:  # a sample that cannot load must not show a traceback
         st.error(f"The sample could not be loaded ({type(exc).__name__}).")
         return

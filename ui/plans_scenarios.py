@@ -20,6 +20,7 @@ from core.plans import (
 from core.pricing import PriceBook, Unpriced
 from db.scenarios import Scenario, delete_scenario, list_scenarios, load_scenario
 from ui import format as fmt
+from ui.auth import actor, can
 from ui.charts import plans as charts
 from ui.plans_resources import (
     column_config,
@@ -75,7 +76,7 @@ def _load(name: str, options: list[str], book: PriceBook) -> None:
 
 
 def _delete(name: str) -> None:
-    if delete_scenario(engine(), name):
+    if delete_scenario(engine(), name, actor=actor()):
         st.session_state["calc_flash"] = f"Deleted scenario “{fmt.escape_markdown(name)}”."
 
 
@@ -83,7 +84,13 @@ def _save_form() -> None:
     """Name and save the current plan; a name in use is replaced only when confirmed."""
     c = st.columns([3, 1], vertical_alignment="bottom")
     name = c[0].text_input("Scenario name", key="calc_scn_name", placeholder="e.g. Launch, gpt-4o")
-    clicked = c[1].button("Save scenario", key="calc_scn_save", width="stretch")
+    clicked = c[1].button(
+        "Save scenario",
+        key="calc_scn_save",
+        width="stretch",
+        disabled=not can("scenario.save"),
+        help=None if can("scenario.save") else "Saving scenarios needs editor rights.",
+    )
     saved = save_asking(
         "calc_scn", name=name, params=scenario_params(), kind="plan", clicked=clicked
     )
@@ -162,7 +169,14 @@ def scenarios_tab(options: list[str], book: PriceBook, today: date) -> None:
     c[1].button(
         "Load", key="calc_scn_load", on_click=_load, args=(pick, options, book), width="stretch"
     )
-    c[2].button("Delete", key="calc_scn_delete", on_click=_delete, args=(pick,), width="stretch")
+    c[2].button(
+        "Delete",
+        key="calc_scn_delete",
+        on_click=_delete,
+        args=(pick,),
+        width="stretch",
+        disabled=not can("scenario.delete"),
+    )
     state = st.session_state
     if "calc_scn_compare" in state:  # forget deleted scenarios; a link's selection is kept
         state["calc_scn_compare"] = [n for n in state["calc_scn_compare"] if n in names]

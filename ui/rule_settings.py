@@ -8,6 +8,7 @@ from core.alerts import KIND_LABELS, SPIKE_METHOD, SpikeRule
 from db import budgets as bdb
 from integrations.notify import NotifyConfig, describe
 from ui import format as fmt
+from ui.auth import actor, can
 from ui.resources import engine
 
 PARAM_LABELS = {
@@ -22,6 +23,20 @@ PARAM_LABELS = {
     "baseline_days": "Days compared with",
     "min_baseline_days": "Days needed first",
     "min_spend_usd": "Ignore days under (USD)",
+    "dimension": "Watch each",
+    "max_usd": "Max per member (USD)",
+    "median_factor": "Multiple of the median member",
+    "window_hours": "Window (hours)",
+    "min_members": "Members needed for the median",
+}
+RUNAWAY_HELP = {
+    "dimension": "user, key, team or project: each one's spend is judged on its own.",
+    "max_usd": "Fires when any single one spends more than this in a window (0: off).",
+    "median_factor": "Fires when any single one spends more than this many times the median "
+    "one in the window (0: off); 10 catches one customer running away from the rest.",
+    "window_hours": "Each window's length, aligned to the clock (UTC): 24 means each UTC day.",
+    "min_members": "The median test needs at least this many that spent in the window.",
+    "min_spend_usd": "Members that spent less than this in a window never fire.",
 }
 PARAM_HELP = {
     "max_error_pct": "Fires when more than this share of a window's requests fail (status 400 "
@@ -52,7 +67,16 @@ RULE_HELP = {
     "requests.",
     "rate_limit": "429 responses in each window; fires above the count or the share once the "
     "window holds the minimum number of requests.",
+    "runaway": "Any single user (or key, team, project) whose spend in a window is above a "
+    "dollar limit or a multiple of the median one's; the alert names each offender. Off until "
+    "a limit is set. Requests that name none are not judged.",
 }
+
+
+def param_help(kind: str, name: str) -> str | None:
+    """A parameter's help, in the words of its rule."""
+    own = RUNAWAY_HELP if kind == "runaway" else {}
+    return own.get(name) or PARAM_HELP.get(name)
 
 
 def rule_key(rule: bdb.Rule) -> str:
@@ -69,13 +93,21 @@ def rule_form(rule: bdb.Rule) -> None:
         cols = st.columns(len(params))
         values = {
             name: col.text_input(PARAM_LABELS.get(name, name), value=str(value),
-                                 help=PARAM_HELP.get(name), key=f"budgets_rule_{key}_{name}")
+                                 help=param_help(rule.kind, name),
+                                 key=f"budgets_rule_{key}_{name}")
             for col, (name, value) in zip(cols, params.items(), strict=True)
         }  # fmt: skip
-        if st.form_submit_button("Save rule", key=f"budgets_rule_save_{key}"):
+        if st.form_submit_button(
+            "Save rule", key=f"budgets_rule_save_{key}", disabled=not can("alert_rule.write")
+        ):
             try:
                 bdb.save_rule(
-                    engine(), kind=rule.kind, params=values, enabled=enabled, scope=rule.scope
+                    engine(),
+                    kind=rule.kind,
+                    params=values,
+                    enabled=enabled,
+                    scope=rule.scope,
+                    actor=actor(),
                 )
             except bdb.BudgetError as exc:
                 st.error(fmt.escape_markdown(exc), icon=":material/error:")

@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from db.scenarios import Scenario, ScenarioError, load_scenario, save_scenario
+from ui.auth import actor
 from ui.format import escape_markdown
 from ui.resources import engine
 
@@ -46,7 +47,7 @@ def save_asking(
 def _save(name: str, params: dict[str, Any], kind: str) -> Scenario | None:
     """Store the scenario; a refused name is shown as an error."""
     try:
-        return save_scenario(engine(), name=name, params=params, kind=kind)
+        return save_scenario(engine(), name=name, params=params, kind=kind, actor=actor())
     except ScenarioError as exc:
         st.error(escape_markdown(exc))
         return None

@@ -14,6 +14,7 @@ from db.shortlist import (
     remove_from_shortlist,
     shortlisted,
 )
+from ui.auth import actor, can
 from ui.format import escape_markdown
 from ui.resources import config, data_changed, engine, price_book
 
@@ -57,7 +58,7 @@ def choice_label(model: str, reason: str) -> str:
 
 
 def _remove(model: str) -> None:
-    remove_from_shortlist(engine(), model=model)
+    remove_from_shortlist(engine(), model=model, actor=actor())
     data_changed()
     st.session_state["shortlist_flash"] = f"Took {escape_markdown(model)} off the shortlist."
 
@@ -77,7 +78,11 @@ def shortlist_editor(prefix: str, models: list[str]) -> None:
             note = f" — {escape_markdown(entry.note)}" if entry.note else ""
             c0.markdown(f"{MARK} **{escape_markdown(entry.model)}**{note}")
             c1.button(
-                "Remove", key=f"{prefix}_sl_rm_{entry.model}", on_click=_remove, args=(entry.model,)
+                "Remove",
+                key=f"{prefix}_sl_rm_{entry.model}",
+                on_click=_remove,
+                args=(entry.model,),
+                disabled=not can("shortlist.write"),
             )
         _add_form(prefix, [m for m in models if m not in {e.model for e in entries}])
 
@@ -90,10 +95,12 @@ def _add_form(prefix: str, models: list[str]) -> None:
             "Add a model", models, index=None, key=f"{prefix}_sl_model", placeholder="Pick a model"
         )
         note = c1.text_input("Note", key=f"{prefix}_sl_note", placeholder="e.g. passed our evals")
-        added = c2.form_submit_button("Add")
+        added = c2.form_submit_button("Add", disabled=not can("shortlist.write"))
     if added:
         try:
-            entry = add_to_shortlist(engine(), model=model or "", book=price_book(), note=note)
+            entry = add_to_shortlist(
+                engine(), model=model or "", book=price_book(), note=note, actor=actor()
+            )
         except ShortlistError as exc:
             st.error(escape_markdown(exc))
         else:

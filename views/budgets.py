@@ -15,6 +15,7 @@ from integrations.alerting import CheckResult, check_alerts
 from integrations.notify import NotifyConfig, load_config
 from ui import alert_list
 from ui import format as fmt
+from ui.auth import actor, can, needs
 from ui.charts import budgets as charts
 from ui.resources import config, engine
 from ui.rule_settings import rules_section
@@ -33,6 +34,8 @@ def notify_config() -> NotifyConfig:
 
 def budget_form(prefix: str, budget: bdb.Budget | None = None) -> None:
     """Create (or edit) a budget; validation errors are shown, never raised."""
+    if not needs("budget.write"):
+        return
     with st.form(f"budgets_form_{prefix}", border=budget is None):
         c1, c2, c3 = st.columns([2, 1, 2])
         name = c1.text_input(
@@ -56,7 +59,7 @@ def budget_form(prefix: str, budget: bdb.Budget | None = None) -> None:
             try:
                 bdb.set_budget(engine(), name=name, amount_usd=str(amount), scope=scope,
                                thresholds=thresholds, timezone=tz, forecast_alert=fc,
-                               budget_id=budget.id if budget else None)  # fmt: skip
+                               budget_id=budget.id if budget else None, actor=actor())  # fmt: skip
             except bdb.BudgetError as exc:
                 st.error(fmt.escape_markdown(exc), icon=":material/error:")
                 return
@@ -113,13 +116,15 @@ def budget_card(budget: bdb.Budget, status: BudgetStatus, note: str | None = Non
         st.caption(
             f"Range {fmt.usd(fc.low_usd)} – {fmt.usd(fc.high_usd)} · {crossing_text(status)}"
         )
+        if not can("budget.write"):
+            return
         edit, delete, _ = st.columns([1, 1, 4])
         with edit.popover("Edit", icon=":material/edit:"):
             budget_form(f"edit_{budget.id}", budget)
         with delete.popover("Delete", icon=":material/delete:"):
             st.write(f"Delete budget **{name}**? Its alert history stays.")
             if st.button("Delete budget", type="primary", key=f"budgets_delete_{budget.id}"):
-                bdb.delete_budget(engine(), budget.name)
+                bdb.delete_budget(engine(), budget.name, actor=actor())
                 st.rerun()
 
 
@@ -138,7 +143,7 @@ def run_check(as_of: datetime, notify: NotifyConfig | None) -> None:
     """Evaluate every budget and rule over the month so far, store new alerts, maybe send."""
     with st.status("Checking budgets and alert rules over the month…") as status:
         try:
-            result: CheckResult = check_alerts(engine(), as_of, notify=notify)
+            result: CheckResult = check_alerts(engine(), as_of, notify=notify, actor=actor())
         except Exception as exc:  # a broken database must not show a traceback
             status.update(label="The check failed", state="error")
             st.error(f"The alert check failed ({type(exc).__name__}). Check the database.")
@@ -174,6 +179,7 @@ def check_bar() -> datetime:
         else "No channel is configured (see below).",
     )
     if mid.button("Check now", key="budgets_check", icon=":material/sync:", type="primary",
+                  disabled=not can("alerts.check"),
                   help="Evaluate every budget and rule over the month so far and store what "
                   "fired. Opening this page never does."):  # fmt: skip
         run_check(as_of, settings if notify else None)

@@ -8,6 +8,7 @@ import streamlit as st
 from core.currency import BASE, CurrencyError, FxRate
 from db.engine import database_url, make_engine
 from db.fx import delete_rate, list_rates, rate_notes, record_rate, set_display_currency
+from ui.auth import actor, can
 from ui.currency import load_display_currency
 from ui.format import escape_markdown
 from ui.resources import config, data_changed
@@ -48,9 +49,11 @@ def display_form(url: str, rates: list[FxRate]) -> None:
         picked = c_pick.selectbox(
             "Display currency", choices, index=choices.index(current), key="currency_display"
         )
-        saved = c_save.form_submit_button("Save", key="currency_display_save")
+        saved = c_save.form_submit_button(
+            "Save", key="currency_display_save", disabled=not can("settings.write")
+        )
     if saved and picked != current:
-        set_display_currency(make_engine(url), currency=picked)
+        set_display_currency(make_engine(url), currency=picked, actor=actor())
         changed(f"Figures are now shown in {picked}.")
     if picked != BASE and not any(r.currency == picked for r in rates):
         st.warning(f"No {picked} rate is recorded yet: pages show USD until one is.")
@@ -66,12 +69,19 @@ def record_form(url: str) -> None:
             "From", value=datetime.now(UTC).date(), format="YYYY-MM-DD", key="currency_day"
         )
         note = st.text_input("Note", placeholder="e.g. ECB reference rate", key="currency_note")
-        submitted = st.form_submit_button("Record rate", key="currency_record")
+        submitted = st.form_submit_button(
+            "Record rate", key="currency_record", disabled=not can("settings.write")
+        )
     if not submitted:
         return
     try:
         saved = record_rate(
-            make_engine(url), currency=code, per_usd=rate, effective_on=day, note=note
+            make_engine(url),
+            currency=code,
+            per_usd=rate,
+            effective_on=day,
+            note=note,
+            actor=actor(),
         )
     except CurrencyError as exc:
         st.error(f"Not recorded: {escape_markdown(exc)}.")
@@ -84,9 +94,12 @@ def delete_form(url: str, rates: list[FxRate]) -> None:
     labels = {f"{r.currency} from {r.day.isoformat()} (1 USD = {r.text})": r for r in rates}
     c_pick, c_delete = st.columns([3, 1], vertical_alignment="bottom")
     picked = c_pick.selectbox("Rate", list(labels), key="currency_delete_pick")
-    if c_delete.button("Delete rate", key="currency_delete") and picked in labels:
+    allowed = can("settings.write")
+    if c_delete.button("Delete rate", key="currency_delete", disabled=not allowed) and (
+        picked in labels
+    ):
         rate = labels[picked]
-        delete_rate(make_engine(url), currency=rate.currency, effective_on=rate.day)
+        delete_rate(make_engine(url), currency=rate.currency, effective_on=rate.day, actor=actor())
         changed(f"Deleted the {rate.currency} rate from {rate.day.isoformat()}.")
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.pricing import PROVIDERS, PriceOverride, as_row
 from db.prices import PriceError, delete_override, save_override
+from ui.auth import actor, can
 from ui.charts.prices import price_history
 from ui.format import escape_markdown
 from ui.prices_text import SORTS, price_columns, price_table, prices_as_of, prices_help
@@ -123,7 +124,7 @@ def _price_form(prefix: str, current: PriceOverride | None) -> None:
         )
         note = c5.text_input("Note", value=current.note if current else "", key=f"{prefix}_note")
         label = "Save changes" if current else "Add custom price"
-        if st.form_submit_button(label, type="primary"):
+        if st.form_submit_button(label, type="primary", disabled=not can("price.write")):
             try:
                 saved = save_override(
                     engine(),
@@ -134,6 +135,7 @@ def _price_form(prefix: str, current: PriceOverride | None) -> None:
                     context_window=window or None,
                     note=note,
                     override_id=current.id if current else None,
+                    actor=actor(),
                 )
             except PriceError as exc:
                 st.error(escape_markdown(exc))
@@ -163,8 +165,8 @@ with custom_tab:
         labels = {f"#{o.id} · {o.model} from {o.effective_from}": o for o in overrides}
         chosen = labels[st.selectbox("Edit or delete", list(labels), key="prices_edit_pick")]
         _price_form(f"prices_edit_{chosen.id}", chosen)
-        if st.button(f"Delete #{chosen.id}", key="prices_delete"):
-            delete_override(engine(), chosen.id)
+        if st.button(f"Delete #{chosen.id}", key="prices_delete", disabled=not can("price.write")):
+            delete_override(engine(), chosen.id, actor=actor())
             prices_changed()
             st.session_state["prices_flash"] = f"Deleted custom price #{chosen.id}."
             st.rerun()

@@ -30,6 +30,7 @@ from core.routing import (
 from db.engine import database_url, make_engine
 from db.scenarios import list_scenarios, load_scenario
 from db.traffic import grouped_traffic, rule_name_problem, traffic_options, traffic_span
+from ui.auth import can
 from ui.charts.routing import (
     before_after_chart,
     model_columns,
@@ -386,7 +387,7 @@ def _save_and_export(result: object, source: Source) -> None:
         "filters": source.filters,
         "rules": st.session_state[RULES],
     }
-    clicked = e2.button("Save", key="routing_save")
+    clicked = e2.button("Save", key="routing_save", disabled=not can("routing.save"))
     csv = csv_bytes(export_frame(result))
     e3.download_button("Download CSV", csv, "routing-simulation.csv", "text/csv", key="routing_csv")
     saved = save_asking("routing_save", name=name, params=params, kind="routing", clicked=clicked)

@@ -22,6 +22,8 @@ from db.ingest import (
     reprice,
     save_mapping,
 )
+from integrations.settings import SettingError, format_state
+from ui.auth import actor, can, needs
 from ui.format import escape_markdown, usd
 from ui.ingest_report import history_frame, show_report
 from ui.resources import data_changed, engine, price_book
@@ -51,8 +53,13 @@ if flash := st.session_state.pop("upload_flash", None):
     st.success(flash)
 
 LIMIT_MB = upload_limit_mb()
+CAN_UPLOAD = needs("upload")
 chosen_files = st.file_uploader(
-    "Log files", accept_multiple_files=True, key="upload_files", help="Several files at once."
+    "Log files",
+    accept_multiple_files=True,
+    key="upload_files",
+    help="Several files at once.",
+    disabled=not CAN_UPLOAD,
 )
 st.caption(limit_text(LIMIT_MB))
 files = within_limit(chosen_files or [], LIMIT_MB)
@@ -107,14 +114,20 @@ for upload in files:
                 chosen[name] = pick
         mappings[upload.file_id] = chosen
 
+try:
+    format_settings = format_state()
+except SettingError as problem:
+    st.error(f"{escape_markdown(str(problem))}. Fix the setting before uploading these logs.")
+    format_settings = None
 go_label = f"Ingest {plural(len(files), 'file')}" if files else "Ingest"
-if st.button(go_label, key="upload_go", type="primary", disabled=not files):
+ready = bool(files) and CAN_UPLOAD and format_settings is not None
+if st.button(go_label, key="upload_go", type="primary", disabled=not ready):
     bar = st.progress(0.0, text="Reading…")
     reports: list[IngestReport] = []
     for n, upload in enumerate(files):
         mapping = mappings.get(upload.file_id)
         if mapping:
-            save_mapping(engine(), csv_header(file_head(upload)), mapping)
+            save_mapping(engine(), csv_header(file_head(upload)), mapping, actor=actor())
 
         label = escape_markdown(upload.name)  # the progress text is Markdown
 
@@ -132,6 +145,8 @@ if st.button(go_label, key="upload_go", type="primary", disabled=not files):
                 mapping=mapping,
                 book=price_book(),
                 progress=step,
+                state=format_settings,
+                actor=actor(),
             )
         )
     bar.progress(1.0, text="Done")
@@ -160,16 +175,26 @@ else:
         int(r.id): f"#{r.id} {r.file_name} ({plural(int(r.accepted), 'request')})"
         for r in history.itertuples()
     }
+    may_delete = can("upload.delete")
     target = d1.selectbox(
-        "Upload to delete", list(labels), format_func=labels.get, key="upload_delete_id"
+        "Upload to delete",
+        list(labels),
+        format_func=labels.get,
+        key="upload_delete_id",
+        disabled=not may_delete,
+        help=None if may_delete else "Deleting uploads needs administrator rights.",
     )
     rows = stored_rows(history, target)
-    sure = d2.checkbox(f"Also delete its {plural(rows, 'request')}", key="upload_delete_confirm")
+    sure = d2.checkbox(
+        f"Also delete its {plural(rows, 'request')}",
+        key="upload_delete_confirm",
+        disabled=not may_delete,
+    )
     st.warning(delete_notice(history, target), icon=":material/warning:")
     if d3.button("Delete upload", key="upload_delete", disabled=not sure):
         with st.spinner(f"Deleting upload #{target} and its requests, then redoing the daily "
                         "totals of its days…"):  # fmt: skip
-            removed = delete_upload(engine(), target)
+            removed = delete_upload(engine(), target, actor=actor())
         data_changed()
         st.session_state["upload_flash"] = deleted_text(history, target, removed or 0)
         st.session_state.pop("upload_reports", None)
@@ -179,9 +204,14 @@ st.divider()
 st.caption(
     "Changed a price? Recompute every stored cost and the daily totals with today's price book."
 )
-if st.button("Re-price all", key="upload_reprice"):
+if st.button(
+    "Re-price all",
+    key="upload_reprice",
+    disabled=not can("reprice"),
+    help=None if can("reprice") else "Re-pricing needs administrator rights.",
+):
     with st.status("Re-pricing every stored request and rebuilding the daily totals…") as status:
-        result = reprice(engine(), price_book())
+        result = reprice(engine(), price_book(), actor=actor())
         status.update(label="Re-priced", state="complete")
     data_changed()
     st.session_state["upload_flash"] = (

@@ -5,10 +5,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from streamlit.errors import StreamlitAPIException
 
 from db import queries
-from ui import drilldown
+from ui import dimensions, drilldown
 from ui import usage_sections as sections
+from ui.auth import actor
 from ui.charts import usage as charts
 from ui.dates import date_range
+from ui.format import escape_markdown
 from ui.openai_import import import_panel
 from ui.resources import data_version, database, load_filter_values
 
@@ -58,11 +60,15 @@ if values.empty:
     st.stop()
 
 span = date_range("usage", values.first_day, values.last_day)
+who = actor()  # a project-scoped viewer's figures, totals included, cover their projects only
+if who.projects is not None:
+    st.caption(f"You see the projects {escape_markdown(', '.join(sorted(who.projects)))} only.")
 with st.form("usage_filters", border=False):
     c_projects, c_models, c_status, c_apply = st.columns(
         [2, 2, 1.3, 0.6], vertical_alignment="bottom"
     )
-    projects = c_projects.multiselect("Projects", values.projects, key="usage_projects",
+    projects = c_projects.multiselect("Projects", [p for p in values.projects if who.sees(p)],
+                                      key="usage_projects",
                                       format_func=lambda p: p or charts.NONE_LABEL,
                                       placeholder="All projects")  # fmt: skip
     models = c_models.multiselect("Models", values.models, key="usage_models",
@@ -70,12 +76,15 @@ with st.form("usage_filters", border=False):
                                   "includes every name it was logged under.")  # fmt: skip
     statuses = c_status.multiselect("Status", values.statuses, key="usage_statuses",
                                     placeholder="All")  # fmt: skip
-    c_apply.form_submit_button("Apply", type="primary", key="usage_apply")
+    group_by = c_apply.selectbox("Group by", dimensions.GROUPS, key="usage_group_by",
+                                 format_func=dimensions.group_label)  # fmt: skip
+    chosen = dimensions.filter_row(values)
+    st.form_submit_button("Apply", type="primary", key="usage_apply")
 
 filters = queries.UsageFilters(
-    span.start, span.end, tuple(projects), tuple(models), tuple(statuses)
+    span.start, span.end, who.scope(projects), tuple(models), tuple(statuses), **chosen
 )
-view = sections.UsageView(url, version, filters, span)
+view = sections.UsageView(url, version, filters, span, group_by)
 st.caption(f"{span.text} (UTC) · compared with {span.previous_text} · data up to "
            f"{values.last_day:%d %b %Y}")  # fmt: skip
 sections.kpi_cards(view)

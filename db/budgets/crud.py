@@ -18,8 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from sqlmodel import select as sm_select
 
-from core.alerts import RULE_TYPES, rule_from_params, rule_params
+from core.access import Actor, require
+from core.alerts import (
+    RULE_TYPES,
+    RUNAWAY_DIMENSIONS,
+    TEXT_PARAMS,
+    rule_from_params,
+    rule_params,
+)
 from core.costs import picos_to_usd
+from db.audit import record
 from db.budgets.clock import as_utc, utcnow
 from db.budgets.scopes import check_scope
 from db.budgets.tables import AlertRuleRow, BudgetRow
@@ -33,7 +41,7 @@ from db.budgets.validation import (
     parse_timezone,
 )
 
-POSITIVE_PARAMS = ("window_minutes", "baseline_days", "sla_ms", "factor", "k")
+POSITIVE_PARAMS = ("window_minutes", "baseline_days", "sla_ms", "factor", "k", "window_hours")
 
 
 @dataclass(frozen=True)
@@ -96,8 +104,10 @@ def set_budget(
     timezone: str = "UTC",
     forecast_alert: bool = True,
     budget_id: int | None = None,
+    actor: Actor,
 ) -> Budget:
     """Create or update a budget (by `budget_id`, else by name) after validating it."""
+    require(actor, "budget.write")
     name = check_name(name)
     if isinstance(thresholds, tuple):
         thresholds = ",".join(str(t) for t in thresholds)
@@ -116,14 +126,22 @@ def set_budget(
             raise BudgetError(f"Another budget is already called {name!r}.")
         values["scope"] = _new_scope(engine, scope, row.scope if row else None)
         now = utcnow()
+        before = _audited(row) if row else None
         row = row or BudgetRow(name=name, created_at=now, updated_at=now)
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_at = now
         session.add(row)
+        record(session, actor, "budget.save", name, before, _audited(row))
         session.commit()
         session.refresh(row)
         return _to_budget(row)
+
+
+def _audited(row: BudgetRow) -> dict[str, Any]:
+    """A budget as its audit rows show it: the amount in dollars."""
+    shown = row.model_dump(exclude={"id", "created_at", "updated_at", "amount_pusd"})
+    return {"amount_usd": picos_to_usd(row.amount_pusd), **shown}
 
 
 def _find_budget(session: Session, budget_id: int | None, name: str) -> BudgetRow | None:
@@ -149,23 +167,27 @@ def get_budget(engine: Engine, name: str) -> Budget | None:
         return _to_budget(row) if row else None
 
 
-def delete_budget(engine: Engine, name: str) -> bool:
+def delete_budget(engine: Engine, name: str, *, actor: Actor) -> bool:
     """Delete the budget called `name` (its alert history stays); False when there was none."""
+    require(actor, "budget.write")
     with Session(engine) as session:
         row = session.exec(sm_select(BudgetRow).where(BudgetRow.name == name)).first()
         if row is None:
             return False
+        record(session, actor, "budget.delete", name, _audited(row), None)
         session.delete(row)
         session.commit()
         return True
 
 
-def mute_budget(engine: Engine, name: str, until: datetime | None) -> None:
+def mute_budget(engine: Engine, name: str, until: datetime | None, *, actor: Actor) -> None:
     """Silence a budget's alerts until `until` (None unmutes)."""
+    require(actor, "budget.write")
     with Session(engine) as session:
         row = session.exec(sm_select(BudgetRow).where(BudgetRow.name == name)).first()
         if row is None:
             raise BudgetError(f"Budget {name!r} no longer exists.")
+        record(session, actor, "budget.mute", name, row.muted_until, until)
         row.muted_until = as_utc(until) if until else None
         session.add(row)
         session.commit()
@@ -221,7 +243,13 @@ def _checked_rule(kind: str, params: dict[str, Any]) -> Any:
         rule = rule_from_params(kind, params)
     except (ValueError, InvalidOperation) as exc:
         raise BudgetError(f"A setting of the {kind} rule is not a number.") from exc
+    dimension = getattr(rule, "dimension", None)
+    if dimension is not None and dimension not in RUNAWAY_DIMENSIONS:
+        choices = ", ".join(RUNAWAY_DIMENSIONS)
+        raise BudgetError(f"The {kind} rule watches one of {choices} (got {dimension!r}).")
     for name, value in rule_params(rule).items():
+        if name in TEXT_PARAMS:
+            continue
         positive = name in POSITIVE_PARAMS
         if Decimal(str(value)) < (1 if positive else 0):
             label = name.replace("_", " ")
@@ -238,25 +266,38 @@ def _rule_row(session: Session, kind: str, scope: str) -> AlertRuleRow | None:
 
 
 def save_rule(
-    engine: Engine, *, kind: str, params: dict[str, Any], enabled: bool = True, scope: str = "all"
+    engine: Engine,
+    *,
+    kind: str,
+    params: dict[str, Any],
+    enabled: bool = True,
+    scope: str = "all",
+    actor: Actor,
 ) -> Rule:
     """Create or update the rule of `kind` for `scope` with new parameters."""
+    require(actor, "alert_rule.write")
     rule = _checked_rule(kind, params)
     typed = str(parse_scope(scope))
     with Session(engine) as session:
         stored = _rule_row(session, kind, typed)
         scope = typed if stored is not None else str(check_scope(engine, typed))
         row = stored or _rule_row(session, kind, scope)
+        before = {"params": row.params, "enabled": row.enabled} if row else None
         row = row or AlertRuleRow(kind=kind, scope=scope, updated_at=utcnow())
         row.params, row.enabled, row.updated_at = json.dumps(rule_params(rule)), enabled, utcnow()
         session.add(row)
+        after = {"params": row.params, "enabled": enabled}
+        record(session, actor, "alert_rule.save", f"{kind} {scope}", before, after)
         session.commit()
         session.refresh(row)
         return Rule(row.id or 0, kind, row.scope, enabled, rule, row.muted_until)
 
 
-def mute_rule(engine: Engine, kind: str, scope: str, until: datetime | None) -> None:
+def mute_rule(
+    engine: Engine, kind: str, scope: str, until: datetime | None, *, actor: Actor
+) -> None:
     """Silence a rule's alerts until `until` (None unmutes); a default rule is stored first."""
+    require(actor, "alert_rule.write")
     if kind not in RULE_TYPES:
         raise BudgetError(f"Unknown rule {kind!r}.")
     with Session(engine) as session:
@@ -266,6 +307,7 @@ def mute_rule(engine: Engine, kind: str, scope: str, until: datetime | None) -> 
         if row is None:
             params = json.dumps(rule_params(RULE_TYPES[kind]()))
             row = AlertRuleRow(kind=kind, scope=scope, params=params, updated_at=utcnow())
+        record(session, actor, "alert_rule.mute", f"{kind} {scope}", row.muted_until, until)
         row.muted_until = as_utc(until) if until else None
         session.add(row)
         session.commit()

@@ -12,7 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 from sqlmodel import select as sm_select
 
+from core.access import Actor, require
 from core.alerts import Alert
+from db.audit import record
 from db.budgets.clock import as_utc, utcnow
 from db.budgets.tables import AlertEventRow
 
@@ -22,8 +24,11 @@ def _insert_ignore(engine: Engine) -> Any:
     return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
 
 
-def record_events(engine: Engine, alerts: list[Alert], fired_at: datetime) -> list[int]:
+def record_events(
+    engine: Engine, alerts: list[Alert], fired_at: datetime, *, actor: Actor
+) -> list[int]:
     """Store each alert unless its (key, period) is already stored; returns the new event ids."""
+    require(actor, "alerts.check")
     table = AlertEventRow.__table__
     insert = _insert_ignore(engine)
     new_ids: list[int] = []
@@ -95,13 +100,17 @@ def record_delivery(
         session.commit()
 
 
-def acknowledge_event(engine: Engine, event_id: int, at: datetime | None = None) -> bool:
+def acknowledge_event(
+    engine: Engine, event_id: int, at: datetime | None = None, *, actor: Actor
+) -> bool:
     """Mark an event as seen; False when it does not exist."""
+    require(actor, "alerts.check")
     with Session(engine) as session:
         row = session.get(AlertEventRow, event_id)
         if row is None:
             return False
         row.acknowledged_at = as_utc(at) if at else utcnow()
+        record(session, actor, "alert.acknowledge", f"{row.kind} {row.subject} {row.period}")
         session.add(row)
         session.commit()
         return True

@@ -21,13 +21,15 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Engine, select
 
+from core.access import SENDERS, Actor, require
 from core.logs import FileFormatError, LogFile, RecordError, redact
 from core.pricing import PriceBook
 from core.rollups import RollupOverflow
+from db.audit import record_now
 from db.imports import store_cost_rows, store_usage_rows
 from db.ingest.parallel import Piece, WorkerFailed, pieces, use_worker, worker_pieces
 from db.ingest.report import IngestReport
-from db.ingest.uploads import UPLOAD, delete_upload, finish_upload, start_upload
+from db.ingest.uploads import UPLOAD, finish_upload, remove_upload, start_upload
 from db.ingest.writer import OVERFLOW, StoreError, Writer
 from db.prices import price_state
 
@@ -64,17 +66,20 @@ def ingest_file(
     progress: Progress | None = None,
     upload_key: str | None = None,
     state: Mapping[str, Any] | None = None,
+    actor: Actor,
 ) -> IngestReport:
     """Detect (or take) the format of one file and ingest it; whole-file problems -> file_error.
 
     With `upload_key`, every ingest under that key (and the same source) adds to one upload
     row, a rolling upload (the live receiver's per key and day), instead of one per content."""
+    require(actor, "upload")
     if isinstance(stream, (str, Path)):
         with open(stream, "rb") as handle:
             name = file_name or Path(stream).name
             return ingest_file(
                 engine, handle, file_name=name, fmt=fmt, project=project, mapping=mapping,
                 source=source, book=book, progress=progress, upload_key=upload_key, state=state,
+                actor=actor,
             )  # fmt: skip
     report = IngestReport(file_name=redact(str(file_name or getattr(stream, "name", "upload"))))
     options = {"file_name": report.file_name, "fmt": fmt, "mapping": mapping, "project": project}
@@ -92,7 +97,23 @@ def ingest_file(
         message = str(exc) if exc.kind != "RollupOverflow" else OVERFLOW
         _fail(engine, report, message)
     report.seconds = time.perf_counter() - started
+    _audit(engine, actor, report)
     return report
+
+
+def _audit(engine: Engine, actor: Actor, report: IngestReport) -> None:
+    """One audit row per ingest that stored something (a live sender's many small posts are
+    its key's rolling uploads, listed in upload history, not audit rows)."""
+    if actor.via in SENDERS or report.upload_id is None:
+        return
+    after = {
+        "upload_id": report.upload_id,
+        "format": report.format,
+        "accepted": report.accepted,
+        "rejected": len(report.errors),
+        "duplicates": report.duplicates,
+    }
+    record_now(engine, actor, "upload", report.file_name, after=after)
 
 
 def _fail(engine: Engine, report: IngestReport, message: str) -> None:
@@ -100,7 +121,7 @@ def _fail(engine: Engine, report: IngestReport, message: str) -> None:
     was re-used, or is rolling, keeps what earlier runs stored under it)."""
     report.file_error = message
     if report.upload_id is not None and not _stored_rows(engine, report.upload_id):
-        delete_upload(engine, report.upload_id)
+        remove_upload(engine, report.upload_id)
         report.upload_id = None
 
 
@@ -168,9 +189,9 @@ def _reprice_upload(engine: Engine, report: IngestReport, cost_before: int) -> N
     """Custom prices changed while the file went in (and a re-price may have run meanwhile):
     price the upload's rows again with the prices now stored, so none keeps a stale cost;
     the report's cost is then what this run added at those prices."""
-    from db.ingest.reprice import reprice
+    from db.ingest.reprice import reprice_rows
 
-    reprice(engine, upload_id=report.upload_id)
+    reprice_rows(engine, upload_id=report.upload_id)
     report.cost_pusd = _stored_cost(engine, report.upload_id) - cost_before
 
 
@@ -208,9 +229,12 @@ def ingest_records(
     book: PriceBook | None = None,
     fmt: str = "flat",
     progress: Progress | None = None,
+    actor: Actor,
 ) -> IngestReport:
     """Validate, price and store records given as objects (flat-log fields, or `fmt`)."""
     from db.prices import load_price_book
+
+    require(actor, "upload")
 
     started = time.perf_counter()
     report = IngestReport(file_name=redact(file_name), format=fmt, source=source)
@@ -229,6 +253,7 @@ def ingest_records(
         _fail(engine, report, f"{OVERFLOW}; the later records were not stored")
     finish_upload(engine, report)
     report.seconds = time.perf_counter() - started
+    _audit(engine, actor, report)
     return report
 
 

@@ -21,11 +21,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, select, true, update
 
+from core.access import Actor, require
 from core.costs import PRICE_KEY, PRICED_TOKENS, picos_to_usd
 from core.identity import identify_column
 from core.prepare import MemoBook, price_events
 from core.pricing import PriceBook
 from core.rollups import COST_COLUMNS
+from db.audit import record
 from db.ingest.rollups import rebuild
 from db.ingest.uploads import UPLOAD, recount
 from db.models import RequestLog
@@ -55,10 +57,23 @@ class RepriceReport:
 
 
 def reprice(
-    engine: Engine, book: PriceBook | None = None, *, upload_id: int | None = None
+    engine: Engine, book: PriceBook | None = None, *, upload_id: int | None = None, actor: Actor
 ) -> RepriceReport:
     """Recompute every stored cost (or one upload's) with the current price book, then rebuild
     the rollups of the days touched and the uploads' totals, all in one transaction."""
+    require(actor, "reprice")
+    return reprice_rows(engine, book, upload_id=upload_id, actor=actor)
+
+
+def reprice_rows(
+    engine: Engine,
+    book: PriceBook | None = None,
+    *,
+    upload_id: int | None = None,
+    actor: Actor | None = None,
+) -> RepriceReport:
+    """`reprice` once allowed: also run by an ingest (`actor` None, not recorded) to price
+    its own rows again when custom prices changed while it ran."""
     from db.prices import load_price_book
 
     memo = MemoBook(book or load_price_book(engine))
@@ -83,6 +98,14 @@ def reprice(
             days = conn.execute(select(LOG.c.day).where(scope).distinct()).scalars().all()
             rebuild(conn, days)
         _update_uploads(conn, report, everything=upload_id is None)
+        if actor is not None:
+            target = "every request" if upload_id is None else f"upload #{upload_id}"
+            change = {
+                "rows": report.rows,
+                "before_usd": picos_to_usd(report.before_pusd),
+                "after_usd": picos_to_usd(report.after_pusd),
+            }
+            record(conn, actor, "reprice", target, None, change)
     return report
 
 

@@ -11,6 +11,8 @@ import orjson
 import pandas as pd
 from sqlalchemy import Connection, Engine, case, delete, func, or_, select, update
 
+from core.access import Actor, require
+from db.audit import record
 from db.ingest.bulk import dialect_module
 from db.ingest.report import IngestReport, Tally, moment
 from db.ingest.rollups import rebuild
@@ -149,11 +151,26 @@ def demo_upload(engine: Engine, source: str) -> tuple[int, str, int, int] | None
     return int(found[0]), str(found[1]), int(found[2]), int(others)
 
 
-def delete_upload(engine: Engine, upload_id: int) -> int | None:
+def delete_upload(engine: Engine, upload_id: int, *, actor: Actor) -> int | None:
     """Delete an upload with its rows and their share of the rollups; rows removed, or None."""
+    require(actor, "upload.delete")
+    return remove_upload(engine, upload_id, actor=actor)
+
+
+def remove_upload(engine: Engine, upload_id: int, *, actor: Actor | None = None) -> int | None:
+    """`delete_upload` once allowed; also run by an ingest (`actor` None, not recorded) to drop
+    the upload row of a file that stored nothing."""
     with engine.begin() as conn:
-        if conn.execute(select(UPLOAD.c.id).where(UPLOAD.c.id == upload_id)).first() is None:
+        found = conn.execute(
+            select(UPLOAD.c.file_name, UPLOAD.c.accepted, UPLOAD.c.cost_pusd).where(
+                UPLOAD.c.id == upload_id
+            )
+        ).first()
+        if found is None:
             return None
+        if actor is not None:
+            before = {"file_name": found[0], "requests": found[1], "cost_pusd": found[2]}
+            record(conn, actor, "upload.delete", f"upload #{upload_id} {found[0]}", before)
         days = (
             conn.execute(select(LOG.c.day).where(LOG.c.upload_id == upload_id).distinct())
             .scalars()
@@ -180,8 +197,11 @@ def load_mapping(engine: Engine, columns: Iterable[str]) -> dict[str, str] | Non
     return orjson.loads(found) if found else None
 
 
-def save_mapping(engine: Engine, columns: Iterable[str], mapping: Mapping[str, str]) -> None:
+def save_mapping(
+    engine: Engine, columns: Iterable[str], mapping: Mapping[str, str], *, actor: Actor
+) -> None:
     """Remember `mapping` for files with this CSV header."""
+    require(actor, "column_mapping.write")
     values = {
         "header_key": header_key(columns),
         "mapping_json": orjson.dumps(dict(mapping)).decode(),
@@ -194,3 +214,4 @@ def save_mapping(engine: Engine, columns: Iterable[str], mapping: Mapping[str, s
     )
     with engine.begin() as conn:
         conn.execute(stmt)
+        record(conn, actor, "column_mapping.save", values["header_key"], None, dict(mapping))

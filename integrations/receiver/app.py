@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.access import sender
 from db.ingest import IngestReport, ingest_file
 from db.keys import Key, authenticate, mark_used
 from integrations.receiver import answers
@@ -186,6 +187,7 @@ def _ingest_body(
     report = ingest_file(
         engine, io.BytesIO(data), file_name=f"live/{key.name}/{day}{suffix}", fmt=fmt,
         project=key.project, upload_key=f"live:{key.name}:{day}",
+        actor=sender(f"key:{key.name}", "receiver"),
     )  # fmt: skip
     try:
         mark_used(engine, key=key)

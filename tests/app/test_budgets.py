@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from db.budgets import list_budgets, list_events, list_rules, set_budget
 from db.engine import make_engine
 from db.models import DailyRollup
+from tests.actors import ADMIN
 from tests.app.shown import shown
 from tests.pages import ROOT
 
@@ -126,7 +127,7 @@ def test_a_budget_for_a_model_before_launch_says_it_has_no_traffic(url: str) -> 
 
 def test_card_forecast_and_acknowledge(url: str) -> None:
     _fill(url)
-    set_budget(make_engine(url), name="Search", amount_usd=400, scope="project:search")
+    set_budget(make_engine(url), name="Search", amount_usd=400, scope="project:search", actor=ADMIN)
     at = _open()
     at.date_input(key="budgets_as_of").set_value(AS_OF_DAY).run()
     assert not at.exception
@@ -152,7 +153,7 @@ def test_card_forecast_and_acknowledge(url: str) -> None:
 
 def test_mute_silences_the_budget(url: str) -> None:
     _fill(url)
-    set_budget(make_engine(url), name="Search", amount_usd=100, thresholds="50")
+    set_budget(make_engine(url), name="Search", amount_usd=100, thresholds="50", actor=ADMIN)
     at = _open()
     at.date_input(key="budgets_as_of").set_value(AS_OF_DAY).run()
     _check(at)
@@ -179,7 +180,7 @@ def test_rule_settings_save(url: str) -> None:
 
 def test_one_row_per_budget_and_acknowledge_covers_lower_thresholds(url: str) -> None:
     _fill(url)
-    set_budget(make_engine(url), name="Search", amount_usd=150, forecast_alert=False)
+    set_budget(make_engine(url), name="Search", amount_usd=150, forecast_alert=False, actor=ADMIN)
     at = _open()
     at.date_input(key="budgets_as_of").set_value(AS_OF_DAY).run()
     _check(at)
@@ -196,7 +197,7 @@ def test_one_row_per_budget_and_acknowledge_covers_lower_thresholds(url: str) ->
 
 def test_opening_and_using_the_page_writes_nothing(url: str) -> None:
     _fill(url)
-    set_budget(make_engine(url), name="Search", amount_usd=150)
+    set_budget(make_engine(url), name="Search", amount_usd=150, actor=ADMIN)
     before = _rows(url)
     at = _open()
     at.date_input(key="budgets_as_of").set_value(AS_OF_DAY).run()
@@ -247,7 +248,7 @@ def test_a_budget_on_the_last_day_of_the_month_keeps_a_forecast_band(url: str) -
     ]  # fmt: skip
     with make_engine(url).begin() as conn:
         conn.execute(insert(DailyRollup.__table__), rows)
-    set_budget(make_engine(url), name="Search", amount_usd=400)
+    set_budget(make_engine(url), name="Search", amount_usd=400, actor=ADMIN)
     at = _open()
     at.date_input(key="budgets_as_of").set_value(date(2026, 3, 31)).run()
     metrics = {m.label: m.value for m in at.metric}

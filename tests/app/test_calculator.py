@@ -8,6 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.actors import ADMIN
 from tests.app.shown import shown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,6 +167,7 @@ def test_custom_priced_model_can_be_planned(
         model="acme-ft-1",
         effective_from=date(2024, 1, 1),
         rates={"input_mtok": Decimal("1"), "output_mtok": Decimal("2")},
+        actor=ADMIN,
     )
     monkeypatch.setenv("COSTDESK_DATABASE_URL", url)
     st.cache_data.clear()
@@ -291,7 +293,9 @@ def test_a_shortlisted_model_leads_the_switch_suggestions(
     from db.shortlist import add_to_shortlist
 
     url = f"sqlite:///{tmp_path / 'short.db'}"
-    add_to_shortlist(make_engine(url), model="gemini-2.5-flash", book=PriceBook.from_snapshot())
+    add_to_shortlist(
+        make_engine(url), model="gemini-2.5-flash", book=PriceBook.from_snapshot(), actor=ADMIN
+    )
     monkeypatch.setenv("COSTDESK_DATABASE_URL", url)
     st.cache_data.clear()
     st.cache_resource.clear()

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from db.engine import make_engine
 from db.fx import record_rate, set_display_currency
 from db.ingest import ingest_records
+from tests.actors import ADMIN
 from tests.app.shown import shown
 from tests.pages import ROOT
 
@@ -47,7 +48,7 @@ def log(url: str) -> None:
          "input_tokens": 10000, "output_tokens": 1000, "project": project, "user": user}
         for day, rid, model, project, user in calls
     ]  # fmt: skip
-    ingest_records(make_engine(url), records, source="t", file_name="t.jsonl")
+    ingest_records(make_engine(url), records, source="t", file_name="t.jsonl", actor=ADMIN)
 
 
 def run() -> AppTest:
@@ -95,12 +96,12 @@ def test_by_user_from_raw_rows(url: str) -> None:
 def test_figures_in_the_display_currency_state_the_rate(url: str) -> None:
     log(url)
     engine = make_engine(url)
-    set_display_currency(engine, currency="EUR")
+    set_display_currency(engine, currency="EUR", actor=ADMIN)
     at = run()
     assert "no EUR rate dated on or before 2026-01-31" in shown(at.warning[0].value)
     assert at.metric[0].value == "$0.90"  # shown in USD, said so above
-    record_rate(engine, currency="EUR", per_usd="0.5", effective_on=date(2026, 1, 15))
-    record_rate(engine, currency="EUR", per_usd="2", effective_on=date(2026, 2, 1))
+    record_rate(engine, currency="EUR", per_usd="0.5", effective_on=date(2026, 1, 15), actor=ADMIN)
+    record_rate(engine, currency="EUR", per_usd="2", effective_on=date(2026, 2, 1), actor=ADMIN)
     st.cache_data.clear()
     at = run()
     # The rate in force on 31 January is 15 January's: $0.896 x 0.5 = 0.448 -> 0.45 EUR.

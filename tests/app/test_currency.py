@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from db.engine import make_engine
 from db.fx import display_currency, list_rates, set_display_currency
+from tests.actors import ADMIN
 from tests.app.shown import shown
 from tests.pages import ROOT
 
@@ -79,6 +80,6 @@ def test_delete_a_rate(url: str) -> None:
 
 
 def test_a_display_currency_without_a_rate_is_flagged(url: str) -> None:
-    set_display_currency(make_engine(url), currency="CHF")
+    set_display_currency(make_engine(url), currency="CHF", actor=ADMIN)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert "No CHF rate is recorded yet" in at.warning[0].value

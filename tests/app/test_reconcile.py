@@ -11,6 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.actors import ADMIN
 from tests.app.shown import shown
 from tests.integrations.fake_openai import (
     FakeOpenAI,
@@ -83,7 +84,9 @@ def log_calls(db_file: Path) -> None:
         for day in (D1, D2)
         for i in range(10)
     ]
-    ingest_records(make_engine(f"sqlite:///{db_file}"), records, source="app", file_name="a.jsonl")
+    ingest_records(
+        make_engine(f"sqlite:///{db_file}"), records, source="app", file_name="a.jsonl", actor=ADMIN
+    )
 
 
 def texts(elements: object) -> str:
@@ -207,7 +210,9 @@ def test_anthropic_import_then_reconcile(db_file: Path, monkeypatch: pytest.Monk
     from tests.db.test_reconcile import calls
 
     logs = calls(D1, haiku, 10, 1000, 200) + calls(D2, haiku, 10, 1000, 200)
-    ingest_records(make_engine(f"sqlite:///{db_file}"), logs, source="app", file_name="a.jsonl")
+    ingest_records(
+        make_engine(f"sqlite:///{db_file}"), logs, source="app", file_name="a.jsonl", actor=ADMIN
+    )
     try:
         at = open_page()
         at.segmented_control(key="reconcile_provider").set_value("anthropic").run()

@@ -19,6 +19,7 @@ from db.ingest.rollups import rebuild
 from db.models import RequestLog
 from db.scenarios import list_scenarios, save_scenario
 from db.shortlist import add_to_shortlist
+from tests.actors import ADMIN
 from tests.app.shown import shown
 from tests.rows import with_keys
 
@@ -77,7 +78,9 @@ def _fill_mixed(url: str) -> None:
     records = [record(i, "gpt-4o-2024-08-06", 1600, 400) for i in range(1000)]
     records += [record(i, "text-embedding-3-small", 1000, 0) for i in range(500)]
     records += [record(i, "gpt-4o-mini", 1000, 200) for i in range(200)]
-    report = ingest_records(make_engine(url), records, source="app-test", file_name="m.jsonl")
+    report = ingest_records(
+        make_engine(url), records, source="app-test", file_name="m.jsonl", actor=ADMIN
+    )
     assert report.accepted == 1700
 
 
@@ -142,7 +145,10 @@ def test_suggestions_view(db_url: str) -> None:
 def test_a_shortlisted_model_leads_the_suggestions(db_url: str) -> None:
     _fill_mixed(db_url)
     add_to_shortlist(
-        make_engine(db_url), model="claude-haiku-4-5-20251001", book=PriceBook.from_snapshot()
+        make_engine(db_url),
+        model="claude-haiku-4-5-20251001",
+        book=PriceBook.from_snapshot(),
+        actor=ADMIN,
     )
     at = _open()
     at.radio(key="routing_view").set_value("Suggestions").run()
@@ -292,7 +298,7 @@ def test_plan_source_and_plan_vs_actual_waterfall(db_url: str) -> None:
     _fill(db_url)
     workload = Workload(requests_per_day=400, input_tokens=1600, output_tokens=400)
     params = {"model": "gpt-4o", **workload.to_params()}
-    save_scenario(make_engine(db_url), name="launch plan", params=params, kind="plan")
+    save_scenario(make_engine(db_url), name="launch plan", params=params, kind="plan", actor=ADMIN)
     at = _open()
     at.radio(key="routing_view").set_value("Plan vs actual").run()
     assert not at.exception

@@ -8,6 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.actors import ADMIN
 from tests.pages import ROOT, declared_pages
 
 PAGES = declared_pages()
@@ -45,7 +46,7 @@ def test_every_page_renders_with_demo_data(app_db, page):
     from db.demo import load_demo
     from db.engine import make_engine
 
-    load_demo(make_engine(app_db), days=14, end_day=date(2026, 11, 20))
+    load_demo(make_engine(app_db), days=14, end_day=date(2026, 11, 20), actor=ADMIN)
     at = _visit(page.path)
     assert not at.exception, [e.value for e in at.exception]
     make_engine.cache_clear()

@@ -18,6 +18,7 @@ from db.demo import load_demo
 from db.engine import make_engine
 from db.ingest import ingest_records
 from db.models import DailyRollup, LatencyDaily, LatencyHistogram
+from tests.actors import ADMIN
 from tests.app.shown import shown
 from ui import format as fmt
 
@@ -177,7 +178,9 @@ def test_a_model_named_like_markdown_is_shown_as_text(app_db):
     record = {"timestamp": "2026-11-02T10:00:00Z", "request_id": "h1", "model": name,
               "input_tokens": 10, "output_tokens": 5,
               "project": "[p](http://127.0.0.1:9/)"}  # fmt: skip
-    report = ingest_records(make_engine(app_db), [record], source="probe", file_name="h.jsonl")
+    report = ingest_records(
+        make_engine(app_db), [record], source="probe", file_name="h.jsonl", actor=ADMIN
+    )
     assert report.accepted == 1 and report.unpriced_models == {name: 1}
     at = _usage_page()
     (warning,) = at.warning
@@ -269,7 +272,12 @@ def _requests(url: str) -> None:
         call("d", "2026-11-02T11:00:00Z", "gpt-4o-mini", "carol"),
         call("e", "2026-11-03T08:00:00Z", "gpt-4o", "alice"),
     ]
-    assert ingest_records(make_engine(url), records, source="t", file_name="t.jsonl").accepted == 5
+    assert (
+        ingest_records(
+            make_engine(url), records, source="t", file_name="t.jsonl", actor=ADMIN
+        ).accepted
+        == 5
+    )
 
 
 def _rollup_day(url: str, day: date, model_id: str) -> tuple[int, int]:
@@ -317,7 +325,7 @@ def test_the_drill_down_says_when_raw_rows_were_pruned(app_db):
 
 
 def test_demo_data_is_labelled_with_how_to_remove_it(app_db):
-    load_demo(make_engine(app_db), days=3, end_day=NOV3)
+    load_demo(make_engine(app_db), days=3, end_day=NOV3, actor=ADMIN)
     at = _usage_page()
     banner = at.info[0].value
     assert banner.startswith("**Demo data**") and "delete upload #1" in banner

@@ -124,3 +124,18 @@ def test_pattern_matching_equals_shell_globbing_with_star_only(parts: list, valu
 def test_brackets_and_question_marks_are_literal() -> None:
     assert matches("a?b@[x].com", "a?b@[x].com")
     assert not matches("a?b@x.com", "acb@x.com")
+
+
+def test_a_scoped_actor_reads_only_its_projects() -> None:
+    carol = Actor("carol@example.com", Role.VIEWER, frozenset({"support-bot", "search"}))
+    assert carol.scope(()) == ("search", "support-bot")  # nothing asked: every own project
+    assert carol.scope(("search", "billing")) == ("search",)  # never another team's
+    assert carol.scope(("billing",)) == ("search", "support-bot")
+    everyone = Actor("alice@example.com", Role.ADMIN)
+    assert everyone.scope(()) == ()
+    assert everyone.scope(("billing",)) == ("billing",)
+
+
+def test_a_project_scope_must_list_a_project() -> None:
+    with pytest.raises(ConfigError, match="lists no project"):
+        parse_roles({"viewers": ["*@example.com"], "projects": {"carol@example.com": []}})

@@ -14,6 +14,7 @@ from core.currency import Conversion
 from db.ingest import ingest_records
 from db.queries import attribution
 from db.queries.attribution import UnknownDimension, data_span, month_chargeback, spend_by
+from tests.actors import ADMIN
 
 JAN = (date(2026, 1, 1), date(2026, 1, 31))
 # Prices: gpt-4o $2.50 in / $10 out per million tokens; gpt-4o-mini $0.15 / $0.60.
@@ -41,7 +42,7 @@ def load(engine: Engine) -> None:
          "project": project, "feature": feature, "user": user}
         for rid, day, model, tin, tout, project, feature, user in LOG
     ]  # fmt: skip
-    report = ingest_records(engine, records, source="test", file_name="log.jsonl")
+    report = ingest_records(engine, records, source="test", file_name="log.jsonl", actor=ADMIN)
     assert report.accepted == len(LOG)
 
 
@@ -103,8 +104,8 @@ def test_rollups_and_raw_rows_agree(engine: Engine) -> None:
 
 
 def test_unknown_and_repeated_dimensions_are_refused() -> None:
-    with pytest.raises(UnknownDimension, match="unknown dimension 'team'"):
-        attribution.dimensions(["team"])
+    with pytest.raises(UnknownDimension, match="unknown dimension 'squad'"):
+        attribution.dimensions(["squad"])
     with pytest.raises(UnknownDimension, match="named twice"):
         attribution.dimensions(["model", "Model"])
     with pytest.raises(UnknownDimension, match="at least one"):

@@ -28,6 +28,7 @@ from db.ingest import ingest_records
 from db.models import DailyRollup
 from db.prices import save_override
 from integrations.alerting import check_alerts
+from tests.actors import ADMIN
 
 D = Decimal
 PUSD = 10**12
@@ -41,7 +42,8 @@ def add_spend(engine: Engine, spend: dict[date, Decimal], **key: str) -> None:
     model = key.get("model", "acme-1")
     rows = [
         {"day": d, "model": model, "model_id": model, "project": key.get("project", ""),
-         "feature": key.get("feature", ""), "requests": 10, "cost_pusd": int(usd * PUSD)}
+         "feature": key.get("feature", ""), "tags": key.get("tags", ""),
+         "requests": 10, "cost_pusd": int(usd * PUSD)}
         for d, usd in spend.items()
     ]  # fmt: skip
     with engine.begin() as conn:
@@ -59,7 +61,12 @@ def at(text: str) -> datetime:
 def test_budget_crud(engine: Engine) -> None:
     add_spend(engine, {date(2026, 3, 1): D(1)}, project="search")
     b = set_budget(
-        engine, name="Search", amount_usd="1,500.50", scope="project:search", thresholds="90,50"
+        engine,
+        name="Search",
+        amount_usd="1,500.50",
+        scope="project:search",
+        thresholds="90,50",
+        actor=ADMIN,
     )
     assert (b.amount_usd, b.scope, b.thresholds_pct, b.timezone) == (
         D("1500.5"),
@@ -67,19 +74,21 @@ def test_budget_crud(engine: Engine) -> None:
         (50, 90),
         "UTC",
     )
-    again = set_budget(engine, name="Search", amount_usd=800, timezone="Europe/Berlin")
+    again = set_budget(engine, name="Search", amount_usd=800, timezone="Europe/Berlin", actor=ADMIN)
     assert (
         again.id == b.id
         and again.amount_usd == D(800)
         and again.thresholds_pct == (50, 75, 90, 100)
     )
-    set_budget(engine, name="All", amount_usd=5000)
+    set_budget(engine, name="All", amount_usd=5000, actor=ADMIN)
     assert [x.name for x in list_budgets(engine)] == ["All", "Search"]
     with pytest.raises(BudgetError, match="already called"):
-        set_budget(engine, name="All", amount_usd=1, budget_id=b.id)
-    renamed = set_budget(engine, name="Search v2", amount_usd=900, budget_id=b.id)
+        set_budget(engine, name="All", amount_usd=1, budget_id=b.id, actor=ADMIN)
+    renamed = set_budget(engine, name="Search v2", amount_usd=900, budget_id=b.id, actor=ADMIN)
     assert renamed.id == b.id and get_budget(engine, "Search") is None
-    assert delete_budget(engine, "Search v2") and not delete_budget(engine, "Search v2")
+    assert delete_budget(engine, "Search v2", actor=ADMIN) and not delete_budget(
+        engine, "Search v2", actor=ADMIN
+    )
 
 
 @pytest.mark.parametrize(
@@ -87,7 +96,7 @@ def test_budget_crud(engine: Engine) -> None:
     [
         ("amount_usd", "-5", "above \\$0"),
         ("amount_usd", "lots", "not a number"),
-        ("scope", "team:x", "Scope"),
+        ("scope", "squad:x", "Scope"),
         ("timezone", "Mars/Base", "Unknown timezone"),
         ("thresholds", "50,abc", "whole percents"),
         ("thresholds", "0,50", "between 1 and 1000"),
@@ -102,6 +111,7 @@ def test_budget_validation(sqlite_url: str, field: str, value: str, match: str) 
     from db.engine import make_engine
 
     args = {"name": "B", "amount_usd": "100", "scope": "all", "thresholds": None, "timezone": "UTC"}
+    args["actor"] = ADMIN
     args[field] = value
     with pytest.raises(BudgetError, match=match):
         set_budget(make_engine(sqlite_url), **args)
@@ -109,7 +119,12 @@ def test_budget_validation(sqlite_url: str, field: str, value: str, match: str) 
 
 def test_daily_spend_by_scope(engine: Engine) -> None:
     add_spend(
-        engine, {date(2026, 3, 1): D("1.25")}, project="search", model="acme-1", feature="chat"
+        engine,
+        {date(2026, 3, 1): D("1.25")},
+        project="search",
+        model="acme-1",
+        feature="chat",
+        tags="chat,team=search",
     )
     add_spend(engine, {date(2026, 3, 1): D("2.00")}, project="mail", model="acme-2")
     add_spend(engine, {date(2026, 3, 2): D("0.000001")}, project="search", model="acme-2")
@@ -124,12 +139,15 @@ def test_daily_spend_by_scope(engine: Engine) -> None:
         date(2026, 3, 2): D("0.000001"),
     }
     assert daily_spend(engine, "tag:chat", *span) == {date(2026, 3, 1): D("1.25")}
+    assert daily_spend(engine, "tag:team = search", *span) == {date(2026, 3, 1): D("1.25")}
+    assert daily_spend(engine, "tag:team", *span) == {}  # a key alone is not its tag
+    assert daily_spend(engine, "feature:chat", *span) == {date(2026, 3, 1): D("1.25")}
 
 
 def test_budget_overview_from_rollups(engine: Engine) -> None:
     add_spend(engine, days(date(2026, 2, 10), date(2026, 3, 19), "20"), project="x")
     add_spend(engine, days(date(2026, 3, 1), date(2026, 3, 19), "99"), project="other")
-    budget = set_budget(engine, name="X", amount_usd=1000, scope="project:x")
+    budget = set_budget(engine, name="X", amount_usd=1000, scope="project:x", actor=ADMIN)
     status = budget_overview(engine, budget, at("2026-03-20T12:00:00"))
     # Mar 1..19 = 19 × 20 = 380; forecast = 380 + today 20 + 11 × 20 = 620; 500 reached Mar 25
     assert status.spent_usd == D(380) and status.used_pct == D("38.00")
@@ -142,22 +160,28 @@ def _events(engine: Engine) -> list[tuple[str, str, Decimal]]:
 
 
 def test_threshold_fires_once_per_month_across_the_boundary(engine: Engine) -> None:
-    set_budget(engine, name="Team", amount_usd=100, thresholds="50,100", forecast_alert=False)
-    save_rule(engine, kind="cost_spike", params={}, enabled=False)
+    set_budget(
+        engine, name="Team", amount_usd=100, thresholds="50,100", forecast_alert=False, actor=ADMIN
+    )
+    save_rule(engine, kind="cost_spike", params={}, enabled=False, actor=ADMIN)
     add_spend(engine, days(date(2026, 3, 1), date(2026, 3, 31), "2"))  # March total 62
-    first = check_alerts(engine, at("2026-03-20T09:00:00"))  # 40 spent: nothing yet (forecast 62)
+    first = check_alerts(
+        engine, at("2026-03-20T09:00:00"), actor=ADMIN
+    )  # 40 spent: nothing yet (forecast 62)
     assert first.firing == [] and first.new_event_ids == []
-    second = check_alerts(engine, at("2026-03-26T09:00:00"))  # 52 spent
+    second = check_alerts(engine, at("2026-03-26T09:00:00"), actor=ADMIN)  # 52 spent
     assert [(a.kind, a.threshold, a.value) for a in second.firing] == [
         ("budget", D(50), D("52.00"))
     ]
     assert len(second.new_event_ids) == 1
-    third = check_alerts(engine, at("2026-03-31T23:00:00"))  # still firing, stored already
+    third = check_alerts(
+        engine, at("2026-03-31T23:00:00"), actor=ADMIN
+    )  # still firing, stored already
     assert len(third.firing) == 1 and third.new_event_ids == []
-    april = check_alerts(engine, at("2026-04-02T09:00:00"))  # new month, nothing spent
+    april = check_alerts(engine, at("2026-04-02T09:00:00"), actor=ADMIN)  # new month, nothing spent
     assert april.firing == []
     add_spend(engine, days(date(2026, 4, 1), date(2026, 4, 2), "30"))  # 60 in April
-    april = check_alerts(engine, at("2026-04-02T10:00:00"))
+    april = check_alerts(engine, at("2026-04-02T10:00:00"), actor=ADMIN)
     assert len(april.new_event_ids) == 1
     assert _events(engine) == [
         ("budget:Team:50", "2026-03", D(50)),
@@ -167,22 +191,24 @@ def test_threshold_fires_once_per_month_across_the_boundary(engine: Engine) -> N
 
 def test_month_starts_in_the_budgets_timezone(engine: Engine) -> None:
     set_budget(engine, name="Tokyo", amount_usd=100, thresholds="50", timezone="Asia/Tokyo",
-               forecast_alert=False)  # fmt: skip
-    set_budget(engine, name="Utc", amount_usd=100, thresholds="50", forecast_alert=False)
-    save_rule(engine, kind="cost_spike", params={}, enabled=False)
+               forecast_alert=False, actor=ADMIN)  # fmt: skip
+    set_budget(
+        engine, name="Utc", amount_usd=100, thresholds="50", forecast_alert=False, actor=ADMIN
+    )
+    save_rule(engine, kind="cost_spike", params={}, enabled=False, actor=ADMIN)
     add_spend(engine, days(date(2026, 3, 1), date(2026, 3, 30), "2"))  # 60 in March
     # 14:00 UTC = 23:00 in Tokyo on Mar 31: both budgets are in March, both at 60 %
-    march = check_alerts(engine, at("2026-03-31T14:00:00"))
+    march = check_alerts(engine, at("2026-03-31T14:00:00"), actor=ADMIN)
     assert sorted((a.subject, a.period) for a in march.firing) == [
         ("Tokyo", "2026-03"),
         ("Utc", "2026-03"),
     ]
     # 16:00 UTC = 01:00 on Apr 1 in Tokyo: a new, empty month there; still March in UTC
-    later = check_alerts(engine, at("2026-03-31T16:00:00"))
+    later = check_alerts(engine, at("2026-03-31T16:00:00"), actor=ADMIN)
     assert [(a.subject, a.period) for a in later.firing] == [("Utc", "2026-03")]
     assert later.new_event_ids == []
     add_spend(engine, {date(2026, 4, 1): D(55)})
-    april = check_alerts(engine, at("2026-04-01T02:00:00"))
+    april = check_alerts(engine, at("2026-04-01T02:00:00"), actor=ADMIN)
     assert sorted((a.subject, a.period) for a in april.firing) == [
         ("Tokyo", "2026-04"),
         ("Utc", "2026-04"),
@@ -192,40 +218,44 @@ def test_month_starts_in_the_budgets_timezone(engine: Engine) -> None:
 
 
 def test_muted_budget_is_reported_not_stored(engine: Engine) -> None:
-    set_budget(engine, name="Team", amount_usd=10, thresholds="50", forecast_alert=False)
+    set_budget(
+        engine, name="Team", amount_usd=10, thresholds="50", forecast_alert=False, actor=ADMIN
+    )
     add_spend(engine, {date(2026, 3, 1): D(9)})
-    mute_budget(engine, "Team", at("2026-03-05T00:00:00"))
-    muted = check_alerts(engine, at("2026-03-02T00:00:00"))
+    mute_budget(engine, "Team", at("2026-03-05T00:00:00"), actor=ADMIN)
+    muted = check_alerts(engine, at("2026-03-02T00:00:00"), actor=ADMIN)
     assert muted.firing == [] and len(muted.muted) == 1 and muted.new_event_ids == []
-    after = check_alerts(engine, at("2026-03-06T00:00:00"))
+    after = check_alerts(engine, at("2026-03-06T00:00:00"), actor=ADMIN)
     assert len(after.firing) == 1 and len(after.new_event_ids) == 1
 
 
 def test_acknowledge_and_filter_history(engine: Engine) -> None:
-    set_budget(engine, name="A", amount_usd=10, thresholds="50,90", forecast_alert=False)
-    set_budget(engine, name="B", amount_usd=100, thresholds="5", forecast_alert=False)
+    set_budget(
+        engine, name="A", amount_usd=10, thresholds="50,90", forecast_alert=False, actor=ADMIN
+    )
+    set_budget(engine, name="B", amount_usd=100, thresholds="5", forecast_alert=False, actor=ADMIN)
     add_spend(engine, {date(2026, 3, 1): D(9)})
-    check_alerts(engine, at("2026-03-01T12:00:00"))
+    check_alerts(engine, at("2026-03-01T12:00:00"), actor=ADMIN)
     events = list_events(engine)
     assert len(events) == 3
     assert {e.subject for e in list_events(engine, subjects=("A",))} == {"A"}
-    assert acknowledge_event(engine, events[0].id, at("2026-03-01T13:00:00"))
+    assert acknowledge_event(engine, events[0].id, at("2026-03-01T13:00:00"), actor=ADMIN)
     assert len(list_events(engine, acknowledged=False)) == 2
     assert list_events(engine, acknowledged=True)[0].acknowledged_at == at("2026-03-01T13:00:00")
     assert list_events(engine, since=at("2026-03-02T00:00:00")) == []
-    assert not acknowledge_event(engine, 99999)
+    assert not acknowledge_event(engine, 99999, actor=ADMIN)
 
 
 def _ingest_window(engine: Engine, errors: int, total: int = 40) -> None:
     save_override(engine, model="acme-1", effective_from=date(2020, 1, 1),
-                  rates={"input_mtok": D(1), "output_mtok": D(2)})  # fmt: skip
+                  rates={"input_mtok": D(1), "output_mtok": D(2)}, actor=ADMIN)  # fmt: skip
     records = [
         {"timestamp": f"2026-03-10T10:{i:02d}:00Z", "request_id": f"r{i}", "model": "acme-1",
          "input_tokens": 1000, "output_tokens": 100, "latency_ms": 8000 if i % 2 else 900,
          "status": (429 if i % 3 else 500) if i < errors else 200, "project": "search"}
         for i in range(total)
     ]  # fmt: skip
-    report = ingest_records(engine, records, source="test", file_name="window.jsonl")
+    report = ingest_records(engine, records, source="test", file_name="window.jsonl", actor=ADMIN)
     assert report.accepted == total
 
 
@@ -248,35 +278,36 @@ def test_window_metrics_from_request_log(engine: Engine) -> None:
 def test_operational_rules_fire_through_the_check(engine: Engine) -> None:
     _ingest_window(engine, errors=6)
     for kind in ("error_rate", "rate_limit"):
-        save_rule(engine, kind=kind, params={"min_requests": 20})
+        save_rule(engine, kind=kind, params={"min_requests": 20}, actor=ADMIN)
     save_rule(
         engine,
         kind="latency_p95",
         params={"sla_ms": 20000, "window_minutes": 60, "min_requests": 20},
+        actor=ADMIN,
     )
-    result = check_alerts(engine, at("2026-03-10T10:45:00"))
+    result = check_alerts(engine, at("2026-03-10T10:45:00"), actor=ADMIN)
     # the 10:00 window: 40 requests, 6 errors = 15.00 % > 8 %; 4 × 429 = 10.00 % > 5 %
     got = {a.kind: (a.value, a.threshold) for a in result.firing}
     assert got == {"error_rate": (D("15.00"), D(8)), "rate_limit": (D("10.00"), D(5))}
     assert all(a.period == "2026-03-10T10:00Z" for a in result.firing)
     assert {r.kind: r.rule for r in list_rules(engine)}["latency_p95"].sla_ms == 20000
-    again = check_alerts(engine, at("2026-03-10T10:50:00"))
+    again = check_alerts(engine, at("2026-03-10T10:50:00"), actor=ADMIN)
     assert len(again.firing) == 2 and again.new_event_ids == []
     # later in the month the window still fired this period: reported, not stored again
-    later = check_alerts(engine, at("2026-03-20T12:00:00"))
+    later = check_alerts(engine, at("2026-03-20T12:00:00"), actor=ADMIN)
     assert len(later.firing) == 2 and later.new_event_ids == []
-    assert check_alerts(engine, at("2026-04-02T12:00:00")).firing == []  # a new month
+    assert check_alerts(engine, at("2026-04-02T12:00:00"), actor=ADMIN).firing == []  # a new month
 
 
 def test_default_windows_need_a_hundred_requests(engine: Engine) -> None:
     _ingest_window(engine, errors=6)  # 40 requests in the 10:00 window: too few to judge
-    assert check_alerts(engine, at("2026-03-10T10:45:00")).firing == []
+    assert check_alerts(engine, at("2026-03-10T10:45:00"), actor=ADMIN).firing == []
 
 
 def test_listing_rules_writes_nothing(engine: Engine) -> None:
     rules = list_rules(engine)
     assert sorted(r.kind for r in rules) == sorted(
-        ["cost_spike", "error_rate", "latency_p95", "rate_limit"]
+        ["cost_spike", "error_rate", "latency_p95", "rate_limit", "runaway"]
     )
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM alert_rule").scalar() == 0
@@ -308,23 +339,25 @@ def test_rule_validation(sqlite_url: str, kind: str, params: dict, match: str) -
     from db.engine import make_engine
 
     with pytest.raises(BudgetError, match=match):
-        save_rule(make_engine(sqlite_url), kind=kind, params=params)
+        save_rule(make_engine(sqlite_url), kind=kind, params=params, actor=ADMIN)
 
 
 def test_cost_spike_fires_once_for_the_spike_day(engine: Engine) -> None:
     add_spend(engine, days(date(2026, 3, 1), date(2026, 3, 14), "10"))
     add_spend(engine, {date(2026, 3, 15): D(50)})
     # Mar 16 at 08:00: yesterday (Mar 15) = 50 > max(10 + 3 × 1.4826 × 0, 2 × 10) = 20
-    result = check_alerts(engine, at("2026-03-16T08:00:00"))
+    result = check_alerts(engine, at("2026-03-16T08:00:00"), actor=ADMIN)
     (spike,) = [a for a in result.firing if a.kind == "cost_spike"]
     assert (spike.value, spike.threshold, spike.period) == (D("50.00"), D("20.00"), "2026-03-15")
-    again = check_alerts(engine, at("2026-03-16T20:00:00"))
+    again = check_alerts(engine, at("2026-03-16T20:00:00"), actor=ADMIN)
     assert again.new_event_ids == []
     # the whole month is the period: the spike still shows two weeks later, stored once
-    later = check_alerts(engine, at("2026-03-30T08:00:00"))
+    later = check_alerts(engine, at("2026-03-30T08:00:00"), actor=ADMIN)
     assert [a.period for a in later.firing if a.kind == "cost_spike"] == ["2026-03-15"]
     assert later.new_event_ids == []
-    assert [a.kind for a in check_alerts(engine, at("2026-04-17T08:00:00")).firing] == []
+    assert [
+        a.kind for a in check_alerts(engine, at("2026-04-17T08:00:00"), actor=ADMIN).firing
+    ] == []
 
 
 # ---------------------------------------------------------------- one identity per model
@@ -344,7 +377,9 @@ def _ingest_gpt_4o(engine: Engine) -> None:
         rec("c", "03", "openai/gpt-4o", 400_000, 0),
         rec("d", "03", "gpt-4o-mini", 1_000_000, 0),
     ]
-    assert ingest_records(engine, records, source="t", file_name="t.jsonl").accepted == 4
+    assert (
+        ingest_records(engine, records, source="t", file_name="t.jsonl", actor=ADMIN).accepted == 4
+    )
 
 
 def test_a_model_budget_counts_every_logged_name_of_the_model(engine: Engine) -> None:
@@ -357,7 +392,9 @@ def test_a_model_budget_counts_every_logged_name_of_the_model(engine: Engine) ->
     expected = {date(2026, 3, 2): D("3.5"), date(2026, 3, 3): D("7.375")}
     assert daily_spend(engine, "model:gpt-4o", *span) == expected
     assert daily_spend(engine, "model:gpt-4o-2024-08-06", *span) == expected
-    budget = set_budget(engine, name="4o", amount_usd=20, scope="model:gpt-4o-2024-08-06")
+    budget = set_budget(
+        engine, name="4o", amount_usd=20, scope="model:gpt-4o-2024-08-06", actor=ADMIN
+    )
     assert budget.scope == "model:gpt-4o"  # one scope, stored by its canonical id
     status = budget_overview(engine, budget, at("2026-03-20T12:00:00"))
     assert status.spent_usd == D("10.875") and status.used_pct == D("54.38")
@@ -378,22 +415,26 @@ def test_a_scope_that_matches_nothing_is_refused_with_a_suggestion(engine: Engin
     }
     for scope, message in cases.items():
         with pytest.raises(BudgetError) as caught:
-            set_budget(engine, name="B", amount_usd=10, scope=scope)
+            set_budget(engine, name="B", amount_usd=10, scope=scope, actor=ADMIN)
         assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
         with pytest.raises(BudgetError, match="has traffic"):
-            save_rule(engine, kind="error_rate", params={}, scope=scope)
+            save_rule(engine, kind="error_rate", params={}, scope=scope, actor=ADMIN)
     assert list_budgets(engine) == []
-    assert [r.scope for r in list_rules(engine)] == ["all"] * 4
+    assert [r.scope for r in list_rules(engine)] == ["all"] * 5
 
 
 def test_a_priced_model_without_traffic_is_accepted_with_a_note(engine: Engine) -> None:
     from db.budgets import budget_notes, scope_note
 
     _ingest_gpt_4o(engine)
-    launch = set_budget(engine, name="Launch", amount_usd=100, scope="model:gpt-4.1-2025-04-14")
+    launch = set_budget(
+        engine, name="Launch", amount_usd=100, scope="model:gpt-4.1-2025-04-14", actor=ADMIN
+    )
     assert launch.scope == "model:gpt-4.1"
-    live = set_budget(engine, name="Live", amount_usd=100, scope="project:copilot")
-    anthropic = set_budget(engine, name="Claude", amount_usd=100, scope="provider:anthropic")
+    live = set_budget(engine, name="Live", amount_usd=100, scope="project:copilot", actor=ADMIN)
+    anthropic = set_budget(
+        engine, name="Claude", amount_usd=100, scope="provider:anthropic", actor=ADMIN
+    )
     note = "No traffic for model:gpt-4.1 yet: its spend counts from the first request."
     assert scope_note(engine, launch.scope) == note
     assert budget_notes(engine, [launch, live, anthropic]) == {
@@ -402,14 +443,16 @@ def test_a_priced_model_without_traffic_is_accepted_with_a_note(engine: Engine) 
         "request.",
     }
     assert budget_overview(engine, launch, at("2026-03-20T12:00:00")).spent_usd == 0
-    rule = save_rule(engine, kind="error_rate", params={}, scope="model:gpt-4o-2024-08-06")
+    rule = save_rule(
+        engine, kind="error_rate", params={}, scope="model:gpt-4o-2024-08-06", actor=ADMIN
+    )
     assert rule.scope == "model:gpt-4o"
 
 
 def test_an_existing_scope_stays_valid_after_its_traffic_is_gone(engine: Engine) -> None:
     add_spend(engine, {date(2026, 3, 1): D(1)}, project="old")
-    set_budget(engine, name="Old", amount_usd=10, scope="project:old")
+    set_budget(engine, name="Old", amount_usd=10, scope="project:old", actor=ADMIN)
     with engine.begin() as conn:
         conn.execute(DailyRollup.__table__.delete())
-    again = set_budget(engine, name="Old", amount_usd=20, scope="project:old")
+    again = set_budget(engine, name="Old", amount_usd=20, scope="project:old", actor=ADMIN)
     assert (again.amount_usd, again.scope) == (D(20), "project:old")

@@ -16,6 +16,7 @@ from db.queries.drilldown import (
     rollup_requests,
     top_groups,
 )
+from tests.actors import ADMIN
 
 NOV2, NOV3 = date(2026, 11, 2), date(2026, 11, 3)
 # gpt-4o: $2.50 input, $10 output per 1M tokens -> 1,000 in + 100 out = 0.0025 + 0.001 = $0.0035
@@ -41,7 +42,9 @@ def stored(engine: Engine) -> Engine:
         _record("e", "2026-11-02T15:00:00Z", "gpt-4o-mini", "carol"),
         _record("f", "2026-11-03T00:00:00Z", "gpt-4o", "alice"),  # the next day
     ]
-    assert ingest_records(engine, records, source="t", file_name="t.jsonl").accepted == 6
+    assert (
+        ingest_records(engine, records, source="t", file_name="t.jsonl", actor=ADMIN).accepted == 6
+    )
     return engine
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import inspect, text
 from db.engine import make_engine
 from db.migrations import STEPS, migrate
 from db.prices import PriceError, delete_override, list_overrides, load_price_book, save_override
+from tests.actors import ADMIN
 
 D = Decimal
 
@@ -37,6 +38,7 @@ def test_custom_price_round_trip_and_book(engine):
         effective_from=date(2025, 3, 1),
         rates={"input_mtok": D("2.125"), "output_mtok": D("8.5")},
         note="negotiated",
+        actor=ADMIN,
     )
     assert saved.model == "gpt-4o" and saved.input_mtok == D("2.125")
     book = load_price_book(engine)
@@ -48,10 +50,11 @@ def test_custom_price_round_trip_and_book(engine):
         effective_from=date(2025, 3, 1),
         rates={"input_mtok": D("2"), "output_mtok": D("8")},
         override_id=saved.id,
+        actor=ADMIN,
     )
     assert [o.input_mtok for o in list_overrides(engine)] == [D("2")]
-    assert delete_override(engine, edited.id) is True
-    assert delete_override(engine, edited.id) is False
+    assert delete_override(engine, edited.id, actor=ADMIN) is True
+    assert delete_override(engine, edited.id, actor=ADMIN) is False
     assert list_overrides(engine) == []
 
 
@@ -66,12 +69,14 @@ def test_custom_price_round_trip_and_book(engine):
 )
 def test_invalid_custom_prices_are_refused_with_a_reason(engine, rates, message):
     with pytest.raises(PriceError, match=message):
-        save_override(engine, model="x", effective_from=date(2025, 1, 1), rates=rates)
+        save_override(engine, model="x", effective_from=date(2025, 1, 1), rates=rates, actor=ADMIN)
     assert list_overrides(engine) == []
 
 
 def test_duplicate_custom_price_date_is_explained(engine):
     rates = {"input_mtok": D("1"), "output_mtok": D("2")}
-    save_override(engine, model="acme", effective_from=date(2025, 1, 1), rates=rates)
+    save_override(engine, model="acme", effective_from=date(2025, 1, 1), rates=rates, actor=ADMIN)
     with pytest.raises(PriceError, match="already has a custom price"):
-        save_override(engine, model="acme", effective_from=date(2025, 1, 1), rates=rates)
+        save_override(
+            engine, model="acme", effective_from=date(2025, 1, 1), rates=rates, actor=ADMIN
+        )

@@ -19,11 +19,21 @@ from db.fx import (
     record_rate,
     set_display_currency,
 )
+from tests.actors import ADMIN
 
 
 def test_rates_are_stored_exactly_and_a_day_between_two_uses_the_earlier(engine: Engine) -> None:
-    record_rate(engine, currency="eur", per_usd="0.9123456789", effective_on=date(2026, 1, 1))
-    record_rate(engine, currency="EUR", per_usd="0.95", effective_on=date(2026, 1, 15), note="ECB")
+    record_rate(
+        engine, currency="eur", per_usd="0.9123456789", effective_on=date(2026, 1, 1), actor=ADMIN
+    )
+    record_rate(
+        engine,
+        currency="EUR",
+        per_usd="0.95",
+        effective_on=date(2026, 1, 15),
+        note="ECB",
+        actor=ADMIN,
+    )
     assert [r.per_usd for r in list_rates(engine, "EUR")] == [
         Decimal("0.9123456789"),
         Decimal("0.95"),
@@ -36,26 +46,28 @@ def test_rates_are_stored_exactly_and_a_day_between_two_uses_the_earlier(engine:
 
 
 def test_recording_a_day_again_replaces_its_rate(engine: Engine) -> None:
-    record_rate(engine, currency="GBP", per_usd="0.8", effective_on=date(2026, 1, 1))
-    record_rate(engine, currency="GBP", per_usd="0.79", effective_on=date(2026, 1, 1))
+    record_rate(engine, currency="GBP", per_usd="0.8", effective_on=date(2026, 1, 1), actor=ADMIN)
+    record_rate(engine, currency="GBP", per_usd="0.79", effective_on=date(2026, 1, 1), actor=ADMIN)
     assert [(r.per_usd, r.day) for r in list_rates(engine)] == [(Decimal("0.79"), date(2026, 1, 1))]
-    assert delete_rate(engine, currency="gbp", effective_on=date(2026, 1, 1))
-    assert not delete_rate(engine, currency="GBP", effective_on=date(2026, 1, 1))
+    assert delete_rate(engine, currency="gbp", effective_on=date(2026, 1, 1), actor=ADMIN)
+    assert not delete_rate(engine, currency="GBP", effective_on=date(2026, 1, 1), actor=ADMIN)
     assert list_rates(engine) == []
 
 
 def test_bad_rates_are_refused_and_nothing_is_stored(engine: Engine) -> None:
     for currency, rate in (("EUR", "-1"), ("EURO", "0.9"), ("USD", "1")):
         with pytest.raises(CurrencyError):
-            record_rate(engine, currency=currency, per_usd=rate, effective_on=date(2026, 1, 1))
+            record_rate(
+                engine, currency=currency, per_usd=rate, effective_on=date(2026, 1, 1), actor=ADMIN
+            )
     assert list_rates(engine) == []
 
 
 def test_the_display_currency_defaults_to_usd_and_a_missing_rate_says_so(engine: Engine) -> None:
     assert display_currency(engine) == "USD"
     assert not conversion(engine, date(2026, 1, 1)).converted
-    assert set_display_currency(engine, currency="jpy") == "JPY"
-    set_display_currency(engine, currency="EUR")
+    assert set_display_currency(engine, currency="jpy", actor=ADMIN) == "JPY"
+    set_display_currency(engine, currency="EUR", actor=ADMIN)
     assert display_currency(engine) == "EUR"
     with pytest.raises(MissingRate, match="no EUR rate dated on or before 2026-01-01"):
         conversion(engine, date(2026, 1, 1))

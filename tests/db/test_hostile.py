@@ -22,6 +22,7 @@ from core.pricing import PriceBook
 from db.ingest import delete_upload, ingest_file, list_uploads, reprice
 from db.prices import save_override
 from db.queries import UsageFilters, usage_report
+from tests.actors import ADMIN
 
 BOOK = PriceBook.from_snapshot()
 
@@ -63,7 +64,7 @@ def test_one_bad_value_is_one_rejected_record(
     lines: list[bytes | dict] = [flat(f"r{i}") for i in range(300)]
     record = {k: v for k, v in flat("bad").items() if k != field}
     lines[200] = orjson.dumps(record)[:-1] + b", " + value + b"}"
-    report = ingest_file(engine, write(tmp_path / "f.jsonl", lines), book=BOOK)
+    report = ingest_file(engine, write(tmp_path / "f.jsonl", lines), book=BOOK, actor=ADMIN)
     assert report.file_error is None
     assert (report.accepted, report.rejected) == (299, 1)
     assert [(e.line, e.field) for e in report.errors] == [(201, field)]
@@ -74,7 +75,7 @@ def test_nul_and_control_characters_in_labels_are_removed_not_fatal(
     engine: Engine, tmp_path: Path
 ) -> None:
     lines = [flat("n1", project="a\u0000b", user="x\x1b[31my"), flat("n2", model="gpt-4o\t")]
-    report = ingest_file(engine, write(tmp_path / "f.jsonl", lines), book=BOOK)
+    report = ingest_file(engine, write(tmp_path / "f.jsonl", lines), book=BOOK, actor=ADMIN)
     assert (report.accepted, report.rejected) == (2, 0)
     assert scalar(engine, "SELECT project FROM request_log WHERE request_id = 'n1'") == "ab"
     assert scalar(engine, "SELECT model_id FROM request_log WHERE request_id = 'n2'") == "gpt-4o"
@@ -82,10 +83,10 @@ def test_nul_and_control_characters_in_labels_are_removed_not_fatal(
 
 def test_a_rollup_total_past_64_bits_stops_the_file_cleanly(engine: Engine, tmp_path: Path) -> None:
     save_override(engine, model="vault-llm", effective_from=date(2025, 1, 1),
-                  rates={"input_mtok": Decimal(10_000), "output_mtok": Decimal(10_000)})  # fmt: skip
+                  rates={"input_mtok": Decimal(10_000), "output_mtok": Decimal(10_000)}, actor=ADMIN)  # fmt: skip
     huge = [flat(f"h{i}", model="vault-llm", input_tokens=100_000_000, output_tokens=100_000_000)
             for i in range(6)]  # fmt: skip  # 6 x $2,000,000 in one day and group
-    report = ingest_file(engine, write(tmp_path / "huge.jsonl", huge))
+    report = ingest_file(engine, write(tmp_path / "huge.jsonl", huge), actor=ADMIN)
     assert "$9.2M" in (report.file_error or "")
     assert scalar(engine, "SELECT count(*) FROM request_log") == 0  # no half-stored transaction
     assert usage_report(engine, UsageFilters()).kpis.requests == 0  # pages still answer
@@ -107,7 +108,7 @@ def test_the_first_line_does_not_decide_the_file(
     engine: Engine, tmp_path: Path, first: bytes
 ) -> None:
     lines = [first, *[flat(f"v{i}") for i in range(20)]]
-    report = ingest_file(engine, write(tmp_path / "f.jsonl", lines), book=BOOK)
+    report = ingest_file(engine, write(tmp_path / "f.jsonl", lines), book=BOOK, actor=ADMIN)
     assert report.file_error is None and report.accepted == 20
     assert [e.line for e in report.errors] == [1]
 
@@ -119,7 +120,9 @@ def test_no_secret_survives_into_rows_names_or_reasons(engine: Engine, tmp_path:
              user="AKIAABCDEFGHIJKLMNOP", feature="ghp_" + "z" * 36),
         flat("s2", input_tokens=key),  # rejected: its reason must not repeat the key
     ]  # fmt: skip
-    report = ingest_file(engine, write(tmp_path / f"logs-{key}.jsonl", lines), book=BOOK)
+    report = ingest_file(
+        engine, write(tmp_path / f"logs-{key}.jsonl", lines), book=BOOK, actor=ADMIN
+    )
     assert report.accepted == 1 and report.rejected == 1
     assert key not in report.errors[0].reason and key not in report.file_name
     with engine.connect() as conn:
@@ -150,9 +153,9 @@ def test_upload_counts_are_what_is_stored_after_a_crash(
 
     monkeypatch.setattr(writer_mod, "add_sums", crash)
     with pytest.raises(RuntimeError):
-        ingest_file(engine, path, book=BOOK)
+        ingest_file(engine, path, book=BOOK, actor=ADMIN)
     monkeypatch.setattr(writer_mod, "add_sums", real)
-    ingest_file(engine, path, book=BOOK)
+    ingest_file(engine, path, book=BOOK, actor=ADMIN)
     upload = list_uploads(engine).iloc[0]
     assert upload["accepted"] == 9 == scalar(engine, "SELECT count(*) FROM request_log")
     assert upload["cost_pusd"] == scalar(engine, "SELECT sum(cost_pusd) FROM request_log")
@@ -181,11 +184,11 @@ def test_a_reprice_during_an_ingest_leaves_no_stale_price(
 
     def price_and_reprice() -> None:  # another user, another session
         save_override(engine, model="house-llm", effective_from=date(2025, 1, 1),
-                      rates={"input_mtok": Decimal(1), "output_mtok": Decimal(2)})  # fmt: skip
-        reprice(engine)
+                      rates={"input_mtok": Decimal(1), "output_mtok": Decimal(2)}, actor=ADMIN)  # fmt: skip
+        reprice(engine, actor=ADMIN)
 
     _after_first_transaction(monkeypatch, price_and_reprice)
-    report = ingest_file(engine, path)
+    report = ingest_file(engine, path, actor=ADMIN)
     assert report.accepted == 40
     # 1000 x $1 + 200 x $2 per 1M tokens = $0.0014 a request, every one of them
     assert scalar(engine, "SELECT count(*) FROM request_log WHERE NOT priced") == 0
@@ -203,10 +206,10 @@ def test_deleting_an_upload_during_its_ingest_stops_it_with_a_reason(
     path = write(tmp_path / "f.jsonl", [flat(f"d{i}") for i in range(20)])
 
     def delete_it() -> None:
-        delete_upload(engine, int(list_uploads(engine)["id"].max()))
+        delete_upload(engine, int(list_uploads(engine)["id"].max()), actor=ADMIN)
 
     _after_first_transaction(monkeypatch, delete_it)
-    report = ingest_file(engine, path, book=BOOK)
+    report = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert "deleted" in (report.file_error or ""), report.file_error
     assert scalar(engine, "SELECT count(*) FROM request_log") == 0
     assert scalar(engine, "SELECT count(*) FROM daily_rollup") == 0
@@ -234,7 +237,9 @@ def test_a_busy_database_at_a_transactions_start_is_waited_for(
     monkeypatch.setattr(parse_mod, "CHUNK_ROWS", 5)
     monkeypatch.setattr(writer_mod, "TRANSACTION_CHUNKS", 2)
     _busy_once(monkeypatch, on_call=3)  # the first chunk of the second transaction
-    report = ingest_file(engine, write(tmp_path / "f.jsonl", [flat(f"b{i}") for i in range(20)]))
+    report = ingest_file(
+        engine, write(tmp_path / "f.jsonl", [flat(f"b{i}") for i in range(20)]), actor=ADMIN
+    )
     assert (report.accepted, report.file_error) == (20, None)
     assert scalar(engine, "SELECT sum(requests) FROM daily_rollup") == 20
 
@@ -246,9 +251,9 @@ def test_a_database_busy_mid_transaction_stops_the_file_cleanly(
     monkeypatch.setattr(writer_mod, "TRANSACTION_CHUNKS", 2)
     _busy_once(monkeypatch, on_call=4)  # the second chunk of the second transaction
     path = write(tmp_path / "f.jsonl", [flat(f"m{i}") for i in range(20)])
-    report = ingest_file(engine, path, book=BOOK)
+    report = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert "busy" in (report.file_error or "") and report.accepted == 10
     assert scalar(engine, "SELECT count(*) FROM request_log") == 10  # the whole first transaction
     assert scalar(engine, "SELECT sum(requests) FROM daily_rollup") == 10
-    rerun = ingest_file(engine, path, book=BOOK)
+    rerun = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (rerun.accepted, rerun.duplicates) == (10, 10)

@@ -26,6 +26,7 @@ from db.ingest import (
     reprice,
     save_mapping,
 )
+from tests.actors import ADMIN
 
 BOOK = PriceBook.from_snapshot()
 
@@ -97,7 +98,7 @@ def test_flat_file_keeps_valid_lines_and_reports_each_bad_one(
     ]
     path = write_jsonl(tmp_path / "log.jsonl", records, crlf=True, bom=True)
     path.write_bytes(path.read_bytes() + b"\r\n\r\n")  # trailing blank lines are fine
-    report = ingest_file(engine, path, book=BOOK)
+    report = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (report.format, report.source) == ("flat", "flat")
     assert (report.accepted, report.rejected, report.duplicates) == (2, 4, 0)
     assert [(e.line, e.field) for e in report.errors] == [
@@ -113,8 +114,8 @@ def test_flat_file_keeps_valid_lines_and_reports_each_bad_one(
 
 def test_reingest_adds_nothing_and_counts_duplicates(engine: Engine, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "log.jsonl", [flat(f"r{i}") for i in range(5)])
-    first = ingest_file(engine, path, book=BOOK)
-    again = ingest_file(engine, path, book=BOOK)
+    first = ingest_file(engine, path, book=BOOK, actor=ADMIN)
+    again = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (first.accepted, again.accepted, again.duplicates, again.cost_pusd) == (5, 0, 5, 0)
     assert scalar(engine, "SELECT count(*) FROM request_log") == 5
     assert len(list_uploads(engine)) == 1  # the same file re-uses its upload
@@ -124,7 +125,7 @@ def test_reingest_adds_nothing_and_counts_duplicates(engine: Engine, tmp_path: P
 def test_project_option_fills_flat_rows_without_one(engine: Engine, tmp_path: Path) -> None:
     records = [flat("r1", project=None), flat("r2", project="own")]
     path = write_jsonl(tmp_path / "log.jsonl", records)
-    report = ingest_file(engine, path, project="billing", book=BOOK)
+    report = ingest_file(engine, path, project="billing", book=BOOK, actor=ADMIN)
     assert (report.accepted, report.source) == (2, "flat:billing")
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT request_id, project FROM request_log")).all()
@@ -137,10 +138,10 @@ def test_conflicting_duplicate_is_flagged_and_first_kept(engine: Engine, tmp_pat
     path = write_jsonl(
         tmp_path / "a.jsonl", [flat("x1"), flat("x1"), flat("x1", output_tokens=999), flat("x2")]
     )
-    report = ingest_file(engine, path, book=BOOK)
+    report = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (report.accepted, report.duplicates, report.conflicts) == (2, 1, 1)
     later = write_jsonl(tmp_path / "b.jsonl", [flat("x2", input_tokens=5)])
-    second = ingest_file(engine, later, book=BOOK)
+    second = ingest_file(engine, later, book=BOOK, actor=ADMIN)
     assert (second.accepted, second.conflicts, second.conflict_ids) == (0, 1, ["x2"])
     assert scalar(engine, "SELECT output_tokens FROM request_log WHERE request_id = 'x1'") == 200
     assert scalar(engine, "SELECT input_tokens FROM request_log WHERE request_id = 'x2'") == 1000
@@ -155,11 +156,11 @@ def test_crash_mid_file_then_rerun_completes_without_doubles(
     real = writer_mod.add_sums
     monkeypatch.setattr(writer_mod, "add_sums", crash_on_second_chunk(real))
     with pytest.raises(RuntimeError):
-        ingest_file(engine, path, book=BOOK)
+        ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert scalar(engine, "SELECT count(*) FROM request_log") == 6  # one whole transaction
     assert_rollups_match_rows(engine)
     monkeypatch.setattr(writer_mod, "add_sums", real)
-    rerun = ingest_file(engine, path, book=BOOK)
+    rerun = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (rerun.accepted, rerun.duplicates) == (4, 6)
     assert scalar(engine, "SELECT count(*) FROM request_log") == 10
     assert_rollups_match_rows(engine)
@@ -171,7 +172,9 @@ def test_two_concurrent_ingests_lose_nothing(engine: Engine, tmp_path: Path, mon
     b = write_jsonl(tmp_path / "b.jsonl", [flat(f"k{i}") for i in range(150, 450)])
     reports = []
     threads = [
-        threading.Thread(target=lambda p=p: reports.append(ingest_file(engine, p, book=BOOK)))
+        threading.Thread(
+            target=lambda p=p: reports.append(ingest_file(engine, p, book=BOOK, actor=ADMIN))
+        )
         for p in (a, b)
     ]
     for thread in threads:
@@ -191,6 +194,7 @@ def test_unpriced_models_are_stored_and_reported(engine: Engine) -> None:
         source="app",
         file_name="t",
         book=BOOK,
+        actor=ADMIN,
     )
     assert report.unpriced_models == {"house-llm-7b": 1}
     assert scalar(engine, "SELECT count(*) FROM request_log WHERE NOT priced") == 1
@@ -204,7 +208,7 @@ def test_each_event_is_priced_at_its_own_date_with_overrides(engine: Engine) -> 
     )  # fmt: skip
     book = PriceBook.from_snapshot([override])
     records = [flat("before"), flat("after", timestamp="2025-06-20T08:00:00+02:00")]
-    report = ingest_records(engine, records, source="app", file_name="t", book=book)
+    report = ingest_records(engine, records, source="app", file_name="t", book=book, actor=ADMIN)
     # before: 0.00027 (snapshot); after: 1000 x 1.00 + 200 x 2.00 per 1M = 0.0014
     assert report.cost_usd == Decimal("0.00167")
     after = scalar(engine, "SELECT cost_pusd FROM request_log WHERE request_id = 'after'")
@@ -212,12 +216,12 @@ def test_each_event_is_priced_at_its_own_date_with_overrides(engine: Engine) -> 
 
 
 def test_reprice_after_a_price_change(engine: Engine) -> None:
-    ingest_records(engine, [flat("p1")], source="app", file_name="t", book=BOOK)
+    ingest_records(engine, [flat("p1")], source="app", file_name="t", book=BOOK, actor=ADMIN)
     cheaper = PriceOverride(
         model="gpt-4o-mini", effective_from=date(2025, 1, 1), input_mtok=Decimal("0.10"),
         output_mtok=Decimal("0.50"),
     )  # fmt: skip
-    result = reprice(engine, PriceBook.from_snapshot([cheaper]))
+    result = reprice(engine, PriceBook.from_snapshot([cheaper]), actor=ADMIN)
     # 1000 x 0.10 + 200 x 0.50 per 1M = 0.0001 + 0.0001 = 0.0002 (was 0.00027)
     assert (result.rows, result.change_usd) == (1, Decimal("-0.00007"))
     assert scalar(engine, "SELECT sum(cost_pusd) FROM daily_rollup") == 200_000_000
@@ -225,14 +229,17 @@ def test_reprice_after_a_price_change(engine: Engine) -> None:
 
 
 def test_delete_upload_takes_its_rows_and_rollups(engine: Engine, tmp_path: Path) -> None:
-    keep = ingest_file(engine, write_jsonl(tmp_path / "a.jsonl", [flat("d1")]), book=BOOK)
+    keep = ingest_file(
+        engine, write_jsonl(tmp_path / "a.jsonl", [flat("d1")]), book=BOOK, actor=ADMIN
+    )
     drop = ingest_file(
         engine,
         write_jsonl(tmp_path / "b.jsonl", [flat("d2"), flat("d3", model="gpt-4o")]),
         book=BOOK,
+        actor=ADMIN,
     )
-    assert delete_upload(engine, drop.upload_id) == 2
-    assert delete_upload(engine, 999) is None
+    assert delete_upload(engine, drop.upload_id, actor=ADMIN) == 2
+    assert delete_upload(engine, 999, actor=ADMIN) is None
     assert scalar(engine, "SELECT count(*) FROM request_log") == 1
     assert scalar(engine, "SELECT sum(cost_pusd) FROM daily_rollup") == keep.cost_pusd
     assert list(list_uploads(engine)["id"]) == [keep.upload_id]
@@ -253,14 +260,14 @@ def test_whole_file_problems_get_one_message(
 ) -> None:
     path = tmp_path / "f.jsonl"
     path.write_bytes(content)
-    report = ingest_file(engine, path, fmt=fmt, book=BOOK)
+    report = ingest_file(engine, path, fmt=fmt, book=BOOK, actor=ADMIN)
     assert message in report.file_error and report.errors == [] and report.accepted == 0
 
 
 def test_many_unreadable_lines_are_one_file_problem(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "f.jsonl"
     path.write_bytes(b"{not json}\n" * 30)
-    report = ingest_file(engine, path, book=BOOK)
+    report = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert "not valid JSON" in report.file_error and report.rejected == 0
     assert list_uploads(engine).empty
 
@@ -268,7 +275,7 @@ def test_many_unreadable_lines_are_one_file_problem(engine: Engine, tmp_path: Pa
 def test_a_line_over_one_mib_is_rejected(engine: Engine, tmp_path: Path) -> None:
     huge = flat("big", feature="x" * (1024 * 1024 + 10))
     path = write_jsonl(tmp_path / "f.jsonl", [flat("ok1"), huge, flat("ok2")])
-    report = ingest_file(engine, path, book=BOOK)
+    report = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (report.accepted, report.rejected) == (2, 1)
     assert (report.errors[0].line, report.errors[0].field) == (2, "line")
 
@@ -280,7 +287,9 @@ def test_content_is_never_stored_and_secrets_are_redacted(engine: Engine, tmp_pa
         messages=[{"role": "user", "content": "my card is 4111"}],
         headers={"authorization": "Bearer abcdefghijklmnopqrstuvwxyz"},
     )
-    report = ingest_file(engine, write_jsonl(tmp_path / "f.jsonl", [record]), book=BOOK)
+    report = ingest_file(
+        engine, write_jsonl(tmp_path / "f.jsonl", [record]), book=BOOK, actor=ADMIN
+    )
     assert report.scrubbed == {"messages": 1, "secret:user": 1, "secret:headers.authorization": 1}
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT * FROM request_log")).mappings().one()
@@ -299,7 +308,7 @@ def test_batch_file_is_priced_at_batch_rates(engine: Engine, tmp_path: Path) -> 
         {"id": "batch_req_2", "custom_id": "request-2", "response": None,
          "error": {"code": "batch_expired", "message": "expired"}},
     ]  # fmt: skip
-    report = ingest_file(engine, write_jsonl(tmp_path / "out.jsonl", lines), book=BOOK)
+    report = ingest_file(engine, write_jsonl(tmp_path / "out.jsonl", lines), book=BOOK, actor=ADMIN)
     assert (report.format, report.accepted, report.rejected) == ("batch", 2, 0)
     # batch rates of gpt-4o-mini: 1117 x 0.075 + 46 x 0.30 per 1M = 0.000083775 + 0.0000138
     assert report.cost_usd == Decimal("0.000097575")
@@ -314,7 +323,7 @@ def test_anthropic_file_and_json_array(engine: Engine, tmp_path: Path) -> None:
     wrapped = {"timestamp": "2025-06-01T00:00:00Z", "latency_ms": 900, "response": message}
     path = tmp_path / "claude.json"
     path.write_bytes(orjson.dumps([wrapped], option=orjson.OPT_INDENT_2))
-    report = ingest_file(engine, path, book=BOOK)
+    report = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (report.format, report.accepted) == ("anthropic", 1)
     # 100 x 3 + 3000 x 0.30 + 2000 x 3.75 + 50 x 15 per 1M
     # = 0.0003 + 0.0009 + 0.0075 + 0.00075 = 0.00945
@@ -330,12 +339,12 @@ def test_csv_with_a_column_mapping(engine: Engine, tmp_path: Path) -> None:
     )
     mapping = {"timestamp": "when", "request_id": "id", "model": "llm",
                "input_tokens": "prompt", "output_tokens": "completion"}  # fmt: skip
-    unmapped = ingest_file(engine, path, book=BOOK)
+    unmapped = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert "map the CSV columns" in unmapped.file_error
-    report = ingest_file(engine, path, mapping=mapping, book=BOOK)
+    report = ingest_file(engine, path, mapping=mapping, book=BOOK, actor=ADMIN)
     assert (report.accepted, report.rejected, report.errors[0].line) == (1, 1, 3)
     assert report.errors[0].field == "input_tokens (column prompt)"
-    save_mapping(engine, ["when", "id", "llm", "prompt", "completion"], mapping)
+    save_mapping(engine, ["when", "id", "llm", "prompt", "completion"], mapping, actor=ADMIN)
     assert load_mapping(engine, ["id", "when", "llm", "prompt", "completion"]) == mapping
 
 
@@ -352,8 +361,8 @@ def test_usage_and_costs_pages_are_stored_idempotently(engine: Engine, tmp_path:
              "line_item": "gpt-5-nano, input_tokens", "project_id": "proj_1"}]}]}  # fmt: skip
     path = tmp_path / "usage.json"
     path.write_bytes(orjson.dumps(usage, option=orjson.OPT_INDENT_2))
-    first = ingest_file(engine, path)
-    again = ingest_file(engine, path)
+    first = ingest_file(engine, path, actor=ADMIN)
+    again = ingest_file(engine, path, actor=ADMIN)
     assert (first.format, first.accepted, again.accepted, again.duplicates) == (
         "usage_api",
         1,
@@ -372,14 +381,14 @@ def test_rows_fingerprinted_by_an_earlier_version_stay_duplicates(
     from db.migrations import STEPS
 
     path = write_jsonl(tmp_path / "a.jsonl", [flat("f1"), flat("f2", latency_ms=None)])
-    assert ingest_file(engine, path, book=BOOK).accepted == 2
+    assert ingest_file(engine, path, book=BOOK, actor=ADMIN).accepted == 2
     with engine.begin() as conn:  # as an earlier version left them
         conn.execute(text("UPDATE request_log SET content_hash = 'a1b2c3d4e5f60718'"))
         dict(STEPS)["0008_fast_fingerprints"](conn)
-    again = ingest_file(engine, path, book=BOOK)
+    again = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (again.accepted, again.duplicates, again.conflicts) == (0, 2, 0)
     changed = write_jsonl(tmp_path / "b.jsonl", [flat("f1", output_tokens=201)])
-    assert ingest_file(engine, changed, book=BOOK).conflicts == 1
+    assert ingest_file(engine, changed, book=BOOK, actor=ADMIN).conflicts == 1
 
 
 def test_fingerprints_are_the_same_in_a_fresh_interpreter(tmp_path: Path) -> None:
@@ -443,7 +452,7 @@ def test_parsing_in_a_second_process_gives_the_same_result(
 ) -> None:
     monkeypatch.setattr(parse_mod, "CHUNK_ROWS", 7)
     path = _mixed_log(tmp_path / "mixed.jsonl")
-    serial = ingest_file(engine, path, book=BOOK, source="serial")
+    serial = ingest_file(engine, path, book=BOOK, source="serial", actor=ADMIN)
     forked = {"runs": 0}
     real = files_mod.worker_pieces
 
@@ -455,7 +464,12 @@ def test_parsing_in_a_second_process_gives_the_same_result(
     monkeypatch.setattr(parallel_mod, "PARALLEL_MIN_BYTES", 0)
     seen: list[tuple[int, int | None]] = []
     parallel = ingest_file(
-        engine, path, book=BOOK, source="parallel", progress=lambda n, t: seen.append((n, t))
+        engine,
+        path,
+        book=BOOK,
+        source="parallel",
+        progress=lambda n, t: seen.append((n, t)),
+        actor=ADMIN,
     )
     assert forked["runs"] == 1
     expected = serial.as_json()
@@ -468,7 +482,7 @@ def test_parsing_in_a_second_process_gives_the_same_result(
     assert _stored(engine, "parallel") == _stored(engine, "serial")
     assert seen[-1] == (path.stat().st_size, path.stat().st_size)
     assert_rollups_match_rows(engine)
-    again = ingest_file(engine, path, book=BOOK, source="parallel")
+    again = ingest_file(engine, path, book=BOOK, source="parallel", actor=ADMIN)
     assert (again.accepted, again.duplicates, again.conflicts) == (0, 26, 1)
 
 
@@ -480,10 +494,10 @@ def test_a_failure_on_either_side_of_the_parsing_process_stops_both(
     monkeypatch.setattr(parallel_mod, "PARALLEL_MIN_BYTES", 0)
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_bytes(b"{}\n" + b"this is not json\n" * 30)
-    report = ingest_file(engine, garbage, book=BOOK, fmt="flat")
+    report = ingest_file(engine, garbage, book=BOOK, fmt="flat", actor=ADMIN)
     assert report.file_error is None and report.rejected == 31  # a JSON line: not whole-file
     garbage.write_bytes(b"this is not json\n" * 30)
-    report = ingest_file(engine, garbage, book=BOOK, fmt="flat")
+    report = ingest_file(engine, garbage, book=BOOK, fmt="flat", actor=ADMIN)
     assert "not JSON" in (report.file_error or "")
 
     monkeypatch.setattr(parse_mod, "CHUNK_ROWS", 3)
@@ -492,11 +506,11 @@ def test_a_failure_on_either_side_of_the_parsing_process_stops_both(
     real = writer_mod.add_sums
     monkeypatch.setattr(writer_mod, "add_sums", crash_on_second_chunk(real))
     with pytest.raises(RuntimeError, match="power cut"):
-        ingest_file(engine, path, book=BOOK)
+        ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert not multiprocessing.active_children()  # the parsing process did not outlive it
     assert scalar(engine, "SELECT count(*) FROM request_log WHERE source = 'flat'") == 6
     monkeypatch.setattr(writer_mod, "add_sums", real)
-    rerun = ingest_file(engine, path, book=BOOK)
+    rerun = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (rerun.accepted, rerun.duplicates) == (4, 6)
     assert_rollups_match_rows(engine)
 
@@ -506,7 +520,7 @@ def test_a_threaded_caller_parses_in_a_worker_too(
 ) -> None:
     """The dashboard's server is threaded: its uploads parse in a forkserver worker."""
     path = _mixed_log(tmp_path / "mixed.jsonl")
-    serial = ingest_file(engine, path, book=BOOK, source="serial")
+    serial = ingest_file(engine, path, book=BOOK, source="serial", actor=ADMIN)
     monkeypatch.setattr(parallel_mod, "PARALLEL_MIN_BYTES", 0)
     methods: list[str] = []
     real = parallel_mod._context
@@ -519,7 +533,9 @@ def test_a_threaded_caller_parses_in_a_worker_too(
     monkeypatch.setattr(parallel_mod, "_context", context)
     result: dict[str, object] = {}
     thread = threading.Thread(
-        target=lambda: result.update(report=ingest_file(engine, path, book=BOOK, source="threaded"))
+        target=lambda: result.update(
+            report=ingest_file(engine, path, book=BOOK, source="threaded", actor=ADMIN)
+        )
     )
     thread.start()
     thread.join()
@@ -542,7 +558,7 @@ def test_keys_sharing_a_hash_are_told_apart(
     )
     records = [flat("a"), flat("b", output_tokens=9), flat("b", output_tokens=9), flat("c")]
     path = write_jsonl(tmp_path / "shared.jsonl", records)
-    first = ingest_file(engine, path, book=BOOK)
+    first = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (first.accepted, first.duplicates, first.rejected) == (2, 1, 1)
     assert [(e.line, e.field) for e in first.errors] == [(4, "request_id")]
     assert "another request_id" in first.errors[0].reason
@@ -550,10 +566,10 @@ def test_keys_sharing_a_hash_are_told_apart(
         (r, o) for r, o in _rows(engine, "SELECT request_id, output_tokens FROM request_log")
     )
     assert stored == {"a": 200, "b": 9}
-    again = ingest_file(engine, path, book=BOOK)
+    again = ingest_file(engine, path, book=BOOK, actor=ADMIN)
     assert (again.accepted, again.duplicates, again.conflicts, again.rejected) == (0, 3, 0, 1)
     changed = write_jsonl(tmp_path / "changed.jsonl", [flat("b", output_tokens=10)])
-    assert ingest_file(engine, changed, book=BOOK).conflict_ids == ["b"]
+    assert ingest_file(engine, changed, book=BOOK, actor=ADMIN).conflict_ids == ["b"]
     assert_rollups_match_rows(engine)
 
 

@@ -31,6 +31,7 @@ from core.pricing import PriceBook, PriceOverride, Rates
 from db.ingest import delete_upload, ingest_file, list_uploads, reprice
 from db.ingest.rollups import TABLES, rebuild
 from db.retention import kept_since, prune
+from tests.actors import ADMIN
 
 BOOK = PriceBook.from_snapshot()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -286,7 +287,7 @@ def test_ingest_equals_the_line_by_line_reference(
         source = f"run{next(RUN)}"
         path = tmp_path / f"{source}.jsonl"
         path.write_bytes(b"\n".join(orjson.dumps(r) for r in batch) + b"\n")
-        report = ingest_file(engine, path, book=BOOK, source=source)
+        report = ingest_file(engine, path, book=BOOK, source=source, actor=ADMIN)
     finally:
         parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS = 12_500, 4
     expected = reference(batch)
@@ -383,15 +384,15 @@ def _apply(engine: Engine, tmp_path: Path, step: tuple) -> None:
     if kind == "ingest":
         path = tmp_path / f"ops{next(RUN)}.jsonl"
         path.write_bytes(b"\n".join(orjson.dumps(r) for r in _spell_again(value)) + b"\n")
-        ingest_file(engine, path, book=BOOK, source=f"s{next(RUN) % 2}")
+        ingest_file(engine, path, book=BOOK, source=f"s{next(RUN) % 2}", actor=ADMIN)
     elif kind == "delete":
         uploads = list_uploads(engine)["id"].tolist()
         if uploads:
-            delete_upload(engine, uploads[value % len(uploads)])
+            delete_upload(engine, uploads[value % len(uploads)], actor=ADMIN)
     elif kind == "reprice":
-        reprice(engine, PriceBook.from_snapshot(value))
+        reprice(engine, PriceBook.from_snapshot(value), actor=ADMIN)
     else:
-        prune(engine, date(2025, 6, 1) + timedelta(days=value))
+        prune(engine, date(2025, 6, 1) + timedelta(days=value), actor=ADMIN)
 
 
 @settings(

@@ -12,6 +12,7 @@ from core.logs import CHUNK_ROWS
 from db.ingest import ingest_file
 from db.ingest.writer import TRANSACTION_CHUNKS
 from db.models import RequestLog, Upload
+from tests.actors import ADMIN
 
 BLOCK = CHUNK_ROWS * TRANSACTION_CHUNKS  # the records of one transaction
 RECORD = {"timestamp": "2025-06-01T10:00:00Z", "model": "gpt-4o-mini", "input_tokens": 1000,
@@ -37,15 +38,17 @@ def state(engine: Engine) -> tuple[list[tuple], int]:
 
 
 def test_a_rolling_upload_adds_up_and_survives_a_failed_run(engine: Engine) -> None:
-    first = ingest_file(engine, array(records(0, BLOCK)), file_name="a.json", upload_key="live:k:d")
+    first = ingest_file(
+        engine, array(records(0, BLOCK)), file_name="a.json", upload_key="live:k:d", actor=ADMIN
+    )
     second = ingest_file(
-        engine, array(records(BLOCK, 2)), file_name="b.json", upload_key="live:k:d"
+        engine, array(records(BLOCK, 2)), file_name="b.json", upload_key="live:k:d", actor=ADMIN
     )
     assert first.upload_id == second.upload_id
     assert state(engine) == ([("live:k:d", BLOCK + 2)], BLOCK + 2)
     # a run whose first transaction holds only stored records, then fails: nothing goes
     failing = array(records(0, BLOCK + 1), closed=False)
-    broken = ingest_file(engine, failing, file_name="c.json", upload_key="live:k:d")
+    broken = ingest_file(engine, failing, file_name="c.json", upload_key="live:k:d", actor=ADMIN)
     assert broken.file_error == "the JSON array is not closed (the file ends early)"
     assert (broken.accepted, broken.duplicates, broken.upload_id) == (0, BLOCK, first.upload_id)
     assert state(engine) == ([("live:k:d", BLOCK + 2)], BLOCK + 2)
@@ -53,9 +56,9 @@ def test_a_rolling_upload_adds_up_and_survives_a_failed_run(engine: Engine) -> N
 
 def test_a_file_ingested_again_that_fails_keeps_the_first_runs_rows(engine: Engine) -> None:
     data = array(records(0, BLOCK + 1), closed=False).getvalue()
-    first = ingest_file(engine, io.BytesIO(data), file_name="cut.json")
+    first = ingest_file(engine, io.BytesIO(data), file_name="cut.json", actor=ADMIN)
     assert first.file_error and first.accepted == BLOCK  # one whole transaction went in
-    again = ingest_file(engine, io.BytesIO(data), file_name="cut.json")
+    again = ingest_file(engine, io.BytesIO(data), file_name="cut.json", actor=ADMIN)
     assert again.file_error and (again.accepted, again.duplicates) == (0, BLOCK)
     assert again.upload_id == first.upload_id
     uploads, stored = state(engine)

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 from db.keys import KeyProblem, authenticate, create_key, get_key, mark_used, revoke_key
+from tests.actors import ADMIN
 
 
 def test_only_the_hash_is_kept_and_the_key_finds_itself(engine: Engine) -> None:
-    made, key = create_key(engine, name="web", project="  shop\t")
+    made, key = create_key(engine, name="web", project="  shop\t", actor=ADMIN)
     assert made.project == "shop"  # the project label rule: control characters and spaces go
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT key_hash FROM ingest_key")).scalar_one()
@@ -22,7 +23,7 @@ def test_only_the_hash_is_kept_and_the_key_finds_itself(engine: Engine) -> None:
 
 
 def test_last_use_is_written_at_most_once_a_minute(engine: Engine) -> None:
-    made, key = create_key(engine, name="web")
+    made, key = create_key(engine, name="web", actor=ADMIN)
     first = made.created_at + timedelta(seconds=5)
     mark_used(engine, key=authenticate(engine, key), now=first)
     mark_used(engine, key=authenticate(engine, key), now=first + timedelta(seconds=59))
@@ -33,14 +34,14 @@ def test_last_use_is_written_at_most_once_a_minute(engine: Engine) -> None:
 
 
 def test_a_revoked_key_is_refused_and_its_name_stays_taken(engine: Engine) -> None:
-    _, key = create_key(engine, name="web")
-    revoked = revoke_key(engine, name="web")
+    _, key = create_key(engine, name="web", actor=ADMIN)
+    revoked = revoke_key(engine, name="web", actor=ADMIN)
     assert revoked.revoked_at is not None and authenticate(engine, key) is None
-    assert revoke_key(engine, name="web").revoked_at == revoked.revoked_at
+    assert revoke_key(engine, name="web", actor=ADMIN).revoked_at == revoked.revoked_at
     with pytest.raises(KeyProblem, match="exists already"):
-        create_key(engine, name="web")
+        create_key(engine, name="web", actor=ADMIN)
     with pytest.raises(KeyProblem, match="no key named 'nope'"):
-        revoke_key(engine, name="nope")
+        revoke_key(engine, name="nope", actor=ADMIN)
 
 
 @pytest.mark.parametrize("name", ["", " ", "two words", "-dash", "a" * 65, "naïve", "x\ny"])
@@ -48,7 +49,7 @@ def test_key_names_are_short_plain_words(sqlite_url: str, name: str) -> None:
     from db.engine import make_engine
 
     with pytest.raises(KeyProblem, match="key name"):
-        create_key(make_engine(sqlite_url), name=name)
+        create_key(make_engine(sqlite_url), name=name, actor=ADMIN)
 
 
 def test_a_project_follows_the_label_rule(sqlite_url: str) -> None:
@@ -56,6 +57,6 @@ def test_a_project_follows_the_label_rule(sqlite_url: str) -> None:
 
     engine = make_engine(sqlite_url)
     with pytest.raises(KeyProblem, match="project is longer than 200 characters"):
-        create_key(engine, name="a", project="p" * 201)
+        create_key(engine, name="a", project="p" * 201, actor=ADMIN)
     with pytest.raises(KeyProblem, match="project is empty"):
-        create_key(engine, name="b", project="\t")
+        create_key(engine, name="b", project="\t", actor=ADMIN)

@@ -13,6 +13,7 @@ from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS
 from db import queries
 from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram
 from db.queries import UsageFilters
+from tests.actors import ADMIN
 
 OCT30, NOV2, NOV3 = date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)
 G = 10**9  # 1e9 pico-dollars = $0.001
@@ -286,7 +287,7 @@ def test_ingested_records_reach_the_page_figures(engine):
             error_type="rate_limit_exceeded", project="support"),
         rec("r4", "2026-11-03T09:01:00Z", "mystery-model-x", 100, 10, 200, project="support"),
     ]  # fmt: skip
-    report = ingest_records(engine, records, source="test", file_name="t.jsonl")
+    report = ingest_records(engine, records, source="test", file_name="t.jsonl", actor=ADMIN)
     assert report.accepted == 4
     rates = load_price_book(engine).price_at("gpt-4o-mini", date(2026, 11, 2))
     expected = (
@@ -321,7 +322,9 @@ def _ingest_one_model_under_three_names(engine: Engine) -> None:
         rec("c", "2026-11-03T11:00:00Z", "openai/gpt-4o", 400_000, 0),
         rec("d", "2026-11-03T12:00:00Z", "gpt-4o-mini", 1_000_000, 0),
     ]
-    assert ingest_records(engine, records, source="t", file_name="t.jsonl").accepted == 4
+    assert (
+        ingest_records(engine, records, source="t", file_name="t.jsonl", actor=ADMIN).accepted == 4
+    )
 
 
 # gpt-4o at $2.50 input, $1.25 cached input, $10 output per 1M tokens:

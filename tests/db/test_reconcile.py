@@ -21,6 +21,7 @@ from db.reconcile import (
     parse_line_item,
     reconcile,
 )
+from tests.actors import ADMIN
 from tests.integrations.fake_openai import bucket, cost_result, page, usage_result
 
 D1, D2, D3, D4 = (date(2026, 11, 20) + timedelta(days=n) for n in range(4))
@@ -57,7 +58,7 @@ def loaded(engine: Engine) -> Engine:
     logs = calls(D1, MINI, 10, 1000, 500) + calls(D2, MINI, 10, 1000, 500)
     logs += calls(D3, MINI, 10, 1000, 500) + calls(D4, "gpt-4o", 4, 1000, 100)
     logs += calls(D4, MINI, 10, 1000, 500)
-    report = ingest_records(engine, logs, source="app", file_name="app.jsonl")
+    report = ingest_records(engine, logs, source="app", file_name="app.jsonl", actor=ADMIN)
     assert report.accepted == 44
     usage = [
         bucket(D1, [usage_result(MINI, 10, 10_000, 5_000)]),
@@ -132,7 +133,9 @@ def test_a_model_logged_under_two_names_is_one_row(engine: Engine, book: PriceBo
     # Two calls logged as gpt-4o and two as its dated snapshot, 1,000 in / 100 out each:
     # 4 x (1,000 x 2.50 + 100 x 10) / 1M = 4 x $0.0035 = $0.014, billed as the dated id.
     logs = calls(D1, "gpt-4o", 2, 1000, 100) + calls(D1, "gpt-4o-2024-08-06", 2, 1000, 100)
-    assert ingest_records(engine, logs, source="app", file_name="a.jsonl").accepted == 4
+    assert (
+        ingest_records(engine, logs, source="app", file_name="a.jsonl", actor=ADMIN).accepted == 4
+    )
     store_usage_page(engine, page([bucket(D1, [usage_result("gpt-4o-2024-08-06", 4, 4000, 400)])]))
     store_costs_page(engine, page([bucket(D1, [cost_result("gpt-4o-2024-08-06, input", 0.01),
                                               cost_result("gpt-4o-2024-08-06, output", 0.004)])]))  # fmt: skip

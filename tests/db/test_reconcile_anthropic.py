@@ -13,6 +13,7 @@ from core.pricing import PriceBook
 from db.imports import store_page
 from db.ingest import ingest_records
 from db.reconcile import OTHER_ITEMS, default_source, reconcile, usage_sources
+from tests.actors import ADMIN
 from tests.db.test_reconcile import calls
 from tests.integrations import fake_anthropic as ant
 from tests.integrations.fake_openai import bucket, cost_result, page, usage_result
@@ -40,7 +41,10 @@ def loaded(engine: Engine) -> Engine:
     logs = calls(D1, HAIKU, 10, 1000, 200) + calls(D2, HAIKU, 10, 1000, 200)
     logs += calls(D3, "claude-sonnet-4-5", 4, 1000, 100) + calls(D4, SONNET, 100, 3000, 100)
     logs += calls(D1, MINI, 10, 1000, 500)
-    assert ingest_records(engine, logs, source="app", file_name="app.jsonl").accepted == 134
+    assert (
+        ingest_records(engine, logs, source="app", file_name="app.jsonl", actor=ADMIN).accepted
+        == 134
+    )
     usage = [
         ant.bucket(D1, [ant.usage_result(HAIKU, 10_000, 2_000)]),
         ant.bucket(D2, [ant.usage_result(HAIKU, 15_000, 3_000)]),  # 6,000 tokens never logged
@@ -60,11 +64,16 @@ def loaded(engine: Engine) -> Engine:
                         ant.cost_result("15", model=SONNET, token_type="output_tokens"),
                         ant.cost_result("1.00", cost_type="web_search", description="Web search")]),
     ]  # fmt: skip
-    store_page(engine, "anthropic_usage", anthropic_page(usage))
-    store_page(engine, "anthropic_costs", anthropic_page(costs))
-    store_page(engine, "usage_api", page([bucket(D1, [usage_result(MINI, 10, 10_000, 5_000)])]))
+    store_page(engine, "anthropic_usage", anthropic_page(usage), actor=ADMIN)
+    store_page(engine, "anthropic_costs", anthropic_page(costs), actor=ADMIN)
+    store_page(
+        engine,
+        "usage_api",
+        page([bucket(D1, [usage_result(MINI, 10, 10_000, 5_000)])]),
+        actor=ADMIN,
+    )
     store_page(engine, "costs_api", page([bucket(D1, [cost_result(f"{MINI}, input", 0.0015),
-                                                      cost_result(f"{MINI}, output", 0.003)])]))  # fmt: skip
+                                                      cost_result(f"{MINI}, output", 0.003)])]), actor=ADMIN)  # fmt: skip
     return engine
 
 
@@ -110,7 +119,7 @@ def test_a_gateways_daily_table_is_a_second_usage_report(loaded: Engine, book: P
     row = {"date": D1.isoformat(), "api_key": "hashed-key", "model": HAIKU,
            "custom_llm_provider": "anthropic", "prompt_tokens": 12_000, "completion_tokens": 2_000,
            "api_requests": 10, "spend": 0.5}  # fmt: skip
-    store_page(loaded, "litellm_daily", row)
+    store_page(loaded, "litellm_daily", row, actor=ADMIN)
     assert usage_sources(loaded) == {
         "anthropic": ["anthropic-usage", "litellm-daily"],
         "openai": ["openai-usage"],

@@ -19,6 +19,7 @@ from db.queries import UsageFilters, usage_report
 from db.reconcile import logged_frame
 from db.retention import cutoff_for, kept_since, prune
 from db.traffic import grouped_traffic, simulate_logged, traffic_span
+from tests.actors import ADMIN
 from tests.db.test_ingest import flat, scalar, write_jsonl
 
 BOOK = PriceBook.from_snapshot()
@@ -46,7 +47,9 @@ def _records(prefix: str, days: range, per_day: int = 3) -> list[dict]:
 
 
 def _ingest(engine: Engine, tmp_path: Path, name: str, records: list[dict]) -> int:
-    report = ingest_file(engine, write_jsonl(tmp_path / f"{name}.jsonl", records), book=BOOK)
+    report = ingest_file(
+        engine, write_jsonl(tmp_path / f"{name}.jsonl", records), book=BOOK, actor=ADMIN
+    )
     assert not report.errors
     return report.upload_id
 
@@ -82,26 +85,28 @@ def test_pruning_keeps_every_figure_the_pages_show(engine: Engine, tmp_path: Pat
     before = _figures(engine)
     assert before["budget"][date(2025, 6, 2)] > 0 and before["span"] == (FIRST, LAST)
 
-    dry = prune(engine, CUT, dry_run=True)
+    dry = prune(engine, CUT, dry_run=True, actor=ADMIN)
     assert (dry.rows, dry.first_day, dry.last_day) == (15, FIRST, date(2025, 6, 3))  # 3 + 6 + 6
     assert scalar(engine, "SELECT count(*) FROM request_log") == 24 and kept_since(engine) is None
 
-    done = prune(engine, CUT, batch_rows=4)  # several batches
+    done = prune(engine, CUT, batch_rows=4, actor=ADMIN)  # several batches
     assert (done.rows, done.kept_from) == (15, CUT)
     assert scalar(engine, "SELECT count(*) FROM request_log") == 9  # June 4-6, 3 a day
     assert scalar(engine, "SELECT min(day) FROM request_log") in (CUT, CUT.isoformat())
     assert _figures(engine) == before
-    assert prune(engine, date(2025, 6, 2)).kept_from == CUT  # nothing older left: unchanged
+    assert (
+        prune(engine, date(2025, 6, 2), actor=ADMIN).kept_from == CUT
+    )  # nothing older left: unchanged
 
 
 def test_reprice_after_pruning_keeps_the_pruned_days_cost(engine: Engine, tmp_path: Path) -> None:
     upload = _ingest(engine, tmp_path, "a", _records("a", range(1, 7), per_day=1))
-    prune(engine, CUT)
+    prune(engine, CUT, actor=ADMIN)
     cheaper = PriceOverride(
         model="gpt-4o-mini", effective_from=date(2025, 1, 1), input_mtok=Decimal("0.10"),
         output_mtok=Decimal("0.50"),
     )  # fmt: skip
-    result = reprice(engine, PriceBook.from_snapshot([cheaper]))
+    result = reprice(engine, PriceBook.from_snapshot([cheaper]), actor=ADMIN)
     # June 4-6 re-priced: 1,000 x 0.10 + 200 x 0.50 = 200 µ$ each (was 270 µ$).
     assert (result.rows, result.kept_from) == (3, CUT)
     assert result.change_usd == Decimal("-0.00021")  # 3 x -70 µ$
@@ -125,8 +130,8 @@ def test_deleting_an_upload_after_pruning_keeps_its_pruned_days(
 ) -> None:
     first = _ingest(engine, tmp_path, "a", _records("a", range(1, 5), per_day=1))  # June 1-4
     _ingest(engine, tmp_path, "b", _records("b", range(3, 7), per_day=1))  # June 3-6
-    prune(engine, date(2025, 6, 3))
-    assert delete_upload(engine, first) == 2  # its June 3 and 4 rows
+    prune(engine, date(2025, 6, 3), actor=ADMIN)
+    assert delete_upload(engine, first, actor=ADMIN) == 2  # its June 3 and 4 rows
     with engine.connect() as conn:
         per_day = dict(
             conn.execute(text("SELECT day, sum(requests) FROM daily_rollup GROUP BY day")).all()
@@ -142,9 +147,9 @@ def test_a_request_of_a_pruned_day_is_refused_not_counted_twice(
 ) -> None:
     records = _records("a", range(1, 7), per_day=1)
     path = write_jsonl(tmp_path / "a.jsonl", records)
-    ingest_file(engine, path, book=BOOK)
-    prune(engine, CUT)
-    again = ingest_file(engine, path, book=BOOK, source="other-source")
+    ingest_file(engine, path, book=BOOK, actor=ADMIN)
+    prune(engine, CUT, actor=ADMIN)
+    again = ingest_file(engine, path, book=BOOK, source="other-source", actor=ADMIN)
     assert again.accepted == 3  # June 4-6, new under another source
     assert [(e.line, e.field) for e in again.errors] == [(1, "timestamp"), (2, "timestamp"),
                                                          (3, "timestamp")]  # fmt: skip
@@ -157,7 +162,7 @@ def test_a_rule_off_the_token_grid_needs_the_request_rows(engine: Engine, tmp_pa
     off = [parse_rule("model=gpt-4o,max_input_tokens=2600,target=gpt-4o-mini")]
     # 2,600 is not an edge: the request rows answer (gpt-4o's 2,500-token requests match).
     assert simulate_logged(engine, off, BOOK, FIRST, LAST).rules[0].matched_requests == 6
-    prune(engine, CUT)
+    prune(engine, CUT, actor=ADMIN)
     with pytest.raises(RuleError) as caught:
         simulate_logged(engine, off, BOOK, FIRST, LAST)
     assert str(caught.value) == (

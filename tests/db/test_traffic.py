@@ -22,6 +22,7 @@ from db.traffic import (
     traffic_options,
     traffic_span,
 )
+from tests.actors import ADMIN
 from tests.rows import with_keys
 
 D1, D2, D3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
@@ -135,7 +136,7 @@ def test_ingested_logs_simulate_at_the_cost_ingest_stored(engine: Engine) -> Non
         }
         for i in range(12)
     ]
-    ingest_records(engine, records, source="t", file_name="t.jsonl")
+    ingest_records(engine, records, source="t", file_name="t.jsonl", actor=ADMIN)
     frame = grouped_traffic(engine, date(2025, 4, 1), date(2025, 4, 3))
     assert frame["requests"].sum() == 12
     assert set(frame["model"]) == {"gpt-4o", "gpt-4o-mini"}  # the dated id folded by ingest
@@ -246,7 +247,9 @@ def test_savings_from_the_rollup_equal_the_per_request_computation(engine: Engin
     from core.routing import simulate
     from db.ingest import ingest_records
 
-    report = ingest_records(engine, _traffic_records(), source="t", file_name="t.jsonl", book=BOOK)
+    report = ingest_records(
+        engine, _traffic_records(), source="t", file_name="t.jsonl", book=BOOK, actor=ADMIN
+    )
     assert report.accepted == 400 and not report.errors
     rules = [parse_rule(spec) for spec in EXACT_RULES]
     start, end = SPREAD
@@ -274,7 +277,9 @@ def test_savings_from_the_rollup_equal_the_per_request_computation(engine: Engin
 def test_the_rollup_groups_exactly_as_the_request_rows(engine: Engine, cuts: tuple) -> None:
     from db.ingest import ingest_records
 
-    ingest_records(engine, _traffic_records(), source="t", file_name="t.jsonl", book=BOOK)
+    ingest_records(
+        engine, _traffic_records(), source="t", file_name="t.jsonl", book=BOOK, actor=ADMIN
+    )
     keys = ["model", "project", "feature", "status", "batch", "in_bucket", "out_bucket"]
     start, end = date(2025, 6, 3), date(2025, 6, 5)
     frames = [

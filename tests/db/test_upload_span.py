@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine
 
 from db.ingest import ingest_records, list_uploads
 from db.migrations import migrate
+from tests.actors import ADMIN
 
 FIXTURE = Path(__file__).parent / "fixtures" / "costdesk-0008.sql"
 
@@ -26,9 +27,9 @@ def test_an_upload_stores_the_span_of_its_requests(engine: Engine) -> None:
         _call("b", "2026-01-14T00:00:00Z"),  # the first day starts at midnight UTC
         _call("c", "2026-01-16T23:59:59Z"),
     ]
-    report = ingest_records(engine, calls, source="s", file_name="jan.jsonl")
+    report = ingest_records(engine, calls, source="s", file_name="jan.jsonl", actor=ADMIN)
     assert (report.first_day, report.last_day) == (date(2026, 1, 14), date(2026, 1, 16))
-    again = ingest_records(engine, calls[:1], source="s", file_name="again.jsonl")
+    again = ingest_records(engine, calls[:1], source="s", file_name="again.jsonl", actor=ADMIN)
     assert again.accepted == 0 and again.first_day is None  # nothing new stored
     uploads = list_uploads(engine).set_index("file_name")
     assert (uploads.loc["jan.jsonl", "first_day"], uploads.loc["jan.jsonl", "last_day"]) == (

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.actors import ADMIN
 from tests.e2e.helpers import SHOTS, assert_no_errors, goto, shot, wait_idle
 from tests.pages import declared_pages
 
@@ -24,7 +25,9 @@ def demo_url(tmp_path) -> str:
     from db.engine import make_engine
 
     url = f"sqlite:///{tmp_path / 'chargeback-e2e.db'}"
-    load_demo(make_engine(url), days=45, end_day=date.today())  # last month whole, this one begun
+    load_demo(
+        make_engine(url), days=45, end_day=date.today(), actor=ADMIN
+    )  # last month whole, this one begun
     make_engine.cache_clear()
     return url
 

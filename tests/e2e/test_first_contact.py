@@ -19,6 +19,7 @@ from db.demo import load_demo
 from db.engine import make_engine
 from db.ingest import ingest_records
 from integrations.alerting import check_alerts
+from tests.actors import ADMIN
 from tests.e2e.helpers import assert_no_errors, goto, shot, wait_idle
 
 DEMO_DAYS = 10  # the demo's spike falls on its 8th day: two days before the last
@@ -37,14 +38,17 @@ def demo_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     engine = make_engine(f"sqlite:///{path}")
     today = datetime.now(UTC).date()
-    load_demo(engine, days=DEMO_DAYS, end_day=today)
+    load_demo(engine, days=DEMO_DAYS, end_day=today, actor=ADMIN)
     calls = [
         {"timestamp": f"{today}T00:00:{i:02d}Z", "request_id": f"plain-{i}", "model": "gpt-4o",
          "input_tokens": 100_000, "output_tokens": 10_000, "project": "copilot"}
         for i in range(2)
     ]  # fmt: skip
-    assert ingest_records(engine, calls, source="app", file_name="plain.jsonl").accepted == 2
-    check_alerts(engine)
+    assert (
+        ingest_records(engine, calls, source="app", file_name="plain.jsonl", actor=ADMIN).accepted
+        == 2
+    )
+    check_alerts(engine, actor=ADMIN)
     engine.dispose()
     make_engine.cache_clear()
     return path

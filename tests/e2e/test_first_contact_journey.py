@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from db.engine import make_engine
 from db.ingest import ingest_records
+from tests.actors import ADMIN
 from tests.e2e.helpers import assert_no_errors, goto, shot, wait_idle
 
 
@@ -32,7 +33,10 @@ def _seed(url: str) -> None:
     records = [record(i, "gpt-4o-2024-08-06", 1600, 400) for i in range(1000)]
     records += [record(i, "text-embedding-3-small", 1000, 0) for i in range(500)]
     engine = make_engine(url)
-    assert ingest_records(engine, records, source="journey", file_name="j.jsonl").accepted == 1500
+    assert (
+        ingest_records(engine, records, source="journey", file_name="j.jsonl", actor=ADMIN).accepted
+        == 1500
+    )
     engine.dispose()
     make_engine.cache_clear()
 

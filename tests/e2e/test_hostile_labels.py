@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import expect
 
+from tests.actors import ADMIN
 from tests.e2e.helpers import assert_no_errors, goto, shot, wait_idle
 from ui.format import WORD_JOINER
 
@@ -49,7 +50,9 @@ def _store(url: str, model: str, project: str) -> None:
     now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     record = {"timestamp": now, "request_id": "hostile-1", "model": model, "input_tokens": 900,
               "output_tokens": 120, "latency_ms": 640, "project": project}  # fmt: skip
-    report = ingest_records(make_engine(url), [record], source="probe", file_name="probe.jsonl")
+    report = ingest_records(
+        make_engine(url), [record], source="probe", file_name="probe.jsonl", actor=ADMIN
+    )
     assert report.accepted == 1
     make_engine.cache_clear()
 
@@ -66,7 +69,7 @@ def test_a_markdown_model_name_fetches_nothing_and_reads_as_text(
     goto(page, f"{app_server(url)}/usage")
     warning = page.locator('[data-testid="stAlertContentWarning"]').first
     expect(warning).to_contain_text("Unpriced models: ", timeout=60_000)
-    assert f"Unpriced models: {model} (1 requests)" in seen(warning.inner_text())
+    assert f"Unpriced models: {model} (1 request)" in seen(warning.inner_text())
     assert warning.locator("a, img").count() == 0  # not even the bare URL is a link
     for tab in TABS:  # every tab drawn once, its figures and tables included
         page.get_by_role("tab", name=tab, exact=True).click()

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.actors import ADMIN
 from tests.e2e.helpers import assert_no_errors, goto, shot, wait_idle
 from tests.integrations.fake_openai import FakeOpenAI, bucket, cost_result, usage_result
 
@@ -47,7 +48,7 @@ def logged_url(tmp_path) -> str:
          "input_tokens": 1000, "output_tokens": 500}
         for d in DAYS for i in range(10)
     ]  # fmt: skip
-    ingest_records(make_engine(url), records, source="app", file_name="app.jsonl")
+    ingest_records(make_engine(url), records, source="app", file_name="app.jsonl", actor=ADMIN)
     make_engine(url).dispose()
     make_engine.cache_clear()
     return url

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from tests.actors import ADMIN
 from tests.e2e.helpers import assert_no_errors, goto, shot
 from tests.pages import declared_pages
 
@@ -18,7 +19,7 @@ def demo_url(tmp_path) -> str:
     from db.engine import make_engine
 
     url = f"sqlite:///{tmp_path / 'e2e.db'}"
-    load_demo(make_engine(url), days=30, end_day=date.today())
+    load_demo(make_engine(url), days=30, end_day=date.today(), actor=ADMIN)
     make_engine.cache_clear()
     return url
 

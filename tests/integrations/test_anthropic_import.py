@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from integrations import usage_import
 from integrations.anthropic_import import ADMIN_KEY_ENV, ANTHROPIC, BASE_URL_ENV
 from integrations.usage_import import ImportFailed, NoAdminKey
+from tests.actors import ADMIN
 from tests.integrations.fake_anthropic import (
     COST_PATH,
     USAGE_PATH,
@@ -94,7 +95,12 @@ def _rows(engine: Engine, sql: str) -> list[tuple]:
 def test_follows_pagination_and_stores_exact_cents(api: FakeAnthropic, engine: Engine) -> None:
     progress: list[tuple[float, str]] = []
     report = import_days(
-        engine, 5, config=config_for(api), now=NOW, progress=lambda s, m: progress.append((s, m))
+        engine,
+        5,
+        config=config_for(api),
+        now=NOW,
+        progress=lambda s, m: progress.append((s, m)),
+        actor=ADMIN,
     )
     # 6 results received; the two context windows of day 4 are one stored bucket.
     assert (report.usage_pages, report.usage_rows, report.usage_changed) == (3, 6, 5)
@@ -121,7 +127,7 @@ def test_follows_pagination_and_stores_exact_cents(api: FakeAnthropic, engine: E
 
 
 def test_counts_follow_costdesks_convention(api: FakeAnthropic, engine: Engine) -> None:
-    import_days(engine, 5, config=config_for(api), now=NOW)
+    import_days(engine, 5, config=config_for(api), now=NOW, actor=ADMIN)
     stored = _rows(
         engine,
         "SELECT provider, source, model, service_tier, batch, project_id, requests, input_tokens,"
@@ -143,10 +149,10 @@ def test_counts_follow_costdesks_convention(api: FakeAnthropic, engine: Engine) 
 
 
 def test_reimport_changes_nothing(api: FakeAnthropic, engine: Engine) -> None:
-    import_days(engine, 5, config=config_for(api), now=NOW)
+    import_days(engine, 5, config=config_for(api), now=NOW, actor=ADMIN)
     before = _rows(engine, "SELECT * FROM usage_bucket ORDER BY id")
     before += _rows(engine, "SELECT * FROM billed_cost ORDER BY id")
-    again = import_days(engine, 5, config=config_for(api), now=NOW)
+    again = import_days(engine, 5, config=config_for(api), now=NOW, actor=ADMIN)
     assert (again.usage_changed, again.cost_changed) == (0, 0)
     after = _rows(engine, "SELECT * FROM usage_bucket ORDER BY id")
     after += _rows(engine, "SELECT * FROM billed_cost ORDER BY id")
@@ -167,7 +173,7 @@ def test_429_and_529_are_retried(api: FakeAnthropic, sqlite_url: str) -> None:
     report = usage_import.import_range(
         ANTHROPIC,
         engine, start, start + timedelta(days=5), api_key=ADMIN_KEY, url=api.url,  # type: ignore[attr-defined]
-        sleep=slept.append,
+        sleep=slept.append, actor=ADMIN,
     )  # fmt: skip
     assert slept == [2.0, 2.0]  # retry-after, then 2**1 s backoff
     assert report.usage_pages == 3
@@ -180,13 +186,15 @@ def test_rejected_key_unreachable_host_and_no_key(
 
     engine = make_engine(sqlite_url)
     with pytest.raises(ImportFailed, match="Anthropic rejected the admin key \\(401\\)"):
-        import_days(engine, 5, config=config_for(api, key="sk-ant-admin01-wrong"), now=NOW)
+        import_days(
+            engine, 5, config=config_for(api, key="sk-ant-admin01-wrong"), now=NOW, actor=ADMIN
+        )
     config = {ADMIN_KEY_ENV: ADMIN_KEY, BASE_URL_ENV: "http://127.0.0.1:9/v1"}.get
     with pytest.raises(ImportFailed, match="could not reach"):
-        import_days(engine, 5, config=config, now=NOW)
+        import_days(engine, 5, config=config, now=NOW, actor=ADMIN)
     monkeypatch.delenv(ADMIN_KEY_ENV, raising=False)
     with pytest.raises(NoAdminKey, match=ADMIN_KEY_ENV):
-        import_days(engine, 5, config={}.get, now=NOW)
+        import_days(engine, 5, config={}.get, now=NOW, actor=ADMIN)
     assert usage_import.admin_key(ANTHROPIC, {ADMIN_KEY_ENV: "  "}.get) is None
 
 
@@ -195,7 +203,7 @@ def test_a_page_it_cannot_read_is_one_clear_error(api: FakeAnthropic, sqlite_url
 
     api.pages[USAGE_PATH] = [[bucket(DAYS[0], [usage_result(HAIKU, -5, 1)])]]
     with pytest.raises(ImportFailed, match="cannot read: uncached_input_tokens"):
-        import_days(make_engine(sqlite_url), 5, config=config_for(api), now=NOW)
+        import_days(make_engine(sqlite_url), 5, config=config_for(api), now=NOW, actor=ADMIN)
     api.script(Reply(200, {"type": "message"}))
     with pytest.raises(ImportFailed, match="not a page of buckets"):
-        import_days(make_engine(sqlite_url), 5, config=config_for(api), now=NOW)
+        import_days(make_engine(sqlite_url), 5, config=config_for(api), now=NOW, actor=ADMIN)

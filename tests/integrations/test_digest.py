@@ -19,6 +19,7 @@ from db.fx import record_rate, set_display_currency
 from db.ingest import ingest_records
 from integrations.digest import build_digest, send_digest
 from integrations.notify import NotifyConfig
+from tests.actors import ADMIN
 from tests.integrations.servers import Receiver, smtp_server
 
 WEDNESDAY = date(2026, 1, 14)  # the last complete week is 5-11 January (2026-W02)
@@ -48,10 +49,12 @@ def _alert(key: str) -> Alert:
 @pytest.fixture
 def eng(sqlite_url: str) -> Iterator[Engine]:
     engine = make_engine(sqlite_url)
-    ingest_records(engine, _records(), source="t", file_name="t.jsonl")
-    set_budget(engine, name="Team", amount_usd=100, thresholds="1,50", forecast_alert=False)
-    record_events(engine, [_alert("in-week")], datetime(2026, 1, 8, 9, tzinfo=UTC))
-    record_events(engine, [_alert("later")], datetime(2026, 1, 12, 9, tzinfo=UTC))
+    ingest_records(engine, _records(), source="t", file_name="t.jsonl", actor=ADMIN)
+    set_budget(
+        engine, name="Team", amount_usd=100, thresholds="1,50", forecast_alert=False, actor=ADMIN
+    )
+    record_events(engine, [_alert("in-week")], datetime(2026, 1, 8, 9, tzinfo=UTC), actor=ADMIN)
+    record_events(engine, [_alert("later")], datetime(2026, 1, 12, 9, tzinfo=UTC), actor=ADMIN)
     yield engine
     make_engine.cache_clear()
 
@@ -81,12 +84,12 @@ def test_the_weekly_digest_by_hand(eng: Engine) -> None:
 
 
 def test_the_digest_in_the_display_currency(eng: Engine) -> None:
-    set_display_currency(eng, currency="EUR")
+    set_display_currency(eng, currency="EUR", actor=ADMIN)
     d = build_digest(eng, "week", WEDNESDAY)
     assert not d.conversion.converted
     assert d.notes == ("Figures in USD: no EUR rate dated on or before 2026-01-11: record one "
                        "(Exchange rates page) or show figures in USD",)  # fmt: skip
-    record_rate(eng, currency="EUR", per_usd="0.5", effective_on=date(2026, 1, 1))
+    record_rate(eng, currency="EUR", per_usd="0.5", effective_on=date(2026, 1, 1), actor=ADMIN)
     d = build_digest(eng, "week", WEDNESDAY)
     lines = digest_lines(d)
     assert lines[1].startswith("Spend: 0.63 EUR (previous week 0.06 EUR")  # 1.256 x 0.5 = 0.628

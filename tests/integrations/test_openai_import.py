@@ -20,6 +20,7 @@ from integrations.openai_import import (
     import_days,
     import_range,
 )
+from tests.actors import ADMIN
 from tests.integrations.fake_openai import (
     FakeOpenAI,
     Reply,
@@ -102,7 +103,12 @@ def test_follows_pagination_of_both_apis(api: FakeOpenAI, engine: Engine) -> Non
     config = config_with({"OPENAI_ADMIN_KEY": ADMIN_KEY, "COSTDESK_OPENAI_BASE_URL": api.url})
     progress: list[tuple[float, str]] = []
     report = import_days(
-        engine, 5, config=config, now=NOW, progress=lambda s, m: progress.append((s, m))
+        engine,
+        5,
+        config=config,
+        now=NOW,
+        progress=lambda s, m: progress.append((s, m)),
+        actor=ADMIN,
     )
     assert (report.usage_pages, report.usage_rows, report.usage_changed) == (3, 5, 5)
     assert (report.cost_pages, report.cost_rows, report.cost_changed) == (2, 4, 4)
@@ -125,9 +131,9 @@ def test_follows_pagination_of_both_apis(api: FakeOpenAI, engine: Engine) -> Non
 
 def test_reimport_changes_nothing(api: FakeOpenAI, engine: Engine) -> None:
     config = config_with({"OPENAI_ADMIN_KEY": ADMIN_KEY, "COSTDESK_OPENAI_BASE_URL": api.url})
-    import_days(engine, 5, config=config, now=NOW)
+    import_days(engine, 5, config=config, now=NOW, actor=ADMIN)
     before = _snapshot(engine)
-    again = import_days(engine, 5, config=config, now=NOW)
+    again = import_days(engine, 5, config=config, now=NOW, actor=ADMIN)
     assert (again.usage_rows, again.usage_changed, again.cost_rows, again.cost_changed) == (
         5,
         0,
@@ -139,11 +145,11 @@ def test_reimport_changes_nothing(api: FakeOpenAI, engine: Engine) -> None:
 
 def test_a_later_import_updates_a_bucket_in_place(api: FakeOpenAI, sqlite_engine: Engine) -> None:
     config = config_with({"OPENAI_ADMIN_KEY": ADMIN_KEY, "COSTDESK_OPENAI_BASE_URL": api.url})
-    import_days(sqlite_engine, 5, config=config, now=NOW)
+    import_days(sqlite_engine, 5, config=config, now=NOW, actor=ADMIN)
     api.pages["/organization/costs"][1] = [
         bucket(DAYS[3], [cost_result(f"{MINI}, input", "0.00205")])  # the day grew
     ]
-    report = import_days(sqlite_engine, 5, config=config, now=NOW)
+    report = import_days(sqlite_engine, 5, config=config, now=NOW, actor=ADMIN)
     assert report.cost_changed == 1
     assert _counts(sqlite_engine) == (5, 4, Decimal("0.03125"))
 
@@ -168,6 +174,7 @@ def test_mock_transport_and_explicit_range(sqlite_engine: Engine) -> None:
         api_key=ADMIN_KEY,
         url="https://api.example.test/v1",
         transport=httpx2.MockTransport(handler),
+        actor=ADMIN,
     )
     assert (report.usage_rows, report.cost_rows) == (1, 1)
     assert [r.url.path for r in seen] == [
@@ -179,7 +186,7 @@ def test_mock_transport_and_explicit_range(sqlite_engine: Engine) -> None:
 def test_no_key_is_a_clear_error(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_ADMIN_KEY", raising=False)
     with pytest.raises(NoAdminKey, match="OPENAI_ADMIN_KEY"):
-        import_days(sqlite_engine, 30, config=config_with({}))
+        import_days(sqlite_engine, 30, config=config_with({}), actor=ADMIN)
     assert admin_key(config_with({"OPENAI_ADMIN_KEY": "  "})) is None
     monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-env")
     assert admin_key(None) == "sk-admin-env"
@@ -189,7 +196,7 @@ def test_no_key_is_a_clear_error(sqlite_engine: Engine, monkeypatch: pytest.Monk
 def test_rejected_key_and_server_errors(api: FakeOpenAI, sqlite_engine: Engine) -> None:
     start = datetime(2026, 11, 21, tzinfo=UTC)
     end = start + timedelta(days=5)
-    kwargs = {"api_key": ADMIN_KEY, "url": api.url, "sleep": lambda _s: None}
+    kwargs = {"api_key": ADMIN_KEY, "url": api.url, "sleep": lambda _s: None, "actor": ADMIN}
     api.script(
         Reply(
             status=401,
@@ -225,6 +232,7 @@ def test_unreachable_host_and_bad_days(sqlite_engine: Engine) -> None:
             NOW + timedelta(days=1),
             api_key=ADMIN_KEY,
             url="http://127.0.0.1:9/v1",
+            actor=ADMIN,
         )
     with pytest.raises(ImportFailed, match="at least 1"):
         day_range(0)
@@ -232,5 +240,5 @@ def test_unreachable_host_and_bad_days(sqlite_engine: Engine) -> None:
 
 def test_key_never_reaches_the_database(api: FakeOpenAI, sqlite_engine: Engine) -> None:
     config = config_with({"OPENAI_ADMIN_KEY": ADMIN_KEY, "COSTDESK_OPENAI_BASE_URL": api.url})
-    import_days(sqlite_engine, 5, config=config, now=NOW)
+    import_days(sqlite_engine, 5, config=config, now=NOW, actor=ADMIN)
     assert ADMIN_KEY not in json.dumps(_snapshot(sqlite_engine), default=str)

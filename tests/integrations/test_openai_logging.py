@@ -19,6 +19,7 @@ from sqlalchemy import text
 from core.logs import LogFile
 from integrations.openai_logging import DatabaseSink, JsonlSink, instrument, uninstrument
 from integrations.throttle import Throttle
+from tests.actors import ADMIN
 from tests.integrations.fake_openai import (
     CHAT_MODEL,
     USAGE,
@@ -413,14 +414,18 @@ def test_jsonl_records_ingest_and_price_exactly(server: FakeOpenAI, tmp_path: Pa
     lines = [json.loads(line) for line in sink.path.read_text().splitlines()]
     assert len(lines) == 5
     db_url = f"sqlite:///{tmp_path / 'costdesk.db'}"
-    report = ingest_records(make_engine(db_url), lines, source="openai-sdk", file_name="o.jsonl")
+    report = ingest_records(
+        make_engine(db_url), lines, source="openai-sdk", file_name="o.jsonl", actor=ADMIN
+    )
     assert (report.accepted, report.rejected) == (5, 0)
     assert not report.unpriced_models
     count, total_usd, by_model = _stored_cost(db_url)
     assert count == 5 and total_usd == EXPECTED_USD
     assert by_model["o3-mini-2025-01-31"] == (True, 200)
     # Re-ingesting the same lines adds nothing.
-    again = ingest_records(make_engine(db_url), lines, source="openai-sdk", file_name="o.jsonl")
+    again = ingest_records(
+        make_engine(db_url), lines, source="openai-sdk", file_name="o.jsonl", actor=ADMIN
+    )
     assert again.accepted == 0 and again.duplicates == 5
     make_engine(db_url).dispose()
     dump = _sqlite_dump(tmp_path / "costdesk.db", tmp_path / "dump.sql")

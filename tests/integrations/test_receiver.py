@@ -31,6 +31,7 @@ from db.keys import create_key, list_keys, revoke_key
 from db.models import DailyRollup, RequestLog, Upload
 from integrations.receiver.body import body_limit
 from integrations.receiver.server import running
+from tests.actors import ADMIN
 from tests.integrations.genai_spans import chat, otlp_json, protobuf, spans
 
 LIMIT = 256 * 1024
@@ -56,7 +57,7 @@ def url(engine: Engine) -> Iterator[str]:
 @pytest.fixture
 def key(engine: Engine) -> str:
     """A live key whose project fills records that name none."""
-    return create_key(engine, name="web", project="shop")[1]
+    return create_key(engine, name="web", project="shop", actor=ADMIN)[1]
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -126,7 +127,7 @@ def test_keys_missing_wrong_or_revoked_are_refused(engine: Engine, url: str, key
     assert wrong.status_code == 401 and "unknown or revoked" in wrong.json()["message"]
     not_bearer = httpx.post(f"{url}/v1/ingest", content=b"{}", headers={"authorization": key})
     assert not_bearer.status_code == 401 and "Bearer" in not_bearer.json()["error"]
-    revoke_key(engine, name="web")
+    revoke_key(engine, name="web", actor=ADMIN)
     assert exporter(url, key).export(finished) == SpanExportResult.FAILURE
     revoked = httpx.post(f"{url}/v1/traces", content=body, headers={**PROTO, **bearer(key)})
     assert revoked.status_code == 401
@@ -223,10 +224,10 @@ def test_a_batch_then_its_file_adds_nothing_and_stores_what_the_file_would(
     assert exporter(url, key).export(finished) == SpanExportResult.SUCCESS
     path = tmp_path / "batch.pb"
     path.write_bytes(protobuf(finished))
-    again = ingest_file(engine, path, project="shop")
+    again = ingest_file(engine, path, project="shop", actor=ADMIN)
     assert (again.accepted, again.duplicates, again.rejected) == (0, 3, 0)
     alone = make_engine(f"sqlite:///{tmp_path / 'file.db'}")
-    assert ingest_file(alone, path, project="shop").accepted == 3
+    assert ingest_file(alone, path, project="shop", actor=ADMIN).accepted == 3
     assert rows(engine) == rows(alone)
     # 300 x 0.15 + 30 x 0.60 = 63 micro-dollars more; no service.name: the key's project
     assert stored_cost(engine) == (3, TWO_CALLS_PUSD + 63 * 10**6)
@@ -236,7 +237,12 @@ def test_a_batch_then_its_file_adds_nothing_and_stores_what_the_file_would(
 
 def test_a_file_then_the_same_json_batch_adds_nothing(engine: Engine, url: str, key: str) -> None:
     body = otlp_json(spans(*TWO_CALLS))
-    assert ingest_file(engine, io.BytesIO(body), file_name="x.json", project="shop").accepted == 2
+    assert (
+        ingest_file(
+            engine, io.BytesIO(body), file_name="x.json", project="shop", actor=ADMIN
+        ).accepted
+        == 2
+    )
     answer = httpx.post(f"{url}/v1/traces", content=body, headers={**JSON, **bearer(key)})
     assert answer.status_code == 200 and answer.json() == {}
     assert stored_cost(engine) == (2, TWO_CALLS_PUSD)
@@ -261,7 +267,12 @@ def test_log_batches_in_flat_json_lines(engine: Engine, url: str, key: str) -> N
                                  "field": "input_tokens",
                                  "reason": "must be a non-negative whole number (got 80.5)"}]  # fmt: skip
     assert report["projects"] == ["shop"]
-    assert ingest_file(engine, io.BytesIO(body), file_name="f.jsonl", project="shop").accepted == 0
+    assert (
+        ingest_file(
+            engine, io.BytesIO(body), file_name="f.jsonl", project="shop", actor=ADMIN
+        ).accepted
+        == 0
+    )
     named = httpx.post(f"{url}/v1/ingest?format=flat", content=lines({**FLAT, "request_id": "f4"}),
                        headers=bearer(key))  # fmt: skip
     assert named.json()["status"] == "ok" and stored_cost(engine) == (3, 810 * 10**6)
@@ -283,7 +294,10 @@ def test_health_needs_no_key(url: str) -> None:
 
 
 def test_concurrent_clients_lose_and_double_nothing(engine: Engine, url: str) -> None:
-    keys = [create_key(engine, name="web")[1], create_key(engine, name="jobs", project="batch")[1]]
+    keys = [
+        create_key(engine, name="web", actor=ADMIN)[1],
+        create_key(engine, name="jobs", project="batch", actor=ADMIN)[1],
+    ]
     chance = random.Random(7)
     batches, expected_pusd = [], 0
     for b in range(12):
