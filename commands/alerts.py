@@ -117,6 +117,8 @@ def check_command(
             "COSTDESK_SLACK_WEBHOOK_URL or COSTDESK_SMTP_HOST + COSTDESK_ALERT_EMAIL_TO"
         )
     result = check_alerts(open_db(db), as_of=when, notify=config, actor=cli_actor())
+    for problem in result.problems:
+        warn(f"not evaluated: {problem}")
     if as_json:
         emit_json(result_json(result))
     else:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from commands.common import DbOption, JsonOption, cli_actor, emit_json, fail, open_db, warn
+from core.currency import BASE
 from db.budgets import (
     Budget,
     BudgetError,
@@ -18,14 +19,21 @@ from db.budgets import (
     set_budget,
 )
 
-budget_app = typer.Typer(help="Monthly budgets (USD) with alert thresholds.", no_args_is_help=True)
+budget_app = typer.Typer(
+    help="Monthly budgets (USD or another currency) with alert thresholds.", no_args_is_help=True
+)
 
 
 def budget_record(budget: Budget) -> dict:
-    """One budget as JSON (amount as a decimal string)."""
+    """One budget as JSON (amount as a decimal string; `amount_usd` for a USD budget)."""
+    amount = (
+        {"amount_usd": budget.amount}
+        if budget.currency == BASE
+        else {"amount": budget.amount, "currency": budget.currency}
+    )
     return {
         "name": budget.name,
-        "amount_usd": budget.amount_usd,
+        **amount,
         "scope": budget.scope,
         "thresholds": list(budget.thresholds_pct),
         "timezone": budget.timezone,
@@ -33,10 +41,19 @@ def budget_record(budget: Budget) -> dict:
     }
 
 
+def amount_text(budget: Budget) -> str:
+    """$500 for a USD budget, 500 EUR for one in another currency."""
+    if budget.currency == BASE:
+        return f"${budget.amount:,}"
+    return f"{budget.amount:,} {budget.currency}"
+
+
 @budget_app.command("set")
 def set_command(
     name: Annotated[str, typer.Option("--name", help="Budget name (updates it if it exists).")],
-    amount: Annotated[str, typer.Option("--amount", help="Monthly amount in USD, e.g. 500.")],
+    amount: Annotated[
+        str, typer.Option("--amount", help="Monthly amount in the budget's currency, e.g. 500.")
+    ],
     scope: Annotated[
         str,
         typer.Option(
@@ -51,6 +68,14 @@ def set_command(
     timezone: Annotated[
         str, typer.Option("--timezone", help="IANA timezone in which the month starts.")
     ] = "UTC",
+    currency: Annotated[
+        str,
+        typer.Option(
+            "--currency",
+            help="ISO code of the amount, e.g. EUR; spend is compared at the rate recorded for "
+            "the day of each check (Exchange rates page).",
+        ),
+    ] = BASE,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -60,7 +85,8 @@ def set_command(
         budget = set_budget(
             engine,
             name=name,
-            amount_usd=amount,
+            amount=amount,
+            currency=currency,
             scope=scope,
             thresholds=thresholds,
             timezone=timezone,
@@ -74,7 +100,7 @@ def set_command(
         emit_json(budget_record(budget))
         return
     typer.echo(
-        f"budget {budget.name!r}: ${budget.amount_usd:,} a month, scope {budget.scope}, "
+        f"budget {budget.name!r}: {amount_text(budget)} a month, scope {budget.scope}, "
         f"thresholds {','.join(map(str, budget.thresholds_pct))} %, month starts in {budget.timezone}"
     )
 
@@ -92,7 +118,7 @@ def list_command(db: DbOption = None, as_json: JsonOption = False) -> None:
     table = Table("name", "amount", "scope", "thresholds", "timezone")
     for b in budgets:
         thresholds = ",".join(map(str, b.thresholds_pct))
-        table.add_row(b.name, f"${b.amount_usd:,}", b.scope, thresholds, b.timezone)
+        table.add_row(b.name, amount_text(b), b.scope, thresholds, b.timezone)
     Console().print(table)
 
 

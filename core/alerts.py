@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from core.currency import money_text
 from core.forecast import BudgetStatus
 from core.identity import canonical
 from core.pricing import PriceBook
@@ -277,6 +278,17 @@ def _usd(value: Decimal) -> str:
     return f"${value.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
 
 
+def _budget_money(value_usd: Decimal, status: BudgetStatus) -> str:
+    """A budget figure in the budget's own currency (USD, or converted at its rate)."""
+    conv = status.conversion
+    return money_text(conv.amount(value_usd), conv.currency) if conv.converted else _usd(value_usd)
+
+
+def _rate_text(status: BudgetStatus) -> str:
+    """' at 1 USD = 0.9 EUR (rate of 2025-01-20)' for a budget in another currency, else ''."""
+    return f" at {status.conversion.note}" if status.conversion.converted else ""
+
+
 def _scope_text(scope: str) -> str:
     return "all traffic" if scope in ("", "all") else scope
 
@@ -302,7 +314,8 @@ def budget_alerts(name: str, scope: str, status: BudgetStatus, period: str) -> l
                 threshold=Decimal(t),
                 unit="%",
                 message=f"Budget {name!r} ({_scope_text(scope)}) has used {status.used_pct} % "
-                f"({_usd(status.spent_usd)} of {_usd(status.amount_usd)}), past its {t} % "
+                f"({_budget_money(status.spent_usd, status)} of "
+                f"{_budget_money(status.amount_usd, status)}{_rate_text(status)}), past its {t} % "
                 f"threshold. {action}",
             )
         )
@@ -328,8 +341,8 @@ def forecast_alert(name: str, scope: str, status: BudgetStatus, period: str) -> 
         threshold=Decimal(100),
         unit="%",
         message=f"Budget {name!r} ({_scope_text(scope)}) is forecast to end the month at "
-        f"{_usd(fc.forecast_usd)} ({status.forecast_pct} % of {_usd(status.amount_usd)}), "
-        f"crossing it{crossing}. Move traffic to a cheaper model, turn on caching or batching, "
+        f"{_budget_money(fc.forecast_usd, status)} ({status.forecast_pct} % of "
+        f"{_budget_money(status.amount_usd, status)}{_rate_text(status)}), crossing it{crossing}. Move traffic to a cheaper model, turn on caching or batching, "
         f"or raise the budget now.",
     )
 

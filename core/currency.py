@@ -105,6 +105,13 @@ class Conversion:
         with localcontext(prec=120):
             return usd * self.rate.per_usd
 
+    def usd(self, amount: Decimal) -> Decimal:
+        """`amount` of this currency in USD (the inverse of `amount`, to 120 digits)."""
+        if self.rate is None:
+            return amount
+        with localcontext(prec=120):
+            return amount / self.rate.per_usd
+
     @property
     def note(self) -> str:
         """The rate and its date, shown next to converted figures ("" for USD)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from core.currency import Conversion
 from core.periods import month_end
 from core.stats import median, scaled_mad
 
@@ -188,12 +189,17 @@ def crossing_dates(
 
 @dataclass(frozen=True)
 class BudgetStatus:
-    """Where one budget stands this month: spend, share used, thresholds reached and projected."""
+    """Where one budget stands this month: spend, share used, thresholds reached and projected.
+
+    Figures are USD; a budget set in another currency has its amount converted to USD at
+    `conversion` (its currency's rate on the evaluation day), and messages show it in that one.
+    """
 
     amount_usd: Decimal
     thresholds_pct: tuple[int, ...]
     forecast: Forecast
     crossings: dict[int, date | None]
+    conversion: Conversion = field(default_factory=Conversion)
 
     @property
     def spent_usd(self) -> Decimal:
@@ -230,8 +236,13 @@ def budget_status(
     today: date,
     amount_usd: Decimal,
     thresholds_pct: tuple[int, ...],
+    conversion: Conversion | None = None,
 ) -> BudgetStatus:
-    """Spend, forecast and threshold crossing dates of a monthly budget as of `today`."""
+    """Spend, forecast and threshold crossing dates of a monthly budget as of `today` (an
+    amount in another currency comes already converted, with the `conversion` it used)."""
     fc = forecast_month(daily_usd, today)
     amounts = {t: amount_usd * t / 100 for t in thresholds_pct}
-    return BudgetStatus(amount_usd, tuple(sorted(thresholds_pct)), fc, crossing_dates(fc, amounts))
+    crossings = crossing_dates(fc, amounts)
+    return BudgetStatus(
+        amount_usd, tuple(sorted(thresholds_pct)), fc, crossings, conversion or Conversion()
+    )

@@ -33,6 +33,7 @@ from core.alerts import (
 from core.forecast import month_bounds
 from db.budgets import (
     Budget,
+    BudgetError,
     Rule,
     as_utc,
     budget_overview,
@@ -61,6 +62,7 @@ class CheckResult:
     new_event_ids: list[int] = field(default_factory=list)
     notified: int = 0
     deliveries: list[Delivery] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # budgets that could not be evaluated
 
 
 def _muted(until: datetime | None, as_of: datetime) -> bool:
@@ -102,12 +104,20 @@ def rule_alerts_at(engine: Engine, rule: Rule, as_of: datetime) -> list[Alert]:
     return window_alerts(rule.kind, windows, rule.rule, rule.scope)
 
 
-def evaluate(engine: Engine, as_of: datetime) -> tuple[list[Alert], list[Alert]]:
-    """(firing, muted) alerts of every budget and enabled rule at `as_of`."""
+def evaluate(
+    engine: Engine, as_of: datetime, problems: list[str] | None = None
+) -> tuple[list[Alert], list[Alert]]:
+    """(firing, muted) alerts of every budget and enabled rule at `as_of`; a budget that cannot
+    be evaluated (its currency has no rate yet) is skipped and said in `problems`."""
     firing: list[Alert] = []
     muted: list[Alert] = []
     for budget in list_budgets(engine):
-        found = budget_alerts_at(engine, budget, as_of)
+        try:
+            found = budget_alerts_at(engine, budget, as_of)
+        except BudgetError as exc:
+            if problems is not None:
+                problems.append(str(exc))
+            continue
         (muted if _muted(budget.muted_until, as_of) else firing).extend(found)
     for rule in list_rules(engine):
         if rule.enabled:
@@ -166,8 +176,9 @@ def check_alerts(
 ) -> CheckResult:
     """Evaluate everything at `as_of` (default now), store new events, send them when `notify`."""
     as_of = as_utc(as_of) if as_of else utcnow()
-    firing, muted = evaluate(engine, as_of)
-    result = CheckResult(as_of=as_of, firing=firing, muted=muted)
+    problems: list[str] = []
+    firing, muted = evaluate(engine, as_of, problems)
+    result = CheckResult(as_of=as_of, firing=firing, muted=muted, problems=problems)
     result.new_event_ids = record_events(engine, firing, as_of, actor=actor)
     if notify is not None and notify.channels:
         result.notified, result.deliveries = send_pending(engine, firing, notify, sleep)

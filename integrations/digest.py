@@ -41,7 +41,7 @@ from core.digest import (
 )
 from core.routing import Rule, cut_points
 from db import digests
-from db.budgets import budget_overview, list_budgets, list_events
+from db.budgets import BudgetError, budget_overview, list_budgets, list_events
 from db.fx import conversion
 from db.prices import load_price_book
 from db.queries.attribution import spend_by
@@ -86,7 +86,10 @@ def _budgets(engine: Engine, at: datetime) -> list[BudgetLine]:
     """Every budget as it stood at `at`."""
     out = []
     for budget in list_budgets(engine):
-        status = budget_overview(engine, budget, at)
+        try:
+            status = budget_overview(engine, budget, at)
+        except BudgetError:  # its currency has no rate yet: the alert check says so
+            continue
         out.append(
             BudgetLine(
                 budget.name,

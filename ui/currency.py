@@ -49,11 +49,14 @@ def display_conversion(day: date) -> Conversion:
     return found
 
 
-def money(usd: Decimal, conv: Conversion) -> str:
-    """`usd` shown in the conversion's currency (USD as the other pages show it)."""
+def money(usd: Decimal, conv: Conversion, places: int | None = None) -> str:
+    """`usd` shown in the conversion's currency (USD as the other pages show it); `places`
+    keeps that many decimals (and small amounts non-zero, as `ui.format.usd` does)."""
     if not conv.converted:
-        return fmt.usd(usd)
-    return money_text(conv.amount(usd), conv.currency)
+        return fmt.usd(usd) if places is None else fmt.usd(usd, places=places)
+    if places is None:
+        return money_text(conv.amount(usd), conv.currency)
+    return fmt.in_currency(conv.amount(usd), conv.currency, places)
 
 
 def rate_caption(conv: Conversion) -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 
 from core.attribution import label
 from core.costs import picos_to_usd
+from core.currency import Conversion
 from core.rollups import OTHER_USERS, TOP_USERS
 from db import queries
 from db.queries.attribution import DIMENSIONS, dimension
@@ -51,9 +52,10 @@ def group_label(value: str) -> str:
     return dimension(value).label
 
 
-def spend_table(frame: pd.DataFrame, group: str) -> pd.DataFrame:
-    """One line per value of `group`: requests, tokens and cost in USD, most expensive first,
-    unallocated (and other users) last."""
+def spend_table(frame: pd.DataFrame, group: str, conv: Conversion | None = None) -> pd.DataFrame:
+    """One line per value of `group`: requests, tokens and cost in USD (or the conversion's
+    currency), most expensive first, unallocated (and other users) last."""
+    conv = conv or Conversion()
     if frame.empty:
         return pd.DataFrame(columns=["Value", "Requests", "Input tokens", "Output tokens", "Cost"])
     out = pd.DataFrame(
@@ -62,7 +64,7 @@ def spend_table(frame: pd.DataFrame, group: str) -> pd.DataFrame:
             "Requests": frame["requests"].astype(int),
             "Input tokens": frame["input_tokens"].astype(int),
             "Output tokens": frame["output_tokens"].astype(int),
-            "Cost": [float(picos_to_usd(int(p))) for p in frame["cost_pusd"]],
+            "Cost": [float(conv.amount(picos_to_usd(int(p)))) for p in frame["cost_pusd"]],
             "_last": [v in ("", OTHER_USERS) for v in frame[group]],
             "_pusd": [int(p) for p in frame["cost_pusd"]],
         }
@@ -73,6 +75,7 @@ def spend_table(frame: pd.DataFrame, group: str) -> pd.DataFrame:
 
 def group_section(view: Any) -> None:
     """The filtered spend split by the chosen dimension."""
+    from ui.currency import rate_caption
     from ui.resources import load_spend_by
 
     group = view.group_by
@@ -82,13 +85,15 @@ def group_section(view: Any) -> None:
                    "the total; untagged requests are 'unallocated'.")  # fmt: skip
     elif group.startswith("tag:"):
         st.caption(f"The value of each request's `{fmt.escape_markdown(group[4:])}=` tag.")
-    table = spend_table(load_spend_by(view.url, view.version, group, view.filters), group)
-    st.dataframe(
-        table,
-        hide_index=True,
-        key="usage_group_table",
-        column_config={"Cost": st.column_config.NumberColumn(format="dollar")},
-    )
+    conv = view.conversion
+    table = spend_table(load_spend_by(view.url, view.version, group, view.filters), group, conv)
+    column, shown = "Cost", "dollar"
+    if conv.converted:  # the currency in the header, so a downloaded table says it too
+        column, shown = f"Cost ({conv.currency})", f"%,.2f {conv.currency}"
+        table = table.rename(columns={"Cost": column})
+    cost = st.column_config.NumberColumn(format=shown)
+    st.dataframe(table, hide_index=True, key="usage_group_table", column_config={column: cost})
+    rate_caption(conv)
     if any((view.filters.key_labels, view.filters.teams, view.filters.environments,
             view.filters.tags)):  # fmt: skip
         st.caption(UNAPPLIED_NOTE)

@@ -24,6 +24,12 @@ def usd(value: Decimal | float | int | None, places: int = 2) -> str:
     return f"{sign}${abs(rounded):,.{places}f}"
 
 
+def in_currency(amount: Decimal, currency: str, places: int = 2) -> str:
+    """As `usd` for USD ($0.0125); another currency's code follows the figure (0.0125 EUR)."""
+    text = usd(amount, places=places)
+    return text if currency == "USD" else f"{text.replace('$', '', 1)} {currency}"
+
+
 def tokens(value: float | int | None) -> str:
     """1.2M, 34.5k, 980 tokens."""
     if value is None:

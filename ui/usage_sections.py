@@ -6,25 +6,30 @@ computes the open tab alone. Text from logs is escaped; tables format their numb
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 import streamlit as st
 
+from core.currency import Conversion
 from db import queries
 from ui import drilldown
 from ui import format as fmt
 from ui.charts import usage as charts
+from ui.currency import money as money_text
+from ui.currency import rate_caption
 from ui.dates import DateRange
 from ui.dimensions import group_section
 from ui.resources import load_usage
 
 
-def money(values: Any) -> Any:
+def money(values: Any, conv: Conversion | None = None) -> Any:
     """A money column: cents, or four decimals where cents would hide a non-zero amount."""
     tiny = any(0 < abs(float(v)) < 0.01 for v in values)
+    if conv is not None and conv.converted:
+        return st.column_config.NumberColumn(format=f"%,.{4 if tiny else 2}f {conv.currency}")
     return st.column_config.NumberColumn(format="$%,.4f" if tiny else "dollar")
 
 
@@ -42,6 +47,11 @@ class UsageView:
     filters: queries.UsageFilters
     span: DateRange
     group_by: str = "project"  # the dimension "Who spent it" splits by
+    conversion: Conversion = field(default_factory=Conversion)  # display currency, range end
+
+    def money(self, usd: Decimal | None, places: int | None = None) -> str:
+        """An amount in the display currency ('—' for none)."""
+        return "—" if usd is None else money_text(usd, self.conversion, places)
 
     def load(self, name: str, filters: queries.UsageFilters | None = None) -> Any:
         """A cached rollup read of these filters (or others)."""
@@ -79,12 +89,13 @@ def kpi_cards(view: UsageView) -> None:
     row1, row2 = st.columns(4), st.columns(4)
     versus = f"against {view.span.previous_text}"
     cards = [
-        (row1[0], "Spend", fmt.usd(k.cost_usd), change(k.cost_usd, p.cost_usd), "inverse",
-         f"Priced requests, {view.span.text}; {fmt.usd(p.cost_usd)} in {view.span.previous_text}."),
-        (row1[1], "Month to date", fmt.usd(k.month_to_date_usd), None, "off",
+        (row1[0], "Spend", view.money(k.cost_usd), change(k.cost_usd, p.cost_usd), "inverse",
+         f"Priced requests, {view.span.text}; {view.money(p.cost_usd)} in "
+         f"{view.span.previous_text}."),
+        (row1[1], "Month to date", view.money(k.month_to_date_usd), None, "off",
          f"Spend from {k.month_start:%d %b} to {view.filters.end:%d %b %Y}, filters applied."),
         (row1[2], "Requests", f"{k.requests:,}", change(k.requests, p.requests), "off", ""),
-        (row1[3], "Avg cost / request", fmt.usd(k.avg_cost_per_request_usd, places=4),
+        (row1[3], "Avg cost / request", view.money(k.avg_cost_per_request_usd, places=4),
          change(k.avg_cost_per_request_usd, p.avg_cost_per_request_usd), "inverse",
          "Spend divided by priced requests."),
         (row2[0], "Tokens", fmt.tokens(k.tokens), change(k.tokens, p.tokens), "off",
@@ -117,37 +128,39 @@ def cost_section(view: UsageView) -> None:
     """Daily spend by model (click a bar to drill down), spend by model, project and feature."""
     st.subheader("Daily spend by model")
     st.plotly_chart(
-        charts.daily_cost_by_model(view.load("daily")),
+        charts.daily_cost_by_model(view.load("daily"), view.conversion),
         key="usage_cost_chart",
         on_select=drilldown.on_chart_pick,
         selection_mode="points",
     )
     st.caption(DRILL_HINT)
+    conv, spend = view.conversion, charts.spend_column(view.conversion)
     names = view.load("names")
     totals = queries.model_totals(names)
     st.subheader("Spend by model")
-    table = charts.model_table(totals)
+    table = charts.model_table(totals, conv)
     st.dataframe(table, hide_index=True,
                  column_config={"Requests": COUNT, "Errors": COUNT, "Tokens": COUNT,
-                                "Spend (USD)": money(table["Spend (USD)"]), "Share of spend": SHARE,
+                                spend: money(table[spend], conv), "Share of spend": SHARE,
                                 "Logged names": COUNT}, key="usage_model_table",
                  on_select=partial(drilldown.on_model_pick, totals["model_id"].tolist()),
                  selection_mode="single-row")  # fmt: skip
     st.caption("Pick a model's row to see its users and requests.")
     if st.toggle("By logged name", key="usage_by_logged_name", help="Each model split by the "
                  "names the logs used for it (dated snapshots, provider prefixes)."):  # fmt: skip
-        logged = charts.logged_name_table(names)
+        logged = charts.logged_name_table(names, conv)
         st.dataframe(logged, hide_index=True,
                      column_config={"Requests": COUNT, "Errors": COUNT, "Tokens": COUNT,
-                                    "Spend (USD)": money(logged["Spend (USD)"])},
+                                    spend: money(logged[spend], conv)},
                      key="usage_logged_table")  # fmt: skip
     by_project = view.load("by_project")
     st.subheader("Spend by project and feature")
-    st.plotly_chart(charts.cost_by_project(by_project), key="usage_project_chart")
-    projects = charts.project_table(by_project)
+    st.plotly_chart(charts.cost_by_project(by_project, conv), key="usage_project_chart")
+    projects = charts.project_table(by_project, conv)
     st.dataframe(projects, hide_index=True,
-                 column_config={"Requests": COUNT, "Spend (USD)": money(projects["Spend (USD)"]),
+                 column_config={"Requests": COUNT, spend: money(projects[spend], conv),
                                 "Share of spend": SHARE}, key="usage_project_table")  # fmt: skip
+    rate_caption(conv)
 
 
 def tokens_section(view: UsageView) -> None:
@@ -156,10 +169,11 @@ def tokens_section(view: UsageView) -> None:
     st.subheader("Tokens per day")
     st.plotly_chart(charts.tokens_per_day(totals), key="usage_tokens_chart")
     st.subheader("Caching savings")
-    st.metric("Saved by cached input", fmt.usd(view.kpis().cache_savings_usd), border=True,
+    st.metric("Saved by cached input", view.money(view.kpis().cache_savings_usd), border=True,
               width=280)  # fmt: skip
     st.caption("Cached input tokens at the full input price, minus what they actually cost.")
-    st.plotly_chart(charts.caching_savings(totals), key="usage_cache_chart")
+    st.plotly_chart(charts.caching_savings(totals, view.conversion), key="usage_cache_chart")
+    rate_caption(view.conversion)
 
 
 def reliability_section(view: UsageView) -> None:
@@ -178,13 +192,16 @@ def failure_section(view: UsageView) -> None:
     """What failed calls and retries cost."""
     f: queries.FailureCost = view.load("failure")
     c1, c2, c3 = st.columns(3)
-    c1.metric("Spent on failed calls", fmt.usd(f.failed_usd), border=True)
-    c2.metric("Retry spend (estimate)", fmt.usd(f.retry_usd), border=True)
+    c1.metric("Spent on failed calls", view.money(f.failed_usd), border=True)
+    c2.metric("Retry spend (estimate)", view.money(f.retry_usd), border=True)
     c3.metric("Retried calls (estimate)", f"{f.retries:,}", border=True)
     st.caption(queries.RETRY_DEFINITION)
-    st.plotly_chart(charts.failure_cost_per_day(f.by_day), key="usage_failure_chart")
+    st.plotly_chart(
+        charts.failure_cost_per_day(f.by_day, view.conversion), key="usage_failure_chart"
+    )
     if not f.by_status.empty:
-        st.table(charts.status_table(f.by_status), hide_index=True)
+        st.table(charts.status_table(f.by_status, view.conversion), hide_index=True)
+    rate_caption(view.conversion)
 
 
 def audit_section(view: UsageView) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
+from core.text import plural
 from db.audit import filter_values, list_events
 from ui.auth import actor, can
 from ui.exports import csv_bytes
@@ -46,6 +47,7 @@ if events.empty:
     st.info("No changes recorded for these filters.")
     st.stop()
 
+events[["before", "after"]] = events[["before", "after"]].fillna("")  # no record: blank
 st.dataframe(
     events,
     hide_index=True,
@@ -61,7 +63,7 @@ st.dataframe(
         "after": "After",
     },
 )
-st.caption(f"{len(events):,} entries, newest first.")
+st.caption(f"{plural(len(events), 'entry', 'entries')}, newest first.")
 st.download_button(
     "Download CSV",
     csv_bytes(events),

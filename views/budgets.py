@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.currency import BASE, Conversion, money_text
 from core.forecast import METHOD, BudgetStatus
 from core.text import plural
 from db import budgets as bdb
@@ -17,6 +18,7 @@ from ui import alert_list
 from ui import format as fmt
 from ui.auth import actor, can, needs
 from ui.charts import budgets as charts
+from ui.currency import display_conversion, money, rate_caption
 from ui.resources import config, engine
 from ui.rule_settings import rules_section
 
@@ -37,13 +39,17 @@ def budget_form(prefix: str, budget: bdb.Budget | None = None) -> None:
     if not needs("budget.write"):
         return
     with st.form(f"budgets_form_{prefix}", border=budget is None):
-        c1, c2, c3 = st.columns([2, 1, 2])
+        c1, c2, c2b, c3 = st.columns([2, 1, 0.6, 2])
         name = c1.text_input(
             "Name", value=budget.name if budget else "", key=f"budgets_name_{prefix}"
         )
-        amount = c2.number_input("Monthly amount (USD)", min_value=0.0, step=50.0,
-                                 value=float(budget.amount_usd) if budget else 500.0,
+        amount = c2.number_input("Monthly amount", min_value=0.0, step=50.0,
+                                 value=float(budget.amount) if budget else 500.0,
                                  key=f"budgets_amount_{prefix}")  # fmt: skip
+        currency = c2b.text_input("Currency", value=budget.currency if budget else BASE,
+                                  max_chars=3, key=f"budgets_currency_{prefix}",
+                                  help="The amount's currency (ISO code). Spend is compared at "
+                                  "the rate recorded for the day of each check.")  # fmt: skip
         scope = c3.text_input("Scope", value=budget.scope if budget else "all",
                               help=DEFAULT_SCOPE_HELP, key=f"budgets_scope_{prefix}")  # fmt: skip
         c4, c5, c6 = st.columns([2, 2, 1])
@@ -57,7 +63,8 @@ def budget_form(prefix: str, budget: bdb.Budget | None = None) -> None:
                          key=f"budgets_fc_{prefix}")  # fmt: skip
         if st.form_submit_button("Save budget", type="primary", key=f"budgets_save_{prefix}"):
             try:
-                bdb.set_budget(engine(), name=name, amount_usd=str(amount), scope=scope,
+                bdb.set_budget(engine(), name=name, amount=str(amount), currency=currency,
+                               scope=scope,
                                thresholds=thresholds, timezone=tz, forecast_alert=fc,
                                budget_id=budget.id if budget else None, actor=actor())  # fmt: skip
             except bdb.BudgetError as exc:
@@ -71,7 +78,7 @@ def budget_form(prefix: str, budget: bdb.Budget | None = None) -> None:
 def empty_state() -> None:
     """No budget yet: say what a budget does and offer the form."""
     st.info(
-        "No budgets yet. A budget is a monthly amount in USD for everything, a project, a model "
+        "No budgets yet. A budget is a monthly amount (USD or another currency) for everything, a project, a model "
         "or a tag; Costdesk tracks spend against it, forecasts the month end and alerts at 50, 75, "
         "90 and 100 % (editable). Spend comes from the ingested request logs (`python cli.py demo` "
         "loads demo traffic). Create a budget below, or from a terminal:",
@@ -92,8 +99,11 @@ def crossing_text(status: BudgetStatus) -> str:
     return " · ".join(parts) or "no further threshold projected this month"
 
 
-def budget_card(budget: bdb.Budget, status: BudgetStatus, note: str | None = None) -> None:
-    """One budget: spend, share used (coloured bar), forecast, projected crossings, edit/delete."""
+def budget_card(
+    budget: bdb.Budget, status: BudgetStatus, conv: Conversion, note: str | None = None
+) -> None:
+    """One budget: spend, share used (coloured bar), forecast, projected crossings, edit/delete;
+    figures in the display currency `conv`."""
     with st.container(border=True, key=f"budgets_card_{budget.id}"):
         head, badge = st.columns([4, 1])
         name = fmt.escape_markdown(budget.name)
@@ -107,36 +117,82 @@ def budget_card(budget: bdb.Budget, status: BudgetStatus, note: str | None = Non
                      color=charts.badge_color(status))  # fmt: skip
         st.markdown(charts.progress_html(status), unsafe_allow_html=True)
         m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Spent", fmt.usd(status.spent_usd), help=f"of {fmt.usd(status.amount_usd)}")
+        m1.metric(
+            "Spent", money(status.spent_usd, conv), help=f"of {amount_text(budget, status, conv)}"
+        )
         m2.metric("Used", f"{status.used_pct} %")
         fc = status.forecast
-        m3.metric("Month-end forecast", fmt.usd(fc.forecast_usd),
-                  help=f"90 % interval {fmt.usd(fc.low_usd)} – {fmt.usd(fc.high_usd)}")  # fmt: skip
+        m3.metric("Month-end forecast", money(fc.forecast_usd, conv),
+                  help=f"90 % interval {money(fc.low_usd, conv)} – {money(fc.high_usd, conv)}")  # fmt: skip
         m4.metric("Days left", fc.days_left)
         st.caption(
-            f"Range {fmt.usd(fc.low_usd)} – {fmt.usd(fc.high_usd)} · {crossing_text(status)}"
+            f"Range {money(fc.low_usd, conv)} – {money(fc.high_usd, conv)} · "
+            f"{crossing_text(status)}"
         )
-        if not can("budget.write"):
-            return
-        edit, delete, _ = st.columns([1, 1, 4])
-        with edit.popover("Edit", icon=":material/edit:"):
-            budget_form(f"edit_{budget.id}", budget)
-        with delete.popover("Delete", icon=":material/delete:"):
-            st.write(f"Delete budget **{name}**? Its alert history stays.")
-            if st.button("Delete budget", type="primary", key=f"budgets_delete_{budget.id}"):
-                bdb.delete_budget(engine(), budget.name, actor=actor())
-                st.rerun()
+        if status.conversion.converted:
+            st.caption(f"Budget set in {budget.currency}: "
+                       f"{fmt.escape_markdown(status.conversion.note)}.")  # fmt: skip
+        budget_actions(budget)
 
 
-def forecast_section(budgets: list[bdb.Budget], statuses: dict[int, BudgetStatus]) -> None:
+def amount_text(budget: bdb.Budget, status: BudgetStatus, conv: Conversion) -> str:
+    """The budget's amount: in its own currency when it was set in one, else as shown."""
+    if budget.currency != BASE:
+        return money_text(budget.amount, budget.currency)
+    return money(status.amount_usd, conv)
+
+
+def problem_card(budget: bdb.Budget, problem: str) -> None:
+    """A budget that cannot be evaluated (its currency has no rate yet): why, and edit/delete."""
+    with st.container(border=True, key=f"budgets_card_{budget.id}"):
+        st.markdown(f"**{fmt.escape_markdown(budget.name)}** · "
+                    f"{fmt.escape_markdown(budget.scope)}")  # fmt: skip
+        st.warning(fmt.escape_markdown(problem), icon=":material/currency_exchange:")
+        budget_actions(budget)
+
+
+def overviews(
+    budgets: list[bdb.Budget], as_of: datetime
+) -> tuple[dict[int, BudgetStatus], dict[int, str]]:
+    """Each budget's status at `as_of`, and why a budget has none."""
+    statuses, problems = {}, {}
+    for b in budgets:
+        try:
+            statuses[b.id] = bdb.budget_overview(engine(), b, as_of)
+        except bdb.BudgetError as exc:
+            problems[b.id] = str(exc)
+    return statuses, problems
+
+
+def budget_actions(budget: bdb.Budget) -> None:
+    """Edit and delete, for those who may."""
+    if not can("budget.write"):
+        return
+    name = fmt.escape_markdown(budget.name)
+    edit, delete, _ = st.columns([1, 1, 4])
+    with edit.popover("Edit", icon=":material/edit:"):
+        budget_form(f"edit_{budget.id}", budget)
+    with delete.popover("Delete", icon=":material/delete:"):
+        st.write(f"Delete budget **{name}**? Its alert history stays.")
+        if st.button("Delete budget", type="primary", key=f"budgets_delete_{budget.id}"):
+            bdb.delete_budget(engine(), budget.name, actor=actor())
+            st.rerun()
+
+
+def forecast_section(
+    budgets: list[bdb.Budget], statuses: dict[int, BudgetStatus], conv: Conversion
+) -> None:
     """The forecast chart of one budget (pick it) and the method in one sentence."""
     st.subheader("Forecast")
-    names = {b.name: b for b in budgets}
+    names = {b.name: b for b in budgets if b.id in statuses}
+    if not names:
+        return
     picked = st.selectbox("Budget", list(names), key="budgets_chart_budget")
     budget = names[picked]
     status = statuses[budget.id]
-    st.plotly_chart(charts.forecast_figure(status), key="budgets_forecast_chart")
+    st.plotly_chart(charts.forecast_figure(status, conv=conv), key="budgets_forecast_chart")
     st.caption(METHOD)
+    rate_caption(conv)
 
 
 def run_check(as_of: datetime, notify: NotifyConfig | None) -> None:
@@ -199,14 +255,19 @@ as_of = check_bar()
 if not budgets:
     empty_state()
 else:
-    statuses = {b.id: bdb.budget_overview(engine(), b, as_of) for b in budgets}
+    conversion = display_conversion(as_of.date())
+    statuses, problems = overviews(budgets, as_of)
     notes = bdb.budget_notes(engine(), budgets)
     for budget in budgets:
-        budget_card(budget, statuses[budget.id], notes.get(budget.id))
+        if budget.id in problems:
+            problem_card(budget, problems[budget.id])
+        else:
+            budget_card(budget, statuses[budget.id], conversion, notes.get(budget.id))
+    rate_caption(conversion)
     with st.expander("New budget", icon=":material/add:"):
         budget_form("new")
-    forecast_section(budgets, statuses)
-reached = {b.id: statuses[b.id].reached for b in budgets} if budgets else {}
+    forecast_section(budgets, statuses, conversion)
+reached = {b.id: statuses[b.id].reached for b in budgets if b.id in statuses} if budgets else {}
 alert_list.alerts_section(budgets, as_of, reached)
 alert_list.history_section()
 rules_section(notify_config())

@@ -21,6 +21,7 @@ from core.pricing import Unpriced
 from core.tokens import TokenizerUnavailable, count_prompt_tokens, count_tokens, is_estimate
 from ui import format as fmt
 from ui.charts import plans as charts
+from ui.currency import display_conversion, money, rate_caption
 from ui.plans_resources import (
     analysis_options,
     column_config,
@@ -174,12 +175,19 @@ analysis = analyse(
 plan = analysis.plan
 
 # --- headline ---------------------------------------------------------------------------------
+conv = display_conversion(today)  # a plan is priced now: today's rate
+per_request = (
+    money(plan.cost_per_request_usd, conv, places=2)
+    if conv.converted
+    else small_usd(plan.cost_per_request_usd)
+)
 m = st.columns([1.3, 1, 1, 1, 1.2])
-m[0].metric("Per request", small_usd(plan.cost_per_request_usd))
-m[1].metric("Per 1,000 requests", fmt.usd(plan.per_1k_requests_usd))
-m[2].metric("Per day", fmt.usd(plan.daily_usd))
-m[3].metric("Per month", fmt.usd(plan.monthly_usd))
-m[4].metric("Per year", fmt.usd(plan.yearly_usd), help="Twelve months at this month's volume.")
+m[0].metric("Per request", per_request)
+m[1].metric("Per 1,000 requests", money(plan.per_1k_requests_usd, conv))
+m[2].metric("Per day", money(plan.daily_usd, conv))
+m[3].metric("Per month", money(plan.monthly_usd, conv))
+m[4].metric("Per year", money(plan.yearly_usd, conv), help="Twelve months at this month's volume.")
+rate_caption(conv)
 monthly = plan.monthly
 model_text = fmt.escape_markdown(rates.model)
 st.caption(

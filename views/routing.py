@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import streamlit as st
@@ -41,6 +41,7 @@ from ui.charts.routing import (
     suggestion_display,
     waterfall_chart,
 )
+from ui.currency import display_conversion, money, rate_caption
 from ui.dates import date_range
 from ui.exports import csv_bytes
 from ui.format import counts_text, escape_markdown, names_text, share, usd
@@ -421,20 +422,25 @@ def _simulation(source: Source, rules: list[Rule]) -> None:
     if result.requests == 0:
         st.info("No priced requests on these days with these filters. Widen the range.")
     priced = prices_as_of(source.when) if source.when else "today's prices"
+    conv = display_conversion(source.when or datetime.now(UTC).date())  # the period's end
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(
         f"Baseline ({_days(source.period_days)})",
-        usd(result.baseline_usd),
+        money(result.baseline_usd, conv),
         help=f"What this traffic costs as logged, at {priced}. {prices_help()}",
     )
-    c2.metric("With the rules", usd(result.scenario_usd), help="The same traffic after the rules.")
+    c2.metric(
+        "With the rules", money(result.scenario_usd, conv), help="The same traffic after the rules."
+    )
     saved_share = result.savings_share if rules else None
-    c3.metric("Savings", usd(result.savings_usd), delta=share(saved_share) if saved_share else None)
+    saved = money(result.savings_usd, conv)
+    c3.metric("Savings", saved, delta=share(saved_share) if saved_share else None)
     c4.metric(
         "Savings per month",
-        usd(result.monthly(result.savings_usd)),
+        money(result.monthly(result.savings_usd), conv),
         help=f"The period's savings scaled to a 30-day month. Costs at {priced}.",
     )
+    rate_caption(conv)
     if result.unpriced:
         left_out = counts_text(result.unpriced, "requests")
         st.warning(

@@ -9,6 +9,7 @@ from ui import dimensions, drilldown
 from ui import usage_sections as sections
 from ui.auth import actor
 from ui.charts import usage as charts
+from ui.currency import display_conversion, rate_caption
 from ui.dates import date_range
 from ui.format import escape_markdown
 from ui.openai_import import import_panel
@@ -65,7 +66,7 @@ if who.projects is not None:
     st.caption(f"You see the projects {escape_markdown(', '.join(sorted(who.projects)))} only.")
 with st.form("usage_filters", border=False):
     c_projects, c_models, c_status, c_apply = st.columns(
-        [2, 2, 1.3, 0.6], vertical_alignment="bottom"
+        [2, 2, 1.2, 1.3], vertical_alignment="bottom"
     )
     projects = c_projects.multiselect("Projects", [p for p in values.projects if who.sees(p)],
                                       key="usage_projects",
@@ -84,10 +85,12 @@ with st.form("usage_filters", border=False):
 filters = queries.UsageFilters(
     span.start, span.end, who.scope(projects), tuple(models), tuple(statuses), **chosen
 )
-view = sections.UsageView(url, version, filters, span, group_by)
+conversion = display_conversion(span.end)  # one rate for the page: the range's last day
+view = sections.UsageView(url, version, filters, span, group_by, conversion)
 st.caption(f"{span.text} (UTC) · compared with {span.previous_text} · data up to "
            f"{values.last_day:%d %b %Y}")  # fmt: skip
 sections.kpi_cards(view)
+rate_caption(conversion)
 sections.unpriced_warning(view)
 
 tabs = st.tabs(list(sections.DRAW), key=drilldown.SECTION_KEY, bind="query-params")

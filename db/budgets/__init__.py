@@ -36,6 +36,7 @@ from db.budgets.events import (
 )
 from db.budgets.scopes import check_scope, resolve_scope, scope_clause, scope_note
 from db.budgets.spend import (
+    budget_conversion,
     budget_notes,
     budget_overview,
     budget_period,
@@ -81,6 +82,7 @@ __all__ = [
     "alert_of",
     "as_of_for",
     "as_utc",
+    "budget_conversion",
     "budget_notes",
     "budget_overview",
     "budget_period",

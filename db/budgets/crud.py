@@ -27,6 +27,7 @@ from core.alerts import (
     rule_params,
 )
 from core.costs import picos_to_usd
+from core.currency import BASE, CurrencyError, parse_currency
 from db.audit import record
 from db.budgets.clock import as_utc, utcnow
 from db.budgets.scopes import check_scope
@@ -46,16 +47,24 @@ POSITIVE_PARAMS = ("window_minutes", "baseline_days", "sla_ms", "factor", "k", "
 
 @dataclass(frozen=True)
 class Budget:
-    """A monthly budget as the product uses it."""
+    """A monthly budget as the product uses it: `amount` is in `currency`."""
 
     id: int
     name: str
-    amount_usd: Decimal
+    amount: Decimal
     scope: str
     thresholds_pct: tuple[int, ...]
     timezone: str
     forecast_alert: bool
     muted_until: datetime | None
+    currency: str = BASE
+
+    @property
+    def amount_usd(self) -> Decimal:
+        """The amount of a budget set in USD (one in another currency has no fixed USD one)."""
+        if self.currency != BASE:
+            raise BudgetError(f"Budget {self.name!r} is set in {self.currency}, not {BASE}.")
+        return self.amount
 
 
 @dataclass(frozen=True)
@@ -75,13 +84,22 @@ def _to_budget(row: BudgetRow) -> Budget:
     return Budget(
         id=row.id or 0,
         name=row.name,
-        amount_usd=picos_to_usd(row.amount_pusd),
+        amount=picos_to_usd(row.amount_pusd),
         scope=row.scope,
         thresholds_pct=parse_thresholds(row.thresholds),
         timezone=row.timezone,
         forecast_alert=row.forecast_alert,
         muted_until=row.muted_until,
+        currency=row.currency,
     )
+
+
+def _currency(text: str | None) -> str:
+    """A budget's currency code (USD when not given); raises BudgetError."""
+    try:
+        return parse_currency(text or BASE)
+    except CurrencyError as exc:
+        raise BudgetError(f"{exc}.") from exc
 
 
 def _new_scope(engine: Engine, scope: str | None, stored: str | None) -> str:
@@ -98,22 +116,33 @@ def set_budget(
     engine: Engine,
     *,
     name: str,
-    amount_usd: Decimal | str | float | int,
+    amount: Decimal | str | float | int | None = None,
+    currency: str = BASE,
     scope: str = "all",
     thresholds: str | tuple[int, ...] | None = None,
     timezone: str = "UTC",
     forecast_alert: bool = True,
     budget_id: int | None = None,
+    amount_usd: Decimal | str | float | int | None = None,
     actor: Actor,
 ) -> Budget:
-    """Create or update a budget (by `budget_id`, else by name) after validating it."""
+    """Create or update a budget (by `budget_id`, else by name) after validating it.
+
+    `amount` is a month's amount in `currency` (an ISO 4217 code, USD by default);
+    `amount_usd` is the older spelling of a USD amount.
+    """
     require(actor, "budget.write")
     name = check_name(name)
+    if amount_usd is not None:
+        amount, currency = amount_usd, BASE
+    if amount is None:
+        raise BudgetError("A budget needs an amount.")
     if isinstance(thresholds, tuple):
         thresholds = ",".join(str(t) for t in thresholds)
     values = {
         "name": name,
-        "amount_pusd": int(parse_amount(amount_usd) * PUSD_PER_USD),
+        "amount_pusd": int(parse_amount(amount) * PUSD_PER_USD),
+        "currency": _currency(currency),
         "thresholds": ",".join(str(t) for t in parse_thresholds(thresholds)),
         "timezone": parse_timezone(timezone),
         "forecast_alert": forecast_alert,
@@ -139,9 +168,9 @@ def set_budget(
 
 
 def _audited(row: BudgetRow) -> dict[str, Any]:
-    """A budget as its audit rows show it: the amount in dollars."""
+    """A budget as its audit rows show it: the amount in its currency (`amount_usd` in dollars)."""
     shown = row.model_dump(exclude={"id", "created_at", "updated_at", "amount_pusd"})
-    return {"amount_usd": picos_to_usd(row.amount_pusd), **shown}
+    return {f"amount_{row.currency.lower()}": picos_to_usd(row.amount_pusd), **shown}
 
 
 def _find_budget(session: Session, budget_id: int | None, name: str) -> BudgetRow | None:

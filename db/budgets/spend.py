@@ -19,11 +19,14 @@ from sqlalchemy import BigInteger, Engine, case, cast, func, literal, select
 
 from core.alerts import RUNAWAY_DIMENSIONS, WindowMetrics
 from core.costs import picos_to_usd
+from core.currency import BASE, Conversion, CurrencyError
 from core.forecast import LOOKBACK_DAYS, BudgetStatus, budget_status, month_bounds
 from core.stats import LATENCY_EDGES_MS
 from db.budgets.clock import as_utc, local_today
 from db.budgets.crud import Budget
 from db.budgets.scopes import scope_clause, scope_note, scope_table
+from db.budgets.validation import BudgetError
+from db.fx import conversion
 from db.models import DailyRollup, RequestLog
 from db.prices import load_price_book
 
@@ -158,12 +161,27 @@ def budget_period(budget: Budget, as_of: datetime) -> str:
     return local_today(budget.timezone, as_of).strftime("%Y-%m")
 
 
+def budget_conversion(engine: Engine, budget: Budget, day: date) -> Conversion:
+    """The rate of the budget's currency in force on `day`; BudgetError when none is recorded."""
+    if budget.currency == BASE:
+        return Conversion()
+    try:
+        return conversion(engine, day, budget.currency)
+    except CurrencyError as exc:
+        raise BudgetError(f"Budget {budget.name!r} is set in {budget.currency}: {exc}.") from exc
+
+
 def budget_overview(engine: Engine, budget: Budget, as_of: datetime) -> BudgetStatus:
-    """Spend to date, forecast and threshold crossings of `budget` at `as_of`."""
+    """Spend to date, forecast and threshold crossings of `budget` at `as_of`.
+
+    A budget in another currency is compared at that currency's rate on the budget's local
+    day of `as_of` (its amount in USD at that rate); BudgetError when no rate is recorded.
+    """
     today = local_today(budget.timezone, as_of)
+    conv = budget_conversion(engine, budget, today)
     start = min(month_bounds(today)[0], today - timedelta(days=LOOKBACK_DAYS))
     daily = daily_spend(engine, budget.scope, start, today)
-    return budget_status(daily, today, budget.amount_usd, budget.thresholds_pct)
+    return budget_status(daily, today, conv.usd(budget.amount), budget.thresholds_pct, conv)
 
 
 def budget_notes(engine: Engine, budgets: list[Budget]) -> dict[int, str]:

@@ -1,4 +1,5 @@
-"""Tables of budgets, alert rules and alert events (created by migration 0005)."""
+"""Tables of budgets, alert rules and alert events (created by migration 0005; a budget's
+currency by 0021)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sqlmodel import Field, SQLModel
 
 class BudgetBase(SQLModel):
     name: str
-    amount_pusd: int = Field(default=0, sa_type=BigInteger)
+    amount_pusd: int = Field(default=0, sa_type=BigInteger)  # pico-units of `currency`
+    currency: str = "USD"  # the amount's ISO 4217 code (migration 0021)
     scope: str = "all"
     thresholds: str = "50,75,90,100"
     timezone: str = "UTC"

@@ -44,6 +44,7 @@ from db.migrations import (
     m0017_audit_trail,
     m0018_fx_rates_digests,
     m0019_dimensions,
+    m0021_budget_currency,
 )
 
 
@@ -79,6 +80,7 @@ STEPS: list[Step] = [
         m0017_audit_trail,
         m0018_fx_rates_digests,
         m0019_dimensions,
+        m0021_budget_currency,
     )
 ]
 

@@ -8,6 +8,7 @@ from html import escape
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.currency import Conversion
 from core.forecast import BudgetStatus, forecast_path
 from ui.charts import style
 
@@ -46,14 +47,16 @@ def progress_html(status: BudgetStatus) -> str:
     )
 
 
-def path_frame(status: BudgetStatus) -> pd.DataFrame:
-    """Per day: cumulative spend (actual or forecast) and the band, floats for plotting."""
+def path_frame(status: BudgetStatus, conv: Conversion | None = None) -> pd.DataFrame:
+    """Per day: cumulative spend (actual or forecast) and the band, floats for plotting (in the
+    conversion's currency when given; the columns keep their names)."""
+    shown = (conv or Conversion()).amount
     rows = [
         {
             "day": p.day,
-            "cumulative_usd": float(p.cumulative_usd),
-            "low_usd": float(p.low_usd),
-            "high_usd": float(p.high_usd),
+            "cumulative_usd": float(shown(p.cumulative_usd)),
+            "low_usd": float(shown(p.low_usd)),
+            "high_usd": float(shown(p.high_usd)),
             "is_forecast": p.is_forecast,
         }
         for p in forecast_path(status.forecast)
@@ -61,9 +64,10 @@ def path_frame(status: BudgetStatus) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _threshold_lines(fig: go.Figure, status: BudgetStatus) -> None:
+def _threshold_lines(fig: go.Figure, status: BudgetStatus, conv: Conversion) -> None:
+    budget = conv.amount(status.amount_usd)
     for t in status.thresholds_pct:
-        amount = float(status.amount_usd * Decimal(t) / 100)
+        amount = float(budget * Decimal(t) / 100)
         is_budget = t == 100
         fig.add_hline(
             y=amount,
@@ -71,17 +75,26 @@ def _threshold_lines(fig: go.Figure, status: BudgetStatus) -> None:
                 "color": BUDGET if is_budget else "#888",
                 "dash": "solid" if is_budget else "dot",
             },
-            annotation_text=f"budget ${amount:,.0f}" if is_budget else f"{t} %",
+            annotation_text=_budget_text(amount, conv) if is_budget else f"{t} %",
             annotation_position="top left",
         )
     if 100 not in status.thresholds_pct:
-        amount = float(status.amount_usd)
-        fig.add_hline(y=amount, line={"color": BUDGET}, annotation_text=f"budget ${amount:,.0f}")
+        amount = float(budget)
+        fig.add_hline(y=amount, line={"color": BUDGET}, annotation_text=_budget_text(amount, conv))
 
 
-def forecast_figure(status: BudgetStatus, title: str | None = None) -> go.Figure:
-    """Cumulative actual spend, the forecast to month end with its 90 % band, budget lines."""
-    df = path_frame(status)
+def _budget_text(amount: float, conv: Conversion) -> str:
+    """'budget $500' or 'budget 475 EUR'."""
+    return f"budget {amount:,.0f} {conv.currency}" if conv.converted else f"budget ${amount:,.0f}"
+
+
+def forecast_figure(
+    status: BudgetStatus, title: str | None = None, conv: Conversion | None = None
+) -> go.Figure:
+    """Cumulative actual spend, the forecast to month end with its 90 % band, budget lines (in
+    the conversion's currency when given)."""
+    conv = conv or Conversion()
+    df = path_frame(status, conv)
     actual = df[~df["is_forecast"]]
     future = df[df["is_forecast"]]
     if not actual.empty and not future.empty:
@@ -96,7 +109,10 @@ def forecast_figure(status: BudgetStatus, title: str | None = None) -> go.Figure
                                  line={"color": FORECAST, "dash": "dash"}))  # fmt: skip
     fig.add_trace(go.Scatter(x=actual["day"], y=actual["cumulative_usd"], name="actual", mode="lines",
                              line={"color": ACTUAL, "width": 3}))  # fmt: skip
-    _threshold_lines(fig, status)
-    fig.update_yaxes(title="Cumulative spend (USD)", tickprefix="$", rangemode="tozero")
+    _threshold_lines(fig, status, conv)
+    if conv.converted:
+        fig.update_yaxes(title=f"Cumulative spend ({conv.currency})", rangemode="tozero")
+    else:
+        fig.update_yaxes(title="Cumulative spend (USD)", tickprefix="$", rangemode="tozero")
     fig.update_xaxes(range=[status.forecast.month_start, status.forecast.month_end])
     return style(fig, title=title)

@@ -1,8 +1,8 @@
 """Usage page figures and tables: each takes a frame from `db.queries` and returns a figure.
 
-Money arrives as integer pico-dollars; it becomes float USD here, for chart axes and table
-display only. Models are canonical ids (`model_id`); only the drill-down table shows the names
-each was logged under.
+Money arrives as integer pico-dollars; it becomes float USD here (or float money of the
+display currency, given a `Conversion`), for chart axes and table display only. Models are
+canonical ids (`model_id`); only the drill-down table shows the names each was logged under.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.costs import picos_to_usd
+from core.currency import BASE, Conversion
 from core.stats import OUTPUT_EDGES_TOKENS
 from ui.charts import (
     COUNT_TICKS,
@@ -28,7 +29,7 @@ from ui.charts import (
     series_colors,
     style,
 )
-from ui.format import escape_markdown, millis, share, usd
+from ui.format import escape_markdown, in_currency, millis, share, usd
 
 PICOS_PER_USD = 1e12
 NONE_LABEL = "(none)"
@@ -45,6 +46,37 @@ def usd_float(picos: pd.Series) -> pd.Series:
     return picos.astype("float64") / PICOS_PER_USD
 
 
+def money_float(picos: pd.Series, conv: Conversion | None = None) -> pd.Series:
+    """Pico-dollars as float money in the conversion's currency (USD without one)."""
+    usd = usd_float(picos)
+    return usd * float(conv.rate.per_usd) if conv and conv.rate else usd
+
+
+def code(conv: Conversion | None) -> str:
+    """The currency figures are drawn in."""
+    return conv.currency if conv else BASE
+
+
+def spend_column(conv: Conversion | None = None) -> str:
+    """The header of a table's spend column: 'Spend (USD)', 'Spend (EUR)'."""
+    return f"Spend ({code(conv)})"
+
+
+def _ticks(conv: Conversion | None) -> dict[str, str]:
+    """Money axis ticks: a $ prefix for USD, the code after the figure otherwise."""
+    if conv is None or not conv.converted:
+        return MONEY_TICKS
+    return {"tickformat": MONEY_TICKS["tickformat"], "ticksuffix": f" {conv.currency}"}
+
+
+def _hover(values: pd.Series, conv: Conversion | None) -> str:
+    """`money_hover` in the conversion's currency."""
+    hover = money_hover(values)
+    if conv is None or not conv.converted:
+        return hover
+    return hover.replace("{y:$", "{y:") + f" {conv.currency}"
+
+
 def _label(values: pd.Series) -> pd.Series:
     """Empty project or feature names shown as '(none)'."""
     return values.astype(str).replace("", NONE_LABEL)
@@ -59,7 +91,7 @@ def _empty(title: str | None = None) -> go.Figure:
     return style(fig, title=title, height=240)
 
 
-def daily_cost_by_model(daily: pd.DataFrame) -> go.Figure:
+def daily_cost_by_model(daily: pd.DataFrame, conv: Conversion | None = None) -> go.Figure:
     """Stacked bars: spend per day, one distinct colour per model (largest spend first).
 
     Each bar carries its model id in `customdata`, so a click on it names the day and model.
@@ -68,20 +100,21 @@ def daily_cost_by_model(daily: pd.DataFrame) -> go.Figure:
         return _empty()
     order = daily.groupby("model_id")["cost_pusd"].sum().sort_values(ascending=False).index
     colors = series_colors(order)
-    hover = money_hover(usd_float(daily.groupby("day")["cost_pusd"].sum()))
+    hover = _hover(money_float(daily.groupby("day")["cost_pusd"].sum(), conv), conv)
     fig = go.Figure()
     for model in order:
         group = daily[daily["model_id"] == model]
         fig.add_bar(
             x=group["day"],
-            y=usd_float(group["cost_pusd"]),
+            y=money_float(group["cost_pusd"], conv),
             name=figure_text(model),
             marker_color=colors[model],
             customdata=[str(model)] * len(group),
             hovertemplate=hover,
         )
-    fig.update_layout(barmode="stack", clickmode="event+select")
-    fig.update_yaxes(title="USD", **MONEY_TICKS)
+    # the legend names the model even when there is one (Plotly hides a lone trace's legend)
+    fig.update_layout(barmode="stack", clickmode="event+select", showlegend=True)
+    fig.update_yaxes(title=code(conv), **_ticks(conv))
     fig.update_xaxes(**DAY_TICKS)
     return style(fig)
 
@@ -162,7 +195,7 @@ def latency_per_day(latency: pd.DataFrame, columns: int = 2) -> go.Figure:
     return fig
 
 
-def cost_by_project(by_project: pd.DataFrame) -> go.Figure:
+def cost_by_project(by_project: pd.DataFrame, conv: Conversion | None = None) -> go.Figure:
     """Horizontal stacked bars: spend per project split by feature, each total written at the
     end of its bar."""
     if by_project.empty:
@@ -170,7 +203,7 @@ def cost_by_project(by_project: pd.DataFrame) -> go.Figure:
     frame = by_project.assign(
         project=_label(by_project["project"]).map(figure_text),
         feature=_label(by_project["feature"]).map(figure_text),
-        usd=usd_float(by_project["cost_pusd"]),
+        usd=money_float(by_project["cost_pusd"], conv),
     )
     totals = frame.groupby("project")["usd"].sum().sort_values()
     features = frame.groupby("feature")["usd"].sum().sort_values(ascending=False).index
@@ -184,25 +217,31 @@ def cost_by_project(by_project: pd.DataFrame) -> go.Figure:
             name=feature,
             orientation="h",
             marker_color=colors[feature],
-            hovertemplate=money_hover(group["usd"]).replace("{y", "{x"),
+            hovertemplate=_hover(group["usd"], conv).replace("{y", "{x"),
         )
     for project, amount in totals.items():
         fig.add_annotation(
-            x=amount, y=project, text=usd(Decimal(str(round(amount, 2)))), showarrow=False,
+            x=amount, y=project, text=_total_text(amount, conv), showarrow=False,
             xanchor="left", xshift=6,
         )  # fmt: skip
     fig.update_layout(barmode="stack", hovermode="y unified")
     fig.update_yaxes(categoryorder="array", categoryarray=totals.index.tolist())
-    fig.update_xaxes(title="USD", range=[0, float(totals.max()) * 1.18], **MONEY_TICKS)
+    fig.update_xaxes(title=code(conv), range=[0, float(totals.max()) * 1.18], **_ticks(conv))
     return style(fig, height=max(180, 110 + 40 * len(totals)))
 
 
-def caching_savings(totals: pd.DataFrame) -> go.Figure:
+def _total_text(amount: float, conv: Conversion | None) -> str:
+    """A bar's total at its end: $12.34, or 11.11 EUR."""
+    return in_currency(Decimal(str(round(amount, 2))), code(conv))
+
+
+def caching_savings(totals: pd.DataFrame, conv: Conversion | None = None) -> go.Figure:
     """Money saved by cached input per day (bars) and the cached share of input (line)."""
     if totals.empty:
         return _empty()
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_bar(x=totals["day"], y=usd_float(totals["cache_savings_pusd"]), name="Saved by caching")
+    saved = money_float(totals["cache_savings_pusd"], conv)
+    fig.add_bar(x=totals["day"], y=saved, name="Saved by caching")
     share = totals["cached_input_tokens"] / totals["input_tokens"].where(totals["input_tokens"] > 0)
     fig.add_scatter(
         x=totals["day"],
@@ -211,22 +250,23 @@ def caching_savings(totals: pd.DataFrame) -> go.Figure:
         mode="lines",
         secondary_y=True,
     )
-    fig.update_yaxes(title="USD saved", secondary_y=False, **MONEY_TICKS)
+    fig.update_yaxes(title=f"{code(conv)} saved", secondary_y=False, **_ticks(conv))
     fig.update_yaxes(title="cached share", tickformat=".0%", rangemode="tozero", secondary_y=True,
                      tickmode="auto", showgrid=False)  # fmt: skip
     fig.update_xaxes(**DAY_TICKS)
     return style(fig)
 
 
-def failure_cost_per_day(by_day: pd.DataFrame) -> go.Figure:
+def failure_cost_per_day(by_day: pd.DataFrame, conv: Conversion | None = None) -> go.Figure:
     """Stacked bars: spend on failed calls and estimated retry spend per day."""
     if by_day.empty or (by_day["failed_pusd"].sum() == 0 and by_day["retry_pusd"].sum() == 0):
         return _empty()
     fig = go.Figure()
-    fig.add_bar(x=by_day["day"], y=usd_float(by_day["failed_pusd"]), name="Failed calls")
-    fig.add_bar(x=by_day["day"], y=usd_float(by_day["retry_pusd"]), name="Retries (estimate)")
+    fig.add_bar(x=by_day["day"], y=money_float(by_day["failed_pusd"], conv), name="Failed calls")
+    retries = money_float(by_day["retry_pusd"], conv)
+    fig.add_bar(x=by_day["day"], y=retries, name="Retries (estimate)")
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(title="USD", **MONEY_TICKS)
+    fig.update_yaxes(title=code(conv), **_ticks(conv))
     fig.update_xaxes(**DAY_TICKS)
     return style(fig)
 
@@ -264,7 +304,7 @@ def output_distribution(histogram: pd.DataFrame, suggested_tokens: int | None) -
     return fig
 
 
-def project_table(by_project: pd.DataFrame) -> pd.DataFrame:
+def project_table(by_project: pd.DataFrame, conv: Conversion | None = None) -> pd.DataFrame:
     """Spend per project and feature, for display."""
     total = by_project["cost_pusd"].sum()
     return pd.DataFrame(
@@ -272,13 +312,13 @@ def project_table(by_project: pd.DataFrame) -> pd.DataFrame:
             "Project": _label(by_project["project"]),
             "Feature": _label(by_project["feature"]),
             "Requests": by_project["requests"],
-            "Spend (USD)": usd_float(by_project["cost_pusd"]),
+            spend_column(conv): money_float(by_project["cost_pusd"], conv),
             "Share of spend": by_project["cost_pusd"] / total if total else 0.0,
         }
     )
 
 
-def model_table(models: pd.DataFrame) -> pd.DataFrame:
+def model_table(models: pd.DataFrame, conv: Conversion | None = None) -> pd.DataFrame:
     """Spend per model (canonical id), with how many names it was logged under."""
     total = models["cost_pusd"].sum()
     return pd.DataFrame(
@@ -287,14 +327,14 @@ def model_table(models: pd.DataFrame) -> pd.DataFrame:
             "Requests": models["requests"],
             "Errors": models["errors"],
             "Tokens": models["input_tokens"] + models["output_tokens"],
-            "Spend (USD)": usd_float(models["cost_pusd"]),
+            spend_column(conv): money_float(models["cost_pusd"], conv),
             "Share of spend": models["cost_pusd"] / total if total else 0.0,
             "Logged names": models["logged_names"],
         }
     )
 
 
-def logged_name_table(names: pd.DataFrame) -> pd.DataFrame:
+def logged_name_table(names: pd.DataFrame, conv: Conversion | None = None) -> pd.DataFrame:
     """The drill-down: each model's spend split by the names it was logged under."""
     return pd.DataFrame(
         {
@@ -303,18 +343,18 @@ def logged_name_table(names: pd.DataFrame) -> pd.DataFrame:
             "Requests": names["requests"],
             "Errors": names["errors"],
             "Tokens": names["input_tokens"] + names["output_tokens"],
-            "Spend (USD)": usd_float(names["cost_pusd"]),
+            spend_column(conv): money_float(names["cost_pusd"], conv),
         }
     )
 
 
-def status_table(by_status: pd.DataFrame) -> pd.DataFrame:
+def status_table(by_status: pd.DataFrame, conv: Conversion | None = None) -> pd.DataFrame:
     """Failed calls per status code, formatted for a static table."""
     return pd.DataFrame(
         {
             "Status": by_status["status"].astype(str),
             "Requests": [f"{n:,}" for n in by_status["requests"]],
-            "Spend": [usd(picos_to_usd(p)) for p in by_status["cost_pusd"]],
+            "Spend": [_spend_text(picos_to_usd(p), conv) for p in by_status["cost_pusd"]],
         }
     )
 
@@ -332,6 +372,13 @@ def audit_table(by_model: pd.DataFrame) -> pd.DataFrame:
             "Suggested max_tokens": [_count(v) for v in by_model["suggested_max_tokens"]],
         }
     )
+
+
+def _spend_text(amount_usd: Decimal, conv: Conversion | None) -> str:
+    """An exact amount as text in the conversion's currency (small ones keep their decimals)."""
+    if conv is None or not conv.converted:
+        return usd(amount_usd)
+    return in_currency(conv.amount(amount_usd), conv.currency)
 
 
 def _count(value: float | None) -> str:

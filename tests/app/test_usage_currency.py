@@ -1,0 +1,118 @@
+"""The Usage page in a display currency: KPIs, tables and charts converted at the rate in
+force on the range's last day, with the rate and its date beside them (figures by hand)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from db.engine import make_engine
+from db.fx import record_rate, set_display_currency
+from db.models import DailyRollup
+from tests.actors import ADMIN
+from tests.app.shown import shown
+
+ROOT = Path(__file__).resolve().parents[2]
+T = 10**12  # pico-dollars: $1
+
+
+@pytest.fixture
+def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'usage_fx.db'}"
+    monkeypatch.setenv("COSTDESK_DATABASE_URL", url)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield url
+    st.cache_data.clear()
+    make_engine.cache_clear()
+
+
+def _row(day: date, requests: int, cost_pusd: int) -> dict:
+    return {
+        "day": day, "provider": "openai", "model": "gpt-4o", "model_id": "gpt-4o",
+        "project": "search", "feature": "", "batch": False, "status": 200,
+        "requests": requests, "unpriced_requests": 0, "input_tokens": 1_000,
+        "output_tokens": 100, "cost_pusd": cost_pusd,
+    }  # fmt: skip
+
+
+def _store(url: str, currency: str = "EUR") -> None:
+    """$100 on Jan 10 (10 calls), $20 on Jan 22 (5 calls); 1 USD = 0.90 EUR from Jan 1 and
+    0.95 EUR from Jan 20."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            DailyRollup.__table__.insert(),
+            [_row(date(2026, 1, 10), 10, 100 * T), _row(date(2026, 1, 22), 5, 20 * T)],
+        )
+    record_rate(engine, currency="EUR", per_usd="0.90", effective_on=date(2026, 1, 1), actor=ADMIN)
+    record_rate(engine, currency="EUR", per_usd="0.95", effective_on=date(2026, 1, 20), actor=ADMIN)
+    set_display_currency(engine, currency=currency, actor=ADMIN)
+
+
+def _page(start: str, end: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update({"from": start, "to": end})
+    at.run()
+    at.switch_page("views/usage.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _captions(at: AppTest) -> list[str]:
+    return [shown(c.value) for c in at.caption]
+
+
+def test_kpis_in_eur_at_the_rate_of_the_range_end(app_db: str) -> None:
+    _store(app_db)
+    at = _page("2026-01-01", "2026-01-25")
+    kpis = _metrics(at)
+    assert kpis["Spend"] == "114.00 EUR"  # $120 x 0.95 (the rate from Jan 20)
+    assert kpis["Month to date"] == "114.00 EUR"
+    assert kpis["Avg cost / request"] == "7.6000 EUR"  # $120 / 15 = $8 x 0.95
+    assert "Figures in EUR: 1 USD = 0.95 EUR (rate of 2026-01-20)" in _captions(at)
+    tables = [d.value for d in at.dataframe if "Spend (EUR)" in d.value.columns]
+    assert [t["Spend (EUR)"].tolist() for t in tables] == [[114.0], [114.0]]  # model, project
+    chart = at.get("plotly_chart")[0].proto.spec
+    assert '"EUR"' in chart and "0.95" not in chart  # the axis says EUR, bars hold 85.5 and 19
+
+
+def test_an_earlier_range_uses_the_earlier_rate(app_db: str) -> None:
+    _store(app_db)
+    at = _page("2026-01-01", "2026-01-15")
+    assert _metrics(at)["Spend"] == "90.00 EUR"  # $100 x 0.90
+    assert "Figures in EUR: 1 USD = 0.9 EUR (rate of 2026-01-01)" in _captions(at)
+
+
+def test_who_spent_it_in_eur(app_db: str) -> None:
+    _store(app_db)
+    at = _page("2026-01-01", "2026-01-25")
+    at.session_state["usage_section"] = "Who spent it"
+    at.run()
+    (table,) = [d.value for d in at.dataframe if "Cost (EUR)" in d.value.columns]
+    assert table["Cost (EUR)"].tolist() == [pytest.approx(114.0)]
+
+
+def test_a_currency_without_a_rate_says_so_and_shows_usd(app_db: str) -> None:
+    _store(app_db, currency="GBP")
+    at = _page("2026-01-01", "2026-01-25")
+    assert _metrics(at)["Spend"] == "$120.00"
+    # the range stops at the last day with data, Jan 22
+    assert "no GBP rate dated on or before 2026-01-22" in shown(at.warning[0].value)
+    assert not any("Figures in GBP" in c for c in _captions(at))
+
+
+def test_usd_pages_show_no_rate(app_db: str) -> None:
+    _store(app_db, currency="USD")
+    at = _page("2026-01-01", "2026-01-25")
+    assert _metrics(at)["Spend"] == "$120.00"
+    assert not any("Figures in" in c for c in _captions(at))
+    assert [d for d in at.dataframe if "Spend (USD)" in d.value.columns]
