@@ -38,7 +38,7 @@ def test_create_budget_see_forecast_and_acknowledge(page, app_server, spend_url)
 
     # A misspelt project is refused with the closest logged one as a suggestion.
     page.get_by_label("Name").fill("Team")
-    page.get_by_label("Monthly amount (USD)").fill("15")
+    page.get_by_label("Monthly amount").fill("15")
     page.get_by_role("textbox", name="Scope", exact=True).fill("project:serch")
     page.get_by_role("button", name="Save budget").click()
     wait_idle(page)

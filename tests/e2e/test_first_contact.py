@@ -5,6 +5,7 @@ requests behind it."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -130,7 +131,7 @@ def test_a_model_budget_shows_the_months_spend_on_every_name_of_the_model(
     base = app_server(demo_url)
     goto(page, f"{base}/budgets")
     page.get_by_label("Name").fill("GPT-4o")
-    page.get_by_label("Monthly amount (USD)").fill("100000")
+    page.get_by_label("Monthly amount").fill("100000")
     page.get_by_role("textbox", name="Scope", exact=True).fill("model:gpt-4o-2024-08-06")
     page.get_by_role("button", name="Save budget").click()
     wait_idle(page)
@@ -165,6 +166,14 @@ def test_the_months_spike_is_on_the_default_budgets_view_and_opening_it_stores_n
     shot(page, "first_contact_budgets_default")
 
 
+def _picked(boxes, label: str) -> str:
+    """The shown value of the select box labelled `label` among `boxes`."""
+    box = boxes.filter(
+        has=boxes.page.locator("[data-testid='stWidgetLabel']", has_text=re.compile(f"^{label}$"))
+    )
+    return box.first.locator("input").input_value()
+
+
 def test_a_clicked_bar_opens_the_requests_behind_it(page, app_server, demo_url) -> None:
     base = app_server(demo_url)
     goto(page, f"{base}/usage")
@@ -174,8 +183,9 @@ def test_a_clicked_bar_opens_the_requests_behind_it(page, app_server, demo_url) 
     wait_idle(page)
     assert_no_errors(page)
     expect(page.get_by_text("Top users by spend")).to_be_visible()
-    day_text = page.locator(".st-key-usage_drill_day [data-baseweb='select']").inner_text()
-    model = page.locator(".st-key-usage_drill_model [data-baseweb='select']").inner_text().strip()
+    drill_boxes = page.locator("[role='tabpanel'] [data-testid='stSelectbox']")
+    day_text = _picked(drill_boxes, "Day")
+    model = _picked(drill_boxes, "Model").strip()
     day = datetime.strptime(day_text.split(" · ")[0].strip()[4:], "%d %b %Y").date()
     requests = _scalar(
         demo_url,
@@ -190,7 +200,7 @@ def test_a_clicked_bar_opens_the_requests_behind_it(page, app_server, demo_url) 
         model=model,
     )
     assert requests > 0
-    drill = ".st-key-usage_section"
+    drill = "[role='tabpanel']"
     assert _metric(page, "Requests", drill) == f"{requests:,}"
     assert _metric(page, "Spend", drill) == _money(cost)
     shot(page, "first_contact_drill_down")

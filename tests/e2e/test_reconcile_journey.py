@@ -87,6 +87,7 @@ def test_an_empty_page_explains_itself_and_loads_a_sample(page, app_server, tmp_
     assert_no_errors(page)
     page.get_by_role("button", name="Load sample Anthropic pages").click()
     page.get_by_text("Differences over 2 %").wait_for(timeout=30_000)
+    page.get_by_text("Show all 4 rows").wait_for(timeout=30_000)  # the table comes last
     wait_idle(page)
     assert_no_errors(page)
     body = page.locator('[data-testid="stMain"]').inner_text()

@@ -62,7 +62,7 @@ def test_add_two_rules_and_read_the_savings(page: Page, app_server, tmp_path: Pa
     _seed(url)
     base = app_server(url)
     goto(page, f"{base}/routing")
-    expect(page.get_by_text("No rules yet")).to_be_visible()
+    expect(page.get_by_text("No rules yet")).to_be_visible(timeout=30_000)
     expect(_metric(page, "Baseline (2 days)")).to_contain_text("$9.20")  # 8.00 + 1.20
 
     _choose(page, "Move traffic from", "gpt-4o")
@@ -72,20 +72,20 @@ def test_add_two_rules_and_read_the_savings(page: Page, app_server, tmp_path: Pa
     wait_idle(page)
     expect(
         page.get_by_text("gpt-4o, input ≤ 2,000 → gpt-4o-mini 50 % escalate 10 %").first
-    ).to_be_visible()
+    ).to_be_visible(timeout=30_000)
     # gpt-4o: 0.5 x 8.00 + 0.5 x (0.48 + 0.1 x 8.00) = $4.64 -> saves $3.36.
     expect(_metric(page, "Savings")).to_contain_text("$3.36")
 
     page.get_by_label("Or type a rule").fill("project=analytics,batch_share=0.5")
     page.get_by_role("button", name="Add typed rule").click()
     wait_idle(page)
-    expect(page.get_by_text("analytics batch 50 %").first).to_be_visible()
+    expect(page.get_by_text("analytics batch 50 %").first).to_be_visible(timeout=30_000)
     # gpt-4.1 analytics: half at batch prices ($0.60 for all) -> 0.60 + 0.30 = $0.90, saves $0.30.
     expect(_metric(page, "With the rules")).to_contain_text("$5.54")
     expect(_metric(page, "Savings")).to_contain_text("$3.66")
     expect(_metric(page, "Savings per month")).to_contain_text("$54.90")  # 3.66 x 30 / 2
     grid = page.locator('[data-testid="stDataFrame"]').first
     expect(grid.locator("td", has_text="94.0 %")).to_have_count(1)  # 1 - 0.48 / 8
-    expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()
+    expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=30_000)
     assert_no_errors(page)
     shot(page, "routing_two_rules")

@@ -39,7 +39,9 @@ def shot_dir(name: str):
 
 
 def _charts_drawn(page) -> int:
-    return page.locator('[data-testid="stPlotlyChart"] .main-svg').count()
+    """Plotly charts on the page that have drawn (each draws its own layers of svg)."""
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    return sum(charts.nth(i).locator(".main-svg").count() > 0 for i in range(charts.count()))
 
 
 def test_usage_with_data_draws_every_chart_without_errors(page, app_server, demo_url):
