@@ -50,8 +50,12 @@ format: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) bench/plans.py
-	$(PY) bench/routing.py
-	$(PY) bench/queries.py
+	$(PY) bench/store.py --backends sqlite postgresql
+	$(PY) bench/queries.py --backends sqlite postgresql
+	$(PY) bench/routing.py --backends sqlite postgresql
+	$(PY) bench/growth.py --backends sqlite postgresql
+	$(PY) bench/budgets.py --backends sqlite postgresql
+	$(PY) bench/pages.py --backends sqlite postgresql
 	$(PY) bench/ingest.py
 
 demo: $(VENV)/.runtime

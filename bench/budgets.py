@@ -23,8 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from store import CACHE, backend_urls, stored_url
+from store import add_arguments, backend_urls, sizes_for, stored_url
 
+from core.access import local_admin
 from db import budgets as bdb
 from db.engine import make_engine
 from db.traffic import traffic_span
@@ -54,8 +55,9 @@ def median_ms(fn, runs: int) -> float:
 def measure(url: str, runs: int) -> dict[str, float]:
     """Set the budgets (idempotent), then time the page's reads and an alerts evaluation."""
     engine = make_engine(url)
+    actor = local_admin("bench", via="cli")
     for name, scope, amount in BUDGETS:
-        bdb.set_budget(engine, name=name, amount_usd=amount, scope=scope)
+        bdb.set_budget(engine, name=name, amount_usd=amount, scope=scope, actor=actor)
     bdb.ensure_default_rules(engine)
     _, last = traffic_span(engine)
     as_of = datetime.combine(last, day_time(23), UTC)
@@ -74,23 +76,12 @@ def measure(url: str, runs: int) -> dict[str, float]:
 def main() -> None:
     """Fill (or reuse) each database and print the timings with their growth."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite"], choices=["sqlite", "postgresql"]
-    )
-    parser.add_argument("--pg-url", help="a PostgreSQL server to use (default: a kept cluster)")
-    parser.add_argument("--pg-sizes", type=int, nargs="+", default=None, help="default: --sizes")
-    parser.add_argument("--seed", type=int, default=7)
+    add_arguments(parser)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args()
-    with backend_urls(args.backends, args.pg_url) as bases:
+    with backend_urls(args.backends, args.pg_url, args.cache) as bases:
         for backend in args.backends:
-            sizes = (
-                sorted(args.pg_sizes or args.sizes)
-                if backend == "postgresql"
-                else sorted(args.sizes)
-            )
+            sizes = sizes_for(backend, args)
             results = {
                 s: measure(
                     stored_url(s, bases[backend], seed=args.seed, cache=args.cache), args.runs

@@ -36,6 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.access import local_admin
+
 if TYPE_CHECKING:
     import subprocess
 
@@ -100,6 +102,7 @@ def upload_path(
         mapping=None,
         book=book,
         progress=progress,
+        actor=local_admin(via="cli"),
     )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from store import CACHE, backend_urls, bytes_per_request, stored_url
+from store import add_arguments, backend_urls, print_storage, sizes_for, stored_url
 
 from db import queries
 from db.engine import make_engine
@@ -107,30 +107,11 @@ def print_table(title: str, sizes: list[int], results: dict[int, dict], target: 
     return slow
 
 
-def print_storage(urls: dict[tuple[str, int], str]) -> None:
-    """Bytes per stored request on each database."""
-    print("\n| database | requests | raw rows | routing rollup | all rollups | total |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for (backend, size), url in urls.items():
-        found = bytes_per_request(make_engine(url))
-        print(
-            f"| {backend} | {size:,} | {found['request_log']:.0f} B | "
-            f"{found['routing_rollup']:.0f} B | {found['rollups']:.0f} B | {found['total']:.0f} B |"
-        )
-
-
 def parse_args() -> argparse.Namespace:
     """Sizes, backends and where the databases live."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite"], choices=["sqlite", "postgresql"]
-    )
-    parser.add_argument("--pg-url", help="a PostgreSQL server to use (default: a kept cluster)")
-    parser.add_argument("--pg-sizes", type=int, nargs="+", default=None, help="default: --sizes")
-    parser.add_argument("--seed", type=int, default=7)
+    add_arguments(parser)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--cache", type=Path, default=CACHE)
     return parser.parse_args()
 
 
@@ -139,13 +120,9 @@ def main() -> None:
     args = parse_args()
     slow = 0
     urls: dict[tuple[str, int], str] = {}
-    with backend_urls(args.backends, args.pg_url) as bases:
+    with backend_urls(args.backends, args.pg_url, args.cache) as bases:
         for backend in args.backends:
-            sizes = (
-                sorted(args.pg_sizes or args.sizes)
-                if backend == "postgresql"
-                else sorted(args.sizes)
-            )
+            sizes = sizes_for(backend, args)
             results = {}
             for size in sizes:
                 urls[(backend, size)] = stored_url(

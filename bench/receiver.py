@@ -37,6 +37,8 @@ from pathlib import Path
 
 import httpx
 
+from core.access import local_admin
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -184,7 +186,9 @@ def run_receiver(db: str, batches: list[list[Batch]], use_gzip: bool) -> float:
     from db.engine import make_engine
     from db.keys import create_key
 
-    key = create_key(make_engine(db), name="bench", project="bench")[1]
+    key = create_key(make_engine(db), name="bench", project="bench", actor=local_admin(via="cli"))[
+        1
+    ]
     headers = {"authorization": f"Bearer {key}", "content-type": "application/x-protobuf"}
     if use_gzip:
         headers["content-encoding"] = "gzip"
@@ -222,7 +226,13 @@ def run_file_ingest(db: str, batches: list[Batch]) -> float:
     engine = make_engine(db)
     started = time.perf_counter()
     for n, batch in enumerate(batches):
-        report = ingest_file(engine, io.BytesIO(batch.body), file_name=f"b{n}.pb", project="bench")
+        report = ingest_file(
+            engine,
+            io.BytesIO(batch.body),
+            file_name=f"b{n}.pb",
+            project="bench",
+            actor=local_admin(via="cli"),
+        )
         if report.file_error or report.rejected:
             raise SystemExit(f"file ingest refused batch {n}: {report.file_error or report.errors}")
     return time.perf_counter() - started

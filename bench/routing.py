@@ -1,17 +1,13 @@
-"""Routing simulation over logged traffic, and `cli.py simulate`, at 100k, 1M (and 10M) requests.
+"""Routing simulation over logged traffic at 100k, 1M (and 10M) stored requests.
 
 On the stored databases of `bench/store.py` (a `bench/loggen.py` log put in through the real
-ingest, kept between runs) it times, at every size:
+ingest, kept between runs) it times, at every size, the simulator's data work for the last 7,
+30 and all 90 days under three rules: the grouped traffic read from the routing rollup plus
+`core.routing.simulate` (`db.traffic.simulate_logged`, median of `--runs`); once, for
+comparison, the same traffic grouped from the raw request rows. `bench/growth.py` times
+`cli.py simulate` as a user runs it.
 
-1. the simulator's data work for the last 7, 30 and all 90 days under three rules: the grouped
-   traffic read from the routing rollup plus `core.routing.simulate` (`db.traffic.
-   simulate_logged`, median of `--runs`); once, for comparison, the same traffic grouped from
-   the raw request rows;
-2. `python cli.py simulate --json` over the whole log as a user runs it: a fresh process,
-   start-up included (median of `--cli-runs`).
-
-Targets: the data work of any period under 200 ms at 10M requests; `simulate`'s wall time at
-1M at most 1.3x its time at 100k, at 10M at most 2x. `--synthetic N` also times
+Target: the data work of any period under 200 ms at 10M requests. `--synthetic N` also times
 `core.routing.simulate` alone on N requests of synthetic grouped traffic.
 
     .venv/bin/python bench/routing.py [--sizes 100000 1000000] [--backends sqlite postgresql]
@@ -20,9 +16,7 @@ Targets: the data work of any period under 200 ms at 10M requests; `simulate`'s 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import time
 from datetime import date, timedelta
@@ -33,7 +27,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from store import CACHE, ROOT, backend_urls, stored_url
+from store import add_arguments, backend_urls, sizes_for, stored_url
 
 from core.pricing import PriceBook
 from core.routing import INPUT_CUTS, OUTPUT_CUTS, TRAFFIC_COLUMNS, cut_points, parse_rule, simulate
@@ -84,22 +78,6 @@ def data_work(url: str, runs: int) -> dict[str, float]:
     return out
 
 
-def cli_seconds(url: str, runs: int) -> tuple[float, str]:
-    """Median wall time of `python cli.py simulate --json` over the logged span; its savings."""
-    command = [sys.executable, "cli.py", "simulate", "--db", url, "--json"]
-    for rule in RULES:
-        command += ["--rule", rule]
-    samples, savings = [], ""
-    for _ in range(runs):
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-        samples.append(time.perf_counter() - started)
-        if done.returncode:
-            raise SystemExit(f"cli.py simulate failed: {done.stderr.strip()}")
-        savings = json.loads(done.stdout)["savings_usd"]
-    return statistics.median(samples), savings
-
-
 def grouped_month(total_requests: int, seed: int = 7) -> pd.DataFrame:
     """Synthetic grouped traffic whose request counts add up to `total_requests`."""
     rng = np.random.default_rng(seed)
@@ -144,22 +122,14 @@ def bench_synthetic(total_requests: int, runs: int) -> None:
 def parse_args() -> argparse.Namespace:
     """Sizes, backends, runs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite"], choices=["sqlite", "postgresql"]
-    )
-    parser.add_argument("--pg-url", help="a PostgreSQL server to use (default: a kept cluster)")
-    parser.add_argument("--pg-sizes", type=int, nargs="+", default=None, help="default: --sizes")
-    parser.add_argument("--seed", type=int, default=7)
+    add_arguments(parser)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--cli-runs", type=int, default=3)
     parser.add_argument("--synthetic", type=int, default=0, help="requests of synthetic traffic")
-    parser.add_argument("--cache", type=Path, default=CACHE)
     return parser.parse_args()
 
 
-def report(backend: str, sizes: list[int], work: dict, cli: dict) -> None:
-    """The data-work and CLI tables for one backend, with growth against the smallest size."""
+def report(backend: str, sizes: list[int], work: dict) -> None:
+    """The data-work table for one backend, with growth against the smallest size."""
     head = " | ".join(f"{s:,}" for s in sizes)
     print(f"\nRouting simulation on {backend}: data work, ms (target < {DATA_TARGET_MS:.0f})")
     print(
@@ -170,28 +140,19 @@ def report(backend: str, sizes: list[int], work: dict, cli: dict) -> None:
         values = [work[s][row] for s in sizes]
         cells = " | ".join(f"{v:.0f}" for v in values)
         print(f"| {row} | {cells} | {values[-1] / values[0]:.2f} |")
-    cells = " | ".join(f"{cli[s][0]:.2f} s" for s in sizes)
-    ratios = " | ".join(f"{cli[s][0] / cli[sizes[0]][0]:.2f}x" for s in sizes)
-    print(f"| `cli.py simulate` wall time | {cells} | |\n| ... vs the smallest | {ratios} | |")
-    print("savings found: " + ", ".join(f"{s:,}: ${cli[s][1]}" for s in sizes))
 
 
 def main() -> None:
-    """Fill (or reuse) each database, then time the simulator's data work and the CLI."""
+    """Fill (or reuse) each database, then time the simulator's data work."""
     args = parse_args()
-    with backend_urls(args.backends, args.pg_url) as bases:
+    with backend_urls(args.backends, args.pg_url, args.cache) as bases:
         for backend in args.backends:
-            sizes = (
-                sorted(args.pg_sizes or args.sizes)
-                if backend == "postgresql"
-                else sorted(args.sizes)
-            )
-            work, cli = {}, {}
+            sizes = sizes_for(backend, args)
+            work = {}
             for size in sizes:
                 url = stored_url(size, bases[backend], seed=args.seed, cache=args.cache)
                 work[size] = data_work(url, args.runs)
-                cli[size] = cli_seconds(url, args.cli_runs)
-            report(backend, sizes, work, cli)
+            report(backend, sizes, work)
     if args.synthetic:
         bench_synthetic(args.synthetic, args.runs)
 

@@ -12,17 +12,21 @@ size, the seed, the generator's code and the schema's last migration step; a fin
 marked, so the next run reuses it and an interrupted one starts over.
 
 PostgreSQL: a cluster kept in the cache folder, started on a free loopback port for the run
-(`initdb` / `pg_ctl` as the PostgreSQL user, as tests/conftest.py does) and stopped after, or
-any server given as a base URL (`postgresql+psycopg://user@host:port`).
+and stopped after (`tests/pgcluster.py`, the helper that starts the tests' cluster too), or
+any server given as a base URL (`postgresql+psycopg://user@host:port`). After a PostgreSQL fill
+the database is vacuumed and analysed, as autovacuum would soon after a bulk ingest.
+
+Run on its own, it fills the databases ahead of the benchmarks and prints the bytes each stored
+request takes on each database (tables with their indexes, from SQLite's `dbstat` and
+PostgreSQL's `pg_total_relation_size`, and the whole database on disk):
+
+    .venv/bin/python bench/store.py [--sizes 100000 1000000] [--backends sqlite postgresql]
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
-import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 CACHE = Path("/tmp/costdesk-bench/stored")
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_SETTINGS = "-c shared_buffers=256MB"
 PART_LINES = 1_000_000
 
 
@@ -54,6 +58,7 @@ def fill(engine: Engine, size: int, seed: int) -> float:
     """Ingest the `size`-line log of `seed` a part at a time; returns the seconds it took."""
     from loggen import generate_parts
 
+    from core.access import local_admin
     from db.ingest import ingest_file
     from db.prices import load_price_book
 
@@ -61,7 +66,7 @@ def fill(engine: Engine, size: int, seed: int) -> float:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="costdesk-fill-") as folder:
         for number, part in enumerate(generate_parts(Path(folder), size, seed, PART_LINES)):
-            report = ingest_file(engine, part, book=book)
+            report = ingest_file(engine, part, book=book, actor=local_admin(via="cli"))
             if report.file_error or report.rejected:
                 raise SystemExit(f"fill: part {number} not stored whole: {report.as_json()}")
             done = min(size, (number + 1) * PART_LINES)
@@ -94,6 +99,9 @@ def stored_url(size: int, base: str | None = None, *, seed: int = 7, cache: Path
     _fresh(url, cache / f"{name}.db", base, name)
     engine = make_engine(url)
     seconds = fill(engine, size, seed)
+    if base is not None:  # what autovacuum does shortly after a bulk ingest: stats, no dead rows
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE bench_fill (seconds FLOAT NOT NULL)"))
         conn.execute(text("INSERT INTO bench_fill VALUES (:s)"), {"s": seconds})
@@ -115,53 +123,21 @@ def _fresh(url: str, path: Path, base: str | None, name: str) -> None:
     admin.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
-def _pg_tool(name: str) -> str:
-    found = PG_BIN / name
-    return str(found) if found.exists() else (shutil.which(name) or name)
-
-
 @contextmanager
-def pg_cluster(cache: Path = CACHE) -> Iterator[str]:
-    """A PostgreSQL 15 cluster kept in `cache`/pg, running on a free port while in use."""
-    folder = cache / "pg"
-    data = folder / "data"
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    if not data.exists():
-        command = [_pg_tool("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
-        subprocess.run(_as_postgres(command), check=True, capture_output=True)
-    port = _free_port()
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c shared_buffers=256MB"
-    start = [_pg_tool("pg_ctl"), "-D", str(data), "-o", options, "-w", "start"]
-    subprocess.run(_as_postgres([*start, "-l", str(folder / "log")]), check=True)
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        stop = [_pg_tool("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]
-        subprocess.run(_as_postgres(stop), capture_output=True)
-
-
-@contextmanager
-def backend_urls(backends: list[str], pg_url: str | None = None) -> Iterator[dict[str, str | None]]:
-    """Base URL per backend: None for SQLite files, a running PostgreSQL server's otherwise."""
+def backend_urls(
+    backends: list[str], pg_url: str | None = None, cache: Path = CACHE
+) -> Iterator[dict[str, str | None]]:
+    """Base URL per backend: None for SQLite files, a running PostgreSQL server's otherwise
+    (`pg_url`, else the cluster kept in `cache`/pg, started for the run)."""
     if "postgresql" not in backends:
         yield {"sqlite": None}
         return
     if pg_url:
         yield {"sqlite": None, "postgresql": pg_url}
         return
-    with pg_cluster() as base:
+    from tests.pgcluster import pg_cluster
+
+    with pg_cluster(cache / "pg", settings=PG_SETTINGS) as base:
         yield {"sqlite": None, "postgresql": base}
 
 
@@ -186,15 +162,81 @@ def requests_stored(engine: Engine) -> int:
         return int(conn.execute(text("SELECT sum(requests) FROM daily_rollup")).scalar() or 0)
 
 
+def database_bytes(engine: Engine) -> int:
+    """The whole database on disk: the SQLite file, or PostgreSQL's `pg_database_size`."""
+    if engine.dialect.name == "sqlite":
+        query = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+    else:
+        query = "SELECT pg_database_size(current_database())"
+    with engine.connect() as conn:
+        return int(conn.execute(text(query)).scalar() or 0)
+
+
 def bytes_per_request(engine: Engine) -> dict[str, float]:
-    """Bytes per stored request: raw rows (table + indexes), every rollup, and the whole."""
+    """Bytes per stored request: raw rows (table + indexes), every rollup, every table, and the
+    whole database (an empty PostgreSQL database's catalog alone is about 7.5 MB)."""
     sizes = storage(engine)
     requests = max(1, requests_stored(engine))
     rollups = ("daily_rollup", "routing_rollup", "latency_histogram", "latency_daily",
-               "output_histogram")  # fmt: skip
+               "output_histogram", "user_rollup")  # fmt: skip
     return {
         "request_log": sizes.get("request_log", 0) / requests,
         "routing_rollup": sizes.get("routing_rollup", 0) / requests,
         "rollups": sum(sizes.get(t, 0) for t in rollups) / requests,
-        "total": sum(sizes.values()) / requests,
+        "tables": sum(sizes.values()) / requests,
+        "database": database_bytes(engine) / requests,
     }
+
+
+def print_storage(urls: dict[tuple[str, int], str]) -> None:
+    """A Markdown table of bytes per stored request, a row per (backend, size) database."""
+    from db.engine import make_engine
+
+    print("\nBytes per stored request (tables with their indexes)\n")
+    print(
+        "| database | requests | raw rows | routing rollup | all rollups | all tables | on disk |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for (backend, size), url in urls.items():
+        found = bytes_per_request(make_engine(url))
+        cells = " | ".join(
+            f"{found[k]:.0f} B"
+            for k in ("request_log", "routing_rollup", "rollups", "tables", "database")
+        )
+        print(f"| {backend} | {size:,} | {cells} |")
+
+
+def sizes_for(backend: str, args: argparse.Namespace) -> list[int]:
+    """The sizes a benchmark runs at on `backend` (`--pg-sizes` for PostgreSQL, else `--sizes`)."""
+    chosen = args.pg_sizes if backend == "postgresql" and args.pg_sizes else args.sizes
+    return sorted(chosen)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every stored-database benchmark takes."""
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--backends", nargs="+", default=["sqlite"], choices=["sqlite", "postgresql"]
+    )
+    parser.add_argument("--pg-url", help="a PostgreSQL server to use (default: a kept cluster)")
+    parser.add_argument("--pg-sizes", type=int, nargs="+", default=None, help="default: --sizes")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cache", type=Path, default=CACHE)
+
+
+def main() -> None:
+    """Fill (or reuse) each database and print the bytes each stored request takes."""
+    parser = argparse.ArgumentParser(description="Fill the stored databases; print their sizes.")
+    add_arguments(parser)
+    args = parser.parse_args()
+    urls = {}
+    with backend_urls(args.backends, args.pg_url, args.cache) as bases:
+        for backend in args.backends:
+            for size in sizes_for(backend, args):
+                url = stored_url(size, bases[backend], seed=args.seed, cache=args.cache)
+                urls[(backend, size)] = url
+        print_storage(urls)
+
+
+if __name__ == "__main__":
+    main()

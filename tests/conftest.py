@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -14,65 +11,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.pgcluster import installed, pg_cluster
+
 ROOT = Path(__file__).resolve().parent.parent
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
-def _pg_tool(name: str) -> str:
-    found = PG_BIN / name
-    return str(found) if found.exists() else (shutil.which(name) or name)
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on a free loopback port; yields its base URL."""
-    if not shutil.which(_pg_tool("initdb")) and not Path(_pg_tool("initdb")).exists():
+    if not installed():
         pytest.fail("PostgreSQL's initdb is not installed; `make test` installs it")
     workdir = Path(tempfile.mkdtemp(prefix="costdesk-pg-"))
-    datadir = workdir / "data"
-    if os.geteuid() == 0:
-        shutil.chown(workdir, "postgres", "postgres")
-    port = _free_port()
-    subprocess.run(
-        _as_postgres([_pg_tool("initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"]),
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        _as_postgres(
-            [
-                _pg_tool("pg_ctl"),
-                "-D",
-                str(datadir),
-                "-o",
-                opts,
-                "-w",
-                "start",
-                "-l",
-                str(workdir / "log"),
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        with pg_cluster(workdir, settings="-c fsync=off", stop_mode="immediate") as base_url:
+            yield base_url
     finally:
-        subprocess.run(
-            _as_postgres([_pg_tool("pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
         shutil.rmtree(workdir, ignore_errors=True)
 
 

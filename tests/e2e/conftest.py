@@ -2,46 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("COSTDESK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--no-proxy-server",
-]
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(base_url: str) -> bool:
-    try:
-        with _NO_PROXY.open(f"{base_url}/_stcore/health", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
+from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, ServerError, start_app, stop_app
 
 
 @pytest.fixture(scope="session")
@@ -79,51 +45,16 @@ def page(browser):
 @pytest.fixture
 def app_server(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """Start `streamlit run app.py` against a database URL; returns its base URL."""
-    servers: list[subprocess.Popen] = []
+    servers = []
 
     def start(db_url: str) -> str:
-        port = _free_port()
-        env = {**os.environ, "COSTDESK_DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
-        log = open(tmp_path / f"streamlit-{port}.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "app.py"),
-                "--server.headless",
-                "true",
-                "--server.address",
-                "127.0.0.1",
-                "--server.port",
-                str(port),
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        try:
+            proc, base_url = start_app(db_url, tmp_path / f"streamlit-{len(servers)}.log")
+        except ServerError as exc:
+            pytest.fail(str(exc))
         servers.append(proc)
-        base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while not _healthy(base_url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"streamlit did not start: {(tmp_path / f'streamlit-{port}.log').read_text()}"
-                )
-            time.sleep(0.2)
         return base_url
 
     yield start
     for proc in servers:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)

@@ -17,7 +17,9 @@ _IDLE = """() => {
   if (state !== 'notRunning' && state !== 'compilationError') return false;
   if (conn && conn !== 'CONNECTED') return false;
   if (document.querySelector('[data-testid="stAppSkeleton"], [data-testid="stSpinner"]')) return false;
-  const shown = (el) => el.offsetParent !== null;  // charts in hidden tabs never draw
+  // Charts in hidden tabs and tables in closed expanders never draw (a closed <details> keeps
+  // its content laid out but not rendered: only checkVisibility() says so).
+  const shown = (el) => el.offsetParent !== null && el.checkVisibility();
   for (const el of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
     if (shown(el) && !el.querySelector('.main-svg')) return false;
   for (const el of document.querySelectorAll('[data-testid="stDataFrame"]'))
