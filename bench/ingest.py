@@ -36,8 +36,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.access import local_admin
-
 if TYPE_CHECKING:
     import subprocess
 
@@ -91,6 +89,7 @@ def upload_path(
     progress: Callable[[int, int | None], None],
 ) -> IngestReport:
     """The Upload logs page's ingest call for one dropped file (as in `views/upload.py`)."""
+    from core.access import local_admin
     from db.ingest import ingest_upload
 
     return ingest_upload(

@@ -37,10 +37,10 @@ from pathlib import Path
 
 import httpx
 
-from core.access import local_admin
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from core.access import local_admin  # noqa: E402  (after the path above)
 
 MODELS = (  # (model, operation, provider, share)
     ("gpt-4o-mini", "chat", "openai", 0.45),
