@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -196,9 +196,9 @@ TEXT_PARAMS = frozenset({"dimension"})
 
 @dataclass(frozen=True)
 class RunawayRule:
-    """Any single user (or key, team, project) whose spend in a window of `window_hours` is
-    above `max_usd`, or above `median_factor` x the median member's spend in that window (once
-    `min_members` spent anything). 0 turns a test off; both are off until set. Members under
+    """Any single user (or key, team, project) whose spend in a rolling window of
+    `window_hours` is above `max_usd`, or above `median_factor` x the median member's spend in
+    that window (once `min_members` spent anything). 0 turns a test off; both are off until set. Members under
     `min_spend_usd` never fire; requests naming no member are not one."""
 
     dimension: str = "user"
@@ -496,9 +496,11 @@ def runaway_alert(
     scope: str,
     start: datetime | None = None,
     period: str = "",
+    end: datetime | None = None,
 ) -> Alert | None:
     """Fires when any single member's spend in the window is above `runaway_limit`; the
-    message names every offender, the largest first."""
+    message names every offender, the largest first. A window given by its `end` (a rolling
+    one) is named and keyed by that end, else by its `start`."""
     limit = runaway_limit(spend_usd, rule)
     if limit is None:
         return None
@@ -512,15 +514,21 @@ def runaway_alert(
     noun = "key" if rule.dimension == "key" else rule.dimension
     named = ", ".join(f"{noun} {k!r} ({_usd(v)})" for k, v in offenders)
     hours = rule.window_hours
-    when = (
-        f"in the {hours} h from {start:%Y-%m-%d %H:%M} UTC" if start else f"in the last {hours} h"
-    )
+    if end is not None:
+        when, period = f"in the {hours} h to {end:%Y-%m-%d %H:%M} UTC", f"{end:%Y-%m-%dT%H:%MZ}"
+    elif start is not None:
+        when, period = (
+            f"in the {hours} h from {start:%Y-%m-%d %H:%M} UTC",
+            f"{start:%Y-%m-%dT%H:%MZ}",
+        )
+    else:
+        when = f"in the last {hours} h"
     return Alert(
         RUNAWAY,
         scope,
         RUNAWAY,
         f"{RUNAWAY}:{rule.dimension}:{scope}",
-        f"{start:%Y-%m-%dT%H:%MZ}" if start else period,
+        period,
         offenders[0][1].quantize(Decimal("0.01"), ROUND_HALF_UP),
         limit,
         "USD",
@@ -528,6 +536,73 @@ def runaway_alert(
         f"({_scope_text(scope)}): {named}. Check for a loop, a leaked key or a bulk job; cap or "
         f"rotate the {noun}'s key.",
     )
+
+
+HOUR = timedelta(hours=1)
+
+
+def rolling_spend(
+    hourly: Mapping[datetime, Mapping[str, Decimal]], hours: int
+) -> list[tuple[datetime, dict[str, Decimal]]]:
+    """Every window of `hours` consecutive hours, sliding one hour at a time, that holds
+    spend: its end (exclusive) and each member's spend in it. `hourly` holds each member's
+    spend per clock hour (keyed by the hour's start)."""
+    if not hourly:
+        return []
+    running: dict[str, Decimal] = {}
+
+    def add(hour: datetime, sign: int) -> None:
+        for member, usd in hourly.get(hour, {}).items():
+            running[member] = running.get(member, Decimal(0)) + sign * usd
+
+    first, last = min(hourly), max(hourly)
+    out: list[tuple[datetime, dict[str, Decimal]]] = []
+    end = first + HOUR  # the first window that holds `first` ends after it
+    while end <= last + hours * HOUR:
+        add(end - HOUR, 1)  # the hour entering the window
+        if end - (hours + 1) * HOUR >= first:
+            add(end - (hours + 1) * HOUR, -1)  # the hour leaving it
+        spend = {member: usd for member, usd in running.items() if usd}
+        if spend:
+            out.append((end, spend))
+        end += HOUR
+    return out
+
+
+def runaway_alerts(
+    hourly: Mapping[datetime, Mapping[str, Decimal]],
+    rule: RunawayRule,
+    scope: str,
+    since: datetime,
+) -> list[Alert]:
+    """One alert per run of consecutive rolling windows (ending after `since`) in which some
+    member spent above the limit: keyed by the end of the run's first such window, so a run
+    fires once however often it is checked; it shows the run's largest window."""
+    alerts: list[Alert] = []
+    first_end: datetime | None = None
+    peak: Alert | None = None
+    previous: datetime | None = None
+    for end, spend in rolling_spend(hourly, rule.window_hours):
+        if end <= since:
+            continue
+        alert = runaway_alert(spend, rule, scope, end=end)
+        if peak is not None and (alert is None or end != previous + HOUR):
+            alerts.append(_keyed(peak, first_end))
+            peak = None
+        if alert is not None:
+            if peak is None:
+                first_end, peak = end, alert
+            elif alert.value > peak.value:
+                peak = alert
+        previous = end
+    if peak is not None:
+        alerts.append(_keyed(peak, first_end))
+    return alerts
+
+
+def _keyed(alert: Alert, first_end: datetime | None) -> Alert:
+    """`alert` under the period of the run it stands for."""
+    return replace(alert, period=f"{first_end:%Y-%m-%dT%H:%MZ}")
 
 
 WINDOW_ALERTS = {ERROR_RATE: error_rate_alert, LATENCY: latency_alert, RATE_LIMIT: rate_limit_alert}

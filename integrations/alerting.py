@@ -22,11 +22,12 @@ from sqlalchemy import Engine
 from core.access import Actor
 from core.alerts import (
     COST_SPIKE,
+    HOUR,
     RUNAWAY,
     Alert,
     budget_alerts,
     forecast_alert,
-    runaway_alert,
+    runaway_alerts,
     spike_alerts,
     window_alerts,
 )
@@ -90,11 +91,10 @@ def rule_alerts_at(engine: Engine, rule: Rule, as_of: datetime) -> list[Alert]:
     UTC month, every window of the month that fired."""
     start = period_start(as_of)
     today = as_of.date()
-    if rule.kind == RUNAWAY:
-        hours = rule.rule.window_hours
-        windows = member_spend(engine, rule.scope, rule.rule.dimension, start, as_of, hours)
-        found = (runaway_alert(s, rule.rule, rule.scope, w) for w, s in sorted(windows.items()))
-        return [a for a in found if a is not None]
+    if rule.kind == RUNAWAY:  # rolling windows ending this month, from hourly spend
+        reach = start - (rule.rule.window_hours - 1) * HOUR
+        hourly = member_spend(engine, rule.scope, rule.rule.dimension, reach, as_of, 1)
+        return runaway_alerts(hourly, rule.rule, rule.scope, start)
     if rule.kind == COST_SPIKE:
         first = start.date() - timedelta(days=rule.rule.baseline_days + 1)
         daily = daily_spend(engine, rule.scope, first, today)

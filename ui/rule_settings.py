@@ -34,7 +34,7 @@ RUNAWAY_HELP = {
     "max_usd": "Fires when any single one spends more than this in a window (0: off).",
     "median_factor": "Fires when any single one spends more than this many times the median "
     "one in the window (0: off); 10 catches one customer running away from the rest.",
-    "window_hours": "Each window's length, aligned to the clock (UTC): 24 means each UTC day.",
+    "window_hours": "The rolling window: 24 means any 24 hours in a row, checked hour by hour.",
     "min_members": "The median test needs at least this many that spent in the window.",
     "min_spend_usd": "Members that spent less than this in a window never fire.",
 }

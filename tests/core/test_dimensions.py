@@ -4,7 +4,7 @@ tags, tag splits, scopes on every dimension and the runaway rule, with figures b
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import orjson
@@ -13,7 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.alerts import RunawayRule, Scope, ScopeError, parse_scope, runaway_alert
+from core.alerts import (
+    RunawayRule,
+    Scope,
+    ScopeError,
+    parse_scope,
+    rolling_spend,
+    runaway_alert,
+    runaway_alerts,
+)
 from core.attribution import by_tag, split_tags, tag_value
 from core.logs.parse import LogFile
 from core.logs.rules import MAX_TAGS, Refused, accept_tags, tags_column
@@ -213,3 +221,65 @@ def test_the_tag_column_skips_records_without_tags() -> None:
     out, ok, reasons = tags_column([None, None])
     assert out.tolist() == ["", ""] and ok.all() and not reasons
     assert orjson.dumps(out.tolist()) == b'["",""]'
+
+
+H = timedelta(hours=1)
+NIGHT = datetime(2026, 3, 2, 23, tzinfo=UTC)
+
+
+def test_a_runaway_across_midnight_is_caught_by_the_rolling_window() -> None:
+    # cust-42 spends $60 at 23:00 on Mar 2 and $60 at 01:00 on Mar 3: no UTC day holds more
+    # than $60, but the 24 h to 02:00 on Mar 3 hold $120, above the $100 limit.
+    hourly = {NIGHT: {"cust-42": Decimal(60)}, NIGHT + 2 * H: {"cust-42": Decimal(60)}}
+    rule = RunawayRule(max_usd=Decimal(100), window_hours=24)
+    alerts = runaway_alerts(hourly, rule, "all", datetime(2026, 3, 1, tzinfo=UTC))
+    assert len(alerts) == 1  # 23 windows in a row hold both hours: one run, one alert
+    alert = alerts[0]
+    assert alert.period == "2026-03-03T02:00Z"  # the end of the first window over the limit
+    assert alert.value == Decimal("120.00") and alert.threshold == Decimal("100.00")
+    assert "user 'cust-42' ($120.00)" in alert.message and "24 h to 2026-03-03" in alert.message
+    # the same spend, checked later with more quiet hours stored: the same single alert
+    later = {**hourly, NIGHT + 40 * H: {"cust-7": Decimal(1)}}
+    assert runaway_alerts(later, rule, "all", datetime(2026, 3, 1, tzinfo=UTC)) == alerts
+    # windows that end before the period starts are not this period's
+    assert runaway_alerts(hourly, rule, "all", NIGHT + 30 * H) == []
+
+
+def test_two_separate_runs_are_two_alerts() -> None:
+    hourly = {NIGHT: {"a": Decimal(150)}, NIGHT + 48 * H: {"b": Decimal(200)}}
+    rule = RunawayRule(max_usd=Decimal(100), window_hours=6)
+    alerts = runaway_alerts(hourly, rule, "all", datetime(2026, 3, 1, tzinfo=UTC))
+    assert [(a.period, a.value) for a in alerts] == [
+        ("2026-03-03T00:00Z", Decimal("150.00")),
+        ("2026-03-05T00:00Z", Decimal("200.00")),
+    ]
+
+
+hour_spend = st.dictionaries(
+    st.integers(0, 60).map(lambda n: NIGHT + n * H),
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c"]),
+        st.decimals(0, 1000, places=2, allow_nan=False, allow_infinity=False),
+        max_size=3,
+    ),
+    max_size=12,
+)
+
+
+@given(hourly=hour_spend, hours=st.integers(1, 30))
+def test_rolling_spend_equals_summing_each_window(hourly, hours) -> None:
+    """The sliding sums equal each window summed on its own, for every window with spend."""
+    naive = {}
+    if hourly:
+        end = min(hourly) + H
+        while end <= max(hourly) + hours * H:
+            spend: dict[str, Decimal] = {}
+            for hour, members in hourly.items():
+                if end - hours * H <= hour < end:
+                    for member, usd in members.items():
+                        spend[member] = spend.get(member, Decimal(0)) + usd
+            spend = {m: v for m, v in spend.items() if v}
+            if spend:
+                naive[end] = spend
+            end += H
+    assert dict(rolling_spend(hourly, hours)) == naive

@@ -154,7 +154,7 @@ def test_runaway_rule_names_the_offender(engine: Engine) -> None:
         RUNAWAY,
         Decimal("0.75"),
         Decimal("0.50"),
-        "2026-03-02T00:00Z",
+        "2026-03-02T11:00Z",  # the first 24 h window holding the 10:00 requests ends at 11:00
     )
     assert "user 'cust-42' ($0.75)" in alert.message and "cust-7" not in alert.message
     by_median = save_rule(
@@ -172,3 +172,16 @@ def test_runaway_rule_names_the_offender(engine: Engine) -> None:
         save_rule(engine, kind=RUNAWAY, params={"dimension": "planet"}, enabled=True,
                   scope="all", actor=ADMIN)  # fmt: skip
     assert any(r.kind == RUNAWAY for r in list_rules(engine))
+
+
+def test_the_drill_down_keeps_the_dimension_filters(engine: Engine) -> None:
+    from db.queries.drilldown import Drill, drill_totals, rollup_requests
+
+    load(engine)
+    day = date(2026, 3, 2)
+    search = Drill(day, day, teams=("search",))  # only c: 2,000,000 in = $0.30
+    totals = drill_totals(engine, search)
+    assert (totals.requests, Decimal(totals.cost_pusd) / PICO) == (1, Decimal("0.30"))
+    assert rollup_requests(engine, search) == 1
+    tagged = Drill(day, day, tags=("team=search",), environments=("prod",))  # a and b
+    assert Decimal(drill_totals(engine, tagged).cost_pusd) / PICO == Decimal("0.75")
