@@ -63,18 +63,20 @@ def _day_options(daily: pd.DataFrame, start: date, end: date) -> list[date | str
     return [*allowed, *days]
 
 
-def _day_label(daily: pd.DataFrame, start: date, end: date) -> Any:
+def _day_label(daily: pd.DataFrame, start: date, end: date, conv: Any = None) -> Any:
     spend = daily.groupby("day")["cost_pusd"].sum()
 
     def label(option: date | str) -> str:
         if option == ALL_DAYS:
             return f"Every day, {fmt.day_text(start)} – {fmt.day_text(end)}"
-        return f"{option:%a} {fmt.day_text(option)} · {charts.usd_text(spend.get(option, 0))}"
+        return f"{option:%a} {fmt.day_text(option)} · {charts.usd_text(spend.get(option, 0), conv)}"
 
     return label
 
 
-def _pickers(daily: pd.DataFrame, start: date, end: date) -> tuple[date, date, str, str, str]:
+def _pickers(
+    daily: pd.DataFrame, start: date, end: date, conv: Any = None
+) -> tuple[date, date, str, str, str]:
     """Day, model, user and order pickers; the busiest day is the default."""
     options = _day_options(daily, start, end)
     if st.session_state.get(DAY_KEY) not in options:
@@ -84,7 +86,7 @@ def _pickers(daily: pd.DataFrame, start: date, end: date) -> tuple[date, date, s
     if st.session_state.get(MODEL_KEY) not in models:
         st.session_state[MODEL_KEY] = ALL_MODELS
     c_day, c_model, c_user, c_order = st.columns([2.1, 1.5, 1.3, 1.6])
-    day = c_day.selectbox("Day", options, format_func=_day_label(daily, start, end),
+    day = c_day.selectbox("Day", options, format_func=_day_label(daily, start, end, conv),
                           key=DAY_KEY, help="Most expensive day first picked; click a bar "
                           "on the Cost tab to open another.")  # fmt: skip
     model = c_model.selectbox("Model", models, key=MODEL_KEY,
@@ -116,13 +118,20 @@ def _coverage(totals_requests: int, rolled_up: int) -> None:
         )
 
 
-def requests_section(url: str, version: tuple, filters: Any, daily: pd.DataFrame) -> None:
-    """Top users and projects, then the requests themselves, a page at a time."""
+def requests_section(
+    url: str, version: tuple, filters: Any, daily: pd.DataFrame, conv: Any = None
+) -> None:
+    """Top users and projects, then the requests themselves, a page at a time; money in the
+    conversion's currency (a `core.currency.Conversion`; USD without one)."""
     if daily.empty:
         st.info("No requests for these filters.", icon=":material/info:")
         return
-    first, last, model, user, order = _pickers(daily, filters.start, filters.end)
-    drill = Drill(first, last, model, filters.projects, filters.statuses, user)
+    first, last, model, user, order = _pickers(daily, filters.start, filters.end, conv)
+    drill = Drill(
+        first, last, model, filters.projects, filters.statuses, user,
+        key_labels=filters.key_labels, teams=filters.teams,
+        environments=filters.environments, tags=filters.tags,
+    )  # fmt: skip
     totals, rolled_up, groups = load_drill(url, version, drill)
     if user and not totals.requests:
         st.info(f"No requests of user {fmt.escape_markdown(user)} in this selection (or their "
@@ -136,19 +145,21 @@ def requests_section(url: str, version: tuple, filters: Any, daily: pd.DataFrame
         return
     m = st.columns(4)
     m[0].metric("Requests", f"{totals.requests:,}", border=True)
-    m[1].metric("Spend", charts.usd_text(totals.cost_pusd), border=True)
+    m[1].metric("Spend", charts.usd_text(totals.cost_pusd, conv), border=True)
     m[2].metric("Errors", f"{totals.errors:,}", border=True)
     m[3].metric("Tokens", fmt.tokens(totals.input_tokens + totals.output_tokens), border=True)
     left, right = st.columns(2)
     for where, column, label in ((left, "user", "User"), (right, "project", "Project")):
         where.markdown(f"**Top {label.lower()}s by spend**")
-        where.dataframe(charts.group_table(groups[column], label), hide_index=True,
+        where.dataframe(charts.group_table(groups[column], label, conv), hide_index=True,
                         column_config={"Requests": COUNT, "Errors": COUNT, "Tokens": COUNT},
                         key=f"usage_drill_top_{column}")  # fmt: skip
-    _request_pages(url, version, drill, totals.requests, order)
+    _request_pages(url, version, drill, totals.requests, order, conv)
 
 
-def _request_pages(url: str, version: tuple, drill: Drill, count: int, order: str) -> None:
+def _request_pages(
+    url: str, version: tuple, drill: Drill, count: int, order: str, conv: Any = None
+) -> None:
     """The requests, 50 to a page, with the page picker under the table."""
     pages = max(1, -(-count // PAGE_ROWS))
     if st.session_state.get(SHOWN_KEY) != (drill, order):  # a new selection starts on page 1
@@ -158,7 +169,7 @@ def _request_pages(url: str, version: tuple, drill: Drill, count: int, order: st
     st.markdown(f"**Requests** ({plural(count, 'request')}; no prompt or completion text is "
                 "ever stored)")  # fmt: skip
     rows = load_requests(url, version, drill, page - 1, order)
-    st.dataframe(charts.requests_table(rows), hide_index=True, key="usage_drill_requests",
+    st.dataframe(charts.requests_table(rows, conv), hide_index=True, key="usage_drill_requests",
                  column_config={"Input tokens": COUNT, "Cached": COUNT, "Output tokens": COUNT,
                                 "Status": st.column_config.NumberColumn(format="%d")})  # fmt: skip
     if pages > 1:

@@ -227,7 +227,10 @@ def audit_section(view: UsageView) -> None:
 
 def requests_section(view: UsageView) -> None:
     """Users & requests: the drill-down over the raw rows of a day or a model."""
-    drilldown.requests_section(view.url, view.version, view.filters, view.load("daily"))
+    drilldown.requests_section(
+        view.url, view.version, view.filters, view.load("daily"), view.conversion
+    )
+    rate_caption(view.conversion)
 
 
 DRAW = {

@@ -57,6 +57,10 @@ class Drill:
     projects: tuple[str, ...] = ()
     statuses: tuple[int, ...] = ()
     user: str = ""
+    key_labels: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    environments: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -81,9 +85,14 @@ def _instant(day: date) -> datetime:
 
 
 def _filters(drill: Drill) -> UsageFilters:
-    """The selection as the Usage page's filters (days, projects, model, statuses)."""
+    """The selection as the Usage page's filters (days, projects, model, statuses, and the
+    key, team, environment and tag filters)."""
     models = (drill.model_id,) if drill.model_id else ()
-    return UsageFilters(drill.start, drill.end, drill.projects, models, drill.statuses)
+    return UsageFilters(
+        drill.start, drill.end, drill.projects, models, drill.statuses,
+        key_labels=drill.key_labels, teams=drill.teams, environments=drill.environments,
+        tags=drill.tags,
+    )  # fmt: skip
 
 
 def _where(drill: Drill) -> ColumnElement:
@@ -171,8 +180,7 @@ def rollup_requests(engine: Engine, drill: Drill) -> int:
     """Requests the daily rollups hold for the selection, under the Usage page's own filter
     rule (`db.queries.common.where`; users are not in the rollups, so a user filter is left
     out): more than the raw rows means some were pruned."""
-    models = (drill.model_id,) if drill.model_id else ()
-    filters = UsageFilters(drill.start, drill.end, drill.projects, models, drill.statuses)
+    filters = _filters(drill)
     with engine.connect() as conn:
         return int(
             conn.execute(

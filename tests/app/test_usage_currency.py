@@ -116,3 +116,27 @@ def test_usd_pages_show_no_rate(app_db: str) -> None:
     assert _metrics(at)["Spend"] == "$120.00"
     assert not any("Figures in" in c for c in _captions(at))
     assert [d for d in at.dataframe if "Spend (USD)" in d.value.columns]
+
+
+def test_the_users_and_requests_tab_shows_the_display_currency(app_db: str) -> None:
+    from db.ingest import ingest_records
+    from ui.drilldown import SECTION
+
+    engine = make_engine(app_db)
+    # gpt-4o-mini at $0.15 per 1M input tokens: 1,000,000 in = $0.15 = 0.1425 EUR at 0.95,
+    # shown to the cent as the page shows dollars: 0.14 EUR
+    record = {"timestamp": "2026-01-22T09:00:00Z", "request_id": "r1", "model": "gpt-4o-mini",
+              "user": "cust-42", "input_tokens": 1_000_000, "output_tokens": 0}  # fmt: skip
+    assert ingest_records(engine, [record], source="t", file_name="t.jsonl", actor=ADMIN).accepted
+    record_rate(engine, currency="EUR", per_usd="0.95", effective_on=date(2026, 1, 20), actor=ADMIN)
+    set_display_currency(engine, currency="EUR", actor=ADMIN)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update({"from": "2026-01-20", "to": "2026-01-25", "usage_section": SECTION})
+    at.run()
+    at.switch_page("views/usage.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    spends = [m.value for m in at.metric if m.label == "Spend"]
+    assert spends[-1] == "0.14 EUR"  # the drill-down's own card, after the KPI card
+    users = next(df.value for df in at.dataframe if "User" in df.value.columns)
+    assert list(users["Spend"]) == ["0.14 EUR"]
+    assert any("0.95 EUR" in c for c in _captions(at))

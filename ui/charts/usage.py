@@ -386,28 +386,28 @@ def _count(value: float | None) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:,.0f}"
 
 
-def group_table(groups: pd.DataFrame, label: str) -> pd.DataFrame:
+def group_table(groups: pd.DataFrame, label: str, conv: Conversion | None = None) -> pd.DataFrame:
     """Top users, projects or features of a drill-down, for display (spend keeps the decimals
-    cents would hide: one user's day may cost $0.0035)."""
+    cents would hide: one user's day may cost $0.0035), in the conversion's currency."""
     return pd.DataFrame(
         {
             label: _label(groups["key"]),
             "Requests": groups["requests"],
             "Errors": groups["errors"],
             "Tokens": groups["tokens"],
-            "Spend": [usd(picos_to_usd(int(p))) for p in groups["cost_pusd"]],
+            "Spend": [usd_text(p, conv) for p in groups["cost_pusd"]],
         }
     )
 
 
-def requests_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Individual requests for display: when, what it cost, what was called, by whom, how it
-    went (never content: none is stored)."""
+def requests_table(rows: pd.DataFrame, conv: Conversion | None = None) -> pd.DataFrame:
+    """Individual requests for display: when, what it cost (in the conversion's currency),
+    what was called, by whom, how it went (never content: none is stored)."""
     return pd.DataFrame(
         {
             "Time (UTC)": [_moment(t) for t in rows["ts"]],
             "Cost": [
-                usd(picos_to_usd(int(p))) if priced else "unpriced"
+                usd_text(p, conv) if priced else "unpriced"
                 for p, priced in zip(rows["cost_pusd"], rows["priced"], strict=True)
             ],
             "Model": rows["model_id"],
@@ -433,6 +433,17 @@ def _moment(value: object) -> str:
     return text[:19].replace("T", " ")
 
 
-def usd_text(picos: int | float) -> str:
-    """Pico-dollars as money text, with the decimals cents would hide ($0.0035)."""
-    return usd(picos_to_usd(int(picos)))
+def usd_text(picos: int | float, conv: Conversion | None = None) -> str:
+    """Pico-dollars as money text, with the decimals cents would hide ($0.0035); in the
+    conversion's currency when it converts (0.0032 EUR)."""
+    amount = picos_to_usd(int(picos))
+    if conv is None or not conv.converted:
+        return usd(amount)
+    converted = conv.amount(amount)
+    return in_currency(converted, conv.currency, places=_places(converted))
+
+
+def _places(amount: Decimal) -> int:
+    """The decimals `usd` keeps for `amount`: cents, or more for what cents would hide."""
+    shown = usd(amount).rsplit(".", 1)
+    return len(shown[1]) if len(shown) == 2 else 2
