@@ -14,16 +14,14 @@ projects, two models, a tag) and the default alert rules, then times (median of 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from datetime import UTC, datetime
 from datetime import time as day_time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from store import add_arguments, backend_urls, sizes_for, stored_url
+from store import add_arguments, backend_urls, median_ms, sizes_for, stored_url
 
 from core.access import local_admin
 from db import budgets as bdb
@@ -39,17 +37,6 @@ BUDGETS = (
     ("gpt-4o-mini", "model:gpt-4o-mini", 2_000),
     ("production tag", "tag:prod", 1_000),
 )
-
-
-def median_ms(fn, runs: int) -> float:
-    """Median wall time of `fn` in milliseconds (after one warm-up call)."""
-    fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def measure(url: str, runs: int) -> dict[str, float]:

@@ -14,32 +14,19 @@ rollups grow with days x groups, not with requests. It also prints the bytes sto
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from store import add_arguments, backend_urls, print_storage, sizes_for, stored_url
+from store import add_arguments, backend_urls, median_ms, print_storage, sizes_for, stored_url
 
 from db import queries
 from db.engine import make_engine
 
 TARGET_MS = 50.0
-
-
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    """Median wall time of `fn` in milliseconds (after one warm-up call)."""
-    fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def aggregates(engine: object, f: queries.UsageFilters) -> dict[str, Callable[[], object]]:

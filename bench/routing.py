@@ -16,7 +16,6 @@ Target: the data work of any period under 200 ms at 10M requests. `--synthetic N
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from datetime import date, timedelta
@@ -27,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from store import add_arguments, backend_urls, sizes_for, stored_url
+from store import add_arguments, backend_urls, median_ms, sizes_for, stored_url
 
 from core.pricing import PriceBook
 from core.routing import INPUT_CUTS, OUTPUT_CUTS, TRAFFIC_COLUMNS, cut_points, parse_rule, simulate
@@ -42,17 +41,6 @@ RULES = (
 )
 PERIODS = (7, 30, 90)
 DATA_TARGET_MS = 200.0
-
-
-def median_ms(fn, runs: int) -> float:
-    """Median wall time of `fn` in milliseconds (after one warm-up call)."""
-    fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
 
 
 def data_work(url: str, runs: int) -> dict[str, float]:

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,6 +45,17 @@ sys.path.insert(0, str(ROOT / "bench"))
 CACHE = Path("/tmp/costdesk-bench/stored")
 PG_SETTINGS = "-c shared_buffers=256MB"
 PART_LINES = 1_000_000
+
+
+def median_ms(fn: Callable[[], object], runs: int) -> float:
+    """Median wall time of `fn` in milliseconds (after one warm-up call)."""
+    fn()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
 
 
 def key(size: int, seed: int) -> str:

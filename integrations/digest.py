@@ -51,9 +51,8 @@ from integrations.notify import (
     NotifyConfig,
     Send,
     body_text,
+    channel_sender,
     header_text,
-    post_json,
-    send_email,
     slack_escape,
     tls_warning,
     with_retries,
@@ -205,14 +204,13 @@ def email_message(d: Digest, config: NotifyConfig) -> EmailMessage:
 
 def _sender(channel: str, d: Digest, config: NotifyConfig) -> Send:
     """The send function of one channel for the digest."""
-    if channel == "webhook":
-        payload = webhook_message(d)
-        return lambda guard, t: post_json(config.webhook_url, payload, t, guard)
-    if channel == "slack":
-        payload = slack_message(d)
-        return lambda guard, t: post_json(config.slack_webhook_url, payload, t, guard)
-    message = email_message(d, config)
-    return lambda guard, t: send_email(message, config, guard, t)
+    return channel_sender(
+        channel,
+        config,
+        webhook=lambda: webhook_message(d),
+        slack=lambda: slack_message(d),
+        email=lambda: email_message(d, config),
+    )
 
 
 # ---------------------------------------------------------------- sending once

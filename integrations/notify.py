@@ -476,16 +476,35 @@ def with_retries(
     return Delivery(channel, False, tries, _redact(reason or "deadline passed", config))
 
 
-def _sender(channel: str, alerts: list[Alert], config: NotifyConfig) -> Send:
-    """The send function of one channel for `alerts`."""
+def channel_sender(
+    channel: str,
+    config: NotifyConfig,
+    *,
+    webhook: Callable[[], dict[str, Any]],
+    slack: Callable[[], dict[str, Any]],
+    email: Callable[[], EmailMessage],
+) -> Send:
+    """The send function of one channel, its message built now by that channel's builder
+    (alerts and digests differ only in what they say)."""
     if channel == "webhook":
-        payload = webhook_payload(alerts)
+        payload = webhook()
         return lambda guard, t: post_json(config.webhook_url, payload, t, guard)
     if channel == "slack":
-        payload = slack_payload(alerts)
+        payload = slack()
         return lambda guard, t: post_json(config.slack_webhook_url, payload, t, guard)
-    message = email_message(alerts, config)
+    message = email()
     return lambda guard, t: send_email(message, config, guard, t)
+
+
+def _sender(channel: str, alerts: list[Alert], config: NotifyConfig) -> Send:
+    """The send function of one channel for `alerts`."""
+    return channel_sender(
+        channel,
+        config,
+        webhook=lambda: webhook_payload(alerts),
+        slack=lambda: slack_payload(alerts),
+        email=lambda: email_message(alerts, config),
+    )
 
 
 def deliver_one(

@@ -7,21 +7,16 @@ import pandas as pd
 import streamlit as st
 
 from core.pricing import PROVIDERS, PriceOverride, as_row
-from db.prices import PriceError, delete_override, save_override
+from db.prices import RATE_FIELDS, PriceError, delete_override, save_override
 from ui.auth import actor, can
 from ui.charts.prices import price_history
 from ui.format import escape_markdown
+from ui.prices_text import RATE_LABELS as PRICE_LABELS
 from ui.prices_text import SORTS, price_columns, price_table, prices_as_of, prices_help
 from ui.resources import engine, price_book, prices_changed
 
-RATE_LABELS = {
-    "input_mtok": "Input $/1M",
-    "output_mtok": "Output $/1M",
-    "cached_input_mtok": "Cached input $/1M",
-    "cache_write_mtok": "Cache write $/1M",
-    "batch_input_mtok": "Batch input $/1M",
-    "batch_output_mtok": "Batch output $/1M",
-}
+# the rates a custom price sets, labelled as the price tables label them
+RATE_LABELS = {name: PRICE_LABELS[name] for name in RATE_FIELDS}
 
 st.title("Price book")
 book = price_book()
