@@ -35,9 +35,15 @@ from db.retention import kept_from
 UPLOAD = Upload.__table__
 
 CLASSIFY_IDS = 5_000  # request_ids looked up per query when telling duplicates from conflicts
-INGEST_CACHE_KIB = 8_192  # SQLite page cache while ingesting (appends touch few pages)
+INGEST_CACHE_KIB = 16_384  # SQLite page cache while ingesting (the key index takes random inserts)
 BUSY_RETRIES = 5
-TRANSACTION_CHUNKS = 4  # chunks stored per transaction (50,000 rows)
+# Chunks stored per transaction (200,000 rows): each commit writes every index page the
+# transaction touched, and random request keys touch most of the key index's pages whatever
+# the transaction's size, so fewer, larger commits write far less. The rollup sums are added
+# every SUM_CHUNKS chunks within it, so the rows they take stay few and the writer never
+# stops for long (the parse worker waits on it once its pieces ahead are taken).
+TRANSACTION_CHUNKS = 16
+SUM_CHUNKS = 4
 
 
 COLLISION = (
@@ -64,7 +70,6 @@ class Outcome:
     conflict_ids: list[str] = field(default_factory=list)
     rejected: list[tuple[int, RecordError]] = field(default_factory=list)
     stored: Prepared | None = None
-    sums: RollupSums | None = None
     tally: Tally | None = None
 
 
@@ -83,9 +88,9 @@ class Writer:
 
     A transaction holds TRANSACTION_CHUNKS chunks: each chunk's rows are written as it comes
     (so parsing the next chunk overlaps with writing this one) and only its rollup sums and
-    tally are kept; the sums, merged, are added once before the commit, so the rollup tables
-    are touched a few times per 50,000 rows instead of once per chunk. A crash leaves whole
-    transactions.
+    tally are kept; every SUM_CHUNKS chunks the sums, merged, are added, so the rollup tables
+    are touched a few times per 50,000 rows instead of once per chunk. Outcomes reach the
+    report only once their transaction commits; a crash leaves whole transactions.
     """
 
     def __init__(self, engine: Engine, report: IngestReport) -> None:
@@ -94,6 +99,7 @@ class Writer:
         self.conn: Connection | None = None
         self.transaction: Any = None
         self.written: list[Outcome] = []
+        self.unsummed: list[RollupSums] = []  # sums of chunks written, not yet added
         self.kept_from: Any = None  # np.datetime64 day the kept rows start from, or None
         self.days: set[Any] = set()  # every day a chunk named (stored, duplicate or not)
 
@@ -130,6 +136,8 @@ class Writer:
         self._guarded(lambda: self._write_one(chunk), retry=starting)
         if len(self.written) >= TRANSACTION_CHUNKS:
             self.flush()
+        elif len(self.unsummed) >= SUM_CHUNKS:
+            self._guarded(self._add_sums, retry=False)
 
     def _rank_users(self) -> None:
         """Rebuild the user rollup (top users per day) of every day the file named, in one
@@ -151,15 +159,19 @@ class Writer:
             self.kept_from = None if start is None else np.datetime64(start, "D")
         outcome = self._write(self.conn, chunk)  # type: ignore[arg-type]
         if outcome.stored is not None:
-            outcome.sums = _sums(outcome.stored)
+            self.unsummed.append(_sums(outcome.stored))
             outcome.tally = tally_of(outcome.stored.cols)
             outcome.stored = None
         self.written.append(outcome)
 
+    def _add_sums(self) -> None:
+        """Add the merged rollup sums of the chunks written since the last time."""
+        if self.unsummed:
+            add_sums(self.conn, merge_sums(self.unsummed))  # type: ignore[arg-type]
+        self.unsummed = []
+
     def _commit(self) -> None:
-        sums = [w.sums for w in self.written if w.sums is not None]
-        if sums:
-            add_sums(self.conn, merge_sums(sums))  # type: ignore[arg-type]
+        self._add_sums()
         tallies = [w.tally for w in self.written if w.tally is not None]
         if tallies and self.report.upload_id is not None:  # the upload's totals, same commit
             add_to_upload(self.conn, self.report.upload_id, tallies)  # type: ignore[arg-type]
@@ -189,7 +201,7 @@ class Writer:
     def _rollback(self) -> None:
         if self.transaction is not None and self.transaction.is_active:
             self.transaction.rollback()
-        self.transaction, self.written = None, []
+        self.transaction, self.written, self.unsummed = None, [], []
 
     def _refusal(self) -> str:
         """Why the database refused a transaction, in words (its rows were not stored)."""

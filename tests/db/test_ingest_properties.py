@@ -38,6 +38,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MODELS = ["gpt-4o", "gpt-4o-2024-08-06", "openai/gpt-4o-mini", "claude-3-5-haiku-latest",
           "gemini-2.0-flash", "my-finetune", "gpt-4o\t", "o3"]  # fmt: skip
 RUN = itertools.count()
+SIZES = (parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS)
 
 # --- generated records ------------------------------------------------------------------------
 
@@ -281,7 +282,8 @@ def _rollups_on(conn: Connection) -> dict[str, list[tuple]]:
 def test_ingest_equals_the_line_by_line_reference(
     engine: Engine, tmp_path: Path, batch: list[dict]
 ) -> None:
-    parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS = 4, 2  # every path meets every other
+    # every path meets every other: sums added within a transaction and at its commit
+    parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS = 4, 3, 2
     try:
         batch = _spell_again(batch)
         source = f"run{next(RUN)}"
@@ -289,7 +291,7 @@ def test_ingest_equals_the_line_by_line_reference(
         path.write_bytes(b"\n".join(orjson.dumps(r) for r in batch) + b"\n")
         report = ingest_file(engine, path, book=BOOK, source=source, actor=ADMIN)
     finally:
-        parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS = 12_500, 4
+        parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS = SIZES
     expected = reference(batch)
     assert [(e.line, e.field) for e in report.errors] == expected.rejected
     assert (report.accepted, report.duplicates, report.conflicts) == (
@@ -406,7 +408,7 @@ def test_rollups_equal_a_rebuild_after_any_operations(
 ) -> None:
     """Every rollup table, the routing rollup too, equals a SQL rebuild from the stored rows on
     every column; the rollups of pruned days stay exactly as they were when pruned."""
-    parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS = 4, 2
+    parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS = 4, 3, 2
     frozen = _pruned_part(_rollups(engine), kept_since(engine))  # examples share the database
     try:
         for step in steps:
@@ -420,4 +422,4 @@ def test_rollups_equal_a_rebuild_after_any_operations(
                 assert _rollups_on(conn) == tables
                 transaction.rollback()
     finally:
-        parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS = 12_500, 4
+        parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS = SIZES

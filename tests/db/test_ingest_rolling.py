@@ -6,17 +6,24 @@ from __future__ import annotations
 import io
 
 import orjson
+import pytest
 from sqlalchemy import Engine, func, select
 
 from core.logs import CHUNK_ROWS
 from db.ingest import ingest_file
-from db.ingest.writer import TRANSACTION_CHUNKS
+from db.ingest import writer as writer_mod
 from db.models import RequestLog, Upload
 from tests.actors import ADMIN
 
-BLOCK = CHUNK_ROWS * TRANSACTION_CHUNKS  # the records of one transaction
+CHUNKS = 2
+BLOCK = CHUNK_ROWS * CHUNKS  # the records of one transaction
 RECORD = {"timestamp": "2025-06-01T10:00:00Z", "model": "gpt-4o-mini", "input_tokens": 1000,
           "output_tokens": 200}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _transactions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer_mod, "TRANSACTION_CHUNKS", CHUNKS)
 
 
 def records(first: int, count: int) -> list[bytes]:
