@@ -30,6 +30,13 @@ ROLLUP_KEY = (
     "day", "provider", "model_id", "model", "project", "feature", "batch", "status",
     "key_label", "team", "environment", "tags",
 )  # fmt: skip
+# The usage rollup: the daily rollup without feature and tag set, which multiply its rows
+# (~10x on a realistic log). The Usage page's totals, daily series and model table read it
+# unless a tag filter needs the full key; every row is the sum of daily rollup rows.
+USAGE_KEY = (
+    "day", "provider", "model_id", "model", "project", "batch", "status",
+    "key_label", "team", "environment",
+)  # fmt: skip
 # Users are many: the user rollup keeps each day's TOP_USERS users by cost and sums the rest
 # under OTHER_USERS (a control character, which no stored label can hold). Exact figures of
 # any one user come from the stored rows.
@@ -201,7 +208,8 @@ def rollup_sums(
     )
     values = row_values(cols)
     keys, inverse = grouper.groups(ROLLUP_KEY)
-    out: RollupSums = [("daily_rollup", ROLLUP_KEY, {**keys, **group_sums(inverse, values)})]
+    daily = {**keys, **group_sums(inverse, values)}
+    out: RollupSums = [("daily_rollup", ROLLUP_KEY, daily), coarser(daily, USAGE_KEY)]
     keys, inverse = grouper.groups(ROUTING_KEY)
     routed = {name: values[name] for name in ROUTING_SUMS}
     routed |= {name: cols[source] for name, source, _ in ROUTING_EXTREMES}
@@ -219,6 +227,13 @@ def rollup_sums(
         keys["count"] = np.bincount(inverse, minlength=len(keys["bucket"])).astype(np.int64)
         out.append((table, (*key, "bucket"), keys))
     return out
+
+
+def coarser(daily: dict[str, np.ndarray], key: tuple[str, ...]) -> tuple:
+    """The usage rollup's rows of a daily rollup's: its sums added up over the coarser key."""
+    keys, inverse = Grouper({k: daily[k] for k in key}).groups(key)
+    sums = {name: daily[name] for name in ROLLUP_SUMS}
+    return ("usage_daily", key, {**keys, **group_sums(inverse, sums)})
 
 
 def merge_sums(parts: list[RollupSums]) -> RollupSums:

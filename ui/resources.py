@@ -92,6 +92,7 @@ USAGE_QUERIES = {
     "daily": queries.daily_by_model,
     "kpi_totals": queries.kpi_totals,
     "latency": queries.latency_histogram,
+    "latency_buckets": queries.latency_buckets,
     "by_project": queries.by_project_feature,
     "names": queries.model_names,
     "failure": queries.cost_of_failure,

@@ -60,7 +60,8 @@ class UsageView:
     def kpis(self, filters: queries.UsageFilters | None = None) -> queries.UsageKpis:
         """Headline figures of these filters (or of the previous period's)."""
         f = filters or self.filters
-        return queries.assemble_kpis(self.load("kpi_totals", f), f, self.load("latency", f))
+        latency = self.load("latency_buckets", f)
+        return queries.assemble_kpis(self.load("kpi_totals", f), f, latency)
 
     def previous(self) -> queries.UsageFilters:
         """The same filters over the period the range is compared with."""

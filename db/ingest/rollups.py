@@ -44,6 +44,7 @@ from core.rollups import (
     SUM_LIMIT,
     TOKEN_SUMS,
     TOP_USERS,
+    USAGE_KEY,
     RollupSums,
 )
 from db.ingest.bulk import dialect_module, execute_flat
@@ -54,6 +55,7 @@ from db.models import (
     OutputHistogram,
     RequestLog,
     RoutingRollup,
+    UsageDaily,
     UserRollup,
 )
 from db.retention import kept_from
@@ -71,6 +73,7 @@ TABLES = {
         LatencyDaily.__table__,
         OutputHistogram.__table__,
         RoutingRollup.__table__,
+        UsageDaily.__table__,
     )
 }
 
@@ -195,6 +198,9 @@ def rebuild(conn: Connection, days: Iterable[date] | None = None) -> None:
     where = _days(LOG.c.day, day_list, start)
     _insert_select(
         conn, TABLES["daily_rollup"], [LOG.c[k] for k in ROLLUP_KEY], rollup_selects(), where
+    )
+    _insert_select(
+        conn, TABLES["usage_daily"], [LOG.c[k] for k in USAGE_KEY], rollup_selects(), where
     )
     _insert_select(conn, TABLES["routing_rollup"], routing_groups(), routing_selects(), where)
     rebuild_users(conn, day_list)

@@ -45,6 +45,7 @@ from db.migrations import (
     m0018_fx_rates_digests,
     m0019_dimensions,
     m0021_budget_currency,
+    m0022_usage_daily,
 )
 
 
@@ -81,6 +82,7 @@ STEPS: list[Step] = [
         m0018_fx_rates_digests,
         m0019_dimensions,
         m0021_budget_currency,
+        m0022_usage_daily,
     )
 ]
 

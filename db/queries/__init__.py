@@ -39,6 +39,7 @@ from db.queries.reliability import (
     RETRY_DEFINITION,
     FailureCost,
     cost_of_failure,
+    latency_buckets,
     latency_histogram,
     latency_percentiles,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "filter_values",
     "kpi_totals",
     "kpis",
+    "latency_buckets",
     "latency_histogram",
     "latency_percentiles",
     "max_tokens_audit",

@@ -28,9 +28,10 @@ from sqlalchemy import (
 from sqlalchemy import select as sa_select
 
 from core.attribution import split_tags
-from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram
+from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram, UsageDaily
 
 ROLLUP: Table = DailyRollup.__table__  # type: ignore[assignment]
+USAGE: Table = UsageDaily.__table__  # type: ignore[assignment]
 LATENCY: Table = LatencyHistogram.__table__  # type: ignore[assignment]
 OUTPUT: Table = OutputHistogram.__table__  # type: ignore[assignment]
 LATENCY_DAILY: Table = LatencyDaily.__table__  # type: ignore[assignment]
@@ -76,6 +77,12 @@ FILTER_COLUMNS = {
     "tags": ("tags", "tag"),
     "users": ("user", "equal"),
 }
+
+
+def usage_table(filters: UsageFilters) -> Table:
+    """The rollup a query grouping by neither feature nor tags reads: the usage rollup (~10x
+    fewer rows), or the daily rollup when a tag filter needs its tag sets."""
+    return ROLLUP if filters.unapplied(USAGE) else USAGE
 
 
 def tag_match(column: ColumnElement, tag: str) -> ColumnElement:
@@ -149,24 +156,36 @@ def run_frame(engine: Engine, query: Select, columns: list[str]) -> pd.DataFrame
 
 
 def filter_values(engine: Engine) -> FilterValues:
-    """Distinct projects, models (canonical ids) and statuses, and the first and last day."""
-    r = ROLLUP.c
-    keys = [r.project, r.model_id, r.status, r.key_label, r.team, r.environment, r.tags]
-    query = sa_select(*keys, func.min(r.day), func.max(r.day)).group_by(*keys)
-    df = run_frame(engine, query, [*(c.name for c in keys), "first", "last"])
+    """Distinct projects, models (canonical ids), statuses, key labels, teams, environments
+    and tags, and the first and last day: the usage rollup's groups, and the tag sets from
+    the daily rollup's index of tagged rows."""
+    u = USAGE.c
+    keys = [u.project, u.model_id, u.status, u.key_label, u.team, u.environment]
+    query = sa_select(*keys).distinct()
+    span = sa_select(func.min(u.day), func.max(u.day))
+    tag_sets = sa_select(ROLLUP.c.tags).where(ROLLUP.c.tags != "").distinct()
+    df = run_frame(engine, query, [c.name for c in keys])
     if df.empty:
         return FilterValues(first_day=None, last_day=None)
+    with engine.connect() as conn:
+        first, last = conn.execute(span).one()
+        tags = conn.execute(tag_sets).scalars().all()
     return FilterValues(
-        first_day=min(df["first"]),
-        last_day=max(df["last"]),
+        first_day=_day(first),
+        last_day=_day(last),
         projects=sorted(set(df["project"])),
         models=sorted(set(df["model_id"])),
         statuses=sorted(int(s) for s in set(df["status"])),
         key_labels=sorted(set(df["key_label"])),
         teams=sorted(set(df["team"])),
         environments=sorted(set(df["environment"])),
-        tags=sorted({t for tags in set(df["tags"]) for t in split_tags(tags)}),
+        tags=sorted({t for tag_set in tags for t in split_tags(tag_set)}),
     )
+
+
+def _day(value: object) -> date:
+    """A day as the driver returns an aggregate of one (SQLite: ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def as_days(values: pd.Series) -> pd.Series:

@@ -24,6 +24,7 @@ from db.queries.common import (
     run_frame,
     total,
     total_if,
+    usage_table,
     where,
 )
 
@@ -107,7 +108,8 @@ def _month_start(filters: UsageFilters) -> date | None:
 
 def kpi_totals(engine: Engine, filters: UsageFilters) -> list[int]:
     """One row of sums: the filtered range, plus spend from the month start to the end date."""
-    r = ROLLUP.c
+    table = usage_table(filters)
+    r = table.c
     month_start = _month_start(filters)
     lower = filters.start
     if month_start is not None and (lower is None or month_start < lower):
@@ -119,7 +121,7 @@ def kpi_totals(engine: Engine, filters: UsageFilters) -> list[int]:
         total_if(in_month, r.cost_pusd),
         total_if(and_(in_range, r.status >= 400), r.requests),
         total_if(and_(in_range, r.status == RATE_LIMITED), r.requests),
-    ).where(where(ROLLUP, filters, start=lower))
+    ).where(where(table, filters, start=lower))
     with engine.connect() as conn:
         return [int(v) for v in conn.execute(query).one()]
 
@@ -127,7 +129,8 @@ def kpi_totals(engine: Engine, filters: UsageFilters) -> list[int]:
 def assemble_kpis(
     totals: list[int], filters: UsageFilters, latency: pd.DataFrame | None
 ) -> UsageKpis:
-    """KPIs from `kpi_totals` and the latency histogram frame (for P50 and P95)."""
+    """KPIs from `kpi_totals` and a latency frame with bucket and count columns (P50 and P95):
+    `latency_buckets`, or `latency_histogram` (the same counts split by day and model)."""
     sums = dict(zip(KPI_SUMS, totals, strict=False))
     month_to_date_pusd, errors, rate_limited = totals[len(KPI_SUMS) :]
     counts = bucket_totals(latency)
@@ -156,7 +159,8 @@ def kpis(engine: Engine, filters: UsageFilters, latency: pd.DataFrame | None = N
 
 def daily_by_model(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
     """One row per day and model: requests, errors, 429s, tokens, cost, caching savings."""
-    r = ROLLUP.c
+    table = usage_table(filters)
+    r = table.c
     query = (
         sa_select(
             r.day,
@@ -173,7 +177,7 @@ def daily_by_model(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
             total(r.cache_savings_pusd),
             total(r.truncated),
         )
-        .where(where(ROLLUP, filters))
+        .where(where(table, filters))
         .group_by(r.day, r.model_id)
         .order_by(r.day, r.model_id)
     )
@@ -217,7 +221,8 @@ def by_project_feature(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
 
 def model_names(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
     """Per canonical model and logged name: requests, errors, tokens and cost (the drill-down)."""
-    r = ROLLUP.c
+    table = usage_table(filters)
+    r = table.c
     query = (
         sa_select(
             r.model_id,
@@ -229,7 +234,7 @@ def model_names(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
             total(r.output_tokens),
             total(r.cost_pusd),
         )
-        .where(where(ROLLUP, filters))
+        .where(where(table, filters))
         .group_by(r.model_id, r.model)
     )
     df = run_frame(engine, query, MODEL_COLUMNS)

@@ -9,15 +9,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import streamlit as st
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from db.budgets import list_budgets, list_events, list_rules, set_budget
 from db.engine import make_engine
-from db.models import DailyRollup
 from tests.actors import ADMIN
 from tests.app.shown import shown
 from tests.pages import ROOT
+from tests.rows import insert_rollup
 
 AS_OF_DAY = date(2026, 3, 20)
 
@@ -50,7 +50,7 @@ def _fill(url: str) -> None:
         for i in range(39)
     ]  # fmt: skip
     with engine.begin() as conn:
-        conn.execute(insert(DailyRollup.__table__), rows)
+        insert_rollup(conn, rows)
 
 
 def _button(at: AppTest, label: str, nth: int = 0):
@@ -219,7 +219,7 @@ def _spend_with_a_spike(url: str, today: date) -> date:
         for i in range(20)
     ]  # fmt: skip
     with make_engine(url).begin() as conn:
-        conn.execute(insert(DailyRollup.__table__), rows)
+        insert_rollup(conn, rows)
     return spike
 
 
@@ -247,7 +247,7 @@ def test_a_budget_on_the_last_day_of_the_month_keeps_a_forecast_band(url: str) -
         for i in range(28)
     ]  # fmt: skip
     with make_engine(url).begin() as conn:
-        conn.execute(insert(DailyRollup.__table__), rows)
+        insert_rollup(conn, rows)
     set_budget(make_engine(url), name="Search", amount_usd=400, actor=ADMIN)
     at = _open()
     at.date_input(key="budgets_as_of").set_value(date(2026, 3, 31)).run()

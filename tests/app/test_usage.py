@@ -17,9 +17,10 @@ from core.stats import LATENCY_EDGES_MS
 from db.demo import load_demo
 from db.engine import make_engine
 from db.ingest import ingest_records
-from db.models import DailyRollup, LatencyDaily, LatencyHistogram
+from db.models import LatencyDaily, LatencyHistogram
 from tests.actors import ADMIN
 from tests.app.shown import shown
+from tests.rows import insert_rollup
 from ui import format as fmt
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +62,7 @@ def _store(url: str) -> None:
         "count": 12,
     }  # fmt: skip
     with make_engine(url).begin() as conn:
-        conn.execute(DailyRollup.__table__.insert(), rows)
+        insert_rollup(conn, rows)
         conn.execute(LatencyHistogram.__table__.insert(), [latency])
         daily = {k: latency[k] for k in ("day", "model_id", "bucket", "count")}
         conn.execute(LatencyDaily.__table__.insert(), [daily])
@@ -152,7 +153,7 @@ def test_a_model_logged_under_two_names_is_one_row_with_a_drill_down(app_db):
     snapshot = _row(NOV3, "gpt-4o-2024-08-06", "search", 200, 3, 30 * G, model_id="gpt-4o")
     _store(app_db)
     with make_engine(app_db).begin() as conn:
-        conn.execute(DailyRollup.__table__.insert(), [snapshot])
+        insert_rollup(conn, [snapshot])
     at = _usage_page()
     assert at.multiselect(key="usage_models").options == ["acme-7b", "gpt-4o", "gpt-4o-mini"]
     models = _table(at, "Logged names").set_index("Model")
@@ -234,7 +235,7 @@ def test_kpis_show_the_change_against_the_previous_period(app_db):
     _store(app_db)
     old = _row(date(2026, 9, 20), "gpt-4o", "search", 200, 40, 50 * G)
     with make_engine(app_db).begin() as conn:
-        conn.execute(DailyRollup.__table__.insert(), [old])
+        insert_rollup(conn, [old])
     at = _usage_page()
     # 30 d ends Nov 3: Oct 5 .. Nov 3, compared with the 30 days before: Sep 5 .. Oct 4
     assert "compared with 5 Sep – 4 Oct 2026" in at.caption[0].value

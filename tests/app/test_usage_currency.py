@@ -12,9 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 from db.engine import make_engine
 from db.fx import record_rate, set_display_currency
-from db.models import DailyRollup
 from tests.actors import ADMIN
 from tests.app.shown import shown
+from tests.rows import insert_rollup
 
 ROOT = Path(__file__).resolve().parents[2]
 T = 10**12  # pico-dollars: $1
@@ -45,8 +45,8 @@ def _store(url: str, currency: str = "EUR") -> None:
     0.95 EUR from Jan 20."""
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            DailyRollup.__table__.insert(),
+        insert_rollup(
+            conn,
             [_row(date(2026, 1, 10), 10, 100 * T), _row(date(2026, 1, 22), 5, 20 * T)],
         )
     record_rate(engine, currency="EUR", per_usd="0.90", effective_on=date(2026, 1, 1), actor=ADMIN)

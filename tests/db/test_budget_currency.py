@@ -13,14 +13,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
 from db.audit import list_events
 from db.budgets import BudgetError, budget_overview, get_budget, save_rule, set_budget
 from db.fx import record_rate
-from db.models import DailyRollup
 from integrations.alerting import check_alerts
 from tests.actors import ADMIN
+from tests.rows import insert_rollup
 
 D = Decimal
 
@@ -39,7 +39,7 @@ def eur_budget(engine: Engine) -> Engine:
     row = {"day": date(2026, 1, 5), "model": "acme-1", "model_id": "acme-1", "project": "",
            "feature": "", "requests": 10, "cost_pusd": 95 * 10**12}  # fmt: skip
     with engine.begin() as conn:
-        conn.execute(insert(DailyRollup.__table__), [row])
+        insert_rollup(conn, [row])
     return engine
 
 

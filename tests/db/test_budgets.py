@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
 from db.budgets import (
     BudgetError,
@@ -29,6 +29,7 @@ from db.models import DailyRollup
 from db.prices import save_override
 from integrations.alerting import check_alerts
 from tests.actors import ADMIN
+from tests.rows import insert_rollup
 
 D = Decimal
 PUSD = 10**12
@@ -47,7 +48,7 @@ def add_spend(engine: Engine, spend: dict[date, Decimal], **key: str) -> None:
         for d, usd in spend.items()
     ]  # fmt: skip
     with engine.begin() as conn:
-        conn.execute(insert(DailyRollup.__table__), rows)
+        insert_rollup(conn, rows)
 
 
 def days(start: date, end: date, usd: str) -> dict[date, Decimal]:

@@ -11,9 +11,11 @@ from sqlalchemy import Engine
 
 from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS
 from db import queries
-from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputHistogram
+from db.models import LatencyDaily, LatencyHistogram, OutputHistogram
 from db.queries import UsageFilters
+from db.queries.common import bucket_totals
 from tests.actors import ADMIN
+from tests.rows import insert_rollup
 
 OCT30, NOV2, NOV3 = date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)
 G = 10**9  # 1e9 pico-dollars = $0.001
@@ -130,7 +132,7 @@ def stored(engine: Engine) -> Engine:
         _hist(NOV3, "acme-7b", "support", 200, 0, 5),  # no output tokens: left out
     ]
     with engine.begin() as conn:
-        conn.execute(DailyRollup.__table__.insert(), [_rollup(r) for r in ROWS])
+        insert_rollup(conn, [_rollup(r) for r in ROWS])
         conn.execute(LatencyHistogram.__table__.insert(), latency)
         conn.execute(LatencyDaily.__table__.insert(), _daily(latency))
         conn.execute(OutputHistogram.__table__.insert(), output)
@@ -223,6 +225,22 @@ def test_latency_percentiles_per_day_and_model(stored):
         e[20] + 0.95 * (e[21] - e[20])
     )
     assert latency.loc[(NOV2, "gpt-4o"), "requests"] == 100
+
+
+def test_headline_latency_buckets_are_the_histograms_summed(stored):
+    for filters in (NOV, UsageFilters(NOV2, NOV2), UsageFilters(NOV2, NOV3, projects=("search",))):
+        buckets = queries.latency_buckets(stored, filters)
+        histogram = queries.latency_histogram(stored, filters)
+        assert bucket_totals(buckets).tolist() == bucket_totals(histogram).tolist()
+        totals = queries.kpi_totals(stored, filters)
+        assert queries.assemble_kpis(totals, filters, buckets) == queries.assemble_kpis(
+            totals, filters, histogram
+        )
+    # Nov 2 on project search: gpt-4o's {5: 60, 10: 40} -> P50 at 50/60 of bucket 5
+    e = LATENCY_EDGES_MS
+    search = UsageFilters(NOV2, NOV2, projects=("search",))
+    kpis = queries.kpis(stored, search, queries.latency_buckets(stored, search))
+    assert kpis.p50_latency_ms == pytest.approx(e[5] + 50 / 60 * (e[6] - e[5]))
 
 
 def test_cost_by_project_and_feature(stored):

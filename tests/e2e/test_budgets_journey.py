@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import insert
 
 from db.budgets import list_events
 from db.engine import make_engine
-from db.models import DailyRollup
 from tests.e2e.helpers import assert_no_errors, goto, shot, wait_idle
+from tests.rows import insert_rollup
 
 
 @pytest.fixture
@@ -25,7 +24,7 @@ def spend_url(tmp_path) -> str:
         for i in range(40)
     ]  # fmt: skip
     with make_engine(url).begin() as conn:
-        conn.execute(insert(DailyRollup.__table__), rows)
+        insert_rollup(conn, rows)
     make_engine.cache_clear()
     return url
 

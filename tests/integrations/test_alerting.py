@@ -15,7 +15,7 @@ from email.policy import default as email_policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, text
 
 from db.budgets import (
     BudgetError,
@@ -26,11 +26,11 @@ from db.budgets import (
     set_budget,
 )
 from db.engine import make_engine
-from db.models import DailyRollup
 from integrations.alerting import check_alerts
 from integrations.notify import NotifyConfig
 from tests.actors import ADMIN
 from tests.integrations.servers import Dripper, Receiver, smtp_server
+from tests.rows import insert_rollup
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,8 +45,8 @@ def eng(sqlite_url: str) -> Iterator[Engine]:
     )
     save_rule(engine, kind="cost_spike", params={}, enabled=False, actor=ADMIN)
     with engine.begin() as conn:  # $60 spent on Mar 1
-        conn.execute(
-            insert(DailyRollup.__table__),
+        insert_rollup(
+            conn,
             [{"day": date(2026, 3, 1), "model": "m", "cost_pusd": 60 * 10**12}],
         )
     yield engine
@@ -98,8 +98,8 @@ def test_new_threshold_is_sent_alone(eng: Engine) -> None:
     try:
         check_alerts(eng, AS_OF, notify=_config(hook), actor=ADMIN)
         with eng.begin() as conn:  # +$35 -> 95 % crosses 90
-            conn.execute(
-                insert(DailyRollup.__table__),
+            insert_rollup(
+                conn,
                 [{"day": date(2026, 3, 2), "model": "m", "cost_pusd": 35 * 10**12}],
             )
         later = check_alerts(eng, AS_OF.replace(day=11), notify=_config(hook), actor=ADMIN)

@@ -54,6 +54,21 @@ def test_every_series_of_a_chart_gets_its_own_colour() -> None:
     assert [a.text for a in fig.layout.annotations] == ["$12.00"]
 
 
+def test_features_past_the_top_share_one_segment_per_project() -> None:
+    # 40 features on two projects; feature fN costs $(N + 1) on each project
+    by_project = pd.DataFrame(
+        {"project": ["a"] * 40 + ["b"] * 40, "feature": [f"f{i}" for i in range(40)] * 2,
+         "requests": [1] * 80, "cost_pusd": [(i + 1) * 10**12 for i in range(40)] * 2}
+    )  # fmt: skip
+    fig = charts.cost_by_project(by_project)
+    names = [bar.name for bar in fig.data]
+    assert names[: charts.TOP_FEATURES] == [f"f{i}" for i in range(39, 24, -1)]
+    assert names[charts.TOP_FEATURES :] == ["25 other features"]
+    # the other 25 (f0..f24) cost $1 + ... + $25 = $325 on each project; totals unchanged
+    assert list(fig.data[-1].x) == [325.0, 325.0]
+    assert [a.text for a in fig.layout.annotations] == ["$820.00", "$820.00"]
+
+
 def test_money_axes_tick_in_round_amounts_and_hover_keeps_hidden_cents() -> None:
     daily = pd.DataFrame(
         {"day": [date(2026, 1, 14), date(2026, 1, 15)], "model_id": ["gpt-4o"] * 2,

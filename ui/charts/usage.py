@@ -33,6 +33,8 @@ from ui.format import escape_markdown, in_currency, millis, share, usd
 
 PICOS_PER_USD = 1e12
 NONE_LABEL = "(none)"
+TOP_FEATURES = 15  # features drawn in a colour of their own in the spend-by-project chart
+OTHER_COLOR = "#B8BCC4"  # the segment of all other features
 TOKEN_PARTS = {
     "uncached_input_tokens": "Input (uncached)",
     "cached_input_tokens": "Input (cached)",
@@ -197,7 +199,8 @@ def latency_per_day(latency: pd.DataFrame, columns: int = 2) -> go.Figure:
 
 def cost_by_project(by_project: pd.DataFrame, conv: Conversion | None = None) -> go.Figure:
     """Horizontal stacked bars: spend per project split by feature, each total written at the
-    end of its bar."""
+    end of its bar. The TOP_FEATURES features with the most spend get a colour each; the rest
+    share one segment per project (the table below the chart lists every feature)."""
     if by_project.empty:
         return _empty()
     frame = by_project.assign(
@@ -205,9 +208,15 @@ def cost_by_project(by_project: pd.DataFrame, conv: Conversion | None = None) ->
         feature=_label(by_project["feature"]).map(figure_text),
         usd=money_float(by_project["cost_pusd"], conv),
     )
+    features = frame.groupby("feature")["usd"].sum().sort_values(ascending=False).index.tolist()
+    colors = series_colors(features[:TOP_FEATURES])
+    if len(features) > TOP_FEATURES:  # the rest: one grey segment, last on each bar
+        rest = f"{len(features) - TOP_FEATURES} other features"
+        kept = frame["feature"].isin(features[:TOP_FEATURES])
+        frame["feature"] = frame["feature"].where(kept, rest)
+        frame = frame.groupby(["project", "feature"], as_index=False, sort=False)["usd"].sum()
+        features, colors[rest] = [*features[:TOP_FEATURES], rest], OTHER_COLOR
     totals = frame.groupby("project")["usd"].sum().sort_values()
-    features = frame.groupby("feature")["usd"].sum().sort_values(ascending=False).index
-    colors = series_colors(features)
     fig = go.Figure()
     for feature in features:
         group = frame[frame["feature"] == feature]
