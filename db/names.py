@@ -12,10 +12,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import Engine, Table, select
 
-from core.alerts import has_control_characters
 from core.attribution import split_tags
 from core.identity import suggestions
 from core.pricing import PROVIDERS, PriceBook
+from core.scopes import has_control_characters
 from db.models import DailyRollup, RequestLog
 from db.queries.common import tag_match
 

@@ -9,7 +9,7 @@ Everything public is importable from `db.budgets`.
 
 from __future__ import annotations
 
-from core.alerts import SCOPE_KINDS
+from core.scopes import SCOPE_KINDS
 from db.budgets.clock import as_of_for, as_utc, local_today, utcnow
 from db.budgets.crud import (
     Budget,

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from core.alerts import Scope, canonical_scope
 from core.pricing import PriceBook
+from core.scopes import Scope, canonical_scope
 from db.budgets.validation import BudgetError, parse_scope
 from db.names import (
     book_providers,

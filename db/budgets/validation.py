@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from core.alerts import Scope, ScopeError, has_control_characters
-from core.alerts import parse_scope as parse_scope_text
+from core.scopes import Scope, ScopeError, has_control_characters
+from core.scopes import parse_scope as parse_scope_text
 
 PUSD_PER_USD = 10**12
 DEFAULT_THRESHOLDS = (50, 75, 90, 100)
@@ -46,7 +46,7 @@ def parse_thresholds(text: str | None) -> tuple[int, ...]:
 
 
 def parse_scope(scope: str | None) -> Scope:
-    """The scope's syntax (`core.alerts.parse_scope`); raises BudgetError."""
+    """The scope's syntax (`core.scopes.parse_scope`); raises BudgetError."""
     try:
         return parse_scope_text(scope)
     except ScopeError as exc:

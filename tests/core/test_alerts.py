@@ -12,19 +12,14 @@ from core.alerts import (
     ErrorRateRule,
     LatencyRule,
     RateLimitRule,
-    Scope,
-    ScopeError,
     SpikeRule,
     WindowMetrics,
     budget_alerts,
-    canonical_scope,
     cost_spike_alert,
     error_rate_alert,
     forecast_alert,
-    has_control_characters,
     has_volume,
     latency_alert,
-    parse_scope,
     rate_limit_alert,
     rule_from_params,
     rule_params,
@@ -34,6 +29,13 @@ from core.alerts import (
 )
 from core.forecast import budget_status
 from core.pricing import PriceBook
+from core.scopes import (
+    Scope,
+    ScopeError,
+    canonical_scope,
+    has_control_characters,
+    parse_scope,
+)
 from core.stats import LATENCY_EDGES_MS, bucket_index
 
 D = Decimal

@@ -15,9 +15,6 @@ from hypothesis import strategies as st
 
 from core.alerts import (
     RunawayRule,
-    Scope,
-    ScopeError,
-    parse_scope,
     rolling_spend,
     runaway_alert,
     runaway_alerts,
@@ -25,6 +22,7 @@ from core.alerts import (
 from core.attribution import by_tag, split_tags, tag_value
 from core.logs.parse import LogFile
 from core.logs.rules import MAX_TAGS, Refused, accept_tags, tags_column
+from core.scopes import Scope, ScopeError, parse_scope
 from tests.core.gateway_samples import KEY_ALIAS, csv_file, jsonl
 from tests.core.test_formats_langfuse import observation
 from tests.core.test_formats_litellm import payload
