@@ -12,12 +12,13 @@ from sqlalchemy import Engine, select
 
 from core.alerts import RUNAWAY
 from core.rollups import OTHER_USERS
+from db import queries
 from db.budgets import BudgetError, check_scope, daily_spend, list_rules, save_rule
 from db.ingest import ingest_records
 from db.ingest import rollups as stored_rollups
 from db.models import RequestLog, UserRollup
 from db.queries.attribution import spend_by
-from db.queries.common import UsageFilters, filter_values
+from db.queries.common import UsageFilters, filter_values, usage_table
 from integrations.alerting import rule_alerts_at
 from tests.actors import ADMIN
 
@@ -97,6 +98,31 @@ def test_filters_on_the_dimensions(engine: Engine) -> None:
     values = filter_values(engine)
     assert values.tags == ["support", "team=search"]
     assert (values.teams, values.environments) == (["", "search", "support"], ["", "dev", "prod"])
+
+
+def test_usage_totals_narrow_on_the_rollup_that_holds_the_dimension(engine: Engine) -> None:
+    """Tag filters read the daily rollup (tag sets); key, team and environment filters the
+    usage rollup; both give the hand-computed sums above."""
+    load(engine)
+
+    def spend(filters: UsageFilters) -> tuple[str, Decimal, int]:
+        kpis = queries.kpis(engine, filters)
+        names = queries.model_names(engine, filters)
+        assert Decimal(int(names["cost_pusd"].sum())) / PICO == kpis.cost_usd
+        return usage_table(filters).name, kpis.cost_usd, kpis.requests
+
+    assert spend(UsageFilters(*MARCH)) == ("usage_daily", Decimal("1.125"), 4)
+    assert spend(UsageFilters(*MARCH, tags=("support",))) == ("daily_rollup", Decimal("0.45"), 2)
+    assert spend(UsageFilters(*MARCH, environments=("prod",))) == (
+        "usage_daily", Decimal("0.75"), 2,
+    )  # fmt: skip
+    assert spend(UsageFilters(*MARCH, teams=("search",), tags=("support",))) == (
+        "daily_rollup", Decimal("0.30"), 1,
+    )  # fmt: skip
+    daily = queries.daily_by_model(engine, UsageFilters(*MARCH, key_labels=("batch-dev",)))
+    assert daily[["model_id", "requests", "cost_pusd"]].values.tolist() == [
+        ["gpt-4o-mini", 1, 300_000_000_000]
+    ]
 
 
 def test_budget_scopes_on_every_dimension(engine: Engine) -> None:
