@@ -31,7 +31,7 @@ from core.currency import Conversion
 from core.forecast import month_bounds
 from db.models import RequestLog, UserRollup
 from db.money import joined, split_sum
-from db.queries.common import ROLLUP, UsageFilters, total, where
+from db.queries.common import ROLLUP, USAGE, UsageFilters, total, where
 
 LOG: Table = RequestLog.__table__  # type: ignore[assignment]
 USERS: Table = UserRollup.__table__  # type: ignore[assignment]
@@ -160,6 +160,13 @@ _BOTH = {
     "tag": "tags",
 }
 SOURCES = (
+    # without feature and tag set: a tenth of the daily rollup's rows on a realistic log
+    Source(
+        "usage_daily",
+        USAGE,
+        {d: c for d, c in _BOTH.items() if c not in ("feature", "tags")},
+        raw=False,
+    ),
     Source("daily_rollup", ROLLUP, _BOTH, raw=False),
     Source("request_log", LOG, {**_BOTH, "user": "user"}, raw=True),
 )

@@ -14,6 +14,7 @@ from core.currency import Conversion
 from db.ingest import ingest_records
 from db.queries import attribution
 from db.queries.attribution import UnknownDimension, data_span, month_chargeback, spend_by
+from db.queries.common import UsageFilters
 from tests.actors import ADMIN
 
 JAN = (date(2026, 1, 1), date(2026, 1, 31))
@@ -82,6 +83,8 @@ def test_two_dimensions_from_raw_rows_when_one_is_not_in_the_rollup(engine: Engi
     load(engine)
     assert attribution.source_for(["project", "user"]).name == "request_log"
     assert attribution.source_for(["project", "feature"]).name == "daily_rollup"
+    assert attribution.source_for(["project", "team"]).name == "usage_daily"
+    assert attribution.source_for(["model"], UsageFilters(tags=("a",))).name == "daily_rollup"
     assert costs(engine, ["project", "user"]) == {
         ("search", "ann"): (1, Decimal("0.0035")),
         ("search", "bob"): (1, Decimal("0.012")),
@@ -94,7 +97,7 @@ def test_two_dimensions_from_raw_rows_when_one_is_not_in_the_rollup(engine: Engi
 def test_rollups_and_raw_rows_agree(engine: Engine) -> None:
     load(engine)
     raw = attribution.SOURCES[-1]
-    for dim in ("model", "provider", "project", "feature"):
+    for dim in ("model", "provider", "project", "feature", "key", "team", "environment"):
         from_rollup = spend_by(engine, [dim], *JAN)
         keys = [raw.table.c[raw.columns[dim]].label(dim)]
         query = select(*keys, *raw.measures()).where(*raw.period(*JAN)).group_by(*keys)
