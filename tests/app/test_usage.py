@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
@@ -26,17 +25,6 @@ from ui import format as fmt
 ROOT = Path(__file__).resolve().parents[2]
 NOV2, NOV3 = date(2026, 11, 2), date(2026, 11, 3)
 G = 10**9  # pico-dollars: $0.001
-
-
-@pytest.fixture
-def app_db(tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'usage.db'}"
-    monkeypatch.setenv("COSTDESK_DATABASE_URL", url)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield url
-    st.cache_data.clear()
-    make_engine.cache_clear()
 
 
 def _row(

@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from db.engine import make_engine
@@ -18,17 +17,6 @@ from tests.rows import insert_rollup
 
 ROOT = Path(__file__).resolve().parents[2]
 T = 10**12  # pico-dollars: $1
-
-
-@pytest.fixture
-def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'usage_fx.db'}"
-    monkeypatch.setenv("COSTDESK_DATABASE_URL", url)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield url
-    st.cache_data.clear()
-    make_engine.cache_clear()
 
 
 def _row(day: date, requests: int, cost_pusd: int) -> dict:
