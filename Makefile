@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
+WORKERS ?= 2
 HOST   ?= 127.0.0.1
 SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
@@ -37,8 +38,10 @@ system-deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql-15; }
 
+# Test files are spread over WORKERS processes; each file stays on one worker, so a
+# module's fixtures (a PostgreSQL cluster, a served app) start once.
 test: $(VENV)/.dev system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
