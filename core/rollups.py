@@ -37,12 +37,23 @@ USAGE_KEY = (
     "day", "provider", "model_id", "model", "project", "batch", "status",
     "key_label", "team", "environment",
 )  # fmt: skip
+# The model rollup: the usage rollup without project, key label, team and environment. With
+# no filter on those (the Usage page's default) its totals, series and model table read it:
+# ~7x fewer rows again on a realistic log.
+MODEL_KEY = ("day", "provider", "model_id", "model", "batch", "status")
+# The feature rollup: spend per project and feature, clustered in that order so a period's
+# sums per feature are read in key order, without a sort.
+FEATURE_KEY = ("project", "feature", "day")
+# Coarser copies of the daily rollup, each row the sum of daily rollup rows over the columns
+# its key drops; a query reads the smallest that holds its columns and filters.
+COARSER = {"usage_daily": USAGE_KEY, "model_daily": MODEL_KEY, "feature_daily": FEATURE_KEY}
 # Users are many: the user rollup keeps each day's TOP_USERS users by cost and sums the rest
 # under OTHER_USERS (a control character, which no stored label can hold). Exact figures of
 # any one user come from the stored rows.
 TOP_USERS = 100
 OTHER_USERS = "\x1fother"
-# Histograms are keyed by what the Usage page filters on; `latency_daily` serves its default.
+# Histograms are keyed by what the Usage page filters on; `latency_daily` and `output_daily`
+# serve its default (no project or status filter).
 HISTOGRAM_KEY = ("day", "model_id", "project", "status")
 DAILY_KEY = ("day", "model_id")
 COST_COLUMNS = (
@@ -209,7 +220,8 @@ def rollup_sums(
     values = row_values(cols)
     keys, inverse = grouper.groups(ROLLUP_KEY)
     daily = {**keys, **group_sums(inverse, values)}
-    out: RollupSums = [("daily_rollup", ROLLUP_KEY, daily), coarser(daily, USAGE_KEY)]
+    out: RollupSums = [("daily_rollup", ROLLUP_KEY, daily)]
+    out += [(name, key, coarser(daily, key)) for name, key in COARSER.items()]
     keys, inverse = grouper.groups(ROUTING_KEY)
     routed = {name: values[name] for name in ROUTING_SUMS}
     routed |= {name: cols[source] for name, source, _ in ROUTING_EXTREMES}
@@ -219,6 +231,7 @@ def rollup_sums(
         ("latency_histogram", HISTOGRAM_KEY, "latency_bucket", timed),
         ("latency_daily", DAILY_KEY, "latency_bucket", timed),
         ("output_histogram", HISTOGRAM_KEY, "output_bucket", None),
+        ("output_daily", DAILY_KEY, "output_bucket", None),
     ):
         if rows is not None and not len(rows):
             continue
@@ -229,11 +242,11 @@ def rollup_sums(
     return out
 
 
-def coarser(daily: dict[str, np.ndarray], key: tuple[str, ...]) -> tuple:
-    """The usage rollup's rows of a daily rollup's: its sums added up over the coarser key."""
+def coarser(daily: dict[str, np.ndarray], key: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Daily rollup rows summed over a coarser key (a `COARSER` table's rows)."""
     keys, inverse = Grouper({k: daily[k] for k in key}).groups(key)
     sums = {name: daily[name] for name in ROLLUP_SUMS}
-    return ("usage_daily", key, {**keys, **group_sums(inverse, sums)})
+    return {**keys, **group_sums(inverse, sums)}
 
 
 def merge_sums(parts: list[RollupSums]) -> RollupSums:

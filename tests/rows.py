@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from core.fingerprint import key_hashes
-from core.rollups import ROLLUP_SUMS, USAGE_KEY
-from db.models import DailyRollup, UsageDaily
+from db.ingest.rollups import derive_from_daily
+from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputDaily, OutputHistogram
 
 DAILY = DailyRollup.__table__
-USAGE = UsageDaily.__table__
 
 
 def with_keys(rows: list[dict]) -> list[dict]:
@@ -23,11 +22,31 @@ def with_keys(rows: list[dict]) -> list[dict]:
 
 
 def insert_rollup(conn: Connection, rows: list[dict]) -> None:
-    """Daily rollup rows written straight in, and the usage rollup made again from them as
-    an ingest would keep it (the daily rollup summed over feature and tag set)."""
+    """Daily rollup rows written straight in, and what an ingest derives from them (the
+    coarser rollups and the cost of failure) made again by the product's own rebuild."""
     conn.execute(DAILY.insert(), rows)
-    conn.execute(USAGE.delete())
-    key = [DAILY.c[name] for name in USAGE_KEY]
-    sums = [func.sum(DAILY.c[name]).label(name) for name in ROLLUP_SUMS]
-    query = select(*key, *sums).group_by(*key)
-    conn.execute(USAGE.insert().from_select([*USAGE_KEY, *ROLLUP_SUMS], query))
+    derive_from_daily(conn)
+
+
+def insert_histograms(
+    conn: Connection,
+    latency: list[dict] = (),
+    output: list[dict] = (),  # type: ignore[assignment]
+) -> None:
+    """Histogram rows (day, model_id, project, status, bucket, count) written straight in,
+    with their (day, model_id, bucket) sums in the daily histograms, as an ingest keeps them."""
+    for full, daily, rows in (
+        (LatencyHistogram, LatencyDaily, latency),
+        (OutputHistogram, OutputDaily, output),
+    ):
+        if not rows:
+            continue
+        sums: dict[tuple, int] = {}
+        for r in rows:
+            key = (r["day"], r["model_id"], r["bucket"])
+            sums[key] = sums.get(key, 0) + r["count"]
+        conn.execute(full.__table__.insert(), list(rows))
+        summed = [
+            {"day": d, "model_id": m, "bucket": b, "count": n} for (d, m, b), n in sums.items()
+        ]
+        conn.execute(daily.__table__.insert(), summed)

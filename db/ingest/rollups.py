@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.rollups import (
+    COARSER,
     COST_COLUMNS,
     DAILY_KEY,
     EXTREME_OF,
@@ -38,26 +39,31 @@ from core.rollups import (
     OTHER_USERS,
     OUTPUT_GRID,
     ROLLUP_KEY,
+    ROLLUP_SUMS,
     ROUTING_EXTREMES,
     ROUTING_KEY,
     ROUTING_SUMS,
     SUM_LIMIT,
     TOKEN_SUMS,
     TOP_USERS,
-    USAGE_KEY,
     RollupSums,
 )
 from db.ingest.bulk import dialect_module, execute_flat
 from db.models import (
     DailyRollup,
+    FeatureDaily,
     LatencyDaily,
     LatencyHistogram,
+    ModelDaily,
+    OutputDaily,
     OutputHistogram,
     RequestLog,
+    RetryDaily,
     RoutingRollup,
     UsageDaily,
     UserRollup,
 )
+from db.queries.reliability import RETRY_KEY, retry_estimate, retry_groups
 from db.retention import kept_from
 
 USERS = UserRollup.__table__
@@ -72,10 +78,15 @@ TABLES = {
         LatencyHistogram.__table__,
         LatencyDaily.__table__,
         OutputHistogram.__table__,
+        OutputDaily.__table__,
         RoutingRollup.__table__,
         UsageDaily.__table__,
+        ModelDaily.__table__,
+        FeatureDaily.__table__,
+        RetryDaily.__table__,
     )
 }
+DAILY = TABLES["daily_rollup"]
 
 
 def _driver_values(dialect_name: str, name: str, values: np.ndarray) -> list:
@@ -199,20 +210,47 @@ def rebuild(conn: Connection, days: Iterable[date] | None = None) -> None:
     _insert_select(
         conn, TABLES["daily_rollup"], [LOG.c[k] for k in ROLLUP_KEY], rollup_selects(), where
     )
-    _insert_select(
-        conn, TABLES["usage_daily"], [LOG.c[k] for k in USAGE_KEY], rollup_selects(), where
-    )
+    derive_from_daily(conn, day_list, start)
     _insert_select(conn, TABLES["routing_rollup"], routing_groups(), routing_selects(), where)
     rebuild_users(conn, day_list)
     for name, key, column in (
         ("latency_histogram", HISTOGRAM_KEY, LOG.c.latency_bucket),
         ("latency_daily", DAILY_KEY, LOG.c.latency_bucket),
         ("output_histogram", HISTOGRAM_KEY, LOG.c.output_bucket),
+        ("output_daily", DAILY_KEY, LOG.c.output_bucket),
     ):
         group = [*(LOG.c[k] for k in key), column.label("bucket")]
         _insert_select(
             conn, TABLES[name], group, [func.count().label("count")], where & column.isnot(None)
         )
+
+
+def derive_from_daily(
+    conn: Connection, days: Iterable[date] | None = None, start: date | None = None
+) -> None:
+    """Make the coarser rollups (`core.rollups.COARSER`) and the retry estimates of `days`
+    (all if None; only from `start` on when given) again from the daily rollup."""
+    day_list = sorted(set(days)) if days is not None else None
+    for name, key in COARSER.items():
+        table = TABLES[name]
+        conn.execute(delete(table).where(_days(table.c.day, day_list, start)))
+        sums = [func.sum(DAILY.c[n]).label(n) for n in ROLLUP_SUMS]
+        where = _days(DAILY.c.day, day_list, start)
+        _insert_select(conn, table, [DAILY.c[k] for k in key], sums, where)
+    rebuild_retries(conn, day_list, start)
+
+
+def rebuild_retries(
+    conn: Connection, days: Iterable[date] | None = None, start: date | None = None
+) -> None:
+    """Estimate the cost of failure of `days` (all if None) again from the daily rollup: the
+    estimate is not a sum, so new rows of a day change it as a whole."""
+    day_list = sorted(set(days)) if days is not None else None
+    table = TABLES["retry_daily"]
+    conn.execute(delete(table).where(_days(table.c.day, day_list, start)))
+    groups = retry_groups(_days(DAILY.c.day, day_list, start))
+    key = [groups.c[k] for k in RETRY_KEY]
+    _insert_select(conn, table, key, retry_estimate(groups), true())
 
 
 def _days(column: Any, day_list: list[date] | None, start: date | None) -> Any:

@@ -46,6 +46,7 @@ from db.migrations import (
     m0019_dimensions,
     m0021_budget_currency,
     m0022_usage_daily,
+    m0023_small_rollups,
 )
 
 
@@ -83,6 +84,7 @@ STEPS: list[Step] = [
         m0019_dimensions,
         m0021_budget_currency,
         m0022_usage_daily,
+        m0023_small_rollups,
     )
 ]
 

@@ -31,7 +31,7 @@ from core.currency import Conversion
 from core.forecast import month_bounds
 from db.models import RequestLog, UserRollup
 from db.money import joined, split_sum
-from db.queries.common import ROLLUP, USAGE, UsageFilters, total, where
+from db.queries.common import FEATURES, MODELS, ROLLUP, USAGE, UsageFilters, total, where
 
 LOG: Table = RequestLog.__table__  # type: ignore[assignment]
 USERS: Table = UserRollup.__table__  # type: ignore[assignment]
@@ -160,6 +160,10 @@ _BOTH = {
     "tag": "tags",
 }
 SOURCES = (
+    # per day, provider and model only: the smallest rollup
+    Source("model_daily", MODELS, {"model": "model_id", "provider": "provider"}, raw=False),
+    # per project and feature only
+    Source("feature_daily", FEATURES, {"project": "project", "feature": "feature"}, raw=False),
     # without feature and tag set: a tenth of the daily rollup's rows on a realistic log
     Source(
         "usage_daily",

@@ -11,7 +11,16 @@ from sqlalchemy import Engine
 from sqlalchemy import select as sa_select
 
 from core.stats import OUTPUT_EDGES_TOKENS, percentile
-from db.queries.common import OUTPUT, UsageFilters, bucket_totals, run_frame, total, where
+from db.queries.common import (
+    OUTPUT,
+    OUTPUT_DAILY,
+    UsageFilters,
+    bucket_totals,
+    histogram_table,
+    run_frame,
+    total,
+    where,
+)
 
 # The suggested max_tokens: P99 of output tokens plus this headroom, rounded up to a multiple.
 MAX_TOKENS_QUANTILE = 0.99
@@ -69,11 +78,13 @@ def _histogram_frame(counts: np.ndarray, edges: np.ndarray) -> pd.DataFrame:
 
 
 def output_histogram(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
-    """Output-token bucket counts per model (canonical id)."""
-    h = OUTPUT.c
+    """Output-token bucket counts per model (canonical id). Without a project or status filter
+    it reads the (day, model_id) histogram: only the period's days, ~7x fewer rows."""
+    table = histogram_table(filters, OUTPUT, OUTPUT_DAILY)
+    h = table.c
     query = (
         sa_select(h.model_id, h.bucket, total(h["count"]))
-        .where(where(OUTPUT, filters))
+        .where(where(table, filters))
         .group_by(h.model_id, h.bucket)
     )
     return run_frame(engine, query, ["model_id", "bucket", "count"])

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Select, String, Table, and_, case, type_coerce
+from sqlalchemy import ColumnElement, Engine, String, Subquery, and_, case, type_coerce
 from sqlalchemy import select as sa_select
 
 from core.costs import picos_to_usd
@@ -16,15 +16,20 @@ from db.queries.common import (
     LATENCY,
     LATENCY_DAILY,
     RATE_LIMITED,
+    RETRY,
     ROLLUP,
     UsageFilters,
     as_days,
+    histogram_table,
     run_frame,
     total,
     total_if,
+    usage_table,
     where,
 )
 
+# The key `retry_daily` keeps the estimate by (the groups' key without feature).
+RETRY_KEY = ("day", "provider", "model_id", "project", "batch")
 RETRY_DEFINITION = (
     "Spent on failed calls: the priced tokens of every call with status 400 or above (exact). "
     "Retry spend (estimate): every 429 or 5xx call is taken to have been retried once, "
@@ -49,18 +54,12 @@ class FailureCost:
         return self.failed_usd + self.retry_usd
 
 
-def _latency_table(filters: UsageFilters) -> Table:
-    """The latency histogram that applies the filters: per project and status when either is
-    filtered, else the (day, model_id) one, ~30x fewer rows."""
-    return LATENCY if filters.projects or filters.statuses else LATENCY_DAILY
-
-
 def latency_histogram(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
     """Latency bucket counts per day and model (the input of every latency percentile).
 
     Without a project or status filter it reads the (day, model_id) histogram, ~30x fewer rows.
     """
-    table = _latency_table(filters)
+    table = histogram_table(filters, LATENCY, LATENCY_DAILY)
     h = table.c
     # The day comes back raw (no per-row date parsing: ~30k rows at 90 days) and is converted
     # once per distinct day.
@@ -77,7 +76,7 @@ def latency_histogram(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
 def latency_buckets(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
     """Latency bucket counts summed over every day and model (what the headline P50 and P95
     need): a few dozen rows, where `latency_histogram` returns one per day, model and bucket."""
-    table = _latency_table(filters)
+    table = histogram_table(filters, LATENCY, LATENCY_DAILY)
     h = table.c
     query = sa_select(h.bucket, total(h["count"])).where(where(table, filters)).group_by(h.bucket)
     return run_frame(engine, query, ["bucket", "count"])
@@ -107,40 +106,63 @@ def latency_percentiles(histogram: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _retry_groups(filters: UsageFilters) -> Select:
-    """Per day/provider/model/project/feature/batch group: failed spend and estimated retries."""
+def retry_groups(rows: ColumnElement) -> Subquery:
+    """The daily rollup `rows` in groups of one day, provider, model, project, feature and
+    batch: spend on failed calls, calls that are retried, successful calls and their spend."""
     r = ROLLUP.c
     retryable = (r.status == RATE_LIMITED) | (r.status >= 500)
     ok = r.status < 400
     return (
         sa_select(
-            r.day.label("day"),
+            *(r[name].label(name) for name in RETRY_KEY),
             total_if(r.status >= 400, r.cost_pusd).label("failed_pusd"),
             total_if(retryable, r.requests).label("retryable"),
             total_if(ok, r.requests).label("ok_requests"),
             total_if(ok, r.cost_pusd).label("ok_pusd"),
         )
-        .where(where(ROLLUP, filters))
+        .where(rows)
         .group_by(r.day, r.provider, r.model_id, r.project, r.feature, r.batch)
         .subquery()
     )
 
 
-def cost_of_failure(engine: Engine, filters: UsageFilters) -> FailureCost:
-    """Spend on failed calls (exact) and on their retries (estimate: see RETRY_DEFINITION)."""
-    g = _retry_groups(filters).c
+def retry_estimate(groups: Subquery) -> list[ColumnElement]:
+    """Failed spend, retries and retry spend summed over `retry_groups`: RETRY_DEFINITION."""
+    g = groups.c
     retries = case((g.retryable < g.ok_requests, g.retryable), else_=g.ok_requests)
     avg_ok_pusd = case((g.ok_requests > 0, g.ok_pusd // g.ok_requests), else_=0)
-    query = (
-        sa_select(g.day, total(g.failed_pusd), total(retries), total(retries * avg_ok_pusd))
-        .group_by(g.day)
-        .order_by(g.day)
-    )
+    return [
+        total(g.failed_pusd).label("failed_pusd"),
+        total(retries).label("retries"),
+        total(retries * avg_ok_pusd).label("retry_pusd"),
+    ]
+
+
+def cost_of_failure(engine: Engine, filters: UsageFilters) -> FailureCost:
+    """Spend on failed calls (exact) and on their retries (estimate: see RETRY_DEFINITION).
+
+    Filtered by period, project or model only (the page's default), the per-day figures come
+    from `retry_daily`; a filter that splits the estimate's groups (status, key label, team,
+    environment, tags) estimates from the daily rollup's rows that match it.
+    """
+    if filters.unapplied(RETRY):
+        groups = retry_groups(where(ROLLUP, filters))
+        day = groups.c.day
+        query = sa_select(day, *retry_estimate(groups)).group_by(day).order_by(day)
+    else:
+        t = RETRY.c
+        query = (
+            sa_select(t.day, total(t.failed_pusd), total(t.retries), total(t.retry_pusd))
+            .where(where(RETRY, filters))
+            .group_by(t.day)
+            .order_by(t.day)
+        )
     by_day = run_frame(engine, query, ["day", "failed_pusd", "retries", "retry_pusd"])
-    r = ROLLUP.c
+    table = usage_table(filters)
+    r = table.c
     status_query = (
         sa_select(r.status, total(r.requests), total(r.cost_pusd))
-        .where(and_(where(ROLLUP, filters), r.status >= 400))
+        .where(and_(where(table, filters), r.status >= 400))
         .group_by(r.status)
         .order_by(r.status)
     )

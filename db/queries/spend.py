@@ -17,6 +17,7 @@ from sqlalchemy import select as sa_select
 from core.costs import picos_to_usd
 from core.stats import LATENCY_EDGES_MS, percentile
 from db.queries.common import (
+    FEATURES,
     RATE_LIMITED,
     ROLLUP,
     UsageFilters,
@@ -201,8 +202,10 @@ def unpriced_models(daily: pd.DataFrame) -> dict[str, int]:
 
 
 def by_project_feature(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
-    """Cost and requests per project and feature, most expensive first."""
-    r = ROLLUP.c
+    """Cost and requests per project and feature, most expensive first: from the feature
+    rollup (read in its key order) unless a filter needs the daily rollup's other columns."""
+    table = ROLLUP if filters.unapplied(FEATURES) else FEATURES
+    r = table.c
     query = (
         sa_select(
             r.project,
@@ -211,7 +214,7 @@ def by_project_feature(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
             total(r.unpriced_requests),
             total(r.cost_pusd),
         )
-        .where(where(ROLLUP, filters))
+        .where(where(table, filters))
         .group_by(r.project, r.feature)
     )
     columns = ["project", "feature", "requests", "unpriced_requests", "cost_pusd"]

@@ -16,10 +16,9 @@ from core.stats import LATENCY_EDGES_MS
 from db.demo import load_demo
 from db.engine import make_engine
 from db.ingest import ingest_records
-from db.models import LatencyDaily, LatencyHistogram
 from tests.actors import ADMIN
 from tests.app.shown import shown
-from tests.rows import insert_rollup
+from tests.rows import insert_histograms, insert_rollup
 from ui import format as fmt
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,9 +50,7 @@ def _store(url: str) -> None:
     }  # fmt: skip
     with make_engine(url).begin() as conn:
         insert_rollup(conn, rows)
-        conn.execute(LatencyHistogram.__table__.insert(), [latency])
-        daily = {k: latency[k] for k in ("day", "model_id", "bucket", "count")}
-        conn.execute(LatencyDaily.__table__.insert(), [daily])
+        insert_histograms(conn, [latency])
 
 
 def _usage_page(**query: str) -> AppTest:

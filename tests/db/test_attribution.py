@@ -82,8 +82,11 @@ def test_each_dimension_splits_january_by_hand(engine: Engine, dim: str, expecte
 def test_two_dimensions_from_raw_rows_when_one_is_not_in_the_rollup(engine: Engine) -> None:
     load(engine)
     assert attribution.source_for(["project", "user"]).name == "request_log"
-    assert attribution.source_for(["project", "feature"]).name == "daily_rollup"
+    assert attribution.source_for(["project", "feature"]).name == "feature_daily"
+    assert attribution.source_for(["feature", "team"]).name == "daily_rollup"
     assert attribution.source_for(["project", "team"]).name == "usage_daily"
+    assert attribution.source_for(["provider", "model"]).name == "model_daily"
+    assert attribution.source_for(["model"], UsageFilters(projects=("a",))).name == "usage_daily"
     assert attribution.source_for(["model"], UsageFilters(tags=("a",))).name == "daily_rollup"
     assert costs(engine, ["project", "user"]) == {
         ("search", "ann"): (1, Decimal("0.0035")),

@@ -111,7 +111,7 @@ def test_usage_totals_narrow_on_the_rollup_that_holds_the_dimension(engine: Engi
         assert Decimal(int(names["cost_pusd"].sum())) / PICO == kpis.cost_usd
         return usage_table(filters).name, kpis.cost_usd, kpis.requests
 
-    assert spend(UsageFilters(*MARCH)) == ("usage_daily", Decimal("1.125"), 4)
+    assert spend(UsageFilters(*MARCH)) == ("model_daily", Decimal("1.125"), 4)
     assert spend(UsageFilters(*MARCH, tags=("support",))) == ("daily_rollup", Decimal("0.45"), 2)
     assert spend(UsageFilters(*MARCH, environments=("prod",))) == (
         "usage_daily", Decimal("0.75"), 2,

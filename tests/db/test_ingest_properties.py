@@ -371,12 +371,12 @@ OPERATIONS = st.one_of(  # three days, so requests share rollup rows across inge
 
 
 def _pruned_part(tables: dict[str, list[tuple]], kept_from: date | None) -> dict[str, list]:
-    """The rollup rows of pruned days (a row's day is its first value, or third)."""
+    """The rollup rows of pruned days (read in `_rollups` column order)."""
     if kept_from is None:
         return {}
     out = {}
     for name, rows in tables.items():
-        at = 2 if name == "output_histogram" else 0
+        at = [c.name for c in TABLES[name].columns if c.name != "id"].index("day")
         out[name] = [r for r in rows if str(r[at])[:10] < kept_from.isoformat()]
     return out
 

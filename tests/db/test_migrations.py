@@ -12,6 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -247,6 +248,18 @@ def _assert_fixture_still_answers(engine: Engine) -> None:
     assert (kpis.input_tokens, kpis.output_tokens) == (8548, 1440)
     assert kpis.cost_usd == Decimal("0.016054")
     assert kpis.p95_latency_ms is not None
+    # the rollups a later step filled from older ones answer as the rows they were made from
+    labelled = replace(june, key_labels=("",))  # no smaller rollup holds key labels
+    assert queries.kpis(engine, labelled, None).requests == 6
+    assert queries.daily_by_model(engine, june).equals(queries.daily_by_model(engine, labelled))
+    failure, from_rows = (queries.cost_of_failure(engine, f) for f in (june, labelled))
+    assert failure.by_day.values.tolist() == from_rows.by_day.values.tolist()
+    assert (failure.failed_usd, failure.retries) == (from_rows.failed_usd, from_rows.retries)
+    # the one failed call, a priced 429, had no successful call in its group to retry at
+    assert (failure.failed_usd, failure.retries) == (Decimal("0.00125"), 0)
+    assert queries.output_histogram(engine, june).equals(
+        queries.output_histogram(engine, replace(june, statuses=(200, 429, 500)))
+    )
     budget = db.budgets.get_budget(engine, "Monthly")
     assert budget is not None
     assert (budget.amount_usd, budget.scope, budget.thresholds_pct) == (

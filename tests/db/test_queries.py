@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -11,11 +12,10 @@ from sqlalchemy import Engine
 
 from core.stats import LATENCY_EDGES_MS, OUTPUT_EDGES_TOKENS
 from db import queries
-from db.models import LatencyDaily, LatencyHistogram, OutputHistogram
 from db.queries import UsageFilters
 from db.queries.common import bucket_totals
 from tests.actors import ADMIN
-from tests.rows import insert_rollup
+from tests.rows import insert_histograms, insert_rollup
 
 OCT30, NOV2, NOV3 = date(2026, 10, 30), date(2026, 11, 2), date(2026, 11, 3)
 G = 10**9  # 1e9 pico-dollars = $0.001
@@ -109,15 +109,6 @@ def _hist(day: date, model: str, project: str, status: int, bucket: int, count: 
     }
 
 
-def _daily(rows: list[dict]) -> list[dict]:
-    """The (day, model_id, bucket) sums of histogram rows, as ingest keeps them."""
-    sums: dict[tuple, int] = {}
-    for r in rows:
-        key = (r["day"], r["model_id"], r["bucket"])
-        sums[key] = sums.get(key, 0) + r["count"]
-    return [{"day": d, "model_id": m, "bucket": b, "count": n} for (d, m, b), n in sums.items()]
-
-
 @pytest.fixture
 def stored(engine: Engine) -> Engine:
     """The rollups above, plus latency and output histograms built by hand."""
@@ -133,9 +124,7 @@ def stored(engine: Engine) -> Engine:
     ]
     with engine.begin() as conn:
         insert_rollup(conn, [_rollup(r) for r in ROWS])
-        conn.execute(LatencyHistogram.__table__.insert(), latency)
-        conn.execute(LatencyDaily.__table__.insert(), _daily(latency))
-        conn.execute(OutputHistogram.__table__.insert(), output)
+        insert_histograms(conn, latency, output)
     return engine
 
 
@@ -262,6 +251,22 @@ def test_cost_of_failure_failed_calls_and_estimated_retries(stored):
     assert failure.by_status.values.tolist() == [[429, 2, 0], [500, 1, 2_500_000_000], [503, 30, 0]]
     by_day = failure.by_day.set_index("day")
     assert by_day.loc[NOV3, "retry_pusd"] == 1_800_000_000
+
+
+def test_cost_of_failure_is_the_same_from_its_rollup_and_from_the_daily_rollups_rows(stored):
+    from_rollup = queries.cost_of_failure(stored, NOV)
+    # every stored key label is "": the filter keeps every row, but the failure rollup holds
+    # no key label, so the estimate is made from the daily rollup's rows
+    every_label = replace(NOV, key_labels=("",))
+    from_rows = queries.cost_of_failure(stored, every_label)
+    assert (from_rows.failed_usd, from_rows.retries, from_rows.retry_usd) == (
+        Decimal("0.0025"), 23, Decimal("0.0318"),
+    )  # fmt: skip
+    assert from_rows.by_day.values.tolist() == from_rollup.by_day.values.tolist()
+    assert from_rows.by_status.values.tolist() == from_rollup.by_status.values.tolist()
+    # a project filter reads the rollup: gpt-4o-mini/support's 20 retries x 0.09e9 only
+    support = queries.cost_of_failure(stored, replace(NOV, projects=("support",)))
+    assert (support.failed_usd, support.retries, support.retry_usd) == (0, 20, Decimal("0.0018"))
 
 
 def test_max_tokens_audit(stored):
