@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Index, Numeric, UniqueConstraint, text
+from sqlalchemy import BigInteger, Double, Index, Numeric, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -326,6 +326,21 @@ class LatencyDaily(SQLModel, table=True):
     model_id: str = Field(primary_key=True)
     bucket: int = Field(primary_key=True)
     count: int = counter_field()
+
+
+class LatencyQuantiles(SQLModel, table=True):
+    """P50 and P95 latency per (day, model_id), from `latency_daily`: the latency chart of the
+    unfiltered view reads one row per day and model instead of one per bucket. Percentiles
+    are not sums, so a day's row is computed again whenever its histogram changes
+    (`db.ingest.rollups.rebuild_latency`)."""
+
+    __tablename__ = "latency_quantiles"
+    __table_args__ = {"sqlite_with_rowid": False}
+    day: date = Field(primary_key=True)
+    model_id: str = Field(primary_key=True)
+    requests: int = counter_field()  # calls with a latency
+    p50_ms: float = Field(sa_type=Double)
+    p95_ms: float = Field(sa_type=Double)
 
 
 class OutputHistogram(SQLModel, table=True):

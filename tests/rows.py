@@ -6,7 +6,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from core.fingerprint import key_hashes
-from db.ingest.rollups import derive_from_daily
+from db.ingest.rollups import derive_from_daily, rebuild_latency
 from db.models import DailyRollup, LatencyDaily, LatencyHistogram, OutputDaily, OutputHistogram
 
 DAILY = DailyRollup.__table__
@@ -50,3 +50,4 @@ def insert_histograms(
             {"day": d, "model_id": m, "bucket": b, "count": n} for (d, m, b), n in sums.items()
         ]
         conn.execute(daily.__table__.insert(), summed)
+    rebuild_latency(conn)

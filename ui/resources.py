@@ -91,7 +91,7 @@ def load_filter_values(url: str, stamp: tuple) -> queries.FilterValues:
 USAGE_QUERIES = {
     "daily": queries.daily_by_model,
     "kpi_totals": queries.kpi_totals,
-    "latency": queries.latency_histogram,
+    "latency": queries.latency_by_day,
     "latency_buckets": queries.latency_buckets,
     "by_project": queries.by_project_feature,
     "names": queries.model_names,

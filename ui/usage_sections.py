@@ -184,7 +184,7 @@ def reliability_section(view: UsageView) -> None:
         charts.errors_per_day(queries.daily_totals(view.load("daily"))), key="usage_errors_chart"
     )
     st.subheader("Latency per day and model (ms): P95 solid, P50 dotted")
-    latency = queries.latency_percentiles(view.load("latency"))
+    latency = view.load("latency")
     st.plotly_chart(charts.latency_per_day(latency), key="usage_latency_chart")
     st.caption("Percentiles come from latency histograms (buckets ~10 % wide).")
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import (
     Connection,
     bindparam,
@@ -54,6 +55,7 @@ from db.models import (
     FeatureDaily,
     LatencyDaily,
     LatencyHistogram,
+    LatencyQuantiles,
     ModelDaily,
     OutputDaily,
     OutputHistogram,
@@ -63,7 +65,12 @@ from db.models import (
     UsageDaily,
     UserRollup,
 )
-from db.queries.reliability import RETRY_KEY, retry_estimate, retry_groups
+from db.queries.reliability import (
+    RETRY_KEY,
+    latency_percentiles,
+    retry_estimate,
+    retry_groups,
+)
 from db.retention import kept_from
 
 USERS = UserRollup.__table__
@@ -77,6 +84,7 @@ TABLES = {
         DailyRollup.__table__,
         LatencyHistogram.__table__,
         LatencyDaily.__table__,
+        LatencyQuantiles.__table__,
         OutputHistogram.__table__,
         OutputDaily.__table__,
         RoutingRollup.__table__,
@@ -223,6 +231,7 @@ def rebuild(conn: Connection, days: Iterable[date] | None = None) -> None:
         _insert_select(
             conn, TABLES[name], group, [func.count().label("count")], where & column.isnot(None)
         )
+    rebuild_latency(conn, day_list, start)
 
 
 def derive_from_daily(
@@ -251,6 +260,24 @@ def rebuild_retries(
     groups = retry_groups(_days(DAILY.c.day, day_list, start))
     key = [groups.c[k] for k in RETRY_KEY]
     _insert_select(conn, table, key, retry_estimate(groups), true())
+
+
+def rebuild_latency(
+    conn: Connection, days: Iterable[date] | None = None, start: date | None = None
+) -> None:
+    """P50 and P95 per day and model of `days` (all if None) again from `latency_daily`:
+    percentiles are not sums, so new rows of a day change them as a whole."""
+    day_list = sorted(set(days)) if days is not None else None
+    table, daily = TABLES["latency_quantiles"], TABLES["latency_daily"].c
+    conn.execute(delete(table).where(_days(table.c.day, day_list, start)))
+    query = select(daily.day, daily.model_id, daily.bucket, daily["count"]).where(
+        _days(daily.day, day_list, start)
+    )
+    rows = [tuple(r) for r in conn.execute(query)]
+    histogram = pd.DataFrame(rows, columns=["day", "model_id", "bucket", "count"])
+    quantiles = latency_percentiles(histogram)
+    if len(quantiles):
+        conn.execute(table.insert(), quantiles.to_dict("records"))
 
 
 def _days(column: Any, day_list: list[date] | None, start: date | None) -> Any:

@@ -26,7 +26,7 @@ from core.logs import RecordError
 from core.prepare import Prepared, sums_of
 from core.rollups import RollupOverflow, RollupSums, merge_sums
 from db.ingest.report import IngestReport, Tally, tally_of
-from db.ingest.rollups import add_sums, rebuild_retries, rebuild_users
+from db.ingest.rollups import add_sums, rebuild_latency, rebuild_retries, rebuild_users
 from db.ingest.rows import LOG, insert_new, row_values
 from db.ingest.uploads import add_to_upload
 from db.models import Upload
@@ -140,13 +140,14 @@ class Writer:
             self._guarded(self._add_sums, retry=False)
 
     def _derive(self) -> None:
-        """Rebuild what is not a sum of the rows (the top users and the cost of failure per
-        day) for every day the file named, in one transaction after the rows: a file run
+        """Rebuild what is not a sum of the rows (the top users, the cost of failure and the
+        latency percentiles per day) for every day the file named, in one transaction after the rows: a file run
         again (all duplicates) repairs them too."""
         if self.days:
             with self.conn.begin():  # type: ignore[union-attr]
                 rebuild_users(self.conn, self.days)  # type: ignore[arg-type]
                 rebuild_retries(self.conn, self.days)  # type: ignore[arg-type]
+                rebuild_latency(self.conn, self.days)  # type: ignore[arg-type]
 
     def flush(self) -> None:
         """Add the open transaction's rollup sums and commit it."""

@@ -40,6 +40,7 @@ from db.queries.reliability import (
     FailureCost,
     cost_of_failure,
     latency_buckets,
+    latency_by_day,
     latency_histogram,
     latency_percentiles,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "kpi_totals",
     "kpis",
     "latency_buckets",
+    "latency_by_day",
     "latency_histogram",
     "latency_percentiles",
     "max_tokens_audit",
@@ -112,9 +114,10 @@ class UsageReport:
 
 
 def usage_report(engine: Engine, filters: UsageFilters) -> UsageReport:
-    """Run every Usage page aggregate for `filters`: eight rollup queries, run concurrently."""
+    """Run every Usage page aggregate for `filters`: nine rollup queries, run concurrently."""
     with ThreadPoolExecutor(max_workers=4) as pool:
-        histogram = pool.submit(latency_histogram, engine, filters)
+        latency = pool.submit(latency_by_day, engine, filters)
+        buckets = pool.submit(latency_buckets, engine, filters)
         output = pool.submit(output_histogram, engine, filters)
         daily_job = pool.submit(daily_by_model, engine, filters)
         totals = pool.submit(kpi_totals, engine, filters)
@@ -124,10 +127,10 @@ def usage_report(engine: Engine, filters: UsageFilters) -> UsageReport:
         daily = daily_job.result()
         return UsageReport(
             filters=filters,
-            kpis=assemble_kpis(totals.result(), filters, histogram.result()),
+            kpis=assemble_kpis(totals.result(), filters, buckets.result()),
             daily=daily,
             totals=daily_totals(daily),
-            latency=latency_percentiles(histogram.result()),
+            latency=latency.result(),
             by_project=by_project.result(),
             models=model_totals(names.result()),
             logged_names=names.result(),

@@ -34,6 +34,7 @@ from db.models import (
     FeatureDaily,
     LatencyDaily,
     LatencyHistogram,
+    LatencyQuantiles,
     ModelDaily,
     OutputDaily,
     OutputHistogram,
@@ -50,6 +51,7 @@ OUTPUT_DAILY: Table = OutputDaily.__table__  # type: ignore[assignment]
 LATENCY: Table = LatencyHistogram.__table__  # type: ignore[assignment]
 OUTPUT: Table = OutputHistogram.__table__  # type: ignore[assignment]
 LATENCY_DAILY: Table = LatencyDaily.__table__  # type: ignore[assignment]
+QUANTILES: Table = LatencyQuantiles.__table__  # type: ignore[assignment]
 
 RATE_LIMITED = 429
 

@@ -15,6 +15,7 @@ from core.stats import LATENCY_EDGES_MS, percentile
 from db.queries.common import (
     LATENCY,
     LATENCY_DAILY,
+    QUANTILES,
     RATE_LIMITED,
     RETRY,
     ROLLUP,
@@ -28,6 +29,7 @@ from db.queries.common import (
     where,
 )
 
+PERCENTILE_COLUMNS = ["day", "model_id", "requests", "p50_ms", "p95_ms"]
 # The key `retry_daily` keeps the estimate by (the groups' key without feature).
 RETRY_KEY = ("day", "provider", "model_id", "project", "batch")
 RETRY_DEFINITION = (
@@ -82,11 +84,27 @@ def latency_buckets(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
     return run_frame(engine, query, ["bucket", "count"])
 
 
+def latency_by_day(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
+    """P50 and P95 latency per day and model (`latency_percentiles`' columns): read from
+    `latency_quantiles`, computed when the day's rows were stored, unless a project or status
+    filter needs them computed from the histogram now."""
+    if histogram_table(filters, LATENCY, LATENCY_DAILY) is LATENCY:
+        return latency_percentiles(latency_histogram(engine, filters))
+    q = QUANTILES.c
+    query = (
+        sa_select(type_coerce(q.day, String), q.model_id, q.requests, q.p50_ms, q.p95_ms)
+        .where(where(QUANTILES, filters))
+        .order_by(q.day, q.model_id)
+    )
+    frame = run_frame(engine, query, PERCENTILE_COLUMNS)
+    frame["day"] = as_days(frame["day"])
+    return frame
+
+
 def latency_percentiles(histogram: pd.DataFrame) -> pd.DataFrame:
-    """P50 and P95 latency per day and model from `latency_histogram`."""
-    columns = ["day", "model_id", "requests", "p50_ms", "p95_ms"]
+    """P50 and P95 latency per day and model from `latency_histogram`, by day and model."""
     if histogram.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=PERCENTILE_COLUMNS)
     groups = histogram[["day", "model_id"]].drop_duplicates().sort_values(["day", "model_id"])
     index = pd.MultiIndex.from_frame(groups)
     row = index.get_indexer(pd.MultiIndex.from_frame(histogram[["day", "model_id"]]))
@@ -103,7 +121,7 @@ def latency_percentiles(histogram: pd.DataFrame) -> pd.DataFrame:
         )
         for (day, model), counts in zip(index, matrix, strict=True)
     ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=PERCENTILE_COLUMNS)
 
 
 def retry_groups(rows: ColumnElement) -> Subquery:

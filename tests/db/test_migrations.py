@@ -257,6 +257,11 @@ def _assert_fixture_still_answers(engine: Engine) -> None:
     assert (failure.failed_usd, failure.retries) == (from_rows.failed_usd, from_rows.retries)
     # the one failed call, a priced 429, had no successful call in its group to retry at
     assert (failure.failed_usd, failure.retries) == (Decimal("0.00125"), 0)
+    stored, computed = (
+        queries.latency_by_day(engine, june),
+        queries.latency_percentiles(queries.latency_histogram(engine, june)),
+    )
+    assert len(stored) == 4 and stored.values.tolist() == computed.values.tolist()
     assert queries.output_histogram(engine, june).equals(
         queries.output_histogram(engine, replace(june, statuses=(200, 429, 500)))
     )
