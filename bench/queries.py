@@ -32,7 +32,6 @@ TARGET_MS = 50.0
 def aggregates(engine: object, f: queries.UsageFilters) -> dict[str, Callable[[], object]]:
     """Every query the Usage page runs, each as a zero-argument call."""
     daily = queries.daily_by_model(engine, f)
-    histogram = queries.latency_histogram(engine, f)
     output = queries.output_histogram(engine, f)
     return {
         "filter_values": lambda: queries.filter_values(engine),
@@ -40,8 +39,8 @@ def aggregates(engine: object, f: queries.UsageFilters) -> dict[str, Callable[[]
         "daily_by_model (+ daily_totals)": lambda: queries.daily_totals(
             queries.daily_by_model(engine, f)
         ),
-        "latency_histogram": lambda: queries.latency_histogram(engine, f),
-        "latency_percentiles": lambda: queries.latency_percentiles(histogram),
+        "latency_buckets (headline P50/P95)": lambda: queries.latency_buckets(engine, f),
+        "latency_by_day (P50/P95 per day and model)": lambda: queries.latency_by_day(engine, f),
         "by_project_feature": lambda: queries.by_project_feature(engine, f),
         "model_names (+ model_totals)": lambda: queries.model_totals(
             queries.model_names(engine, f)

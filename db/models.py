@@ -307,12 +307,15 @@ class ColumnMapping(SQLModel, table=True):
 
 
 class LatencyHistogram(SQLModel, table=True):
+    """Read under a project or status filter only: clustered by project first, so a project
+    filter reads that project's rows."""
+
     __tablename__ = "latency_histogram"
     __table_args__ = {"sqlite_with_rowid": False}
+    project: str = Field(default="", primary_key=True)
     day: date = Field(primary_key=True)
     model_id: str = Field(primary_key=True)
     bucket: int = Field(primary_key=True)  # index into core.stats.LATENCY_EDGES_MS
-    project: str = Field(default="", primary_key=True)
     status: int = Field(default=200, primary_key=True)
     count: int = counter_field()
 

@@ -47,6 +47,7 @@ from db.migrations import (
     m0021_budget_currency,
     m0022_usage_daily,
     m0023_small_rollups,
+    m0024_latency_by_project,
 )
 
 
@@ -85,6 +86,7 @@ STEPS: list[Step] = [
         m0021_budget_currency,
         m0022_usage_daily,
         m0023_small_rollups,
+        m0024_latency_by_project,
     )
 ]
 
