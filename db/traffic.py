@@ -39,7 +39,7 @@ from core.routing import (
 )
 from core.routing.traffic import WHERE, grid_problem, off_grid
 from db.ingest.rollups import bucket_clause
-from db.models import DailyRollup, RequestLog, RoutingRollup
+from db.models import DailyRollup, FeatureDaily, ModelDaily, RequestLog, RoutingRollup
 from db.money import joined, split_sum
 from db.names import book_models, did_you_mean, unknown_model
 from db.retention import kept_since
@@ -47,6 +47,8 @@ from db.retention import kept_since
 LOG = RequestLog.__table__.c
 ROUTING = RoutingRollup.__table__.c
 DAILY = DailyRollup.__table__.c
+MODELS = ModelDaily.__table__.c
+FEATURES = FeatureDaily.__table__.c
 OUTPUT = [*TRAFFIC_COLUMNS, "in_bucket", "out_bucket", "cost_pusd", "unpriced_requests"]
 
 
@@ -69,13 +71,9 @@ def _filters(
         conditions.append(table.day <= end)
         if raw:
             conditions.append(LOG.ts < datetime.combine(end + timedelta(days=1), time.min, UTC))
-    for column, values in (
-        (table.model_id, models),
-        (table.project, projects),
-        (table.feature, features),
-    ):
+    for name, values in (("model_id", models), ("project", projects), ("feature", features)):
         if values:
-            conditions.append(column.in_(list(values)))
+            conditions.append(table[name].in_(list(values)))
     return conditions
 
 
@@ -244,16 +242,22 @@ def _as_date(value: object) -> date | None:
 
 
 def traffic_options(engine: Engine, start: date | None, end: date | None) -> dict[str, list[str]]:
-    """Distinct models (canonical ids), projects and features logged in the date range."""
-    query = (
-        select(DAILY.model_id.label("model"), DAILY.project, DAILY.feature)
-        .where(and_(true(), *_filters(DAILY, start, end, None, None, None)))
-        .distinct()
+    """Distinct models (canonical ids), projects and features logged in the date range: from
+    the model rollup and the feature rollup, thousands of rows where the daily rollup holds
+    hundreds of thousands."""
+    models = select(MODELS.model_id).where(
+        and_(true(), *_filters(MODELS, start, end, None, None, None))
+    )
+    pairs = (
+        select(FEATURES.project, FEATURES.feature)
+        .where(and_(true(), *_filters(FEATURES, start, end, None, None, None)))
+        .group_by(FEATURES.project, FEATURES.feature)
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        model_ids = conn.execute(models.distinct()).scalars().all()
+        rows = conn.execute(pairs).all()
     return {
-        "models": sorted({r.model for r in rows}),
+        "models": sorted(set(model_ids)),
         "projects": sorted({r.project for r in rows if r.project}),
         "features": sorted({r.feature for r in rows if r.feature}),
     }
