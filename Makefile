@@ -39,9 +39,11 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql-15; }
 
 # Test files are spread over WORKERS processes; each file stays on one worker, so a
-# module's fixtures (a PostgreSQL cluster, a served app) start once.
+# module's fixtures (a PostgreSQL cluster) start once. The browser tests then run one at a
+# time: a served app and Chromium each want a core, and their waits are timed.
 test: $(VENV)/.dev system-deps
-	$(PY) -m pytest -n $(WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile -m "not e2e"
+	$(PY) -m pytest -m e2e
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,7 @@ savings, the per-rule table and the before/after chart.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -66,8 +67,12 @@ def test_add_two_rules_and_read_the_savings(page: Page, app_server, tmp_path: Pa
     expect(_metric(page, "Baseline (2 days)")).to_contain_text("$9.20")  # 8.00 + 1.20
 
     _choose(page, "Move traffic from", "gpt-4o")
+    wait_idle(page)  # the run that offers gpt-4o's targets is over before the form is filled
+    expect(page.get_by_role("combobox", name="Route to")).to_have_value(re.compile("gpt-4o-mini"))
     page.get_by_role("spinbutton", name="Share moved %").fill("50")
     page.get_by_role("spinbutton", name="Escalation %").fill("10")
+    page.get_by_role("spinbutton", name="Escalation %").press("Tab")
+    wait_idle(page)
     page.get_by_role("button", name="Add rule").click()
     wait_idle(page)
     expect(
