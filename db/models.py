@@ -133,7 +133,31 @@ class PriceOverrideRow(PriceOverrideBase, table=True):
 # `latency_daily`) so percentiles come from sums.
 
 
-class DailyRollup(SQLModel, table=True):
+class RollupSums(SQLModel):
+    """The summed columns of the daily rollup and its coarser copies (core.rollups.ROLLUP_SUMS);
+    each table adds its key. The key columns come after these in the model, not in the
+    database (each migration spells out its own column order); everything reads them by name."""
+
+    requests: int = counter_field()
+    unpriced_requests: int = counter_field()
+    input_tokens: int = counter_field()
+    cached_input_tokens: int = counter_field()
+    cache_write_tokens: int = counter_field()
+    output_tokens: int = counter_field()
+    reasoning_tokens: int = counter_field()
+    cost_pusd: int = counter_field()
+    uncached_input_pusd: int = counter_field()
+    cached_input_pusd: int = counter_field()
+    cache_write_pusd: int = counter_field()
+    output_pusd: int = counter_field()
+    cache_savings_pusd: int = counter_field()
+    truncated: int = counter_field()  # finish_reason == "length"
+    with_max_tokens: int = counter_field()
+    latency_count: int = counter_field()
+    latency_sum_ms: int = counter_field()
+
+
+class DailyRollup(RollupSums, table=True):
     """One row per ROLLUP_KEY group and day; clustered on its key (SQLite WITHOUT ROWID), so
     an ingest's upserts and the pages' day-range reads touch one B-tree."""
 
@@ -160,26 +184,9 @@ class DailyRollup(SQLModel, table=True):
     team: str = label_field(primary_key=True)
     environment: str = label_field(primary_key=True)
     tags: str = label_field(primary_key=True)  # the tag set of its rows (see docs/architecture)
-    requests: int = counter_field()
-    unpriced_requests: int = counter_field()
-    input_tokens: int = counter_field()
-    cached_input_tokens: int = counter_field()
-    cache_write_tokens: int = counter_field()
-    output_tokens: int = counter_field()
-    reasoning_tokens: int = counter_field()
-    cost_pusd: int = counter_field()
-    uncached_input_pusd: int = counter_field()
-    cached_input_pusd: int = counter_field()
-    cache_write_pusd: int = counter_field()
-    output_pusd: int = counter_field()
-    cache_savings_pusd: int = counter_field()
-    truncated: int = counter_field()  # finish_reason == "length"
-    with_max_tokens: int = counter_field()
-    latency_count: int = counter_field()
-    latency_sum_ms: int = counter_field()
 
 
-class UsageDaily(SQLModel, table=True):
+class UsageDaily(RollupSums, table=True):
     """The daily rollup summed over feature and tag set (core.rollups.USAGE_KEY): what the
     Usage page's totals, series and model table read, ~10x fewer rows."""
 
@@ -195,26 +202,9 @@ class UsageDaily(SQLModel, table=True):
     key_label: str = label_field(primary_key=True)
     team: str = label_field(primary_key=True)
     environment: str = label_field(primary_key=True)
-    requests: int = counter_field()
-    unpriced_requests: int = counter_field()
-    input_tokens: int = counter_field()
-    cached_input_tokens: int = counter_field()
-    cache_write_tokens: int = counter_field()
-    output_tokens: int = counter_field()
-    reasoning_tokens: int = counter_field()
-    cost_pusd: int = counter_field()
-    uncached_input_pusd: int = counter_field()
-    cached_input_pusd: int = counter_field()
-    cache_write_pusd: int = counter_field()
-    output_pusd: int = counter_field()
-    cache_savings_pusd: int = counter_field()
-    truncated: int = counter_field()
-    with_max_tokens: int = counter_field()
-    latency_count: int = counter_field()
-    latency_sum_ms: int = counter_field()
 
 
-class ModelDaily(SQLModel, table=True):
+class ModelDaily(RollupSums, table=True):
     """The daily rollup summed down to core.rollups.MODEL_KEY (day, provider, model, batch,
     status): the Usage page's default view reads it, ~70x fewer rows than the daily rollup."""
 
@@ -226,26 +216,9 @@ class ModelDaily(SQLModel, table=True):
     model: str = Field(primary_key=True)
     batch: bool = Field(default=False, primary_key=True)
     status: int = Field(default=200, primary_key=True)
-    requests: int = counter_field()
-    unpriced_requests: int = counter_field()
-    input_tokens: int = counter_field()
-    cached_input_tokens: int = counter_field()
-    cache_write_tokens: int = counter_field()
-    output_tokens: int = counter_field()
-    reasoning_tokens: int = counter_field()
-    cost_pusd: int = counter_field()
-    uncached_input_pusd: int = counter_field()
-    cached_input_pusd: int = counter_field()
-    cache_write_pusd: int = counter_field()
-    output_pusd: int = counter_field()
-    cache_savings_pusd: int = counter_field()
-    truncated: int = counter_field()
-    with_max_tokens: int = counter_field()
-    latency_count: int = counter_field()
-    latency_sum_ms: int = counter_field()
 
 
-class FeatureDaily(SQLModel, table=True):
+class FeatureDaily(RollupSums, table=True):
     """The daily rollup summed down to core.rollups.FEATURE_KEY, clustered by project, feature
     and day: spend per feature over any period is read in key order (~5x fewer rows)."""
 
@@ -254,23 +227,6 @@ class FeatureDaily(SQLModel, table=True):
     project: str = Field(default="", primary_key=True)
     feature: str = Field(default="", primary_key=True)
     day: date = Field(primary_key=True)
-    requests: int = counter_field()
-    unpriced_requests: int = counter_field()
-    input_tokens: int = counter_field()
-    cached_input_tokens: int = counter_field()
-    cache_write_tokens: int = counter_field()
-    output_tokens: int = counter_field()
-    reasoning_tokens: int = counter_field()
-    cost_pusd: int = counter_field()
-    uncached_input_pusd: int = counter_field()
-    cached_input_pusd: int = counter_field()
-    cache_write_pusd: int = counter_field()
-    output_pusd: int = counter_field()
-    cache_savings_pusd: int = counter_field()
-    truncated: int = counter_field()
-    with_max_tokens: int = counter_field()
-    latency_count: int = counter_field()
-    latency_sum_ms: int = counter_field()
 
 
 class RetryDaily(SQLModel, table=True):
