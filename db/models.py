@@ -276,15 +276,21 @@ class LatencyHistogram(SQLModel, table=True):
     count: int = counter_field()
 
 
-class LatencyDaily(SQLModel, table=True):
-    """Latency counts per (day, model_id, bucket): the unfiltered view reads ~30x fewer rows."""
+class DailyHistogram(SQLModel):
+    """Counts per (day, model_id, bucket): what a view without a project or status filter
+    reads, many times fewer rows than the per-project histogram."""
 
-    __tablename__ = "latency_daily"
-    __table_args__ = {"sqlite_with_rowid": False}
     day: date = Field(primary_key=True)
     model_id: str = Field(primary_key=True)
     bucket: int = Field(primary_key=True)
     count: int = counter_field()
+
+
+class LatencyDaily(DailyHistogram, table=True):
+    """Latency counts per (day, model_id, bucket): the unfiltered view reads ~30x fewer rows."""
+
+    __tablename__ = "latency_daily"
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class LatencyQuantiles(SQLModel, table=True):
@@ -315,15 +321,11 @@ class OutputHistogram(SQLModel, table=True):
     count: int = counter_field()
 
 
-class OutputDaily(SQLModel, table=True):
+class OutputDaily(DailyHistogram, table=True):
     """Output-token counts per (day, model_id, bucket): the unfiltered audit reads its days only."""
 
     __tablename__ = "output_daily"
     __table_args__ = {"sqlite_with_rowid": False}
-    day: date = Field(primary_key=True)
-    model_id: str = Field(primary_key=True)
-    bucket: int = Field(primary_key=True)
-    count: int = counter_field()
 
 
 class IngestKeyBase(SQLModel):
