@@ -39,14 +39,13 @@ from core.routing import (
 )
 from core.routing.traffic import WHERE, grid_problem, off_grid
 from db.ingest.rollups import bucket_clause
-from db.models import DailyRollup, FeatureDaily, ModelDaily, RequestLog, RoutingRollup
+from db.models import FeatureDaily, ModelDaily, RequestLog, RoutingRollup
 from db.money import joined, split_sum
 from db.names import book_models, did_you_mean, unknown_model
 from db.retention import kept_since
 
 LOG = RequestLog.__table__.c
 ROUTING = RoutingRollup.__table__.c
-DAILY = DailyRollup.__table__.c
 MODELS = ModelDaily.__table__.c
 FEATURES = FeatureDaily.__table__.c
 OUTPUT = [*TRAFFIC_COLUMNS, "in_bucket", "out_bucket", "cost_pusd", "unpriced_requests"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sqlalchemy import Connection
 
@@ -29,9 +31,7 @@ def insert_rollup(conn: Connection, rows: list[dict]) -> None:
 
 
 def insert_histograms(
-    conn: Connection,
-    latency: list[dict] = (),
-    output: list[dict] = (),  # type: ignore[assignment]
+    conn: Connection, latency: Sequence[dict] = (), output: Sequence[dict] = ()
 ) -> None:
     """Histogram rows (day, model_id, project, status, bucket, count) written straight in,
     with their (day, model_id, bucket) sums in the daily histograms, as an ingest keeps them."""

@@ -207,7 +207,7 @@ def rebuild(conn: Connection, days: Iterable[date] | None = None) -> None:
     """Recompute the rollups (all, or of `days`) from the stored rows, in SQL. Days before the
     kept rows start (pruned) keep their rollups."""
     start = kept_from(conn)
-    day_list = sorted(set(days)) if days is not None else None
+    day_list = _day_list(days)
     if day_list is not None and start is not None:
         day_list = [d for d in day_list if d >= start]
     if day_list == []:
@@ -239,7 +239,7 @@ def derive_from_daily(
 ) -> None:
     """Make the coarser rollups (`core.rollups.COARSER`) and the retry estimates of `days`
     (all if None; only from `start` on when given) again from the daily rollup."""
-    day_list = sorted(set(days)) if days is not None else None
+    day_list = _day_list(days)
     for name, key in COARSER.items():
         table = TABLES[name]
         conn.execute(delete(table).where(_days(table.c.day, day_list, start)))
@@ -254,7 +254,7 @@ def rebuild_retries(
 ) -> None:
     """Estimate the cost of failure of `days` (all if None) again from the daily rollup: the
     estimate is not a sum, so new rows of a day change it as a whole."""
-    day_list = sorted(set(days)) if days is not None else None
+    day_list = _day_list(days)
     table = TABLES["retry_daily"]
     conn.execute(delete(table).where(_days(table.c.day, day_list, start)))
     groups = retry_groups(_days(DAILY.c.day, day_list, start))
@@ -267,7 +267,7 @@ def rebuild_latency(
 ) -> None:
     """P50 and P95 per day and model of `days` (all if None) again from `latency_daily`:
     percentiles are not sums, so new rows of a day change them as a whole."""
-    day_list = sorted(set(days)) if days is not None else None
+    day_list = _day_list(days)
     table, daily = TABLES["latency_quantiles"], TABLES["latency_daily"].c
     conn.execute(delete(table).where(_days(table.c.day, day_list, start)))
     query = select(daily.day, daily.model_id, daily.bucket, daily["count"]).where(
@@ -278,6 +278,11 @@ def rebuild_latency(
     quantiles = latency_percentiles(histogram)
     if len(quantiles):
         conn.execute(table.insert(), quantiles.to_dict("records"))
+
+
+def _day_list(days: Iterable[date] | None) -> list[date] | None:
+    """`days` as a sorted list without repeats (None: every day)."""
+    return sorted(set(days)) if days is not None else None
 
 
 def _days(column: Any, day_list: list[date] | None, start: date | None) -> Any:

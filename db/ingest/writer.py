@@ -141,8 +141,8 @@ class Writer:
 
     def _derive(self) -> None:
         """Rebuild what is not a sum of the rows (the top users, the cost of failure and the
-        latency percentiles per day) for every day the file named, in one transaction after the rows: a file run
-        again (all duplicates) repairs them too."""
+        latency percentiles per day) for every day the file named, in one transaction after
+        the rows: a file run again (all duplicates) repairs them too."""
         if self.days:
             with self.conn.begin():  # type: ignore[union-attr]
                 rebuild_users(self.conn, self.days)  # type: ignore[arg-type]

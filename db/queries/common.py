@@ -96,12 +96,17 @@ FILTER_COLUMNS = {
 }
 
 
+def rollup_for(filters: UsageFilters, *smaller: Table) -> Table:
+    """The first of the `smaller` rollups (smallest first) that applies every filter set, else
+    the daily rollup, which applies them all."""
+    return next((t for t in smaller if not filters.unapplied(t)), ROLLUP)
+
+
 def usage_table(filters: UsageFilters) -> Table:
     """The rollup a query grouping by neither feature nor tags, nor project, key label, team or
-    environment reads: the smallest that applies every filter set. The model rollup (the
-    default view, ~70x fewer rows than the daily rollup), the usage rollup (~10x fewer), or the
-    daily rollup when a tag filter needs its tag sets."""
-    return next((t for t in (MODELS, USAGE) if not filters.unapplied(t)), ROLLUP)
+    environment reads: the model rollup (the default view, ~70x fewer rows than the daily
+    rollup), the usage rollup (~10x fewer), or the daily rollup when a tag filter needs it."""
+    return rollup_for(filters, MODELS, USAGE)
 
 
 def histogram_table(filters: UsageFilters, full: Table, daily: Table) -> Table:

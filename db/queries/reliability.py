@@ -22,6 +22,7 @@ from db.queries.common import (
     UsageFilters,
     as_days,
     histogram_table,
+    rollup_for,
     run_frame,
     total,
     total_if,
@@ -163,7 +164,7 @@ def cost_of_failure(engine: Engine, filters: UsageFilters) -> FailureCost:
     from `retry_daily`; a filter that splits the estimate's groups (status, key label, team,
     environment, tags) estimates from the daily rollup's rows that match it.
     """
-    if filters.unapplied(RETRY):
+    if rollup_for(filters, RETRY) is ROLLUP:
         groups = retry_groups(where(ROLLUP, filters))
         day = groups.c.day
         query = sa_select(day, *retry_estimate(groups)).group_by(day).order_by(day)

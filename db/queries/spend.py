@@ -19,9 +19,9 @@ from core.stats import LATENCY_EDGES_MS, percentile
 from db.queries.common import (
     FEATURES,
     RATE_LIMITED,
-    ROLLUP,
     UsageFilters,
     bucket_totals,
+    rollup_for,
     run_frame,
     total,
     total_if,
@@ -204,7 +204,7 @@ def unpriced_models(daily: pd.DataFrame) -> dict[str, int]:
 def by_project_feature(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
     """Cost and requests per project and feature, most expensive first: from the feature
     rollup (read in its key order) unless a filter needs the daily rollup's other columns."""
-    table = ROLLUP if filters.unapplied(FEATURES) else FEATURES
+    table = rollup_for(filters, FEATURES)
     r = table.c
     query = (
         sa_select(
