@@ -365,22 +365,10 @@ class ModelShortlist(ModelShortlistBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
 
 
-class RoutingRollup(SQLModel, table=True):
-    """What the routing simulator reads: one row per ROUTING_KEY group and day
-    (`core.rollups`), clustered on its key like the daily rollup. Buckets index the fixed
-    token-size grids `core.rollups.INPUT_GRID` and `OUTPUT_GRID`; `in_min`..`out_max` are the
-    smallest and largest prompt and answer of the row's requests."""
+class RoutingSums(SQLModel):
+    """What a routing rollup row holds past its key (`core.rollups.ROUTING_COLUMNS`): sums,
+    and `in_min`..`out_max`, the smallest and largest prompt and answer of its requests."""
 
-    __tablename__ = "routing_rollup"
-    __table_args__ = {"sqlite_with_rowid": False}
-    day: date = Field(primary_key=True)
-    model_id: str = Field(primary_key=True)
-    project: str = Field(default="", primary_key=True)
-    feature: str = Field(default="", primary_key=True)
-    status: int = Field(default=200, primary_key=True)
-    batch: bool = Field(default=False, primary_key=True)
-    in_bucket: int = Field(primary_key=True)
-    out_bucket: int = Field(primary_key=True)
     requests: int = counter_field()
     unpriced_requests: int = counter_field()
     input_tokens: int = counter_field()
@@ -393,6 +381,37 @@ class RoutingRollup(SQLModel, table=True):
     in_max: int = Field(sa_type=BigInteger)
     out_min: int = Field(sa_type=BigInteger)
     out_max: int = Field(sa_type=BigInteger)
+
+
+class RoutingRollup(RoutingSums, table=True):
+    """What the routing simulator reads: one row per ROUTING_KEY group and day
+    (`core.rollups`), clustered on its key like the daily rollup. Buckets index the fixed
+    token-size grids `core.rollups.INPUT_GRID` and `OUTPUT_GRID`."""
+
+    __tablename__ = "routing_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
+    day: date = Field(primary_key=True)
+    model_id: str = Field(primary_key=True)
+    project: str = Field(default="", primary_key=True)
+    feature: str = Field(default="", primary_key=True)
+    status: int = Field(default=200, primary_key=True)
+    batch: bool = Field(default=False, primary_key=True)
+    in_bucket: int = Field(primary_key=True)
+    out_bucket: int = Field(primary_key=True)
+
+
+class RoutingModelDaily(RoutingSums, table=True):
+    """The routing rollup summed over project, feature and status (core.rollups
+    .ROUTING_MODEL_KEY): what a simulation reads when no rule matches on those labels.
+    Clustered day last, so a period's sums per model and bucket come in key order."""
+
+    __tablename__ = "routing_model_daily"
+    __table_args__ = {"sqlite_with_rowid": False}
+    model_id: str = Field(primary_key=True)
+    batch: bool = Field(default=False, primary_key=True)
+    in_bucket: int = Field(primary_key=True)
+    out_bucket: int = Field(primary_key=True)
+    day: date = Field(primary_key=True)
 
 
 class Retention(SQLModel, table=True):

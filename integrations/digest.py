@@ -39,7 +39,7 @@ from core.digest import (
     targets_by_price,
     top_centres,
 )
-from core.routing import Rule, cut_points
+from core.routing import Rule, cut_points, match_labels
 from db import digests
 from db.budgets import BudgetError, budget_overview, list_budgets, list_events
 from db.fx import conversion
@@ -121,7 +121,12 @@ def _saving(engine: Engine, period: Period) -> Saving | None:
     probes = [Rule(max_input_tokens=SUGGEST_MAX_INPUT_TOKENS, target=t, share=1) for t in targets]
     input_cuts, output_cuts = cut_points(probes, book, period.end)
     traffic = grouped_traffic(
-        engine, period.start, period.end, input_cuts=input_cuts, output_cuts=output_cuts
+        engine,
+        period.start,
+        period.end,
+        input_cuts=input_cuts,
+        output_cuts=output_cuts,
+        labels=match_labels(probes),
     )
     return best_saving(
         traffic,

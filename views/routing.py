@@ -16,6 +16,7 @@ from core.routing import (
     RuleError,
     cut_points,
     export_frame,
+    match_labels,
     model_choices,
     parse_rule,
     plan_vs_actual,
@@ -77,9 +78,10 @@ HELP = {
 
 @dataclass
 class Source:
-    """The traffic being simulated: a loader taking token cut points, and its period."""
+    """The traffic being simulated: a loader taking token cut points (and the labels the
+    rules match on, `match_labels`), and its period."""
 
-    load: Callable[[tuple], pd.DataFrame] | None = None
+    load: Callable[..., pd.DataFrame] | None = None
     period_days: int = 30
     when: date | None = None
     models: list[str] = field(default_factory=list)
@@ -97,7 +99,9 @@ def _options(url: str, start: date, end: date) -> dict[str, list[str]]:
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner="Grouping the logged traffic…")
-def _traffic(url: str, start: date, end: date, filters: tuple, cuts: tuple) -> pd.DataFrame:
+def _traffic(
+    url: str, start: date, end: date, filters: tuple, cuts: tuple, labels: tuple = ()
+) -> pd.DataFrame:
     models, projects, features = filters
     return grouped_traffic(
         make_engine(url),
@@ -108,6 +112,7 @@ def _traffic(url: str, start: date, end: date, filters: tuple, cuts: tuple) -> p
         features=features,
         input_cuts=cuts[0],
         output_cuts=cuts[1],
+        labels=labels,
     )
 
 
@@ -169,7 +174,7 @@ def _logged_source(url: str, first: date, last: date) -> Source:
         }
     key = tuple(tuple(filters[k]) for k in ("models", "projects", "features"))
     return Source(
-        load=lambda cuts: _traffic(url, start, end, key, cuts),
+        load=lambda cuts, labels=(): _traffic(url, start, end, key, cuts, labels),
         period_days=(end - start).days + 1,
         when=end,
         models=options["models"],
@@ -188,7 +193,7 @@ def _plan_source(plans: list) -> Source:
         return Source()
     model = escape_markdown(params["model"])
     st.caption(f"One month of the plan: {frame['requests'].sum():,} requests on {model}.")
-    return Source(lambda _cuts: frame, days, when, frame["model"].unique().tolist())
+    return Source(lambda _cuts, _labels=(): frame, days, when, frame["model"].unique().tolist())
 
 
 def _source(url: str, first: date | None, last: date | None) -> Source:
@@ -414,7 +419,7 @@ def _simulation(source: Source, rules: list[Rule]) -> None:
     """Baseline vs scenario metrics, per-rule table, per-model before/after."""
     book = price_book()
     try:
-        traffic = source.load(cut_points(rules, book, source.when))
+        traffic = source.load(cut_points(rules, book, source.when), match_labels(rules))
         result = simulate(traffic, rules, book, when=source.when, period_days=source.period_days)
     except RuleError as exc:
         st.error(f"{_sentence(exc)} Edit or remove that rule.")

@@ -41,11 +41,13 @@ from core.routing.simulation import simulate
 from core.routing.suggestions import Suggestion, spend_order, suggest, target_choices
 from core.routing.traffic import (
     INPUT_CUTS,
+    LABELS,
     OUTPUT_CUTS,
     TOKEN_COLUMNS,
     TRAFFIC_COLUMNS,
     cut_points,
     empty_traffic,
+    match_labels,
     plan_traffic,
     traffic_from_plan,
 )
@@ -64,6 +66,7 @@ __all__ = [
     "DAYS_PER_MONTH",
     "HUNDRED",
     "INPUT_CUTS",
+    "LABELS",
     "ONE",
     "OUTPUT_CUTS",
     "PICO",
@@ -85,6 +88,7 @@ __all__ = [
     "empty_traffic",
     "export_frame",
     "make_rule",
+    "match_labels",
     "match_mask",
     "model_choices",
     "parse_rule",

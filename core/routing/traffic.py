@@ -80,6 +80,17 @@ def cut_points(
     return tuple(sorted(inputs)), tuple(sorted(outputs))
 
 
+# The labels a rule can match on, each a grouped-traffic column; traffic read for rules that
+# match on none of them is summed over it (fewer, larger groups, the same costs).
+LABELS = ("project", "feature", "status")
+SUMMED_OVER = {"project": "", "feature": "", "status": 0}  # what a summed-over label holds
+
+
+def match_labels(rules: Sequence[Rule]) -> tuple[str, ...]:
+    """The labels (`LABELS`) that some rule matches on, in that order."""
+    return tuple(label for label in LABELS if any(getattr(rule, label) for rule in rules))
+
+
 def off_grid(cuts: Iterable[int], grid: Sequence[int]) -> list[int]:
     """The cut points that are not edges of `grid`, in order."""
     edges = set(grid)

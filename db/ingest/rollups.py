@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    BigInteger,
     Connection,
     bindparam,
     case,
+    cast,
     delete,
     func,
     literal,
@@ -41,6 +43,8 @@ from core.rollups import (
     OUTPUT_GRID,
     ROLLUP_KEY,
     ROLLUP_SUMS,
+    ROUTING_COARSER,
+    ROUTING_COLUMNS,
     ROUTING_EXTREMES,
     ROUTING_KEY,
     ROUTING_SUMS,
@@ -61,6 +65,7 @@ from db.models import (
     OutputHistogram,
     RequestLog,
     RetryDaily,
+    RoutingModelDaily,
     RoutingRollup,
     UsageDaily,
     UserRollup,
@@ -88,6 +93,7 @@ TABLES = {
         OutputHistogram.__table__,
         OutputDaily.__table__,
         RoutingRollup.__table__,
+        RoutingModelDaily.__table__,
         UsageDaily.__table__,
         ModelDaily.__table__,
         FeatureDaily.__table__,
@@ -220,6 +226,7 @@ def rebuild(conn: Connection, days: Iterable[date] | None = None) -> None:
     )
     derive_from_daily(conn, day_list, start)
     _insert_select(conn, TABLES["routing_rollup"], routing_groups(), routing_selects(), where)
+    derive_routing(conn, day_list, start)
     rebuild_users(conn, day_list)
     for name, key, column in (
         ("latency_histogram", HISTOGRAM_KEY, LOG.c.latency_bucket),
@@ -247,6 +254,28 @@ def derive_from_daily(
         where = _days(DAILY.c.day, day_list, start)
         _insert_select(conn, table, [DAILY.c[k] for k in key], sums, where)
     rebuild_retries(conn, day_list, start)
+
+
+def derive_routing(
+    conn: Connection, days: Iterable[date] | None = None, start: date | None = None
+) -> None:
+    """Make the coarser routing rollups (`core.rollups.ROUTING_COARSER`) of `days` (all if
+    None; only from `start` on when given) again from the routing rollup."""
+    day_list = _day_list(days)
+    routing = TABLES["routing_rollup"]
+    for name, key in ROUTING_COARSER.items():
+        table = TABLES[name]
+        conn.execute(delete(table).where(_days(table.c.day, day_list, start)))
+        values = [_reduced(EXTREME_OF.get(n), routing.c[n]).label(n) for n in ROUTING_COLUMNS]
+        where = _days(routing.c.day, day_list, start)
+        _insert_select(conn, table, [routing.c[k] for k in key], values, where)
+
+
+def _reduced(how: str | None, column: Any) -> Any:
+    """The SQL aggregate of a rollup column: its extreme for `in_min`..`out_max`, else a sum."""
+    if how is None:
+        return cast(func.sum(column), BigInteger)
+    return (func.min if how == "min" else func.max)(column)
 
 
 def rebuild_retries(

@@ -48,6 +48,7 @@ from db.migrations import (
     m0022_usage_daily,
     m0023_small_rollups,
     m0024_latency_by_project,
+    m0025_routing_by_model,
 )
 
 
@@ -87,6 +88,7 @@ STEPS: list[Step] = [
         m0022_usage_daily,
         m0023_small_rollups,
         m0024_latency_by_project,
+        m0025_routing_by_model,
     )
 ]
 

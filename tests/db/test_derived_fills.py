@@ -1,5 +1,5 @@
-"""The 0023 migration fills the cost of failure and the latency percentiles with its own frozen
-copies of those rules; they must give exactly what today's rebuild gives from the same rollups,
+"""The 0023 migration fills the cost of failure and the latency percentiles, and 0025 the routing
+rollup by model, with their own frozen copies of those rules; they must give exactly what today's rebuild gives from the same rollups,
 or an upgraded database would show other figures than a new one."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, text
 
 from core.stats import LATENCY_EDGES_MS
-from db.ingest.rollups import TABLES, rebuild_latency, rebuild_retries
+from db.ingest.rollups import TABLES, derive_routing, rebuild_latency, rebuild_retries
 from db.migrations import m0023_small_rollups as m0023
+from db.migrations import m0025_routing_by_model as m0025
 
 DAY = date(2025, 6, 1)
 STATUSES = [200, 201, 400, 404, 429, 500, 503]
@@ -87,5 +88,58 @@ def test_the_migrations_fills_equal_todays_rebuild(
         conn.exec_driver_sql(m0023.FILL_RETRIES)
         m0023._fill_latency(conn)
         frozen = {name: _read(conn, name) for name in ("retry_daily", "latency_quantiles")}
+        transaction.rollback()
+    assert frozen == today
+
+
+routing_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "day": st.integers(0, 2).map(lambda n: DAY + timedelta(days=n)),
+            "model_id": st.sampled_from(["gpt-4o", "gpt-4o-mini"]),
+            "project": st.sampled_from(["", "search"]),
+            "feature": st.sampled_from(["", "chat"]),
+            "status": st.sampled_from([200, 429]),
+            "batch": st.booleans(),
+            "in_bucket": st.integers(0, 3),
+            "out_bucket": st.integers(0, 2),
+            "requests": st.integers(1, 50),
+            "input_tokens": st.integers(0, 10**9),
+            "cost_pusd": st.integers(0, 10**15),
+            "in_min": st.integers(0, 5000),
+            "in_max": st.integers(0, 5000),
+            "out_min": st.integers(0, 900),
+            "out_max": st.integers(0, 900),
+        }
+    ),
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(routing=routing_rows)
+def test_the_routing_by_model_fill_equals_todays_derivation(
+    engine: Engine, routing: list[dict]
+) -> None:
+    """0025 fills `routing_model_daily` with its own SQL; today's derivation must agree on
+    every column (sums summed, extremes kept as extremes)."""
+    sums = ("requests", "input_tokens", "cost_pusd", "in_min", "in_max", "out_min", "out_max")
+    routing = _unique(routing, sums)
+    with engine.connect() as conn, conn.begin() as transaction:
+        if routing:
+            conn.execute(TABLES["routing_rollup"].insert(), routing)
+        derive_routing(conn)
+        today = _read(conn, "routing_model_daily")
+        keys = {
+            (r["day"], r["model_id"], r["batch"], r["in_bucket"], r["out_bucket"]) for r in routing
+        }
+        assert len(today) == len(keys)
+        conn.execute(text("DELETE FROM routing_model_daily"))
+        m0025.apply_fill(conn)
+        frozen = _read(conn, "routing_model_daily")
         transaction.rollback()
     assert frozen == today

@@ -22,10 +22,10 @@ from sqlalchemy import (
 )
 
 from core.pricing import PriceBook, Rates
-from core.rollups import INPUT_GRID, OUTPUT_GRID, token_bucket
+from core.rollups import INPUT_GRID, OUTPUT_GRID, ROUTING_COLUMNS, ROUTING_KEY, token_bucket
 from core.routing import INPUT_CUTS, OUTPUT_CUTS
 from db import migrations
-from db.ingest.rollups import TABLES, bucket_clause, rebuild
+from db.ingest.rollups import bucket_clause, rebuild
 from db.migrations import STEPS, migrate
 from db.migrations.m0014_routing_rollup import INPUT_GRID as FROZEN_INPUT
 from db.migrations.m0014_routing_rollup import OUTPUT_GRID as FROZEN_OUTPUT
@@ -106,7 +106,8 @@ def _rows() -> list[dict]:
 
 
 def _routing(engine: Engine) -> list[tuple]:
-    columns = ", ".join(c.name for c in TABLES["routing_rollup"].columns)
+    """The routing rollup's rows, its key first then the rest (`ROUTING_COLUMNS`)."""
+    columns = ", ".join((*ROUTING_KEY, *ROUTING_COLUMNS))
     with engine.connect() as conn:
         return sorted(
             tuple(map(str, r)) for r in conn.execute(text(f"SELECT {columns} FROM routing_rollup"))

@@ -243,15 +243,25 @@ def _per_request(engine: Engine, start: date, end: date) -> pd.DataFrame:
     return frame
 
 
-def test_savings_from_the_rollup_equal_the_per_request_computation(engine: Engine) -> None:
-    from core.routing import simulate
+@pytest.mark.parametrize(
+    "specs",
+    [EXACT_RULES, [r for r in EXACT_RULES if r.startswith("model=")]],
+    ids=["labels", "models-only"],
+)
+def test_savings_from_the_rollup_equal_the_per_request_computation(
+    engine: Engine, specs: list[str]
+) -> None:
+    """With a rule on a project and a status the routing rollup answers; with rules on models
+    only, the routing rollup by model (`routing_model_daily`). Both to the pico-dollar."""
+    from core.routing import match_labels, simulate
     from db.ingest import ingest_records
 
     report = ingest_records(
         engine, _traffic_records(), source="t", file_name="t.jsonl", book=BOOK, actor=ADMIN
     )
     assert report.accepted == 400 and not report.errors
-    rules = [parse_rule(spec) for spec in EXACT_RULES]
+    rules = [parse_rule(spec) for spec in specs]
+    assert match_labels(rules) == (("project", "status") if len(specs) == 5 else ())
     start, end = SPREAD
     logged = simulate_logged(engine, rules, BOOK, start, end)
     single = simulate(_per_request(engine, start, end), rules, BOOK, when=end, period_days=5)
@@ -274,7 +284,12 @@ def test_savings_from_the_rollup_equal_the_per_request_computation(engine: Engin
         ((0, 1999, 2000, 127999, 128000, 199999, 200000), ()),
     ],
 )
-def test_the_rollup_groups_exactly_as_the_request_rows(engine: Engine, cuts: tuple) -> None:
+@pytest.mark.parametrize("labels", [("project", "feature", "status"), ("feature",), ()])
+def test_the_rollup_groups_exactly_as_the_request_rows(
+    engine: Engine, cuts: tuple, labels: tuple
+) -> None:
+    """Every label asked for: the routing rollup; none: the routing rollup by model. Either
+    groups as the request rows do, summed over the labels not asked for."""
     from db.ingest import ingest_records
 
     ingest_records(
@@ -283,10 +298,22 @@ def test_the_rollup_groups_exactly_as_the_request_rows(engine: Engine, cuts: tup
     keys = ["model", "project", "feature", "status", "batch", "in_bucket", "out_bucket"]
     start, end = date(2025, 6, 3), date(2025, 6, 5)
     frames = [
-        grouped_traffic(engine, start, end, input_cuts=cuts[0], output_cuts=cuts[1], from_rows=raw)
+        grouped_traffic(
+            engine,
+            start,
+            end,
+            input_cuts=cuts[0],
+            output_cuts=cuts[1],
+            labels=labels,
+            from_rows=raw,
+        )
         .sort_values(keys)
         .reset_index(drop=True)
         for raw in (False, True)
     ]
     pd.testing.assert_frame_equal(frames[0], frames[1])
     assert frames[0]["requests"].sum() == 240  # three of the five days
+    summed_over = [name for name in ("project", "feature", "status") if name not in labels]
+    assert all(frames[0][name].nunique() == 1 for name in summed_over)
+    if labels:
+        assert frames[0]["feature"].nunique() > 1
