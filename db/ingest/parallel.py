@@ -24,6 +24,7 @@ from typing import Any
 from core.logs import LogFile, Scrub
 from core.prepare import MemoBook, Prepared, prepare
 from core.pricing import PriceBook
+from db.ingest.memory import give_back
 from db.ingest.rows import for_dialect
 
 PARALLEL_MIN_BYTES = 16 << 20  # files from this size parse in a second process
@@ -106,6 +107,8 @@ def _worker(
             log = LogFile(stream, **options)
             for piece in pieces(log, book, dialect, source):
                 send.send(("piece", piece))
+                del piece
+                give_back()
             send.send(("done", log.scrub))
     except BaseException as exc:  # the writing side raises it, with its message
         with contextlib.suppress(OSError):

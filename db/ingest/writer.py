@@ -25,6 +25,7 @@ from core.fingerprint import alternate_key
 from core.logs import RecordError
 from core.prepare import Prepared, sums_of
 from core.rollups import RollupOverflow, RollupSums, merge_sums
+from db.ingest.memory import give_back
 from db.ingest.report import IngestReport, Tally, tally_of
 from db.ingest.rollups import add_sums, rebuild_latency, rebuild_retries, rebuild_users
 from db.ingest.rows import LOG, insert_new, row_values
@@ -183,6 +184,7 @@ class Writer:
         for result in self.written:
             self._apply(result)
         self.written = []
+        give_back()
 
     def _guarded(self, step: Any, *, retry: bool) -> None:
         """Run a step of the open transaction. A database still busy when a transaction starts
