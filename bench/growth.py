@@ -30,6 +30,11 @@ RULES = (
     "project=data-pipeline,batch_share=0.5,cache_uplift_points=20",
     "model=claude-sonnet-4,status=ok,target=gemini-2.0-flash,share=0.3,escalation=0.1",
 )
+MODEL_RULES = (  # naming models only: read from the routing rollup by model
+    "model=gpt-4o,max_input_tokens=2000,target=gpt-4o-mini,share=0.67,escalation=0.05",
+    "model=gpt-4.1,batch_share=0.5,cache_uplift_points=20",
+    "model=claude-sonnet-4,target=gemini-2.0-flash,share=0.3,escalation=0.1",
+)
 TARGETS = {10: 1.3, 100: 2.0}  # growth in stored requests -> most wall-time ratio allowed
 
 
@@ -38,8 +43,10 @@ def commands(url: str) -> dict[str, list[str]]:
     first, last = traffic_span(make_engine(url))
     span = ["--from", first.isoformat(), "--to", last.isoformat()]
     rules = [arg for rule in RULES for arg in ("--rule", rule)]
+    by_model = [arg for rule in MODEL_RULES for arg in ("--rule", rule)]
     return {
-        "simulate (3 rules)": ["simulate", *rules, *span, "--json"],
+        "simulate (3 rules, on a project and a status)": ["simulate", *rules, *span, "--json"],
+        "simulate (3 rules on models only)": ["simulate", *by_model, *span, "--json"],
         "report --by project --by model": [
             "report", *span, "--by", "project", "--by", "model", "--format", "json"
         ],
