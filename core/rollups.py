@@ -44,9 +44,18 @@ MODEL_KEY = ("day", "provider", "model_id", "model", "batch", "status")
 # The feature rollup: spend per project and feature, clustered in that order so a period's
 # sums per feature are read in key order, without a sort.
 FEATURE_KEY = ("project", "feature", "day")
+# Spend per feature under a model filter: the feature rollup with the canonical model in front,
+# so a filter on a few models reads their rows only (it has ~3x the feature rollup's rows, so
+# the unfiltered view keeps reading that one).
+FEATURE_MODEL_KEY = ("model_id", "project", "feature", "day")
 # Coarser copies of the daily rollup, each row the sum of daily rollup rows over the columns
 # its key drops; a query reads the smallest that holds its columns and filters.
-COARSER = {"usage_daily": USAGE_KEY, "model_daily": MODEL_KEY, "feature_daily": FEATURE_KEY}
+COARSER = {
+    "usage_daily": USAGE_KEY,
+    "model_daily": MODEL_KEY,
+    "feature_daily": FEATURE_KEY,
+    "feature_model_daily": FEATURE_MODEL_KEY,
+}
 # Users are many: the user rollup keeps each day's TOP_USERS users by cost and sums the rest
 # under OTHER_USERS (a control character, which no stored label can hold). Exact figures of
 # any one user come from the stored rows.

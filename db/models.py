@@ -229,6 +229,19 @@ class FeatureDaily(RollupSums, table=True):
     day: date = Field(primary_key=True)
 
 
+class FeatureModelDaily(RollupSums, table=True):
+    """The daily rollup summed down to core.rollups.FEATURE_MODEL_KEY, clustered by canonical
+    model, project, feature and day: spend per feature under a model filter reads the chosen
+    models' rows only."""
+
+    __tablename__ = "feature_model_daily"
+    __table_args__ = {"sqlite_with_rowid": False}
+    model_id: str = Field(default="", primary_key=True)
+    project: str = Field(default="", primary_key=True)
+    feature: str = Field(default="", primary_key=True)
+    day: date = Field(primary_key=True)
+
+
 class RetryDaily(SQLModel, table=True):
     """The cost of failure per day, provider, model, project and batch: spend on failed calls
     and the retry estimate (`db.queries.reliability.RETRY_DEFINITION`) summed over features.

@@ -57,6 +57,7 @@ from db.ingest.bulk import dialect_module, execute_flat
 from db.models import (
     DailyRollup,
     FeatureDaily,
+    FeatureModelDaily,
     LatencyDaily,
     LatencyHistogram,
     LatencyQuantiles,
@@ -97,6 +98,7 @@ TABLES = {
         UsageDaily.__table__,
         ModelDaily.__table__,
         FeatureDaily.__table__,
+        FeatureModelDaily.__table__,
         RetryDaily.__table__,
     )
 }

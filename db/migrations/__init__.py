@@ -49,6 +49,7 @@ from db.migrations import (
     m0023_small_rollups,
     m0024_latency_by_project,
     m0025_routing_by_model,
+    m0026_feature_by_model,
 )
 
 
@@ -89,6 +90,7 @@ STEPS: list[Step] = [
         m0023_small_rollups,
         m0024_latency_by_project,
         m0025_routing_by_model,
+        m0026_feature_by_model,
     )
 ]
 

@@ -31,7 +31,16 @@ from core.currency import Conversion
 from core.forecast import month_bounds
 from db.models import RequestLog, UserRollup
 from db.money import joined, split_sum
-from db.queries.common import FEATURES, MODELS, ROLLUP, USAGE, UsageFilters, total, where
+from db.queries.common import (
+    FEATURE_MODELS,
+    FEATURES,
+    MODELS,
+    ROLLUP,
+    USAGE,
+    UsageFilters,
+    total,
+    where,
+)
 
 LOG: Table = RequestLog.__table__  # type: ignore[assignment]
 USERS: Table = UserRollup.__table__  # type: ignore[assignment]
@@ -169,6 +178,13 @@ SOURCES = (
         "usage_daily",
         USAGE,
         {d: c for d, c in _BOTH.items() if c not in ("feature", "tags")},
+        raw=False,
+    ),
+    # per model, project and feature (more rows than the usage rollup)
+    Source(
+        "feature_model_daily",
+        FEATURE_MODELS,
+        {"model": "model_id", "project": "project", "feature": "feature"},
         raw=False,
     ),
     Source("daily_rollup", ROLLUP, _BOTH, raw=False),

@@ -32,6 +32,7 @@ from core.attribution import split_tags
 from db.models import (
     DailyRollup,
     FeatureDaily,
+    FeatureModelDaily,
     LatencyDaily,
     LatencyHistogram,
     LatencyQuantiles,
@@ -46,6 +47,7 @@ ROLLUP: Table = DailyRollup.__table__  # type: ignore[assignment]
 USAGE: Table = UsageDaily.__table__  # type: ignore[assignment]
 MODELS: Table = ModelDaily.__table__  # type: ignore[assignment]
 FEATURES: Table = FeatureDaily.__table__  # type: ignore[assignment]
+FEATURE_MODELS: Table = FeatureModelDaily.__table__  # type: ignore[assignment]
 RETRY: Table = RetryDaily.__table__  # type: ignore[assignment]
 OUTPUT_DAILY: Table = OutputDaily.__table__  # type: ignore[assignment]
 LATENCY: Table = LatencyHistogram.__table__  # type: ignore[assignment]

@@ -17,6 +17,7 @@ from sqlalchemy import select as sa_select
 from core.costs import picos_to_usd
 from core.stats import LATENCY_EDGES_MS, percentile
 from db.queries.common import (
+    FEATURE_MODELS,
     FEATURES,
     RATE_LIMITED,
     UsageFilters,
@@ -203,8 +204,9 @@ def unpriced_models(daily: pd.DataFrame) -> dict[str, int]:
 
 def by_project_feature(engine: Engine, filters: UsageFilters) -> pd.DataFrame:
     """Cost and requests per project and feature, most expensive first: from the feature
-    rollup (read in its key order) unless a filter needs the daily rollup's other columns."""
-    table = rollup_for(filters, FEATURES)
+    rollup (read in its key order), under a model filter from the feature rollup by model,
+    unless a filter needs the daily rollup's other columns."""
+    table = rollup_for(filters, FEATURES, FEATURE_MODELS)
     r = table.c
     query = (
         sa_select(

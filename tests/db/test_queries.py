@@ -240,6 +240,25 @@ def test_cost_by_project_and_feature(stored):
     ]
 
 
+def test_cost_by_project_and_feature_under_a_model_filter(stored):
+    """Read from the feature rollup by model: gpt-4o-mini's support rows (20 + 30 requests,
+    $0.0018) and acme-7b's (5, $0) sum to one support row; gpt-4o's are left out."""
+    from db.queries.common import FEATURE_MODELS, FEATURES, rollup_for
+
+    filters = UsageFilters(NOV.start, NOV.end, models=("gpt-4o-mini", "acme-7b"))
+    assert rollup_for(filters, FEATURES, FEATURE_MODELS) is FEATURE_MODELS
+    frame = queries.usage_report(stored, filters).by_project
+    assert frame[["project", "feature", "requests", "cost_pusd"]].values.tolist() == [
+        ["support", "", 55, 1_800_000_000],
+    ]
+    only = UsageFilters(NOV.start, NOV.end, models=("gpt-4o",), projects=("search",))
+    assert queries.usage_report(stored, only).by_project.values.tolist()[0][:2] == [
+        "search",
+        "chat",
+    ]
+    assert queries.usage_report(stored, only).by_project["cost_pusd"].tolist() == [102_500_000_000]
+
+
 def test_cost_of_failure_failed_calls_and_estimated_retries(stored):
     failure = queries.usage_report(stored, NOV).failure
     assert failure.failed_usd == Decimal("0.0025")  # the 500 call's input tokens

@@ -1,0 +1,45 @@
+"""0026_feature_by_model: spend per feature with the canonical model in front.
+
+`feature_model_daily` holds the daily rollup's sums per canonical model, project, feature and
+day, clustered in that order (WITHOUT ROWID on SQLite). Spend per project and feature under a
+model filter read the daily rollup's every row of the period (`feature_daily` has no model);
+here it reads the chosen models' rows only. Filled from the daily rollup, so pruned days keep
+their figures.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+NAME = "0026_feature_by_model"
+
+KEY = ("model_id", "project", "feature", "day")
+SUMS = (
+    "requests", "unpriced_requests", "input_tokens", "cached_input_tokens",
+    "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_pusd",
+    "uncached_input_pusd", "cached_input_pusd", "cache_write_pusd", "output_pusd",
+    "cache_savings_pusd", "truncated", "with_max_tokens", "latency_count", "latency_sum_ms",
+)  # fmt: skip
+TABLE = """CREATE TABLE feature_model_daily (
+    model_id VARCHAR NOT NULL,
+    project VARCHAR NOT NULL,
+    feature VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    {sums},
+    PRIMARY KEY ({key})
+){without_rowid}"""
+WITHOUT_ROWID = {"sqlite": " WITHOUT ROWID", "postgresql": ""}
+FILL = (
+    "INSERT INTO feature_model_daily ({key}, {sums}) "
+    "SELECT {key}, {totals} FROM daily_rollup GROUP BY {key}"
+)
+
+
+def apply(conn: Connection) -> None:
+    """Create the table and fill it from the daily rollup."""
+    columns = ",\n    ".join(f"{name} BIGINT DEFAULT '0' NOT NULL" for name in SUMS)
+    key = ", ".join(KEY)
+    without_rowid = WITHOUT_ROWID[conn.dialect.name]
+    conn.exec_driver_sql(TABLE.format(sums=columns, key=key, without_rowid=without_rowid))
+    totals = ", ".join(f"CAST(sum({name}) AS BIGINT)" for name in SUMS)
+    conn.exec_driver_sql(FILL.format(key=key, sums=", ".join(SUMS), totals=totals))
