@@ -38,8 +38,15 @@ FILL = (
 def apply(conn: Connection) -> None:
     """Create the table and fill it from the daily rollup."""
     columns = ",\n    ".join(f"{name} BIGINT DEFAULT '0' NOT NULL" for name in SUMS)
-    key = ", ".join(KEY)
     without_rowid = WITHOUT_ROWID[conn.dialect.name]
-    conn.exec_driver_sql(TABLE.format(sums=columns, key=key, without_rowid=without_rowid))
+    conn.exec_driver_sql(
+        TABLE.format(sums=columns, key=", ".join(KEY), without_rowid=without_rowid)
+    )
+    apply_fill(conn)
+
+
+def apply_fill(conn: Connection) -> None:
+    """Fill the (empty) table from the daily rollup."""
+    key = ", ".join(KEY)
     totals = ", ".join(f"CAST(sum({name}) AS BIGINT)" for name in SUMS)
     conn.exec_driver_sql(FILL.format(key=key, sums=", ".join(SUMS), totals=totals))

@@ -1,6 +1,7 @@
-"""The 0023 migration fills the cost of failure and the latency percentiles, and 0025 the routing
-rollup by model, with their own frozen copies of those rules; they must give exactly what today's rebuild gives from the same rollups,
-or an upgraded database would show other figures than a new one."""
+"""Migrations fill new tables with their own frozen copies of today's rules: 0023 the cost of
+failure and the latency percentiles, 0025 the routing rollup by model, 0026 the feature rollup
+by model. They must give exactly what today's rebuild gives from the same rollups, or an
+upgraded database would show other figures than a new one."""
 
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, text
 
 from core.stats import LATENCY_EDGES_MS
-from db.ingest.rollups import TABLES, derive_routing, rebuild_latency, rebuild_retries
+from db.ingest.rollups import (
+    TABLES,
+    derive_from_daily,
+    derive_routing,
+    rebuild_latency,
+    rebuild_retries,
+)
 from db.migrations import m0023_small_rollups as m0023
 from db.migrations import m0025_routing_by_model as m0025
+from db.migrations import m0026_feature_by_model as m0026
 
 DAY = date(2025, 6, 1)
 STATUSES = [200, 201, 400, 404, 429, 500, 503]
@@ -141,5 +149,31 @@ def test_the_routing_by_model_fill_equals_todays_derivation(
         conn.execute(text("DELETE FROM routing_model_daily"))
         m0025.apply_fill(conn)
         frozen = _read(conn, "routing_model_daily")
+        transaction.rollback()
+    assert frozen == today
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(daily=rollup_rows)
+def test_the_feature_by_model_fill_equals_todays_derivation(
+    engine: Engine, daily: list[dict]
+) -> None:
+    """0026 fills `feature_model_daily` with its own SQL; today's derivation from the daily
+    rollup (`core.rollups.COARSER`) must agree on every column."""
+    daily = _unique(daily, ("requests", "cost_pusd"))
+    with engine.connect() as conn, conn.begin() as transaction:
+        if daily:
+            conn.execute(TABLES["daily_rollup"].insert(), daily)
+        derive_from_daily(conn)
+        today = _read(conn, "feature_model_daily")
+        keys = {(r["day"], r["model_id"], r["project"], r["feature"]) for r in daily}
+        assert len(today) == len(keys)
+        conn.execute(text("DELETE FROM feature_model_daily"))
+        m0026.apply_fill(conn)
+        frozen = _read(conn, "feature_model_daily")
         transaction.rollback()
     assert frozen == today
