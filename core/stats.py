@@ -29,21 +29,32 @@ def bucket_index(values: np.ndarray | Sequence[float], edges: np.ndarray) -> np.
     return np.clip(idx, 0, len(edges) - 1)
 
 
+def percentiles(counts: np.ndarray, edges: np.ndarray, q: float) -> np.ndarray:
+    """The q-quantile (0..1) of each row of a matrix of histogram counts (one histogram per
+    row, buckets on `edges`), interpolated inside its bucket; NaN for an empty row. The one
+    definition: `percentile` is its single-histogram case."""
+    counts = np.atleast_2d(np.asarray(counts, dtype=float))
+    if not counts.shape[1]:  # no buckets at all
+        return np.full(len(counts), np.nan)
+    edges = np.asarray(edges, dtype=float)
+    rows = np.arange(len(counts))
+    total = counts.sum(axis=1)
+    target = q * total
+    cumulative = np.cumsum(counts, axis=1)
+    # the first bucket whose running count reaches the target (searchsorted, side "left")
+    i = np.minimum((cumulative < target[:, None]).sum(axis=1), counts.shape[1] - 1)
+    before = np.where(i > 0, cumulative[rows, np.maximum(i - 1, 0)], 0.0)
+    low = edges[i]
+    high = edges[np.minimum(i + 1, len(edges) - 1)]
+    here = counts[rows, i]
+    inside = np.divide(target - before, here, out=np.zeros_like(target), where=here != 0)
+    return np.where(total > 0, low + (high - low) * inside, np.nan)
+
+
 def percentile(counts: np.ndarray | Sequence[int], edges: np.ndarray, q: float) -> float | None:
     """The q-quantile (0..1) of a histogram, interpolated inside the bucket; None when empty."""
-    counts = np.asarray(counts, dtype=float)
-    total = counts.sum()
-    if total <= 0:
-        return None
-    target = q * total
-    cumulative = np.cumsum(counts)
-    i = int(np.searchsorted(cumulative, target, side="left"))
-    i = min(i, len(counts) - 1)
-    before = cumulative[i - 1] if i > 0 else 0.0
-    low = edges[i]
-    high = edges[i + 1] if i + 1 < len(edges) else edges[i]
-    inside = (target - before) / counts[i] if counts[i] else 0.0
-    return float(low + (high - low) * inside)
+    value = percentiles(np.asarray(counts, dtype=float)[None, :], edges, q)[0]
+    return None if np.isnan(value) else float(value)
 
 
 # Robust location and spread: one spike among many ordinary days moves neither.

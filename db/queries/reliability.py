@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Engine, String, Subquery, and_, case, type
 from sqlalchemy import select as sa_select
 
 from core.costs import picos_to_usd
-from core.stats import LATENCY_EDGES_MS, percentile
+from core.stats import LATENCY_EDGES_MS, percentiles
 from db.queries.common import (
     LATENCY,
     LATENCY_DAILY,
@@ -112,17 +112,11 @@ def latency_percentiles(histogram: pd.DataFrame) -> pd.DataFrame:
     matrix = np.zeros((len(index), len(LATENCY_EDGES_MS)), dtype=np.float64)
     buckets = histogram["bucket"].to_numpy(np.int64)
     np.add.at(matrix, (row, buckets), histogram["count"].to_numpy(np.float64))
-    rows = [
-        (
-            day,
-            model,
-            int(counts.sum()),
-            percentile(counts, LATENCY_EDGES_MS, 0.50),
-            percentile(counts, LATENCY_EDGES_MS, 0.95),
-        )
-        for (day, model), counts in zip(index, matrix, strict=True)
-    ]
-    return pd.DataFrame(rows, columns=PERCENTILE_COLUMNS)
+    frame = groups.reset_index(drop=True)
+    frame["requests"] = matrix.sum(axis=1).astype(np.int64)
+    for name, q in (("p50_ms", 0.50), ("p95_ms", 0.95)):
+        frame[name] = percentiles(matrix, LATENCY_EDGES_MS, q)
+    return frame[PERCENTILE_COLUMNS]
 
 
 def retry_groups(rows: ColumnElement) -> Subquery:
