@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from db.budgets import list_events
+from db.budgets import DEFAULT_THRESHOLDS, list_events
 from db.engine import make_engine
 from tests.e2e.helpers import assert_no_errors, goto, shot, wait_idle
 from tests.rows import insert_rollup
@@ -66,13 +66,27 @@ def test_create_budget_see_forecast_and_acknowledge(page, app_server, spend_url)
     wait_idle(page)
     assert_no_errors(page)
     expect(page.get_by_text("Checked as of")).to_be_visible()
-    page.get_by_role("button", name="Acknowledge").first.click()
-    wait_idle(page)
-    assert_no_errors(page)
+    # One row for the budget's thresholds, however many it passed (this month's $10 a day
+    # against $15: on the first day 67 %, past 50 % only; from the second day past all four),
+    # and one for the month-end forecast while the budget is not yet spent.
+    fired = list_events(make_engine(spend_url))
+    assert {e.subject for e in fired} == {"Team"}
+    assert {e.kind for e in fired} <= {"budget", "forecast"}
+    spent_pct = 10 * datetime.now(UTC).day * 100 / 15
+    passed = [t for t in DEFAULT_THRESHOLDS if spent_pct >= t]
+    assert sorted(int(e.threshold) for e in fired if e.kind == "budget") == passed
+    rows = len({e.kind for e in fired})
+    buttons = page.get_by_role("button", name="Acknowledge")
+    expect(buttons).to_have_count(rows)
+    for left in range(rows, 0, -1):
+        buttons.first.click()
+        wait_idle(page)
+        assert_no_errors(page)
+        expect(buttons).to_have_count(left - 1)
     expect(page.get_by_text("Acknowledged", exact=False).first).to_be_visible()
-    # one row per budget: acknowledging it covers every threshold it stands for
+    # each row's acknowledgement covered every event it stands for
     acked = list_events(make_engine(spend_url), acknowledged=True)
-    assert acked and {e.subject for e in acked} == {"Team"}
+    assert len(acked) == len(fired)
     assert list_events(make_engine(spend_url), acknowledged=False) == []
     make_engine.cache_clear()
     shot(page, "budgets_journey_acknowledged")
