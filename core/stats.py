@@ -53,7 +53,7 @@ def percentiles(counts: np.ndarray, edges: np.ndarray, q: float) -> np.ndarray:
 
 def percentile(counts: np.ndarray | Sequence[int], edges: np.ndarray, q: float) -> float | None:
     """The q-quantile (0..1) of a histogram, interpolated inside the bucket; None when empty."""
-    value = percentiles(np.asarray(counts, dtype=float)[None, :], edges, q)[0]
+    value = percentiles(counts, edges, q)[0]
     return None if np.isnan(value) else float(value)
 
 

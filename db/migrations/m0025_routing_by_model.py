@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from db.migrations.m0023_small_rollups import WITHOUT_ROWID  # as step 0023 froze it
+
 NAME = "0025_routing_by_model"
 
 KEY = ("model_id", "batch", "in_bucket", "out_bucket", "day")
@@ -34,7 +36,6 @@ TABLE = """CREATE TABLE routing_model_daily (
     out_max BIGINT NOT NULL,
     PRIMARY KEY ({key})
 ){without_rowid}"""
-WITHOUT_ROWID = {"sqlite": " WITHOUT ROWID", "postgresql": ""}
 FILL = (
     "INSERT INTO routing_model_daily ({key}, {columns}) "
     "SELECT {key}, {totals} FROM routing_rollup GROUP BY {key}"

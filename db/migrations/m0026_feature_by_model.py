@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+# the daily rollup's sums and the clustering clause, as step 0023 froze them
+from db.migrations.m0023_small_rollups import SUMS, WITHOUT_ROWID
+
 NAME = "0026_feature_by_model"
 
 KEY = ("model_id", "project", "feature", "day")
-SUMS = (
-    "requests", "unpriced_requests", "input_tokens", "cached_input_tokens",
-    "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_pusd",
-    "uncached_input_pusd", "cached_input_pusd", "cache_write_pusd", "output_pusd",
-    "cache_savings_pusd", "truncated", "with_max_tokens", "latency_count", "latency_sum_ms",
-)  # fmt: skip
 TABLE = """CREATE TABLE feature_model_daily (
     model_id VARCHAR NOT NULL,
     project VARCHAR NOT NULL,
@@ -28,7 +25,6 @@ TABLE = """CREATE TABLE feature_model_daily (
     {sums},
     PRIMARY KEY ({key})
 ){without_rowid}"""
-WITHOUT_ROWID = {"sqlite": " WITHOUT ROWID", "postgresql": ""}
 FILL = (
     "INSERT INTO feature_model_daily ({key}, {sums}) "
     "SELECT {key}, {totals} FROM daily_rollup GROUP BY {key}"

@@ -24,6 +24,12 @@ from db.migrations import m0025_routing_by_model as m0025
 from db.migrations import m0026_feature_by_model as m0026
 
 DAY = date(2025, 6, 1)
+# Each example writes and rolls back a transaction on the function's engine (both databases).
+FILLS = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 STATUSES = [200, 201, 400, 404, 429, 500, 503]
 
 rollup_rows = st.lists(
@@ -71,11 +77,7 @@ def _read(conn: Connection, name: str) -> list[tuple]:
     return sorted(tuple(str(v) if isinstance(v, date) else v for v in r) for r in rows)
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FILLS
 @given(daily=rollup_rows, latency=latency_rows)
 def test_the_migrations_fills_equal_todays_rebuild(
     engine: Engine, daily: list[dict], latency: list[dict]
@@ -124,11 +126,7 @@ routing_rows = st.lists(
 )
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FILLS
 @given(routing=routing_rows)
 def test_the_routing_by_model_fill_equals_todays_derivation(
     engine: Engine, routing: list[dict]
@@ -153,11 +151,7 @@ def test_the_routing_by_model_fill_equals_todays_derivation(
     assert frozen == today
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@FILLS
 @given(daily=rollup_rows)
 def test_the_feature_by_model_fill_equals_todays_derivation(
     engine: Engine, daily: list[dict]
