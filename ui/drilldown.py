@@ -24,6 +24,7 @@ SECTION_KEY = "usage_section"
 ALL_DAYS, ALL_MODELS = "all", ""
 DAY_KEY, MODEL_KEY, PAGE_KEY = "usage_drill_day", "usage_drill_model", "usage_drill_page"
 SHOWN_KEY = "usage_drill_shown"  # the selection whose pages are being turned
+CHART_KEY = "usage_cost_chart"  # the daily spend chart, whose bars open this section
 ORDER_LABELS = {"cost": "Most expensive first", "newest": "Newest first", "oldest": "Oldest first"}
 COUNT = st.column_config.NumberColumn(format="localized")
 
@@ -36,16 +37,25 @@ def open_drill(day: date | str, model: str) -> None:
     st.session_state[SECTION_KEY] = SECTION
 
 
+def picked_bar(points: Any) -> tuple[date, str] | None:
+    """The day and model of the first bar in a chart selection (`[{"date": "2026-11-02",
+    "model_id": "gpt-4o"}]`), None when nothing is picked."""
+    if not points or not isinstance(points, list) or not isinstance(points[0], dict):
+        return None
+    point = points[0]
+    try:
+        day = date.fromisoformat(str(point.get("date"))[:10])
+    except ValueError:
+        return None
+    return day, str(point.get("model_id") or ALL_MODELS)
+
+
 def on_chart_pick() -> None:
     """A click on a bar of the daily spend chart opens that day and model."""
-    state = st.session_state.get("usage_cost_chart") or {}
-    points = (state.get("selection") or {}).get("points") or []
-    if not points:
-        return
-    point = points[0]
-    model = point.get("customdata")
-    model = model[0] if isinstance(model, list) and model else model
-    open_drill(date.fromisoformat(str(point.get("x"))[:10]), str(model or ALL_MODELS))
+    state = st.session_state.get(CHART_KEY) or {}
+    picked = picked_bar((state.get("selection") or {}).get(charts.PICK))
+    if picked:
+        open_drill(*picked)
 
 
 def on_model_pick(models: list[str]) -> None:

@@ -21,6 +21,7 @@ from core.pricing import PriceBook, Unpriced
 from db.scenarios import Scenario, delete_scenario, list_scenarios, load_scenario
 from ui import format as fmt
 from ui.auth import actor, can
+from ui.charts import draw
 from ui.charts import plans as charts
 from ui.plans_resources import (
     column_config,
@@ -136,7 +137,7 @@ def _comparison(frame: pd.DataFrame) -> None:
         column_config=column_config(),
         column_order=[c for c in SHOWN_ORDER if c in shown],
     )
-    st.plotly_chart(charts.scenarios_chart(frame), key="calc_scenarios_chart")
+    draw(charts.scenarios_chart(frame), key="calc_scenarios_chart")
     d = st.columns(2)
     d[0].download_button(
         "Download CSV",

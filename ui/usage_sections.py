@@ -17,6 +17,7 @@ from core.currency import Conversion
 from db import queries
 from ui import drilldown
 from ui import format as fmt
+from ui.charts import draw
 from ui.charts import usage as charts
 from ui.currency import money as money_text
 from ui.currency import rate_caption
@@ -128,11 +129,11 @@ def unpriced_warning(view: UsageView) -> None:
 def cost_section(view: UsageView) -> None:
     """Daily spend by model (click a bar to drill down), spend by model, project and feature."""
     st.subheader("Daily spend by model")
-    st.plotly_chart(
+    draw(
         charts.daily_cost_by_model(view.load("daily"), view.conversion),
-        key="usage_cost_chart",
+        key=drilldown.CHART_KEY,
         on_select=drilldown.on_chart_pick,
-        selection_mode="points",
+        selection_mode=charts.PICK,
     )
     st.caption(DRILL_HINT)
     conv, spend = view.conversion, charts.spend_column(view.conversion)
@@ -156,7 +157,7 @@ def cost_section(view: UsageView) -> None:
                      key="usage_logged_table")  # fmt: skip
     by_project = view.load("by_project")
     st.subheader("Spend by project and feature")
-    st.plotly_chart(charts.cost_by_project(by_project, conv), key="usage_project_chart")
+    draw(charts.cost_by_project(by_project, conv), key="usage_project_chart")
     projects = charts.project_table(by_project, conv)
     st.dataframe(projects, hide_index=True,
                  column_config={"Requests": COUNT, spend: money(projects[spend], conv),
@@ -168,24 +169,22 @@ def tokens_section(view: UsageView) -> None:
     """Tokens per day and what caching saved."""
     totals = queries.daily_totals(view.load("daily"))
     st.subheader("Tokens per day")
-    st.plotly_chart(charts.tokens_per_day(totals), key="usage_tokens_chart")
+    draw(charts.tokens_per_day(totals), key="usage_tokens_chart")
     st.subheader("Caching savings")
     st.metric("Saved by cached input", view.money(view.kpis().cache_savings_usd), border=True,
               width=280)  # fmt: skip
     st.caption("Cached input tokens at the full input price, minus what they actually cost.")
-    st.plotly_chart(charts.caching_savings(totals, view.conversion), key="usage_cache_chart")
+    draw(charts.caching_savings(totals, view.conversion), key="usage_cache_chart")
     rate_caption(view.conversion)
 
 
 def reliability_section(view: UsageView) -> None:
     """Errors and 429s per day; latency per model as small multiples."""
     st.subheader("Error rate and 429s per day")
-    st.plotly_chart(
-        charts.errors_per_day(queries.daily_totals(view.load("daily"))), key="usage_errors_chart"
-    )
+    draw(charts.errors_per_day(queries.daily_totals(view.load("daily"))), key="usage_errors_chart")
     st.subheader("Latency per day and model (ms): P95 solid, P50 dotted")
     latency = view.load("latency")
-    st.plotly_chart(charts.latency_per_day(latency), key="usage_latency_chart")
+    draw(charts.latency_per_day(latency), key="usage_latency_chart")
     st.caption("Percentiles come from latency histograms (buckets ~10 % wide).")
 
 
@@ -197,9 +196,7 @@ def failure_section(view: UsageView) -> None:
     c2.metric("Retry spend (estimate)", view.money(f.retry_usd), border=True)
     c3.metric("Retried calls (estimate)", f"{f.retries:,}", border=True)
     st.caption(queries.RETRY_DEFINITION)
-    st.plotly_chart(
-        charts.failure_cost_per_day(f.by_day, view.conversion), key="usage_failure_chart"
-    )
+    draw(charts.failure_cost_per_day(f.by_day, view.conversion), key="usage_failure_chart")
     if not f.by_status.empty:
         st.table(charts.status_table(f.by_status, view.conversion), hide_index=True)
     rate_caption(view.conversion)
@@ -220,9 +217,7 @@ def audit_section(view: UsageView) -> None:
         "(embeddings, failed calls) are left out. Where many responses are cut, their outputs "
         "stop at today's limit, so the real need is higher: raise the limit, then check again."
     )
-    st.plotly_chart(
-        charts.output_distribution(a.histogram, a.suggested_max_tokens), key="usage_output_chart"
-    )
+    draw(charts.output_distribution(a.histogram, a.suggested_max_tokens), key="usage_output_chart")
     st.table(charts.audit_table(a.by_model), hide_index=True)
 
 

@@ -18,6 +18,7 @@ from ui import alert_list
 from ui import format as fmt
 from ui.auth import actor, can, needs
 from ui.charts import budgets as charts
+from ui.charts import draw
 from ui.currency import display_conversion, money, rate_caption
 from ui.resources import config, engine
 from ui.rule_settings import rules_section
@@ -190,7 +191,7 @@ def forecast_section(
     picked = st.selectbox("Budget", list(names), key="budgets_chart_budget")
     budget = names[picked]
     status = statuses[budget.id]
-    st.plotly_chart(charts.forecast_figure(status, conv=conv), key="budgets_forecast_chart")
+    draw(charts.forecast_figure(status, conv=conv), key="budgets_forecast_chart")
     st.caption(METHOD)
     rate_caption(conv)
 

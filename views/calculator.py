@@ -20,6 +20,7 @@ from core.plans import (
 from core.pricing import Unpriced
 from core.tokens import TokenizerUnavailable, count_prompt_tokens, count_tokens, is_estimate
 from ui import format as fmt
+from ui.charts import draw
 from ui.charts import plans as charts
 from ui.currency import display_conversion, money, rate_caption
 from ui.plans_resources import (
@@ -206,7 +207,7 @@ elif plan.fits_context is False:
         f"{workload.reserved_tokens:,} tokens (input + output cap) exceed {model_text}'s "
         f"context window of {rates.context_window:,} tokens: requests would be rejected."
     )
-st.plotly_chart(charts.split_chart(vars(monthly)), key="calc_split_chart")
+draw(charts.split_chart(vars(monthly)), key="calc_split_chart")
 
 
 def _projection_tab() -> None:
@@ -218,7 +219,7 @@ def _projection_tab() -> None:
         f"**{fmt.usd(last.monthly_usd)}** and the {last.month} months total "
         f"**{fmt.usd(last.cumulative_usd)}**."
     )
-    st.plotly_chart(charts.projection_chart(months), key="calc_projection_chart")
+    draw(charts.projection_chart(months), key="calc_projection_chart")
     st.dataframe(
         for_display(months),
         hide_index=True,
@@ -246,7 +247,7 @@ def _models_tab() -> None:
         else models
     )
     shown = shown[shown["fits_context"] != False] if only_fit else shown  # noqa: E712
-    st.plotly_chart(charts.models_chart(shown), key="calc_models_chart")
+    draw(charts.models_chart(shown), key="calc_models_chart")
     st.dataframe(
         for_display(shown),
         hide_index=True,
@@ -271,9 +272,9 @@ def _sensitivity_tab() -> None:
         f"**{top.label}** moves the monthly cost most: from {fmt.usd(top.low_usd)} to "
         f"{fmt.usd(top.high_usd)} around {fmt.usd(top.base_usd)}."
     )
-    st.plotly_chart(charts.tornado_chart(bars), key="calc_tornado_chart")
+    draw(charts.tornado_chart(bars), key="calc_tornado_chart")
     st.markdown("**Monthly cost by requests per day and output tokens**")
-    st.plotly_chart(charts.heatmap_chart(analysis.grid.frame()), key="calc_heatmap_chart")
+    draw(charts.heatmap_chart(analysis.grid.frame()), key="calc_heatmap_chart")
 
 
 WHY = {
@@ -425,7 +426,7 @@ def _conversations_tab() -> None:
         width="stretch",
         column_config=COLUMNS,
     )
-    st.plotly_chart(charts.conversation_chart(turns), key="calc_conversation_chart")
+    draw(charts.conversation_chart(turns), key="calc_conversation_chart")
 
 
 def _compression_tab() -> None:

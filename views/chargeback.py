@@ -10,6 +10,7 @@ from core.currency import Conversion, money_text
 from core.forecast import month_bounds
 from db.engine import database_url, make_engine
 from db.queries.attribution import DIMENSIONS, data_span, month_chargeback
+from ui.charts import draw
 from ui.charts.chargeback import centres_figure
 from ui.currency import display_conversion, rate_caption
 from ui.reports import chargeback_html, csv_download, display_frame, excel_download, month_name
@@ -127,6 +128,6 @@ summary(cb)
 rate_caption(conversion)
 frame = display_frame(cb)
 chart = frame.assign(unallocated=cb.table["unallocated"].to_numpy())
-st.plotly_chart(centres_figure(chart, cb.conversion.currency), key="chargeback_chart")
+draw(centres_figure(chart, cb.conversion.currency), key="chargeback_chart")
 st.dataframe(frame, hide_index=True, column_config=table_config(cb, label), key="chargeback_table")
 downloads(cb, label)

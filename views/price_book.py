@@ -9,6 +9,7 @@ import streamlit as st
 from core.pricing import PROVIDERS, PriceOverride, as_row
 from db.prices import RATE_FIELDS, PriceError, delete_override, save_override
 from ui.auth import actor, can
+from ui.charts import draw
 from ui.charts.prices import price_history
 from ui.format import escape_markdown
 from ui.prices_text import RATE_LABELS as PRICE_LABELS
@@ -64,7 +65,7 @@ with history_tab:
     model = st.selectbox("Model", names, index=default, key="prices_history_model")
     history = book.history(model)
     periods = pd.DataFrame([as_row(r) for r in history])
-    st.plotly_chart(price_history(periods, today), key="prices_history_chart")
+    draw(price_history(periods, today), key="prices_history_chart")
     st.dataframe(
         price_table(history)[["effective_from", *RATE_LABELS, "source"]],
         hide_index=True,

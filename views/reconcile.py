@@ -5,7 +5,7 @@ import streamlit as st
 from db.engine import database_url
 from db.reconcile import Reconciliation, provider_name
 from ui import format as fmt
-from ui.charts import figure_text
+from ui.charts import draw
 from ui.charts import reconcile as charts
 from ui.openai_import import PROVIDERS, import_panel, show_flash
 from ui.reconcile import (
@@ -76,10 +76,7 @@ if result.is_empty:
     st.info("No logged calls, usage or billed cost in these dates. Widen the range.")
     st.stop()
 summary(result, name)
-figure = charts.computed_vs_billed(result.by_day())
-billed_by = f"Billed by {figure_text(provider_name(provider))}"
-figure.update_traces(name=billed_by, selector={"name": "Billed by OpenAI"})
-st.plotly_chart(figure, key="reconcile_chart")
+draw(charts.computed_vs_billed(result.by_day(), provider_name(provider)), key="reconcile_chart")
 renamed = {"OpenAI calls": f"{provider_name(provider)} calls"}
 flagged = charts.table(result.rows, flagged_only=True)
 if flagged.empty:

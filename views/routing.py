@@ -32,6 +32,7 @@ from db.engine import database_url, make_engine
 from db.scenarios import list_scenarios, load_scenario
 from db.traffic import grouped_traffic, rule_name_problem, traffic_options, traffic_span
 from ui.auth import can
+from ui.charts import draw
 from ui.charts.routing import (
     before_after_chart,
     model_columns,
@@ -459,7 +460,7 @@ def _simulation(source: Source, rules: list[Rule]) -> None:
                 "target model's context window, so they stay on their model."
             )
         st.dataframe(rule_display(table), hide_index=True, column_config=rule_columns())
-        st.plotly_chart(before_after_chart(result.models), key="routing_models_chart")
+        draw(before_after_chart(result.models), key="routing_models_chart")
         st.dataframe(models_display(result.models), hide_index=True, column_config=model_columns())
         _save_and_export(result, source)
     _load_saved()
@@ -552,7 +553,7 @@ def _plan_vs_actual(url: str, first: date | None, last: date | None) -> None:
     w1.metric("Plan", usd(variance.plan_usd), help=f"{variance.plan_requests:,} requests")
     w2.metric("Actual", usd(variance.actual_usd), help=f"{variance.actual_requests:,} requests")
     w3.metric("Actual minus plan", usd(variance.difference_usd))
-    st.plotly_chart(waterfall_chart(variance.table()), key="routing_waterfall")
+    draw(waterfall_chart(variance.table()), key="routing_waterfall")
     st.caption(
         "Volume: more or fewer requests than planned. Tokens per request: bigger or smaller "
         "calls (and cache hits). Model mix: which models, and how much went to the Batch API. "

@@ -6,18 +6,24 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
+import pandas as pd
 import pytest
 import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
+from core.currency import Conversion, FxRate
+from core.forecast import budget_status
 from db.budgets import list_budgets, list_events, list_rules, set_budget
 from db.engine import make_engine
 from tests.actors import ADMIN
+from tests.app.charts import chart_keys, charts
 from tests.app.shown import shown
 from tests.pages import ROOT
 from tests.rows import insert_rollup
+from ui.charts.budgets import forecast_figure
 
 AS_OF_DAY = date(2026, 3, 20)
 
@@ -138,8 +144,7 @@ def test_card_forecast_and_acknowledge(url: str) -> None:
     # Mar 1..20 = 200 of 400 = 50 %; forecast 31 × 10 = 310; 31 - 20 + 1 = 12 days left (the 20th included)
     assert metrics["Spent"] == "$200.00" and metrics["Used"] == "50.00 %"
     assert metrics["Month-end forecast"] == "$310.00" and metrics["Days left"] == "12"
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert {t.get("name") for t in spec["data"]} >= {"actual", "forecast", "90 % interval"}
+    _assert_forecast_chart(at)
     assert any("same weekday" in c.value for c in at.caption)
     # one alert fires: the 50 % threshold; acknowledge it
     (event,) = list_events(make_engine(url))
@@ -149,6 +154,31 @@ def test_card_forecast_and_acknowledge(url: str) -> None:
     assert list_events(make_engine(url), acknowledged=True)[0].id == event.id
     assert any("Acknowledged" in c.value for c in at.caption)
     assert len(at.dataframe[0].value) == 1  # history
+
+
+def _assert_forecast_chart(at: AppTest) -> None:
+    """Search's chart as of Mar 20: $10 a day gives $200 by the 20th and $310 by the 31st; the
+    spread of identical days is nil, so the band is the forecast line itself."""
+    assert chart_keys(at) == ["budgets_forecast_chart"]
+    (chart,) = charts(at)
+    frames = list(chart.datasets.values())
+    lines = next(f for f in frames if set(f.get("series", [])) == {"actual", "forecast"})
+    band = next(f for f in frames if set(f.get("series", [])) == {"90 % interval"})
+    lines["day"] = lines["day"].dt.date
+    actual = lines[lines["series"] == "actual"].set_index("day")["cumulative_usd"]
+    forecast = lines[lines["series"] == "forecast"].set_index("day")["cumulative_usd"]
+    assert len(actual) == 20 and actual[date(2026, 3, 1)] == 10 and actual[AS_OF_DAY] == 200
+    # the forecast joins the actual line on the 20th and adds $10 a day to the 31st
+    assert forecast.index.tolist() == [date(2026, 3, d) for d in range(20, 32)]
+    assert forecast.tolist() == [200.0 + 10 * i for i in range(12)]
+    assert band["low_usd"].tolist() == band["high_usd"].tolist() == forecast.tolist()
+    lines_across = next(f for f in frames if "label" in f)
+    labelled = dict(zip(lines_across["label"], lines_across["amount"], strict=True))
+    assert labelled == {"50 %": 200.0, "75 %": 300.0, "90 %": 360.0, "budget $400": 400.0}
+    x = chart.spec["layer"][0]["encoding"]["x"]["scale"]["domain"]  # the whole of March
+    assert [(d["month"], d["date"]) for d in x] == [(3, 1), (3, 31)]
+    text = chart.text()
+    assert "Cumulative spend (USD)" in text and '"strokeDash"' in text
 
 
 def test_mute_silences_the_budget(url: str) -> None:
@@ -268,3 +298,21 @@ def test_the_spike_rule_explains_its_multiple_in_plain_words(url: str) -> None:
     assert k.label == "Swing multiple (k)"
     assert "median absolute deviation" in k.help and "three usual swings" in k.help
     assert "MAD" not in k.label
+
+
+def test_the_forecast_chart_in_another_currency_names_it() -> None:
+    # $10 a day through 10 March at 0.5 EUR per USD: 50 EUR by the 10th, 155 EUR by the 31st;
+    # a $400 budget is 200 EUR, its 50 % line 100 EUR.
+    daily = {date(2026, 2, 1) + timedelta(days=i): Decimal(10) for i in range(38)}
+    eur = Conversion("EUR", FxRate("EUR", Decimal("0.5"), date(2026, 1, 1)))
+    status = budget_status(daily, date(2026, 3, 10), Decimal(400), (50, 100), conversion=eur)
+    spec = forecast_figure(status, conv=eur).to_dict()
+    frames = [pd.DataFrame(rows) for rows in spec["datasets"].values()]
+    lines = next(f for f in frames if set(f.get("series", [])) == {"actual", "forecast"})
+    assert lines["cumulative_usd"].iloc[[9, -1]].tolist() == [50.0, 155.0]
+    labelled = next(f for f in frames if "label" in f).set_index("label")["amount"].to_dict()
+    assert labelled == {"50 %": 100.0, "budget 200 EUR": 200.0}
+    y = spec["layer"][1]["encoding"]["y"]
+    assert y["title"] == "Cumulative spend (EUR)"
+    assert y["axis"]["labelExpr"] == "format(datum.value, ',.3~r') + ' EUR'"
+    assert "$" not in json.dumps([layer["encoding"].get("tooltip") for layer in spec["layer"]])

@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.actors import ADMIN
+from tests.app.charts import Drawn, chart_keys, charts
 from tests.app.shown import shown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,19 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+def chart(at: AppTest, key: str) -> Drawn:
+    return next(drawn for drawn in charts(at) if drawn.spec["usermeta"]["key"] == key)
+
+
+def axis_values(drawn: Drawn, channel: str, field: str) -> list[float]:
+    """The ticks of the axis that draws `field` on `channel`, in any layer."""
+    return next(
+        layer["encoding"][channel]["axis"]["values"]
+        for layer in drawn.spec["layer"]
+        if layer["encoding"].get(channel, {}).get("field") == field
+    )
+
+
 def test_classic_example_on_gpt4o(at: AppTest) -> None:
     # 500/day x 30 days, 1,600 in at $2.50/M + 400 out at $10/M = $60 + $60
     assert metric(at, "Per month") == "$120.00"
@@ -38,6 +52,79 @@ def test_classic_example_on_gpt4o(at: AppTest) -> None:
     assert metric(at, "Per request") == "$0.008"
     assert metric(at, "Per 1,000 requests") == "$8.00"
     assert metric(at, "Per year") == "$1,440.00"
+
+
+def test_split_and_projection_charts_draw_the_plan(at: AppTest) -> None:
+    assert chart_keys(at) == ["calc_split_chart", "calc_projection_chart"]
+    split = chart(at, "calc_split_chart").rows
+    # 24M uncached input tokens x $2.50/M and 6M output tokens x $10/M; nothing cached
+    assert list(zip(split["part"], split["usd"], split["text"], strict=True)) == [
+        ("Uncached input", 60.0, "$60.00"),
+        ("Cached input", 0.0, ""),
+        ("Output", 60.0, "$60.00"),
+    ]
+    assert list(split["end"]) == [60.0, 60.0, 120.0]  # stacked end to end
+    projection = chart(at, "calc_projection_chart")
+    months = projection.rows
+    assert list(months["month"]) == list(range(1, 13))
+    assert set(months["monthly_usd"]) == {120.0}  # no growth
+    assert list(months["cumulative_usd"])[-1] == 1440.0  # 12 x $120
+    # $120 over five ticks -> $25 steps; $1,440 -> $500 steps (round ticks on both axes)
+    assert axis_values(projection, "y", "monthly_usd") == [0, 25, 50, 75, 100, 125]
+    assert axis_values(projection, "y", "cumulative_usd") == [0, 500, 1000, 1500]
+
+
+def test_models_chart_marks_the_selection_and_models_too_small(at: AppTest) -> None:
+    at.session_state["calc_tab"] = "All models"
+    at.run()
+    ranked = chart(at, "calc_models_chart").rows
+    assert len(ranked) == 26  # the 25 cheapest, then the selected model
+    assert list(ranked["monthly_usd"][:25]) == sorted(ranked["monthly_usd"][:25])
+    last = ranked.iloc[-1]
+    assert (last["name"], last["group"], last["text"]) == ("openai · gpt-4o", "Selected", "$120.00")
+    at.text_input(key="calc_models_search").set_value("gpt-4o").run()
+    ranked = chart(at, "calc_models_chart").rows.set_index("name")
+    assert ranked.loc["openai · gpt-4o-mini", "text"] == "$7.20"  # 24M x 0.15 + 6M x 0.60
+    at.number_input(key="calc_in").set_value(200_000).run()
+    ranked = chart(at, "calc_models_chart").rows.set_index("name")
+    # 200,400 tokens do not fit gpt-4o-mini's 128,000; the selected model keeps its colour
+    assert ranked.loc["openai · gpt-4o-mini", "group"] == "Too small for the request"
+    assert ranked.loc["openai · gpt-4o", "group"] == "Selected"
+    at.text_input(key="calc_models_search").set_value("no such model").run()
+    assert "No data for these filters" in chart(at, "calc_models_chart").rows["text"].to_list()
+    assert not at.exception
+
+
+def test_sensitivity_charts_move_each_driver(at: AppTest) -> None:
+    at.session_state["calc_tab"] = "Sensitivity"
+    at.run()
+    assert chart_keys(at) == ["calc_split_chart", "calc_tornado_chart", "calc_heatmap_chart"]
+    tornado = chart(at, "calc_tornado_chart")
+    ends = tornado.rows[tornado.rows["driver"] == "Requests per day"]
+    # 500 requests a day +-25 %: 375 and 625 a day cost 3/4 and 5/4 of $120
+    assert list(zip(ends["side"], ends["text"], strict=True)) == [
+        ("Cheaper than the plan", "375 requests/day: $90.00"),
+        ("Dearer than the plan", "625 requests/day: $150.00"),
+    ]
+    assert set(tornado.rows["base_usd"].dropna()) == {120.0}
+    y = tornado.spec["layer"][0]["encoding"]["y"]
+    assert y["sort"][0] == "Requests per day"  # the widest bar on top
+    # $90..$150 widened by 30 % of the $60 spread each side: $72..$168 -> $0..$200 by $50
+    assert axis_values(tornado, "x", "usd") == [0, 50, 100, 150, 200]
+    cells = chart(at, "calc_heatmap_chart").rows.set_index(["requests_per_day", "output_tokens"])
+    assert cells.loc[("500", "400"), "text"] == "$120"  # the plan itself
+    # 4x the requests and 4x the output: $60 x 4 input + $60 x 16 output
+    assert cells.loc[("2000", "1600"), "usd"] == 1200.0
+
+
+def test_conversation_chart_counts_the_history_sent(at: AppTest) -> None:
+    at.session_state["calc_tab"] = "Conversations"
+    at.run()
+    turns = chart(at, "calc_conversation_chart").rows
+    full = turns[turns["label"] == "Full history"].set_index("turn")["input_tokens"]
+    assert len(turns) == 3 * 10  # three strategies, ten turns
+    # 500 system + 60 user; each later turn adds the last reply (250) and a new message (60)
+    assert (full[1], full[2], full[10]) == (560, 870, 560 + 9 * 310)
 
 
 def test_inputs_by_key_change_the_metrics(at: AppTest) -> None:
@@ -111,6 +198,15 @@ def test_save_and_compare_scenarios(at: AppTest) -> None:
     frame = at.dataframe[0].value
     assert list(frame["scenario"]) == ["Launch on 4o", "Launch on mini"]
     assert [round(v, 2) for v in frame["monthly_usd"]] == [120.0, 7.2]
+    compared = chart(at, "calc_scenarios_chart").rows
+    totals = compared.dropna(subset=["text"])
+    assert list(zip(totals["scenario"], totals["text"], strict=True)) == [
+        ("Launch on 4o", "$120.00"),
+        ("Launch on mini", "$7.20"),
+    ]
+    parts = compared.dropna(subset=["part"]).set_index(["scenario", "part"])["usd"]
+    assert parts[("Launch on mini", "Uncached input")] == pytest.approx(3.6)  # 24M x $0.15/M
+    assert parts[("Launch on mini", "Output")] == pytest.approx(3.6)  # 6M x $0.60/M
     assert not at.exception
 
 
@@ -214,6 +310,7 @@ def test_every_tab_renders_at_zero_volume(at: AppTest, tab: str) -> None:
     assert not at.exception
     assert metric(at, "Per month") == "$0.00"
     assert any("requests per day" in i.value for i in at.info)
+    assert chart_keys(at)[0] == "calc_split_chart"
 
 
 def test_load_and_delete_a_scenario(at: AppTest) -> None:

@@ -14,6 +14,7 @@ from db.engine import make_engine
 from db.fx import record_rate, set_display_currency
 from db.ingest import ingest_records
 from tests.actors import ADMIN
+from tests.app.charts import chart_keys, charts
 from tests.app.shown import shown
 from tests.pages import ROOT
 
@@ -79,6 +80,14 @@ def test_january_by_project_by_hand(url: str) -> None:
     assert table["Share"].iloc[0] == pytest.approx(0.78125)  # 0.70 / 0.896
     assert table["Change %"].iloc[0] == pytest.approx(1.0)  # 0.35 more than 0.35
     assert table["Change %"].iloc[1] is None or table["Change %"].isna().iloc[1]
+    assert chart_keys(at) == ["chargeback_chart"]
+    (chart,) = charts(at)
+    bars = chart.rows  # the table's order, largest first; unallocated drawn grey
+    assert bars["centre"].tolist() == ["search", "support", "unallocated"]
+    assert bars["spend"].tolist() == [0.70, 0.02, 0.18]
+    assert bars["unallocated"].tolist() == [False, False, True]
+    assert chart.spec["encoding"]["y"]["sort"] == ["search", "support", "unallocated"]
+    assert chart.spec["encoding"]["x"]["title"] == "Spend (USD)"
     names = [b.proto.label for b in at.get("download_button")]
     assert names == ["CSV", "Excel", "Printable report"]
 
@@ -110,3 +119,6 @@ def test_figures_in_the_display_currency_state_the_rate(url: str) -> None:
         shown(c.value) == "Figures in EUR: 1 USD = 0.5 EUR (rate of 2026-01-15)" for c in at.caption
     )
     assert at.dataframe[0].value["Spend"].sum() == pytest.approx(0.45)
+    (chart,) = charts(at)
+    assert chart.rows["spend"].tolist() == at.dataframe[0].value["Spend"].tolist()
+    assert chart.spec["encoding"]["x"]["title"] == "Spend (EUR)"

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.app.charts import chart_keys, charts
 from tests.app.shown import shown
 from tests.pages import ROOT
+from ui.charts.prices import history_frame, price_history
 
 
 @pytest.fixture
@@ -78,3 +84,44 @@ def test_invalid_price_shows_a_clear_error(at):
     at.button[-1].click().run()
     assert not at.exception
     assert any("input price per 1M tokens is required" in e.value for e in at.error)
+
+
+def test_price_history_steps_from_each_price_to_today(at):
+    at.selectbox(key="prices_history_model").set_value("o3").run()
+    assert not at.exception
+    assert chart_keys(at) == ["prices_history_chart"]
+    (chart,) = charts(at)
+    points = chart.rows.assign(day=chart.rows["day"].dt.date.astype(str))
+    today = datetime.now(UTC).date().isoformat()
+    steps = {
+        name: list(zip(rows["day"], rows["usd_mtok"], strict=True))
+        for name, rows in points.groupby("series", sort=False)
+    }
+    # o3's list price fell on 10 June 2025: input $10 -> $2, output $40 -> $8, cached $0.50
+    # kept; each line starts at the price list's first day and runs on to today.
+    assert steps["Input"] == [("2023-01-01", 10.0), ("2025-06-10", 2.0), (today, 2.0)]
+    assert steps["Output"] == [("2023-01-01", 40.0), ("2025-06-10", 8.0), (today, 8.0)]
+    assert steps["Cached input"] == [("2023-01-01", 0.5), ("2025-06-10", 0.5), (today, 0.5)]
+    assert list(steps) == ["Input", "Cached input", "Output", "Batch input", "Batch output"]
+    assert chart.spec["mark"]["interpolate"] == "step-after"
+
+
+def test_a_price_not_offered_leaves_a_gap_in_its_line():
+    price = [Decimal("0.1"), Decimal("0.15")], [Decimal("0.3"), Decimal("0.6")]
+    history = pd.DataFrame(
+        {"effective_from": [None, date(2026, 3, 16)], "input_mtok": price[0],
+         "cached_input_mtok": [None, Decimal("0.015")], "output_mtok": price[1],
+         "batch_input_mtok": [None, None], "batch_output_mtok": [None, None]}
+    )  # fmt: skip
+    points = history_frame(history, date(2026, 12, 1))
+    assert points["series"].unique().tolist() == ["Input", "Cached input", "Output"]  # no batch
+    cached = points[points["series"] == "Cached input"]
+    # no cached price before 16 March: the first point is empty, so the line starts there
+    assert cached["usd_mtok"].isna().tolist() == [True, False, False]
+    assert cached["day"].dt.date.tolist() == [
+        date(2023, 1, 1),
+        date(2026, 3, 16),
+        date(2026, 12, 1),
+    ]
+    spec = price_history(history, date(2026, 12, 1)).to_dict()
+    assert spec["mark"]["invalid"] == "break-paths-show-domains"

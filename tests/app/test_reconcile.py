@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.actors import ADMIN
+from tests.app.charts import chart_keys, charts
 from tests.app.shown import shown
 from tests.integrations.fake_openai import (
     FakeOpenAI,
@@ -144,6 +145,7 @@ def test_import_then_reconcile(db_file: Path, api: FakeOpenAI) -> None:
     assert metrics["Billed by OpenAI"] == "$0.02"  # $0.0199 shown to the cent
     assert metrics["Day × model rows flagged"] == "2"
     assert len(at.dataframe) == 1  # the flagged rows; all rows on demand
+    _assert_chart(at, "OpenAI")
     at.toggle(key="reconcile_show_all").set_value(True).run()
     flagged, everything = (d.value for d in at.dataframe)
     assert len(everything) == 3 and everything["Flagged"].sum() == 2
@@ -158,6 +160,28 @@ def test_import_then_reconcile(db_file: Path, api: FakeOpenAI) -> None:
     at.button(key="reconcile_apply").click().run()
     assert len(at.dataframe[0].value) == 1  # only the web search line item is still over
     assert "Differences over 25 %" in [h.value for h in at.subheader]
+
+
+def _assert_chart(at: AppTest, provider: str) -> None:
+    """Per day: computed 10 x $0.00045 = $0.0045 both days; billed $0.0045 on the 20th and
+    0.0054 + the $0.01 web search = $0.0154 on the 21st, the flagged day, marked 8 % above it."""
+    assert chart_keys(at) == ["reconcile_chart"]
+    (chart,) = charts(at)
+    marks = next(f for f in chart.datasets.values() if "note" in f)
+    bars = next(f for f in chart.datasets.values() if "note" not in f)
+    bars["day"] = bars["day"].dt.date
+    billed = f"Billed by {provider}"
+    assert bars.set_index(["day", "series"])["usd"].round(9).to_dict() == {
+        (D1, "Computed from logs"): 0.0045, (D2, "Computed from logs"): 0.0045,
+        (D1, billed): 0.0045, (D2, billed): 0.0154,
+    }  # fmt: skip
+    assert marks["day"].dt.date.tolist() == [D2]
+    assert marks["usd"].round(9).tolist() == [0.016632]
+    assert chart.spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == [
+        "Computed from logs",
+        billed,
+        "Differs by more than the tolerance",
+    ]
 
 
 def test_rejected_key_shows_an_error_not_a_traceback(db_file: Path, api: FakeOpenAI) -> None:
@@ -224,6 +248,9 @@ def test_anthropic_import_then_reconcile(db_file: Path, monkeypatch: pytest.Monk
         # computed 20 x $0.002 = $0.04; billed 0.02 + 0.024 = $0.044
         assert (metrics["Computed from logs"], metrics["Billed by Anthropic"]) == ("$0.04", "$0.04")
         assert metrics["Difference"] == "-$0.00400"
+        (chart,) = charts(at)
+        bars = next(f for f in chart.datasets.values() if "note" not in f)
+        assert set(bars["series"]) == {"Computed from logs", "Billed by Anthropic"}
         (cause,) = at.dataframe[0].value["Likely cause"]
         assert cause == "tokens missing from the logs (2,400 of 14,400)"
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from db.models import RequestLog
 from db.scenarios import list_scenarios, save_scenario
 from db.shortlist import add_to_shortlist
 from tests.actors import ADMIN
+from tests.app.charts import chart_keys, charts
 from tests.app.shown import shown
 from tests.rows import with_keys
 
@@ -122,6 +122,20 @@ def test_typed_rule_gives_hand_computed_savings(db_url: str) -> None:
     table = at.dataframe[0].value
     assert table["requests_moved"].tolist() == [500.0]
     assert table["break_even_escalation"].tolist() == ["94.0 %"]  # 1 - 0.48 / 8
+    # gpt-4o: $8.00 -> 0.5 x 8.00 + the 50 escalated re-runs 0.05 x 8.00 = $4.40; gpt-4o-mini:
+    # nothing before, the 500 moved calls after: 0.5 x 0.48 = $0.24
+    assert chart_keys(at) == ["routing_models_chart"]
+    (chart,) = charts(at)
+    bars = chart.rows.set_index(["model", "side"])
+    assert bars["usd"].round(6).to_dict() == {
+        ("gpt-4o", "Before"): 8.0, ("gpt-4o-mini", "Before"): 0.0,
+        ("gpt-4o", "After"): 4.4, ("gpt-4o-mini", "After"): 0.24,
+    }  # fmt: skip
+    assert bars.loc[("gpt-4o", "After"), "label"] == "$4.40"
+    assert chart.spec["layer"][0]["encoding"]["y"]["sort"] == ["gpt-4o", "gpt-4o-mini"]
+    # money ticks on round amounts with room for the labels: $8.00 over 5 ticks is $2 a tick
+    axis = chart.spec["layer"][0]["encoding"]["x"]
+    assert axis["scale"]["domain"] == [0.0, 10.0] and axis["axis"]["values"][-1] == 10.0
 
 
 def test_suggestions_view(db_url: str) -> None:
@@ -307,8 +321,19 @@ def test_plan_source_and_plan_vs_actual_waterfall(db_url: str) -> None:
     metrics = _metrics(at)
     assert metrics["Plan"] == "$96.00"
     assert metrics["Actual minus plan"] == "-$96.00"
-    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
-    assert spec["data"][0]["type"] == "waterfall"
+    # Volume: 1,000 of the 12,000 planned requests at the plan's $0.008 = $8.00, so -$88.00;
+    # same tokens and model; price: $0 charged against $8.00 at list prices, so -$8.00.
+    assert chart_keys(at)[-1] == "routing_waterfall"
+    bars = charts(at)[-1].rows.set_index("step")
+    assert bars.index.tolist() == ["Plan", "Volume", "Tokens per request", "Model mix", "Price",
+                                   "Actual"]  # fmt: skip
+    assert bars["amount"].round(6).tolist() == [96.0, -88.0, 0.0, 0.0, -8.0, 0.0]
+    assert bars[["start", "end"]].round(6).values.tolist() == [
+        [0.0, 96.0], [96.0, 8.0], [8.0, 8.0], [8.0, 8.0], [8.0, 0.0], [0.0, 0.0]
+    ]  # fmt: skip
+    assert bars["kind"].tolist() == ["total", "decrease", "increase", "increase", "decrease",
+                                     "total"]  # fmt: skip
+    assert bars.loc["Volume", "label"] == "-$88.00"
     at.radio(key="routing_view").set_value("Simulation")
     at.radio(key="routing_source").set_value("Saved plan").run()
     at = _type_rule(at, RULE)

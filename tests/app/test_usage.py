@@ -1,9 +1,9 @@
 """Usage page in AppTest: the empty state, KPIs from hand-built rollups against the previous
-period, date presets and links, filters, lazy sections, the drill-down and the demo banner."""
+period, date presets and links, filters, lazy sections, the charts' data, the drill-down (and the
+bar click that opens it) and the demo banner."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -17,9 +17,12 @@ from db.demo import load_demo
 from db.engine import make_engine
 from db.ingest import ingest_records
 from tests.actors import ADMIN
+from tests.app.charts import chart_keys, charts
 from tests.app.shown import shown
 from tests.rows import insert_histograms, insert_rollup
+from ui import drilldown
 from ui import format as fmt
+from ui.charts.usage import PICK
 
 ROOT = Path(__file__).resolve().parents[2]
 NOV2, NOV3 = date(2026, 11, 2), date(2026, 11, 3)
@@ -71,10 +74,6 @@ def _open(at: AppTest, section: str) -> AppTest:
     return at
 
 
-def _charts(at: AppTest) -> list[str]:
-    return [c.key for c in at.get("plotly_chart")]
-
-
 def _table(at: AppTest, column: str):
     """The one dataframe on the page with `column`."""
     (found,) = [d.value for d in at.dataframe if column in d.value.columns]
@@ -83,6 +82,15 @@ def _table(at: AppTest, column: str):
 
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def _subheaders(at: AppTest) -> list[str]:
+    return [h.value for h in at.subheader]
+
+
+def _by_day(rows):
+    """A chart's rows with its `day` timestamps as ISO days."""
+    return rows.assign(day=rows["day"].astype(str).str[:10])
 
 
 def test_empty_database_says_how_to_load_data(app_db):
@@ -108,7 +116,7 @@ def test_kpis_show_the_hand_computed_figures(app_db):
     e = LATENCY_EDGES_MS  # all 12 in bucket 30: P95 = 95 % of the way through it
     assert kpis["P95 latency"] == fmt.millis(e[30] + 0.95 * (e[31] - e[30]))
     assert "acme-7b (5 requests)" in shown(at.warning[0].value)
-    assert _charts(at) == ["usage_cost_chart", "usage_project_chart"]  # the Cost section only
+    assert chart_keys(at) == ["usage_cost_chart", "usage_project_chart"]  # the Cost section only
 
 
 def test_filters_change_the_kpis(app_db):
@@ -185,12 +193,80 @@ def test_a_model_named_like_markdown_is_shown_as_text(app_db):
 def test_only_the_open_section_is_computed_and_drawn(app_db):
     _store(app_db)
     at = _open(_usage_page(), "Errors & latency")
-    assert _charts(at) == ["usage_errors_chart", "usage_latency_chart"]
-    latency = json.loads(at.get("plotly_chart")[1].proto.spec)
-    # one panel per model with a P95 and a P50 line: gpt-4o has latency, so one panel, two lines
-    assert [t["name"] for t in latency["data"]] == ["gpt-4o P95", "gpt-4o P50"]
+    assert chart_keys(at) == ["usage_errors_chart", "usage_latency_chart"]
+    errors, latency = charts(at)
+    # Nov 2: 2 of 12 requests were 429s (error rate 1/6); Nov 3: none of 25
+    by_day = _by_day(errors.rows).set_index("day")
+    assert by_day["rate_limited"].to_dict() == {"2026-11-02": 2, "2026-11-03": 0}
+    assert by_day["error_share"].to_dict() == pytest.approx({"2026-11-02": 2 / 12, "2026-11-03": 0})
+    # one panel per model with a P95 and a P50 line: gpt-4o has latency, so one panel, two lines;
+    # all 12 calls in bucket 30, so each percentile is that share of the way through it
+    assert latency.spec["facet"]["field"] == "model_id" and "P95 solid" in _subheaders(at)[1]
+    e = LATENCY_EDGES_MS
+    lines = latency.rows.set_index(["model_id", "line"])["ms"].to_dict()
+    assert lines == pytest.approx(
+        {
+            ("gpt-4o", "P95"): e[30] + 0.95 * (e[31] - e[30]),
+            ("gpt-4o", "P50"): e[30] + 0.50 * (e[31] - e[30]),
+        }
+    )
     _open(at, "Tokens & caching")
-    assert _charts(at) == ["usage_tokens_chart", "usage_cache_chart"]
+    assert chart_keys(at) == ["usage_tokens_chart", "usage_cache_chart"]
+    tokens = _by_day(charts(at)[0].rows)
+    # nothing cached or written to a cache: those parts are left out (not drawn as zeros)
+    assert sorted(zip(tokens["day"], tokens["series"], tokens["tokens"], strict=True)) == [
+        ("2026-11-02", "Input (uncached)", 10_000),
+        ("2026-11-02", "Output", 5_000),
+        ("2026-11-03", "Input (uncached)", 4_500),  # 4,000 + 500
+        ("2026-11-03", "Output", 2_100),  # 2,000 + 100
+    ]
+
+
+def test_each_bar_of_the_daily_chart_is_the_day_and_model_a_click_opens(app_db):
+    _store(app_db)
+    at = _usage_page()
+    daily, projects = charts(at)
+    (pick,) = daily.spec["params"]
+    assert pick == {"name": PICK, "select": {"type": "point", "fields": ["date", "model_id"]}}
+    bars = daily.rows.sort_values("stack")
+    # 100e9 and 1.8e9 pico-dollars; acme-7b is unpriced: a bar of nothing, not a cost
+    spend = {(b.date, b.model_id): b.spend for b in bars.itertuples()}
+    assert spend == pytest.approx(
+        {
+            ("2026-11-02", "gpt-4o"): 0.1,
+            ("2026-11-03", "gpt-4o-mini"): 0.0018,
+            ("2026-11-03", "acme-7b"): 0.0,
+        }
+    )
+    # the largest spender lowest in each stack and first in the legend
+    assert bars["model_id"].drop_duplicates().tolist() == ["gpt-4o", "gpt-4o-mini", "acme-7b"]
+    assert daily.spec["encoding"]["color"]["sort"] == ["gpt-4o", "gpt-4o-mini", "acme-7b"]
+    assert daily.spec["encoding"]["y"]["axis"]["title"] == "USD"
+    # spend per project, its total written at the bar's end: search $0.10, support $0.0018
+    ends = next(frame for frame in projects.datasets.values() if "total" in frame.columns)
+    assert dict(zip(ends["project"], ends["total"], strict=True)) == {
+        "search": "$0.10",
+        "support": "$0.00",
+    }
+
+
+def test_a_clicked_bar_opens_its_day_and_model_in_users_and_requests():
+    def click(pick: str) -> None:
+        import streamlit as st
+
+        from ui import drilldown
+
+        # what the browser sends for a click on the Nov 3 gpt-4o-mini bar
+        bar = {"date": "2026-11-03", "model_id": "gpt-4o-mini"}
+        st.session_state[drilldown.CHART_KEY] = {"selection": {pick: [bar]}}
+        drilldown.on_chart_pick()
+
+    at = AppTest.from_function(click, args=(PICK,), default_timeout=30).run()
+    assert not at.exception
+    assert at.session_state[drilldown.DAY_KEY] == NOV3
+    assert at.session_state[drilldown.MODEL_KEY] == "gpt-4o-mini"
+    assert at.session_state[drilldown.SECTION_KEY] == drilldown.SECTION
+    assert drilldown.picked_bar([]) is None  # a click beside the bars picks nothing
 
 
 def test_a_link_opens_the_page_on_its_days(app_db):

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from db.engine import make_engine
 from db.fx import record_rate, set_display_currency
 from tests.actors import ADMIN
+from tests.app.charts import charts
 from tests.app.shown import shown
 from tests.rows import insert_rollup
 
@@ -69,8 +70,23 @@ def test_kpis_in_eur_at_the_rate_of_the_range_end(app_db: str) -> None:
     assert "Figures in EUR: 1 USD = 0.95 EUR (rate of 2026-01-20)" in _captions(at)
     tables = [d.value for d in at.dataframe if "Spend (EUR)" in d.value.columns]
     assert [t["Spend (EUR)"].tolist() for t in tables] == [[114.0], [114.0]]  # model, project
-    chart = at.get("plotly_chart")[0].proto.spec
-    assert '"EUR"' in chart and "0.95" not in chart  # the axis says EUR, bars hold 85.5 and 19
+    daily, projects = charts(at)
+    # one rate for the page (0.95, the range end's): $100 -> 95 EUR, $20 -> 19 EUR
+    assert daily.rows["spend"].tolist() == pytest.approx([95.0, 19.0])
+    y = daily.spec["encoding"]["y"]["axis"]
+    assert y["title"] == "EUR" and y["labelExpr"].endswith("+ ' EUR'") and "format" not in y
+    assert y["values"] == [0, 20, 40, 60, 80, 100]  # round ticks over the 95 EUR day
+    (spend,) = [t for t in daily.spec["encoding"]["tooltip"] if t["field"] == "spend"]
+    assert (spend["title"], spend["format"]) == ("Spend (EUR)", ",.2f")  # no $ on euros
+    ends = next(frame for frame in projects.datasets.values() if "total" in frame.columns)
+    assert ends["total"].tolist() == ["114.00 EUR"]
+    assert "$" not in projects.text().replace("$schema", "")
+    at.session_state["usage_section"] = "Tokens & caching"
+    at.run()
+    saved = charts(at)[1].spec["layer"][0]["encoding"]
+    assert saved["y"]["axis"]["title"] == "EUR saved"
+    assert saved["y"]["axis"]["labelExpr"].endswith("+ ' EUR'")
+    assert [t["title"] for t in saved["tooltip"]] == ["Day", "Saved (EUR)"]
 
 
 def test_an_earlier_range_uses_the_earlier_rate(app_db: str) -> None:

@@ -20,8 +20,8 @@ _IDLE = """() => {
   // Charts in hidden tabs and tables in closed expanders never draw (a closed <details> keeps
   // its content laid out but not rendered: only checkVisibility() says so).
   const shown = (el) => el.offsetParent !== null && el.checkVisibility();
-  for (const el of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-    if (shown(el) && !el.querySelector('.main-svg')) return false;
+  for (const el of document.querySelectorAll('[data-testid="stVegaLiteChart"]'))
+    if (shown(el) && !el.querySelector('svg.marks, canvas.marks')) return false;
   for (const el of document.querySelectorAll('[data-testid="stDataFrame"]'))
     if (shown(el) && !el.querySelector('canvas')) return false;
   return true;

@@ -55,7 +55,14 @@ def test_create_budget_see_forecast_and_acknowledge(page, app_server, spend_url)
     expect(card.get_by_text("Team", exact=True)).to_be_visible()
     expect(card.get_by_text("Month-end forecast")).to_be_visible()
     expect(card.locator('[role="progressbar"]')).to_have_count(1)
-    expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible()
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    expect(chart.locator("svg.marks")).to_be_visible()
+    # the budget line is labelled with its amount, each threshold with its percent
+    labels = chart.locator("g.mark-text text")
+    expect(labels.filter(has_text="budget $15")).to_have_count(1)
+    expect(labels.filter(has_text="50 %")).to_have_count(1)
+    legend = " ".join(chart.locator("g.role-legend text").all_text_contents())
+    assert all(name in legend for name in ("actual", "forecast", "90 % interval")), legend
     expect(page.get_by_text("same weekday")).to_be_visible()
     shot(page, "budgets_journey_card")
 

@@ -74,7 +74,12 @@ def test_plan_save_compare_and_share(page: Page, app_server, tmp_path: Path) -> 
     cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]').all_inner_texts()
     assert "Classic on gpt-4o" in cells and "Classic on gpt-4o-mini" in cells
     assert "120" in cells and "7.2" in cells  # monthly column: raw values behind "$120.00"
-    expect(page.locator('[data-testid="stPlotlyChart"]').last).to_be_visible()
+    compared = page.locator('[data-testid="stVegaLiteChart"]').last
+    expect(compared).to_be_visible()
+    # the chart writes each scenario's total above its bar: $60 + $60 and $3.60 + $3.60
+    totals = compared.locator("g.mark-text text").all_text_contents()
+    assert "$120.00" in totals and "$7.20" in totals
+    assert compared.locator("g.mark-rect path").count() == 2 * 3  # two bars, three parts each
     expect(page.get_by_role("button", name="Download Excel")).to_be_visible()
     assert_no_errors(page)
     shot(page, "calculator_compare")

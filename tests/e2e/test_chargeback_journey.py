@@ -33,9 +33,9 @@ def demo_url(tmp_path) -> str:
 
 
 def _charts_drawn(page) -> int:
-    """Plotly charts on the page that have drawn."""
-    charts = page.locator('[data-testid="stPlotlyChart"]')
-    return sum(1 for i in range(charts.count()) if charts.nth(i).locator(".main-svg").count())
+    """Charts on the page that have drawn."""
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    return sum(1 for i in range(charts.count()) if charts.nth(i).locator("svg.marks").count())
 
 
 def _choose(page, label: str, option: str) -> None:

@@ -177,9 +177,13 @@ def _picked(boxes, label: str) -> str:
 def test_a_clicked_bar_opens_the_requests_behind_it(page, app_server, demo_url) -> None:
     base = app_server(demo_url)
     goto(page, f"{base}/usage")
-    bars = page.locator(".st-key-usage_cost_chart .barlayer .point path, "
-                        "[data-testid='stPlotlyChart'] .barlayer .point path")  # fmt: skip
-    bars.nth(3).click(force=True)
+    daily = page.locator("[data-testid='stVegaLiteChart']").first  # daily spend by model
+    bars = daily.locator("g.mark-rect path")
+    heights = bars.evaluate_all("paths => paths.map(p => p.getBBox().height)")
+    tallest = bars.nth(heights.index(max(heights)))  # nothing covers its middle
+    # the bar names itself to screen readers: "...; Day: Tue 03 Nov 2026; Model: gpt-4o; ..."
+    label = dict(part.split(": ", 1) for part in tallest.get_attribute("aria-label").split("; "))
+    tallest.click()
     wait_idle(page)
     assert_no_errors(page)
     expect(page.get_by_text("Top users by spend")).to_be_visible()
@@ -187,6 +191,7 @@ def test_a_clicked_bar_opens_the_requests_behind_it(page, app_server, demo_url) 
     day_text = _picked(drill_boxes, "Day")
     model = _picked(drill_boxes, "Model").strip()
     day = datetime.strptime(day_text.split(" · ")[0].strip()[4:], "%d %b %Y").date()
+    assert (day, model) == (datetime.strptime(label["Day"], "%a %d %b %Y").date(), label["Model"])
     requests = _scalar(
         demo_url,
         "SELECT SUM(requests) FROM daily_rollup WHERE day = :day AND model_id = :model",

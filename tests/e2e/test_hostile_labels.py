@@ -77,8 +77,9 @@ def test_a_markdown_model_name_fetches_nothing_and_reads_as_text(
     assert_no_errors(page)
     main = page.locator('[data-testid="stMain"]')
     assert main.locator("img").count() == 0
-    assert main.locator(".main-svg a").count() == 0  # Plotly draws <a href> as a real link
-    figures = " ".join(main.locator(".main-svg").all_text_contents())  # the Cost tab's
+    charts = main.locator('[data-testid="stVegaLiteChart"] svg')
+    assert main.locator('[data-testid="stVegaLiteChart"] svg a').count() == 0  # no real link
+    figures = " ".join(charts.all_text_contents())  # the Cost tab's
     assert project in figures and model in figures
     page.get_by_role("tab", name="max_tokens audit", exact=True).click()  # drawn when opened
     wait_idle(page)

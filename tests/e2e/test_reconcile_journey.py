@@ -67,7 +67,7 @@ def test_import_then_see_the_flagged_day(page, app_server, api, logged_url):
     assert_no_errors(page)
     body = page.locator('[data-testid="stMain"]').inner_text()
     assert "Differences over 2 %" in body
-    page.locator('[data-testid="stPlotlyChart"] .main-svg').first.wait_for(timeout=30_000)
+    page.locator('[data-testid="stVegaLiteChart"] svg.marks').first.wait_for(timeout=30_000)
     assert page.locator('[data-testid="stDataFrame"]').count() >= 1
     assert {r.path for r in api.requests} == {
         "/v1/organization/usage/completions",

@@ -91,6 +91,12 @@ def test_add_two_rules_and_read_the_savings(page: Page, app_server, tmp_path: Pa
     expect(_metric(page, "Savings per month")).to_contain_text("$54.90")  # 3.66 x 30 / 2
     grid = page.locator('[data-testid="stDataFrame"]').first
     expect(grid.locator("td", has_text="94.0 %")).to_have_count(1)  # 1 - 0.48 / 8
-    expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=30_000)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    expect(chart.locator("svg.marks")).to_be_visible(timeout=30_000)
+    # each bar labelled with its amount: gpt-4o $8.00 -> 4.00 + 0.05 x 8.00 = $4.40, gpt-4.1
+    # $1.20 -> $0.90, gpt-4o-mini $0.00 -> 500 x $0.00048 = $0.24
+    labels = set(chart.locator("g.mark-text text").all_text_contents())
+    assert labels >= {"$8.00", "$4.40", "$1.20", "$0.90", "$0.24"}, labels
+    assert chart.locator("g.mark-rect path").count() == 6  # three models, before and after
     assert_no_errors(page)
     shot(page, "routing_two_rules")

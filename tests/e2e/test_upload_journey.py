@@ -55,5 +55,5 @@ def test_upload_two_files_then_see_usage(page, app_server, tmp_path) -> None:
     goto(page, f"{base}/usage")
     assert_no_errors(page)
     expect(page.get_by_text("No requests stored yet")).to_have_count(0)
-    expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first).to_be_visible()
+    expect(page.locator('[data-testid="stVegaLiteChart"] svg.marks').first).to_be_visible()
     shot(page, "upload_journey_usage")

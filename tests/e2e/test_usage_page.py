@@ -27,8 +27,8 @@ def demo_url(tmp_path) -> str:
 _PANEL_DRAWN = """() => {
   const panel = document.querySelector('[role="tabpanel"]:not([hidden])');
   if (!panel) return false;
-  const charts = panel.querySelectorAll('[data-testid="stPlotlyChart"]');
-  return charts.length > 0 && [...charts].every(c => c.querySelector('.main-svg'));
+  const charts = panel.querySelectorAll('[data-testid="stVegaLiteChart"]');
+  return charts.length > 0 && [...charts].every(c => c.querySelector('svg.marks'));
 }"""
 
 
@@ -39,9 +39,9 @@ def shot_dir(name: str):
 
 
 def _charts_drawn(page) -> int:
-    """Plotly charts on the page that have drawn (each draws its own layers of svg)."""
-    charts = page.locator('[data-testid="stPlotlyChart"]')
-    return sum(charts.nth(i).locator(".main-svg").count() > 0 for i in range(charts.count()))
+    """Charts on the page that have drawn their marks."""
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    return sum(charts.nth(i).locator("svg.marks").count() > 0 for i in range(charts.count()))
 
 
 def test_usage_with_data_draws_every_chart_without_errors(page, app_server, demo_url):

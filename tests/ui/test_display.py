@@ -41,6 +41,11 @@ def test_values_are_shown_in_their_units() -> None:
     assert counts_text({"acme": 1, "b": 1200}, "requests") == "acme (1 request), b (1,200 requests)"
 
 
+def _rows(spec: dict, view: dict | None = None) -> pd.DataFrame:
+    """The data rows of a chart's view (the top level by default) from its inline datasets."""
+    return pd.DataFrame(spec["datasets"][(view or spec)["data"]["name"]])
+
+
 def test_every_series_of_a_chart_gets_its_own_colour() -> None:
     names = [f"feature-{i}" for i in range(len(PALETTE))]
     assert len(set(series_colors(names).values())) == len(PALETTE) == 24
@@ -48,10 +53,11 @@ def test_every_series_of_a_chart_gets_its_own_colour() -> None:
         {"project": ["p"] * 12, "feature": [f"f{i}" for i in range(12)],
          "requests": [1] * 12, "cost_pusd": [10**12] * 12}
     )  # fmt: skip
-    fig = charts.cost_by_project(by_project)
-    assert len({bar.marker.color for bar in fig.data}) == 12
+    spec = charts.cost_by_project(by_project).to_dict()
+    bars, ends = spec["layer"]
+    assert len(set(bars["encoding"]["color"]["scale"]["range"])) == 12
     # the total is written at the end of the bar: 12 × $1
-    assert [a.text for a in fig.layout.annotations] == ["$12.00"]
+    assert _rows(spec, ends)["total"].tolist() == ["$12.00"]
 
 
 def test_features_past_the_top_share_one_segment_per_project() -> None:
@@ -60,13 +66,16 @@ def test_features_past_the_top_share_one_segment_per_project() -> None:
         {"project": ["a"] * 40 + ["b"] * 40, "feature": [f"f{i}" for i in range(40)] * 2,
          "requests": [1] * 80, "cost_pusd": [(i + 1) * 10**12 for i in range(40)] * 2}
     )  # fmt: skip
-    fig = charts.cost_by_project(by_project)
-    names = [bar.name for bar in fig.data]
-    assert names[: charts.TOP_FEATURES] == [f"f{i}" for i in range(39, 24, -1)]
-    assert names[charts.TOP_FEATURES :] == ["25 other features"]
+    spec = charts.cost_by_project(by_project).to_dict()
+    bars, ends = spec["layer"]
+    colour = bars["encoding"]["color"]["scale"]
+    assert colour["domain"][: charts.TOP_FEATURES] == [f"f{i}" for i in range(39, 24, -1)]
+    assert colour["domain"][charts.TOP_FEATURES :] == ["25 other features"]
+    assert colour["range"][-1] == charts.OTHER_COLOR
     # the other 25 (f0..f24) cost $1 + ... + $25 = $325 on each project; totals unchanged
-    assert list(fig.data[-1].x) == [325.0, 325.0]
-    assert [a.text for a in fig.layout.annotations] == ["$820.00", "$820.00"]
+    rows = _rows(spec, bars)
+    assert rows[rows["series"] == "25 other features"]["spend"].tolist() == [325.0, 325.0]
+    assert _rows(spec, ends)["total"].tolist() == ["$820.00", "$820.00"]
 
 
 def test_money_axes_tick_in_round_amounts_and_hover_keeps_hidden_cents() -> None:
@@ -74,12 +83,21 @@ def test_money_axes_tick_in_round_amounts_and_hover_keeps_hidden_cents() -> None
         {"day": [date(2026, 1, 14), date(2026, 1, 15)], "model_id": ["gpt-4o"] * 2,
          "cost_pusd": [9 * 10**9, 4 * 10**9]}
     )  # fmt: skip
-    fig = charts.daily_cost_by_model(daily)
-    assert (fig.layout.yaxis.tickprefix, fig.layout.yaxis.tickformat) == ("$", ",.3~r")
-    assert fig.layout.xaxis.tickformat == "%d %b"  # days, not midnight timestamps
-    assert fig.data[0].hovertemplate == "%{y:$,.4~f}"  # $0.009 would read $0.01 in cents
-    assert list(fig.data[0].customdata) == ["gpt-4o", "gpt-4o"]  # a click names the model
-    assert money_hover([0.5, 120.0]) == "%{y:$,.2f}"
+    spec = charts.daily_cost_by_model(daily).to_dict()
+    y = spec["encoding"]["y"]["axis"]
+    # $0.009 the top day: ticks every $0.002 up to $0.01, three decimals
+    assert y["values"] == [0.0, 0.002, 0.004, 0.006, 0.008, 0.01] and y["format"] == "$,.3f"
+    assert spec["encoding"]["x"]["axis"]["format"] == "%d %b"  # days, not midnight timestamps
+    (spend,) = [t for t in spec["encoding"]["tooltip"] if t["field"] == "spend"]
+    assert spend["format"] == "$,.4~f"  # $0.009 would read $0.01 in cents
+    # a click names the day and model
+    assert spec["params"][0]["select"]["fields"] == ["date", "model_id"]
+    rows = _rows(spec)
+    assert rows[["date", "model_id"]].values.tolist() == [
+        ["2026-01-14", "gpt-4o"],
+        ["2026-01-15", "gpt-4o"],
+    ]
+    assert money_hover([0.5, 120.0]) == "$,.2f"
 
 
 def test_latency_is_one_small_panel_per_model() -> None:
@@ -87,11 +105,14 @@ def test_latency_is_one_small_panel_per_model() -> None:
         {"day": [date(2026, 1, 14)] * 3, "model_id": ["a", "b", "c"],
          "p95_ms": [900.0, 1500.0, 7000.0], "p50_ms": [400.0, 700.0, 3000.0]}
     )  # fmt: skip
-    fig = charts.latency_per_day(latency)
-    titles = [a.text for a in fig.layout.annotations]
-    assert titles == ["a", "b", "c"]
-    axes = {trace.yaxis for trace in fig.data}
-    assert len(fig.data) == 6 and len(axes) == 3  # P95 and P50 in each of three panels
+    spec = charts.latency_per_day(latency).to_dict()
+    assert spec["facet"]["field"] == "model_id" and spec["facet"]["sort"] == ["a", "b", "c"]
+    assert spec["resolve"]["scale"]["y"] == "independent"  # each panel its own range
+    rows = _rows(spec)  # P95 and P50 in each of three panels
+    assert sorted(zip(rows["model_id"], rows["line"], rows["ms"], strict=True)) == [
+        ("a", "P50", 400.0), ("a", "P95", 900.0), ("b", "P50", 700.0),
+        ("b", "P95", 1500.0), ("c", "P50", 3000.0), ("c", "P95", 7000.0),
+    ]  # fmt: skip
 
 
 def test_request_rows_show_no_none_or_nan() -> None:

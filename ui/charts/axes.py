@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
+
+import altair as alt
 
 STEPS = (1, 2, 2.5, 5, 10)
 
@@ -19,11 +22,12 @@ def nice_step(span: float, ticks: int = 5) -> float:
 
 
 def money_axis(
-    values: Iterable[float], ticks: int = 5, *, headroom: bool = False, **extra: object
-) -> dict[str, object]:
-    """Plotly axis settings: a range from the round tick at or below the data (0 at most)
-    to the one at or above it (one more with `headroom`, for value labels outside the bars),
-    ticks on round dollar amounts with cents only when the step has them."""
+    values: Iterable[float], ticks: int = 5, *, headroom: bool = False, title: str | None = None
+) -> dict[str, Any]:
+    """A money channel's scale and axis (`alt.Y("usd:Q", **money_axis(values))`): a domain from
+    the round tick at or below the data (0 at most) to the one at or above it (one more with
+    `headroom`, for value labels outside the bars), ticks on round dollar amounts with cents
+    only when the step has them."""
     data = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     low, high = min([0.0, *data]), max([0.0, *data])
     step = nice_step(high - low, ticks)
@@ -33,11 +37,12 @@ def money_axis(
         end += step
     exponent = Decimal(repr(step)).normalize().as_tuple().exponent
     places = 0 if exponent >= 0 else max(2, -exponent)
+    count = round((end - start) / step)
     return {
-        "range": [start, end],
-        "tick0": start,
-        "dtick": step,
-        "tickformat": f"$,.{places}f",
-        "tickmode": "linear",
-        **extra,
+        "scale": alt.Scale(domain=[start, end], nice=False, zero=False),
+        "axis": alt.Axis(
+            values=[round(start + i * step, 9) for i in range(count + 1)],
+            format=f"$,.{places}f",
+            title=title,
+        ),
     }

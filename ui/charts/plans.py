@@ -1,14 +1,17 @@
-"""Figures for the cost calculator: projection, split, models, tornado, heat map, chats, scenarios.
+"""Charts for the cost calculator: projection, split, models, tornado, heat map, chats, scenarios.
 
 Money arrives as exact `Decimal` in the frames; it becomes float only here, for drawing.
 """
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.graph_objects as go
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from ui.charts import figure_text, style
+import altair as alt
+import pandas as pd
+
+from ui.charts import COUNT_FORMAT, empty, money_hover, style
 from ui.charts.axes import money_axis
 from ui.format import usd
 
@@ -21,106 +24,168 @@ SPLIT = {
     "output_usd": ("Output", "#F58518"),
 }
 STRATEGY_COLORS = {"full": "#E45756", "window": "#4C78A8", "summary": "#54A24B"}
+MODEL_GROUPS = {
+    "Selected": SELECTED,
+    "Too small for the request": TOO_SMALL,
+    "Other models": OTHER,
+}
+SIDES = {"Cheaper than the plan": CHEAPER, "Dearer than the plan": DEARER}
+CHEAPER_SIDE, DEARER_SIDE = SIDES
+# A part of the split bar narrower than this share of the month has no room for its label.
+LABEL_MIN_SHARE = 0.08
+LABEL_LIMIT = 320  # pixels of a model or driver name before it is cut with an ellipsis
 
 
-def _floats(values: pd.Series) -> list[float]:
+def _floats(values: Iterable[object]) -> list[float]:
     return [float(v) if v is not None else 0.0 for v in values]
 
 
-def projection_chart(frame: pd.DataFrame) -> go.Figure:
+def _colors(colors: dict[str, str], title: str | None = None, **legend: Any) -> dict[str, Any]:
+    """A colour channel's scale (fixed colours, in this order) and legend."""
+    scale = alt.Scale(domain=list(colors), range=list(colors.values()))
+    return {"scale": scale, "sort": list(colors), "legend": alt.Legend(title=title, **legend)}
+
+
+def _money(values: Sequence[float], **axis: Any) -> dict[str, Any]:
+    """`money_axis` scale and axis, with more axis settings (a side, no grid)."""
+    channel = money_axis(values, title=axis.pop("title", None))
+    for name, value in axis.items():
+        setattr(channel["axis"], name, value)
+    return channel
+
+
+def projection_chart(frame: pd.DataFrame) -> Any:
     """Monthly cost bars with the cumulative total as a line on a second axis."""
-    monthly, cumulative = _floats(frame["monthly_usd"]), _floats(frame["cumulative_usd"])
-    fig = go.Figure()
-    fig.add_bar(x=frame["month"], y=monthly, name="Monthly cost", marker_color=MONTHLY)
-    fig.add_scatter(
-        x=frame["month"],
-        y=cumulative,
-        name="Cumulative",
-        mode="lines+markers",
-        line_color=CUMULATIVE,
-        yaxis="y2",
+    data = pd.DataFrame(
+        {
+            "month": frame["month"].astype(int),
+            "monthly_usd": _floats(frame["monthly_usd"]),
+            "cumulative_usd": _floats(frame["cumulative_usd"]),
+        }
     )
-    fig.update_layout(
-        xaxis={"title": "Month", "dtick": 1},
-        yaxis=money_axis(monthly, title="USD per month"),
-        yaxis2=money_axis(
-            cumulative, title="Cumulative USD", overlaying="y", side="right", showgrid=False
-        ),
-    )
-    return style(fig, height=340)
-
-
-def split_chart(parts: dict[str, object]) -> go.Figure:
-    """One horizontal stacked bar: the month's cost by what is billed, each part labelled."""
-    fig = go.Figure()
-    for key, (label, color) in SPLIT.items():
-        fig.add_bar(
-            y=["Month"],
-            x=[float(parts[key])],
-            name=label,
-            orientation="h",
-            marker_color=color,
-            text=[usd(parts[key])] if parts[key] else None,
-            textposition="inside",
-            insidetextanchor="middle",
-            hovertemplate=f"{label}: $%{{x:,.2f}}<extra></extra>",
+    hover = money_hover(data["cumulative_usd"])
+    tooltip = [
+        alt.Tooltip("month:O", title="Month"),
+        alt.Tooltip("monthly_usd:Q", title="Monthly cost", format=hover),
+        alt.Tooltip("cumulative_usd:Q", title="Cumulative", format=hover),
+    ]
+    color = alt.Color("series:N", **_colors({"Monthly cost": MONTHLY, "Cumulative": CUMULATIVE}))
+    base = alt.Chart(data).encode(x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=0)))
+    bars = (
+        base.mark_bar()
+        .transform_calculate(series="'Monthly cost'")
+        .encode(
+            y=alt.Y("monthly_usd:Q", **_money(data["monthly_usd"], title="USD per month")),
+            color=color,
+            tooltip=tooltip,
         )
-    total = sum(float(parts[key]) for key in SPLIT)
-    fig.update_layout(
-        barmode="stack",
-        xaxis=money_axis([total]),
-        yaxis={"visible": False},
-        hovermode="closest",
-        uniformtext={"mode": "hide", "minsize": 10},
     )
-    return style(fig, height=150)
+    line = (
+        base.mark_line(point=True)
+        .transform_calculate(series="'Cumulative'")
+        .encode(
+            y=alt.Y(
+                "cumulative_usd:Q",
+                **_money(
+                    data["cumulative_usd"], title="Cumulative USD", orient="right", grid=False
+                ),
+            ),
+            color=color,
+            tooltip=tooltip,
+        )
+    )
+    return style(alt.layer(bars, line).resolve_scale(y="independent"), height=300)
 
 
-def models_chart(frame: pd.DataFrame, limit: int = 25) -> go.Figure:
+def split_chart(parts: dict[str, object]) -> Any:
+    """One horizontal stacked bar: the month's cost by what is billed, each part labelled."""
+    usd_values = [float(parts[key]) for key in SPLIT]
+    total = sum(usd_values)
+    ends = pd.Series(usd_values).cumsum()
+    data = pd.DataFrame(
+        {
+            "part": [label for label, _ in SPLIT.values()],
+            "usd": usd_values,
+            "start": ends - usd_values,
+            "end": ends,
+            "text": [
+                usd(parts[key]) if parts[key] and v >= LABEL_MIN_SHARE * total else ""
+                for key, v in zip(SPLIT, usd_values, strict=True)
+            ],
+        }
+    )
+    data["middle"] = (data["start"] + data["end"]) / 2
+    money = money_axis([total])
+    tooltip = [
+        alt.Tooltip("part:N", title="Billed for"),
+        alt.Tooltip("usd:Q", title="USD per month", format=money_hover(usd_values)),
+    ]
+    bars = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("start:Q", **money),
+            x2="end:Q",
+            color=alt.Color("part:N", **_colors({k: c for k, c in SPLIT.values()})),
+            tooltip=tooltip,
+        )
+    )
+    labels = (
+        alt.Chart(data)
+        .mark_text(color="white", fontSize=12)
+        .encode(x=alt.X("middle:Q", **money), text="text:N", tooltip=tooltip)
+    )
+    return style(alt.layer(bars, labels), height=140)
+
+
+def models_chart(frame: pd.DataFrame, limit: int = 25) -> Any:
     """The cheapest models (and the selected one) as horizontal bars of monthly cost, each
     labelled; the selected model and models too small for the request in their own colours."""
     shown = frame.head(limit)
     if not shown["selected"].any():
         shown = pd.concat([shown, frame[frame["selected"]]])
-    shown = shown.iloc[::-1]
-    names = (shown["provider"] + " · " + shown["model"]).map(figure_text)
+    if shown.empty:
+        return empty()
     selected = shown["selected"].to_numpy(bool)
     too_small = shown["fits_context"].map(lambda f: f is False).to_numpy(bool) & ~selected
-    groups = (
-        ("Selected", selected, SELECTED),
-        ("Too small for the request", too_small, TOO_SMALL),
-        ("Other models", ~selected & ~too_small, OTHER),
+    groups = list(MODEL_GROUPS)
+    data = pd.DataFrame(
+        {
+            "name": (shown["provider"] + " · " + shown["model"]).to_list(),
+            "group": [
+                groups[0] if s else groups[1] if t else groups[2]
+                for s, t in zip(selected, too_small, strict=True)
+            ],
+            "monthly_usd": _floats(shown["monthly_usd"]),
+            "text": [usd(v) for v in shown["monthly_usd"]],
+        }
     )
-    fig = go.Figure()
-    for label, mask, color in groups:
-        part = shown[mask]
-        fig.add_bar(
-            x=_floats(part["monthly_usd"]),
-            y=names[mask],
-            orientation="h",
-            name=label,
-            marker_color=color,
-            text=[usd(v) for v in part["monthly_usd"]],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: $%{x:,.2f} a month<extra></extra>",
-        )
-    fig.update_layout(
-        xaxis=money_axis(_floats(shown["monthly_usd"]), headroom=True, title="USD per month"),
-        yaxis={"categoryorder": "array", "categoryarray": list(names)},
-        hovermode="closest",
+    y = alt.Y("name:N", title=None, sort=None, axis=alt.Axis(labelLimit=LABEL_LIMIT))
+    x = alt.X(
+        "monthly_usd:Q", **money_axis(data["monthly_usd"], headroom=True, title="USD per month")
     )
-    return style(fig, height=max(300, 22 * len(shown) + 80))
+    tooltip = [
+        alt.Tooltip("name:N", title="Model"),
+        alt.Tooltip("monthly_usd:Q", title="USD a month", format=money_hover(data["monthly_usd"])),
+    ]
+    base = alt.Chart(data).encode(y=y, x=x, tooltip=tooltip)
+    present = {g: c for g, c in MODEL_GROUPS.items() if g in set(data["group"])}
+    bars = base.mark_bar().encode(color=alt.Color("group:N", **_colors(present)))
+    labels = base.mark_text(align="left", dx=4, color="#444").encode(text="text:N")
+    chart = alt.layer(bars, labels).properties(height=alt.Step(22))
+    return style(chart, height=None)
 
 
-def tornado_chart(frame: pd.DataFrame) -> go.Figure:
-    """Each driver's low and high monthly cost around the base, widest bar on top: green
-    where the driver's value makes the month cheaper, red where dearer, each end labelled
-    with the driver's value and the month's cost."""
-    rows = frame.iloc[::-1]
-    base = float(rows["base_usd"].iloc[0]) if len(rows) else 0.0
+def _tornado_ends(rows: pd.DataFrame, base: float) -> pd.DataFrame:
+    """One row per bar end that moves the cost: the driver, its value and the month's cost."""
     ends = [
-        (label, float(cost) - base, f"{value}: {usd(cost)}")
+        {
+            "driver": label,
+            "usd": float(cost),
+            "base_usd": base,
+            "side": CHEAPER_SIDE if float(cost) < base else DEARER_SIDE,
+            "text": f"{value}: {usd(cost)}",
+        }
         for label, low, high, low_text, high_text in zip(
             rows["label"],
             rows["low_usd"],
@@ -130,97 +195,167 @@ def tornado_chart(frame: pd.DataFrame) -> go.Figure:
             strict=True,
         )
         for cost, value in ((low, low_text), (high, high_text))
+        if float(cost) != base
     ]
-    fig = go.Figure()
-    for name, color, cheaper in (("Cheaper", CHEAPER, True), ("Dearer", DEARER, False)):
-        part = [e for e in ends if (e[1] < 0) == cheaper and e[1] != 0]
-        fig.add_bar(
-            y=[e[0] for e in part],
-            x=[e[1] for e in part],
-            base=base,
-            orientation="h",
-            name=f"{name} than the plan",
-            marker_color=color,
-            text=[e[2] for e in part],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}, %{text}<extra></extra>",
-        )
-    fig.add_vline(x=base, line_dash="dot", line_color="#555")
-    costs = [base + e[1] for e in ends] or [base]
-    axis = money_axis(costs, title="USD per month")
-    spread = axis["range"][1] - axis["range"][0]
-    axis["range"] = [max(0.0, axis["range"][0] - 0.3 * spread), axis["range"][1] + 0.3 * spread]
-    fig.update_layout(
-        barmode="overlay",
-        xaxis=axis,
-        yaxis={"categoryorder": "array", "categoryarray": list(rows["label"])},
-        hovermode="closest",
+    return pd.DataFrame(ends, columns=["driver", "usd", "base_usd", "side", "text"])
+
+
+def tornado_chart(frame: pd.DataFrame) -> Any:
+    """Each driver's low and high monthly cost around the base, widest bar on top: green
+    where the driver's value makes the month cheaper, red where dearer, each end labelled
+    with the driver's value and the month's cost."""
+    if frame.empty:
+        return empty()
+    base = float(frame["base_usd"].iloc[0])
+    ends = _tornado_ends(frame, base)
+    costs = [*ends["usd"], base]
+    spread = max(costs) - min(costs)
+    # Room on both sides for the labels written outside the bars.
+    widened = [*costs, max(0.0, min(costs) - 0.3 * spread), max(costs) + 0.3 * spread]
+    drivers = list(frame["label"])
+    y = alt.Y("driver:N", title=None, sort=drivers, scale=alt.Scale(domain=drivers))
+    x = alt.X("usd:Q", **money_axis(widened, title="USD per month"))
+    tooltip = [
+        alt.Tooltip("driver:N", title="Driver"),
+        alt.Tooltip("text:N", title="Value: monthly cost"),
+    ]
+    chart = alt.Chart(ends).encode(y=y, tooltip=tooltip)
+    bars = chart.mark_bar().encode(
+        x=x,
+        x2="base_usd:Q",
+        color=alt.Color(
+            "side:N", **_colors({s: c for s, c in SIDES.items() if s in set(ends["side"])})
+        ),
     )
-    return style(fig, height=max(320, 44 * len(rows) + 80))
+    cheaper = alt.datum.usd < alt.datum.base_usd
+    left = chart.mark_text(align="right", dx=-4, color="#444").encode(x=x, text="text:N")
+    right = chart.mark_text(align="left", dx=4, color="#444").encode(x=x, text="text:N")
+    line = (
+        alt.Chart(pd.DataFrame({"base_usd": [base], "text": [f"Plan: {usd(base)}"]}))
+        .mark_rule(strokeDash=[3, 3], color="#555")
+        .encode(x=alt.X("base_usd:Q"), tooltip=alt.Tooltip("text:N", title="Base"))
+    )
+    layers = alt.layer(
+        bars,
+        left.transform_filter(cheaper),
+        right.transform_filter(~cheaper),
+        line,
+    )
+    return style(layers.properties(height=alt.Step(40)), height=None)
 
 
-def heatmap_chart(grid: pd.DataFrame) -> go.Figure:
+def heatmap_chart(grid: pd.DataFrame) -> Any:
     """Monthly cost over requests/day (rows) x output tokens (columns)."""
-    z = [[float(v) for v in row] for row in grid.to_numpy()]
-    text = [[f"${v:,.0f}" if v >= 100 else f"${v:,.2f}" for v in row] for row in z]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[str(c) for c in grid.columns],
-            y=[str(i) for i in grid.index],
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Blues",
-            colorbar={"title": "USD/mo", "tickprefix": "$", "tickformat": ",.0f"},
-            hovertemplate="%{y} req/day, %{x} output tokens: %{text}<extra></extra>",
+    rows = [str(i) for i in grid.index]
+    columns = [str(c) for c in grid.columns]
+    values = [[float(v) for v in row] for row in grid.to_numpy()]
+    data = pd.DataFrame(
+        [
+            {
+                "requests_per_day": r,
+                "output_tokens": c,
+                "usd": v,
+                "text": f"${v:,.0f}" if v >= 100 else f"${v:,.2f}",
+            }
+            for r, row in zip(rows, values, strict=True)
+            for c, v in zip(columns, row, strict=True)
+        ],
+        columns=["requests_per_day", "output_tokens", "usd", "text"],
+    )
+    top = max(data["usd"], default=0.0)
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "output_tokens:O",
+            title="Output tokens per request",
+            sort=columns,
+            axis=alt.Axis(labelAngle=0),
+        ),
+        y=alt.Y("requests_per_day:O", title="Requests per day", sort=rows[::-1]),
+        tooltip=[
+            alt.Tooltip("requests_per_day:O", title="Requests per day"),
+            alt.Tooltip("output_tokens:O", title="Output tokens"),
+            alt.Tooltip("text:N", title="USD per month"),
+        ],
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "usd:Q",
+            scale=alt.Scale(scheme="blues", domain=[0.0, top or 1.0]),
+            legend=alt.Legend(title="USD/mo", format="$,.0f", orient="right"),
         )
     )
-    fig.update_layout(
-        xaxis={"title": "Output tokens per request", "type": "category"},
-        yaxis={"title": "Requests per day", "type": "category"},
-        hovermode="closest",
+    labels = base.mark_text(fontSize=11).encode(
+        text="text:N",
+        color=alt.condition(alt.datum.usd > 0.6 * top, alt.value("white"), alt.value("#333")),
     )
-    return style(fig, height=380)
+    return style(alt.layer(cells, labels), height=380)
 
 
-def conversation_chart(turns: pd.DataFrame) -> go.Figure:
+def conversation_chart(turns: pd.DataFrame) -> Any:
     """Input tokens sent at each turn under each history strategy."""
-    fig = go.Figure()
-    for strategy, group in turns.groupby("strategy", sort=False):
-        fig.add_scatter(
-            x=group["turn"],
-            y=group["input_tokens"],
-            name=group["label"].iloc[0],
-            mode="lines+markers",
-            line_color=STRATEGY_COLORS.get(strategy),
+    if turns.empty:
+        return empty()
+    labels = dict(zip(turns["label"], turns["strategy"], strict=False))
+    colors = {label: STRATEGY_COLORS.get(strategy, OTHER) for label, strategy in labels.items()}
+    data = turns[["label", "turn", "input_tokens"]].astype({"turn": int, "input_tokens": int})
+    chart = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("turn:Q", title="Turn", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("input_tokens:Q", title="Input tokens sent", scale=alt.Scale(zero=True)),
+            color=alt.Color("label:N", **_colors(colors)),
+            tooltip=[
+                alt.Tooltip("label:N", title="History"),
+                alt.Tooltip("turn:Q", title="Turn"),
+                alt.Tooltip("input_tokens:Q", title="Input tokens sent", format=COUNT_FORMAT),
+            ],
         )
-    fig.update_layout(
-        xaxis={"title": "Turn", "dtick": 1},
-        yaxis={"title": "Input tokens sent", "rangemode": "tozero"},
     )
-    return style(fig, height=320)
+    return style(chart, height=300)
 
 
-def scenarios_chart(frame: pd.DataFrame) -> go.Figure:
+def scenarios_chart(frame: pd.DataFrame) -> Any:
     """Monthly cost of each saved scenario, stacked by what is billed, totals on top."""
-    names = frame["scenario"].map(figure_text)
-    fig = go.Figure()
-    for key, (label, color) in SPLIT.items():
-        fig.add_bar(x=names, y=_floats(frame[key]), name=label, marker_color=color)
-    totals = [sum(parts) for parts in zip(*(frame[key] for key in SPLIT), strict=True)]
-    fig.add_scatter(
-        x=names,
-        y=[float(t) for t in totals],
-        mode="text",
-        text=[usd(t) for t in totals],
-        textposition="top center",
-        showlegend=False,
-        hoverinfo="skip",
+    names = [str(n) for n in frame["scenario"]]
+    totals = [float(sum(parts)) for parts in zip(*(frame[key] for key in SPLIT), strict=True)]
+    parts = pd.DataFrame(
+        [
+            {
+                "scenario": name,
+                "part": label,
+                "order": i,
+                "usd": float(value),
+                "total_usd": total,
+            }
+            for i, (key, (label, _)) in enumerate(SPLIT.items())
+            for name, value, total in zip(names, frame[key], totals, strict=True)
+        ],
+        columns=["scenario", "part", "order", "usd", "total_usd"],
     )
-    fig.update_layout(
-        barmode="stack",
-        yaxis=money_axis([float(t) for t in totals], headroom=True, title="USD per month"),
-        hovermode="x unified",
+    ends = pd.DataFrame({"scenario": names, "total_usd": totals, "text": [usd(t) for t in totals]})
+    x = alt.X("scenario:N", title=None, sort=names, axis=alt.Axis(labelAngle=0, labelLimit=240))
+    y = money_axis(totals, headroom=True, title="USD per month")
+    hover = money_hover(parts["usd"])
+    bars = (
+        alt.Chart(parts)
+        .mark_bar()
+        .encode(
+            x=x,
+            y=alt.Y("usd:Q", stack="zero", **y),
+            color=alt.Color("part:N", **_colors({k: c for k, c in SPLIT.values()})),
+            order=alt.Order("order:Q"),
+            tooltip=[
+                alt.Tooltip("scenario:N", title="Scenario"),
+                alt.Tooltip("part:N", title="Billed for"),
+                alt.Tooltip("usd:Q", title="USD per month", format=hover),
+                alt.Tooltip("total_usd:Q", title="Scenario total", format=hover),
+            ],
+        )
     )
-    return style(fig, height=340)
+    labels = (
+        alt.Chart(ends)
+        .mark_text(baseline="bottom", dy=-4, color="#444")
+        .encode(x=x, y=alt.Y("total_usd:Q", **y), text="text:N")
+    )
+    return style(alt.layer(bars, labels), height=320)

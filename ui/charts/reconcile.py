@@ -1,4 +1,4 @@
-"""Reconciliation figures and table: computed vs billed cost, per day and per model.
+"""Reconciliation charts and table: computed vs billed cost, per day and per model.
 
 Money arrives as integer pico-dollars; it becomes float USD here, for display only. Models are
 canonical ids; the full table shows the names the logs used beside each ("Logged as").
@@ -6,16 +6,17 @@ canonical ids; the full table shows the names the logs used beside each ("Logged
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
-import plotly.graph_objects as go
 
-from ui.charts import style
+from ui.charts import MONEY_FORMAT, Chart, day_tooltip, day_values, day_x, empty, money_hover, style
 
 PICOS_PER_USD = 1e12
 COMPUTED_COLOR = "#4C78A8"
 BILLED_COLOR = "#F58518"
 FLAG_COLOR = "#E45756"
-DAY_MS = 86_400_000  # one tick per day on short ranges
+COMPUTED = "Computed from logs"
+FLAG = "Differs by more than the tolerance"
 TABLE_COLUMNS = {
     "day": "Day",
     "model": "Model",
@@ -35,30 +36,74 @@ def _usd(picos: pd.Series) -> pd.Series:
     return picos.astype("float64") / PICOS_PER_USD
 
 
-def computed_vs_billed(by_day: pd.DataFrame) -> go.Figure:
-    """Bars per day: Costdesk's computed cost beside OpenAI's billed cost; flagged days marked."""
-    fig = go.Figure()
-    if by_day.empty:
-        fig.add_annotation(text="Nothing to compare yet", showarrow=False, font={"size": 14})
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-        return style(fig, height=240)
-    computed, billed = _usd(by_day["computed_pusd"]), _usd(by_day["billed_pusd"])
-    fig.add_bar(x=by_day["day"], y=computed, name="Computed from logs", marker_color=COMPUTED_COLOR)
-    fig.add_bar(x=by_day["day"], y=billed, name="Billed by OpenAI", marker_color=BILLED_COLOR)
-    flagged = by_day["flagged"] > 0
-    fig.add_scatter(
-        x=by_day.loc[flagged, "day"],
-        y=pd.concat([computed, billed], axis=1).max(axis=1)[flagged] * 1.08,
-        mode="markers",
-        marker={"symbol": "triangle-down", "size": 11, "color": FLAG_COLOR},
-        name="Differs by more than the tolerance",
-        hovertemplate="%{x}: at least one model differs<extra></extra>",
+def by_day_frame(by_day: pd.DataFrame, provider: str = "OpenAI") -> pd.DataFrame:
+    """One row per bar: each day's computed and billed USD, and whether a model differs."""
+    days = day_values(by_day["day"]).reset_index(drop=True)
+    flagged = (by_day["flagged"] > 0).reset_index(drop=True)
+    sides = ((COMPUTED, "computed_pusd"), (f"Billed by {provider}", "billed_pusd"))
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "day": days,
+                    "series": name,
+                    "usd": _usd(by_day[column]).to_numpy(),
+                    "flagged": flagged,
+                }
+            )
+            for name, column in sides
+        ],
+        ignore_index=True,
     )
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(tickformat="%b %d", dtick=DAY_MS if len(by_day) <= 14 else None)
-    fig.update_yaxes(title="USD", tickprefix="$")
-    return style(fig)
+
+
+def flag_frame(bars: pd.DataFrame) -> pd.DataFrame:
+    """One marker per flagged day, a little above its taller bar."""
+    flagged = bars[bars["flagged"]]
+    tops = flagged.groupby("day", as_index=False)["usd"].max()
+    return tops.assign(usd=tops["usd"] * 1.08, series=FLAG, note="at least one model differs")
+
+
+def computed_vs_billed(by_day: pd.DataFrame, provider: str = "OpenAI") -> Chart:
+    """Bars per day: Costdesk's computed cost beside the provider's billed cost (`provider` as
+    shown, e.g. "Anthropic"); flagged days marked."""
+    if by_day.empty:
+        return empty(text="Nothing to compare yet")
+    bars = by_day_frame(by_day, provider)
+    names = [COMPUTED, f"Billed by {provider}", FLAG]
+    color = alt.Color(
+        "series:N",
+        sort=names,
+        scale=alt.Scale(domain=names, range=[COMPUTED_COLOR, BILLED_COLOR, FLAG_COLOR]),
+    )
+    y = alt.Y("usd:Q", title="USD", axis=alt.Axis(format=MONEY_FORMAT))
+    hover = money_hover(bars["usd"])
+    columns = (
+        alt.Chart(bars)
+        .mark_bar()
+        .encode(
+            x=day_x(),
+            xOffset=alt.XOffset("series:N", sort=names),
+            y=y,
+            color=color,
+            tooltip=[
+                day_tooltip(),
+                alt.Tooltip("series:N", title="Cost"),
+                alt.Tooltip("usd:Q", title="USD", format=hover),
+            ],
+        )
+    )
+    marks = (
+        alt.Chart(flag_frame(bars))
+        .mark_point(shape="triangle-down", filled=True, size=110, opacity=1)
+        .encode(
+            x=day_x().bandPosition(0.5),
+            y=y,
+            color=color,
+            tooltip=[day_tooltip(), alt.Tooltip("note:N", title="Flagged")],
+        )
+    )
+    return style(alt.layer(columns, marks))
 
 
 FLAGGED_COLUMNS = ["Day", "Model", "Computed", "Billed", "Difference %", "Likely cause"]

@@ -1,88 +1,128 @@
-"""Figures and display tables for the routing simulator and the plan-vs-actual waterfall.
+"""Charts and display tables for the routing simulator and the plan-vs-actual waterfall.
 
 Money arrives as exact `Decimal` in the frames; it becomes float only here, for drawing.
 """
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from ui.charts import figure_text, style
+from ui.charts import Chart, style
 from ui.charts.axes import money_axis
 from ui.format import usd
 
 BEFORE, AFTER = "#4C78A8", "#F58518"
 UP, DOWN, TOTAL = "#E45756", "#54A24B", "#4C78A8"
 MONEY, COUNT = "$%,.2f", "%,.0f"
+HOVER = "$,.2f"
+SIDES = ("Before", "After")
+KINDS = {"total": TOTAL, "increase": UP, "decrease": DOWN}
 
 
 def _floats(values: pd.Series) -> list[float]:
     return [float(v) if v is not None else 0.0 for v in values]
 
 
-def before_after_chart(models: pd.DataFrame) -> go.Figure:
+def before_after_frame(models: pd.DataFrame) -> pd.DataFrame:
+    """One row per bar: each model's cost before and after the rules, with its label."""
+    frames = [
+        pd.DataFrame(
+            {
+                "model": models["model"].astype(str).to_numpy(),
+                "side": side,
+                "usd": _floats(models[column]),
+                "label": [usd(v) for v in models[column]],
+            }
+        )
+        for side, column in zip(SIDES, ("baseline_usd", "scenario_usd"), strict=True)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def before_after_chart(models: pd.DataFrame) -> Chart:
     """Per-model cost before and after the rules, side by side, dearest model on top, each
     bar labelled with its amount."""
-    rows = models.iloc[::-1]
-    names = rows["model"].map(figure_text)
-    fig = go.Figure()
-    for column, name, color in (
-        ("scenario_usd", "After", AFTER),
-        ("baseline_usd", "Before", BEFORE),
+    frame = before_after_frame(models)
+    order = list(dict.fromkeys(frame["model"]))
+    y = alt.Y("model:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    offset = alt.YOffset("side:N", sort=list(SIDES))
+    base = alt.Chart(frame).encode(
+        y=y,
+        yOffset=offset,
+        x=alt.X("usd:Q", **money_axis(frame["usd"], headroom=True, title="Cost in the period")),
+        tooltip=[
+            alt.Tooltip("model:N", title="Model"),
+            alt.Tooltip("side:N", title="Rules"),
+            alt.Tooltip("usd:Q", title="Cost", format=HOVER),
+        ],
+    )
+    bars = base.mark_bar().encode(
+        color=alt.Color(
+            "side:N", scale=alt.Scale(domain=list(SIDES), range=[BEFORE, AFTER]), sort=list(SIDES)
+        )
+    )
+    labels = base.mark_text(align="left", baseline="middle", dx=4, fontSize=11).encode(
+        text="label:N"
+    )
+    return style(alt.layer(bars, labels), height=max(260, 48 * len(order) + 90))
+
+
+def waterfall_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per bar: where it starts and ends (totals from zero, each effect from the level
+    the step before reached), its kind, its label and the next step (for the connector)."""
+    rows, level = [], 0.0
+    for step, measure, amount in zip(
+        table["step"], table["measure"], _floats(table["amount_usd"]), strict=True
     ):
-        fig.add_bar(
-            y=names,
-            x=_floats(rows[column]),
-            name=name,
-            orientation="h",
-            marker_color=color,
-            text=[usd(v) for v in rows[column]],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate=f"%{{y}} {name.lower()}: $%{{x:,.2f}}<extra></extra>",
-        )
-    values = _floats(models["baseline_usd"]) + _floats(models["scenario_usd"])
-    fig.update_layout(
-        barmode="group",
-        xaxis=money_axis(values, headroom=True, title="Cost in the period"),
-        yaxis={"categoryorder": "array", "categoryarray": list(names)},
-        legend={"traceorder": "reversed"},
-        hovermode="y unified",
-    )
-    return style(fig, height=max(260, 48 * len(rows) + 90))
+        start = 0.0 if measure == "total" else level
+        level = amount if measure == "total" else level + amount
+        kind = "total" if measure == "total" else "increase" if amount >= 0 else "decrease"
+        rows.append({"step": str(step), "start": start, "end": level, "amount": amount,
+                     "kind": kind, "label": usd(amount)})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["step", "start", "end", "amount", "kind", "label"])
+    frame["top"] = frame[["start", "end"]].max(axis=1)
+    frame["next_step"] = frame["step"].shift(-1)
+    return frame
 
 
-def waterfall_chart(table: pd.DataFrame) -> go.Figure:
+def waterfall_chart(table: pd.DataFrame) -> Chart:
     """Plan → volume, tokens per request, model mix, price → actual."""
-    fig = go.Figure(
-        go.Waterfall(
-            x=table["step"],
-            y=_floats(table["amount_usd"]),
-            measure=["absolute" if m == "total" else "relative" for m in table["measure"]],
-            text=[usd(v) for v in table["amount_usd"]],
-            textposition="outside",
-            cliponaxis=False,
-            increasing={"marker": {"color": UP}},
-            decreasing={"marker": {"color": DOWN}},
-            totals={"marker": {"color": TOTAL}},
-            connector={"line": {"color": "#999999", "dash": "dot"}},
-        )
+    frame = waterfall_frame(table)
+    x = alt.X(
+        "step:N", sort=list(frame["step"]), title=None, axis=alt.Axis(labelAngle=0, labelLimit=200)
     )
-    fig.update_layout(
-        yaxis=money_axis(_levels(table), headroom=True, title="USD"), showlegend=False
+    money = money_axis(_levels(table), headroom=True, title="USD")
+    tooltip = [
+        alt.Tooltip("step:N", title="Step"),
+        alt.Tooltip("amount:Q", title="Amount", format=HOVER),
+        alt.Tooltip("end:Q", title="Running total", format=HOVER),
+    ]
+    base = alt.Chart(frame)
+    bars = base.mark_bar().encode(
+        x=x,
+        y=alt.Y("start:Q", **money),
+        y2="end:Q",
+        color=alt.Color(
+            "kind:N", scale=alt.Scale(domain=list(KINDS), range=list(KINDS.values())), legend=None
+        ),
+        tooltip=tooltip,
     )
-    return style(fig, height=380)
+    labels = base.mark_text(baseline="bottom", dy=-4, fontSize=11).encode(
+        x=x, y=alt.Y("top:Q", **money), text="label:N", tooltip=tooltip
+    )
+    connectors = (
+        base.transform_filter("isValid(datum.next_step)")
+        .mark_rule(color="#999999", strokeDash=[2, 3])
+        .encode(x=x, x2="next_step:N", y=alt.Y("end:Q", **money))
+    )
+    return style(alt.layer(bars, connectors, labels), height=380)
 
 
 def _levels(table: pd.DataFrame) -> list[float]:
     """The height the waterfall reaches at each step (totals, then running sums)."""
-    levels, level = [], 0.0
-    for amount, measure in zip(_floats(table["amount_usd"]), table["measure"], strict=True):
-        level = amount if measure == "total" else level + amount
-        levels.append(level)
-    return levels
+    return waterfall_frame(table)["end"].tolist()
 
 
 RULE_FIRST = (
