@@ -84,3 +84,13 @@ def test_a_styled_chart_is_a_valid_spec_drawn_as_svg() -> None:
     assert spec["config"]["range"]["category"] == list(PALETTE)
     blank = empty().to_dict()
     assert blank["mark"]["type"] == "text" and blank["height"] == 240
+
+
+def test_chargeback_ticks_read_as_money_in_the_report_currency() -> None:
+    from ui.charts.chargeback import centres_figure
+
+    frame = pd.DataFrame({"Cost centre": ["copilot"], "Spend": [170.23], "unallocated": [False]})
+    usd = centres_figure(frame, "USD").to_dict()["encoding"]
+    assert usd["x"]["axis"] == {"format": "$,.3~r"} and usd["tooltip"][1]["format"] == "$,.2f"
+    eur = centres_figure(frame, "EUR").to_dict()["encoding"]
+    assert eur["x"]["axis"]["labelExpr"].endswith("' EUR'") and eur["x"]["title"] == "Spend (EUR)"

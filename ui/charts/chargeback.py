@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ui.charts import Chart, style
+from ui.charts import Chart, money_ticks, money_tooltip_format, style
 
 BAR, UNALLOCATED_BAR = "#3266c8", "#9aa0a6"
 MAX_BARS = 25
@@ -35,14 +35,16 @@ def centres_figure(frame: pd.DataFrame, currency: str) -> Chart:
         alt.Chart(bars)
         .mark_bar()
         .encode(
-            x=alt.X("spend:Q", title=title, axis=alt.Axis(format=",.2f")),
+            x=alt.X("spend:Q", title=title, axis=alt.Axis(**money_ticks(currency))),
             y=alt.Y(
                 "centre:N", sort=list(bars["centre"]), title=None, axis=alt.Axis(labelLimit=260)
             ),
             color=alt.condition("datum.unallocated", alt.value(UNALLOCATED_BAR), alt.value(BAR)),
             tooltip=[
                 alt.Tooltip("centre:N", title="Cost centre"),
-                alt.Tooltip("spend:Q", title=title, format=",.2f"),
+                alt.Tooltip(
+                    "spend:Q", title=title, **money_tooltip_format(bars["spend"], currency)
+                ),
             ],
         )
     )
