@@ -61,6 +61,15 @@ COARSER = {
 # any one user come from the stored rows.
 TOP_USERS = 100
 OTHER_USERS = "\x1fother"
+# What each day's users add up to, per user: the sums the user rollup keeps (in its column
+# order, cost last). They are not a table: the writer keeps a file's sums, and a day whose
+# stored requests are all the file's gets its top users from them instead of from its rows.
+USER_KEY = ("day", "user")
+USER_SUMS = (
+    "requests", "unpriced_requests", "input_tokens", "cached_input_tokens", "output_tokens",
+    "cost_pusd",
+)  # fmt: skip
+USER_SUMS_NAME = "user_sums"
 # Histograms are keyed by what the Usage page filters on; `latency_daily` and `output_daily`
 # serve its default (no project or status filter).
 HISTOGRAM_KEY = ("day", "model_id", "project", "status")
@@ -221,8 +230,8 @@ def group_sums(
 def rollup_sums(
     cols: Events, *, latency_bucket: np.ndarray, output_bucket: np.ndarray
 ) -> RollupSums:
-    """What the events add to the daily and routing rollups and the histograms: one row per key
-    and table."""
+    """What the events add to the daily and routing rollups and the histograms, one row per key
+    and table, and their sums per day and user (`USER_SUMS_NAME`)."""
     grouper = Grouper(
         {
             **cols,
@@ -237,6 +246,9 @@ def rollup_sums(
     daily = {**keys, **group_sums(inverse, values)}
     out: RollupSums = [("daily_rollup", ROLLUP_KEY, daily)]
     out += [(name, key, coarser(daily, key)) for name, key in COARSER.items()]
+    keys, inverse = grouper.groups(USER_KEY)
+    users = group_sums(inverse, {name: values[name] for name in USER_SUMS})
+    out.append((USER_SUMS_NAME, USER_KEY, {**keys, **users}))
     keys, inverse = grouper.groups(ROUTING_KEY)
     routed = {name: values[name] for name in ROUTING_SUMS}
     routed |= {name: cols[source] for name, source, _ in ROUTING_EXTREMES}
@@ -269,6 +281,27 @@ def coarser(
     keys, inverse = Grouper({k: rows[k] for k in key}).groups(key)
     values = {name: rows[name] for name in columns}
     return {**keys, **group_sums(inverse, values, EXTREME_OF)}
+
+
+def users_added(pieces: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Several `USER_SUMS_NAME` sums added together: one row per day and user."""
+    ((_, _, rows),) = merge_sums([[(USER_SUMS_NAME, USER_KEY, piece)] for piece in pieces])
+    return rows
+
+
+def user_days(pieces: list[dict[str, np.ndarray]]) -> dict[object, list[tuple]]:
+    """Per day (a date), the (user, *USER_SUMS) rows of several `USER_SUMS_NAME` sums added
+    together."""
+    if not pieces:
+        return {}
+    rows = users_added(pieces)
+    days = rows["day"].astype("datetime64[D]")
+    out: dict[object, list[tuple]] = {}
+    for day in np.unique(days):
+        at = days == day
+        columns = [rows["user"][at].tolist(), *(rows[name][at].tolist() for name in USER_SUMS)]
+        out[day.item()] = list(zip(*columns, strict=True))
+    return out
 
 
 def merge_sums(parts: list[RollupSums]) -> RollupSums:

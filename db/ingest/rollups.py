@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import (
     BigInteger,
     Connection,
+    and_,
     bindparam,
     case,
     cast,
@@ -51,6 +52,7 @@ from core.rollups import (
     SUM_LIMIT,
     TOKEN_SUMS,
     TOP_USERS,
+    USER_SUMS,
     RollupSums,
 )
 from db.ingest.bulk import dialect_module, execute_flat
@@ -80,7 +82,6 @@ from db.queries.reliability import (
 from db.retention import kept_from
 
 USERS = UserRollup.__table__
-USER_SUMS = tuple(c.name for c in USERS.columns if c.name not in ("day", "user"))
 USERS_LOCK = 0x636F737475736572  # "costuser": one user-rollup rebuild at a time (PostgreSQL)
 
 LOG = RequestLog.__table__
@@ -341,9 +342,18 @@ def top_users(per_user: list[tuple]) -> list[tuple]:
     return [(r[0], *(int(v) for v in r[1:])) for r in kept]
 
 
-def rebuild_users(conn: Connection, days: Iterable[date] | None = None) -> None:
+def rebuild_users(
+    conn: Connection,
+    days: Iterable[date] | None = None,
+    known: dict[date, list[tuple]] | None = None,
+) -> None:
     """Recompute the user rollup of `days` (all kept days if None) from the stored rows, one
-    day at a time over the `ts` index. Pruned days keep theirs."""
+    day at a time over the `ts` index. Pruned days keep theirs.
+
+    `known` holds an ingest's (user, *USER_SUMS) sums per day of the rows it stored: a day
+    whose stored requests are exactly that many (all of them this ingest's) takes its top users
+    from those sums rather than from its rows (the same figures: the ingest's property test
+    holds the two equal)."""
     if conn.dialect.name == "postgresql":  # two ingests of one day must not interleave
         conn.execute(select(func.pg_advisory_xact_lock(USERS_LOCK)))
     start = kept_from(conn)
@@ -354,19 +364,33 @@ def rebuild_users(conn: Connection, days: Iterable[date] | None = None) -> None:
         if start is not None and day < start:
             continue
         conn.execute(delete(USERS).where(USERS.c.day == day))
-        rows = _user_sums(conn, day)
+        mine = (known or {}).get(day)
+        if mine is not None and _requests_on(conn, day) == sum(row[1] for row in mine):
+            rows = top_users(mine)
+        else:
+            rows = _user_sums(conn, day)
         if rows:
             names = ("day", "user", *USER_SUMS)
             conn.execute(USERS.insert(), [dict(zip(names, (day, *r), strict=True)) for r in rows])
 
 
+def _day_range(day: date) -> Any:
+    """The `ts` condition of one UTC day's rows."""
+    after = datetime.combine(day + timedelta(days=1), time.min, UTC)
+    return and_(LOG.c.ts >= datetime.combine(day, time.min, UTC), LOG.c.ts < after)
+
+
+def _requests_on(conn: Connection, day: date) -> int:
+    """How many requests of `day` are stored (counted on the `ts` index)."""
+    return conn.execute(select(func.count()).select_from(LOG).where(_day_range(day))).scalar()
+
+
 def _user_sums(conn: Connection, day: date) -> list[tuple]:
     """(user, requests, unpriced, input, cached input, output, cost) of one day's rows."""
-    after = datetime.combine(day + timedelta(days=1), time.min, UTC)
     sums = {c.name: c for c in rollup_selects()}
     query = (
         select(LOG.c.user, *(sums[n] for n in USER_SUMS))
-        .where(LOG.c.ts >= datetime.combine(day, time.min, UTC), LOG.c.ts < after)
+        .where(_day_range(day))
         .group_by(LOG.c.user)
     )
     return top_users([tuple(r) for r in conn.execute(query)])

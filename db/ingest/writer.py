@@ -24,7 +24,14 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from core.fingerprint import alternate_key
 from core.logs import RecordError
 from core.prepare import Prepared, sums_of
-from core.rollups import RollupOverflow, RollupSums, merge_sums
+from core.rollups import (
+    USER_SUMS_NAME,
+    RollupOverflow,
+    RollupSums,
+    merge_sums,
+    user_days,
+    users_added,
+)
 from db.ingest.memory import give_back
 from db.ingest.report import IngestReport, Tally, tally_of
 from db.ingest.rollups import add_sums, rebuild_latency, rebuild_retries, rebuild_users
@@ -45,6 +52,7 @@ BUSY_RETRIES = 5
 # stops for long (the parse worker waits on it once its pieces ahead are taken).
 TRANSACTION_CHUNKS = 16
 SUM_CHUNKS = 4
+USER_ROWS = 500_000  # sums per day and user kept before they are added together
 
 
 COLLISION = (
@@ -101,6 +109,9 @@ class Writer:
         self.transaction: Any = None
         self.written: list[Outcome] = []
         self.unsummed: list[RollupSums] = []  # sums of chunks written, not yet added
+        # sums per day and user of the rows stored: of the open transaction, of those committed
+        self.users_open: list[dict[str, np.ndarray]] = []
+        self.users: list[dict[str, np.ndarray]] = []
         self.kept_from: Any = None  # np.datetime64 day the kept rows start from, or None
         self.days: set[Any] = set()  # every day a chunk named (stored, duplicate or not)
 
@@ -143,10 +154,12 @@ class Writer:
     def _derive(self) -> None:
         """Rebuild what is not a sum of the rows (the top users, the cost of failure and the
         latency percentiles per day) for every day the file named, in one transaction after
-        the rows: a file run again (all duplicates) repairs them too."""
+        the rows: a file run again (all duplicates) repairs them too. A day whose stored rows
+        are all this file's takes its top users from the file's sums, without reading them."""
         if self.days:
+            known = user_days(self.users)
             with self.conn.begin():  # type: ignore[union-attr]
-                rebuild_users(self.conn, self.days)  # type: ignore[arg-type]
+                rebuild_users(self.conn, self.days, known)  # type: ignore[arg-type]
                 rebuild_retries(self.conn, self.days)  # type: ignore[arg-type]
                 rebuild_latency(self.conn, self.days)  # type: ignore[arg-type]
 
@@ -171,7 +184,10 @@ class Writer:
     def _add_sums(self) -> None:
         """Add the merged rollup sums of the chunks written since the last time."""
         if self.unsummed:
-            add_sums(self.conn, merge_sums(self.unsummed))  # type: ignore[arg-type]
+            merged = merge_sums(self.unsummed)
+            self.users_open += [rows for name, _, rows in merged if name == USER_SUMS_NAME]
+            tables = [part for part in merged if part[0] != USER_SUMS_NAME]
+            add_sums(self.conn, tables)  # type: ignore[arg-type]
         self.unsummed = []
 
     def _commit(self) -> None:
@@ -181,6 +197,10 @@ class Writer:
             add_to_upload(self.conn, self.report.upload_id, tallies)  # type: ignore[arg-type]
         self.transaction.commit()
         self.transaction = None
+        self.users += self.users_open
+        self.users_open = []
+        if sum(len(rows["day"]) for rows in self.users) > USER_ROWS:
+            self.users = [users_added(self.users)]
         for result in self.written:
             self._apply(result)
         self.written = []
@@ -206,7 +226,7 @@ class Writer:
     def _rollback(self) -> None:
         if self.transaction is not None and self.transaction.is_active:
             self.transaction.rollback()
-        self.transaction, self.written, self.unsummed = None, [], []
+        self.transaction, self.written, self.unsummed, self.users_open = None, [], [], []
 
     def _refusal(self) -> str:
         """Why the database refused a transaction, in words (its rows were not stored)."""

@@ -22,14 +22,16 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, text
 
 import core.logs.parse as parse_mod
+import db.ingest.rollups as rollups_mod
 import db.ingest.writer as writer_mod
 from core.costs import MAX_TOKENS, CostBreakdown, Usage, price, usd_to_picos
 from core.identity import identify
 from core.logs import rules
 from core.logs.rules import Refused
 from core.pricing import PriceBook, PriceOverride, Rates
+from core.rollups import TOP_USERS
 from db.ingest import delete_upload, ingest_file, list_uploads, reprice
-from db.ingest.rollups import TABLES, rebuild
+from db.ingest.rollups import TABLES, USERS, rebuild
 from db.retention import kept_since, prune
 from tests.actors import ADMIN
 
@@ -262,9 +264,9 @@ def _rollups(engine: Engine) -> dict[str, list[tuple]]:
 
 
 def _rollups_on(conn: Connection) -> dict[str, list[tuple]]:
-    """Every row of every rollup table, all columns, in a comparable order."""
+    """Every row of every rollup table and of the user rollup, all columns, comparable."""
     out = {}
-    for name, table in TABLES.items():
+    for name, table in {**TABLES, USERS.name: USERS}.items():
         columns = [c.name for c in table.columns if c.name != "id"]
         rows = conn.execute(text(f"SELECT {', '.join(columns)} FROM {name}")).all()
         out[name] = sorted(
@@ -376,7 +378,8 @@ def _pruned_part(tables: dict[str, list[tuple]], kept_from: date | None) -> dict
         return {}
     out = {}
     for name, rows in tables.items():
-        at = [c.name for c in TABLES[name].columns if c.name != "id"].index("day")
+        at = [c.name for c in {**TABLES, USERS.name: USERS}[name].columns if c.name != "id"]
+        at = at.index("day")
         out[name] = [r for r in rows if str(r[at])[:10] < kept_from.isoformat()]
     return out
 
@@ -407,8 +410,11 @@ def test_rollups_equal_a_rebuild_after_any_operations(
     engine: Engine, tmp_path: Path, steps: list[tuple]
 ) -> None:
     """Every rollup table, the routing rollup too, equals a SQL rebuild from the stored rows on
-    every column; the rollups of pruned days stay exactly as they were when pruned."""
+    every column; the rollups of pruned days stay exactly as they were when pruned. The user
+    rollup keeps each day's top 2 users here, so an ingest's own sums (a day all its own) and a
+    day's rows (a day shared with earlier files) both have users to sum as "other"."""
     parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS = 4, 3, 2
+    rollups_mod.TOP_USERS = 2
     frozen = _pruned_part(_rollups(engine), kept_since(engine))  # examples share the database
     try:
         for step in steps:
@@ -423,3 +429,100 @@ def test_rollups_equal_a_rebuild_after_any_operations(
                 transaction.rollback()
     finally:
         parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS = SIZES
+        rollups_mod.TOP_USERS = TOP_USERS
+
+
+USER_CALL = st.tuples(
+    st.integers(0, 2 * 1440 - 1),  # minute of a two-day stretch
+    st.integers(0, 30),  # request id: some repeat, in a file and across the two
+    st.sampled_from(["ann", "bo", "cy", "di", "ed", ""]),
+    st.sampled_from(["gpt-4o", "gpt-4o-mini", "in-house-llm"]),  # the last one unpriced
+    st.integers(0, 3000),
+    st.integers(0, 800),
+)
+EXAMPLES = itertools.count()
+
+
+def _user_file(tmp_path: Path, base: datetime, prefix: str, calls: list[tuple]) -> Path:
+    records = [
+        {"timestamp": (base + timedelta(minutes=minute)).isoformat().replace("+00:00", "Z"),
+         "request_id": f"{prefix}-{rid}", "user": user, "model": model,
+         "input_tokens": tokens_in, "output_tokens": tokens_out}
+        for minute, rid, user, model, tokens_in, tokens_out in calls
+    ]  # fmt: skip
+    path = tmp_path / f"users{next(RUN)}.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
+    return path
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    first=st.lists(USER_CALL, min_size=1, max_size=30),
+    second=st.lists(USER_CALL, max_size=15),
+)
+def test_top_users_from_a_files_own_sums_equal_a_rebuild(
+    engine: Engine, tmp_path: Path, first: list[tuple], second: list[tuple]
+) -> None:
+    """Two files over two fresh days, the top 2 users kept: the first file's days are all its
+    own (their top users come from its sums), the second's are shared (from the rows); both
+    equal the rebuild from the stored rows, duplicates and conflicts left out."""
+    example = next(EXAMPLES)
+    base = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=3 * example)
+    rollups_mod.TOP_USERS = 2
+    try:
+        for calls in (first, second):
+            path = _user_file(tmp_path, base, f"e{example}", calls)
+            ingest_file(engine, path, book=BOOK, source="users", actor=ADMIN)
+        with engine.connect() as conn, conn.begin() as transaction:
+            stored = _rollups_on(conn)["user_rollup"]
+            rebuild(conn)
+            assert _rollups_on(conn)["user_rollup"] == stored
+            transaction.rollback()
+    finally:
+        rollups_mod.TOP_USERS = TOP_USERS
+
+
+def test_a_files_own_day_keeps_its_top_users_and_sums_the_rest(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """gpt-4o input at $2.50 per 1M tokens: ann 3,000 tokens ($0.0075), bo 2,000 ($0.005),
+    cy 1,000 ($0.0025) on a fresh day, top 2 kept; a second file's 4,000 more for cy (the day
+    now shared) makes cy first with $0.0125 and bo the rest."""
+    base = datetime(2023, 3, 1, 9, tzinfo=UTC)
+    calls = [(0, 1, "ann", "gpt-4o", 3000, 0), (1, 2, "bo", "gpt-4o", 2000, 0),
+             (2, 3, "cy", "gpt-4o", 1000, 0)]  # fmt: skip
+    rollups_mod.TOP_USERS = 2
+    try:
+        ingest_file(engine, _user_file(tmp_path, base, "own", calls), book=BOOK, source="u",
+                    actor=ADMIN)  # fmt: skip
+        assert _users_of(engine, date(2023, 3, 1)) == [
+            ("\x1fother", 1, 1000, 2_500_000_000),
+            ("ann", 1, 3000, 7_500_000_000),
+            ("bo", 1, 2000, 5_000_000_000),
+        ]
+        more = [(3, 4, "cy", "gpt-4o", 4000, 0)]
+        ingest_file(engine, _user_file(tmp_path, base, "own", more), book=BOOK, source="u",
+                    actor=ADMIN)  # fmt: skip
+        assert _users_of(engine, date(2023, 3, 1)) == [
+            ("\x1fother", 1, 2000, 5_000_000_000),
+            ("ann", 1, 3000, 7_500_000_000),
+            ("cy", 2, 5000, 12_500_000_000),
+        ]
+    finally:
+        rollups_mod.TOP_USERS = TOP_USERS
+
+
+def _users_of(engine: Engine, day: date) -> list[tuple]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                'SELECT "user", requests, input_tokens, cost_pusd FROM user_rollup '
+                'WHERE day = :day ORDER BY "user"'
+            ),
+            {"day": day if engine.dialect.name != "sqlite" else day.isoformat()},
+        )
+        return [tuple(r) for r in rows]
