@@ -16,6 +16,7 @@ import streamlit as st
 from core.text import plural
 from db.queries.drilldown import MAX_DAYS, PAGE_ROWS, Drill
 from ui import format as fmt
+from ui import usage_tables as tables
 from ui.charts import usage as charts
 from ui.resources import load_drill, load_requests
 
@@ -79,7 +80,7 @@ def _day_label(daily: pd.DataFrame, start: date, end: date, conv: Any = None) ->
     def label(option: date | str) -> str:
         if option == ALL_DAYS:
             return f"Every day, {fmt.day_text(start)} – {fmt.day_text(end)}"
-        return f"{option:%a} {fmt.day_text(option)} · {charts.usd_text(spend.get(option, 0), conv)}"
+        return f"{option:%a} {fmt.day_text(option)} · {tables.usd_text(spend.get(option, 0), conv)}"
 
     return label
 
@@ -155,13 +156,13 @@ def requests_section(
         return
     m = st.columns(4)
     m[0].metric("Requests", f"{totals.requests:,}", border=True)
-    m[1].metric("Spend", charts.usd_text(totals.cost_pusd, conv), border=True)
+    m[1].metric("Spend", tables.usd_text(totals.cost_pusd, conv), border=True)
     m[2].metric("Errors", f"{totals.errors:,}", border=True)
     m[3].metric("Tokens", fmt.tokens(totals.input_tokens + totals.output_tokens), border=True)
     left, right = st.columns(2)
     for where, column, label in ((left, "user", "User"), (right, "project", "Project")):
         where.markdown(f"**Top {label.lower()}s by spend**")
-        where.dataframe(charts.group_table(groups[column], label, conv), hide_index=True,
+        where.dataframe(tables.group_table(groups[column], label, conv), hide_index=True,
                         column_config={"Requests": COUNT, "Errors": COUNT, "Tokens": COUNT},
                         key=f"usage_drill_top_{column}")  # fmt: skip
     _request_pages(url, version, drill, totals.requests, order, conv)
@@ -179,7 +180,7 @@ def _request_pages(
     st.markdown(f"**Requests** ({plural(count, 'request')}; no prompt or completion text is "
                 "ever stored)")  # fmt: skip
     rows = load_requests(url, version, drill, page - 1, order)
-    st.dataframe(charts.requests_table(rows, conv), hide_index=True, key="usage_drill_requests",
+    st.dataframe(tables.requests_table(rows, conv), hide_index=True, key="usage_drill_requests",
                  column_config={"Input tokens": COUNT, "Cached": COUNT, "Output tokens": COUNT,
                                 "Status": st.column_config.NumberColumn(format="%d")})  # fmt: skip
     if pages > 1:

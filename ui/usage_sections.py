@@ -17,6 +17,7 @@ from core.currency import Conversion
 from db import queries
 from ui import drilldown
 from ui import format as fmt
+from ui import usage_tables as tables
 from ui.charts import draw
 from ui.charts import usage as charts
 from ui.currency import money as money_text
@@ -140,7 +141,7 @@ def cost_section(view: UsageView) -> None:
     names = view.load("names")
     totals = queries.model_totals(names)
     st.subheader("Spend by model")
-    table = charts.model_table(totals, conv)
+    table = tables.model_table(totals, conv)
     st.dataframe(table, hide_index=True,
                  column_config={"Requests": COUNT, "Errors": COUNT, "Tokens": COUNT,
                                 spend: money(table[spend], conv), "Share of spend": SHARE,
@@ -150,7 +151,7 @@ def cost_section(view: UsageView) -> None:
     st.caption("Pick a model's row to see its users and requests.")
     if st.toggle("By logged name", key="usage_by_logged_name", help="Each model split by the "
                  "names the logs used for it (dated snapshots, provider prefixes)."):  # fmt: skip
-        logged = charts.logged_name_table(names, conv)
+        logged = tables.logged_name_table(names, conv)
         st.dataframe(logged, hide_index=True,
                      column_config={"Requests": COUNT, "Errors": COUNT, "Tokens": COUNT,
                                     spend: money(logged[spend], conv)},
@@ -158,7 +159,7 @@ def cost_section(view: UsageView) -> None:
     by_project = view.load("by_project")
     st.subheader("Spend by project and feature")
     draw(charts.cost_by_project(by_project, conv), key="usage_project_chart")
-    projects = charts.project_table(by_project, conv)
+    projects = tables.project_table(by_project, conv)
     st.dataframe(projects, hide_index=True,
                  column_config={"Requests": COUNT, spend: money(projects[spend], conv),
                                 "Share of spend": SHARE}, key="usage_project_table")  # fmt: skip
@@ -198,7 +199,7 @@ def failure_section(view: UsageView) -> None:
     st.caption(queries.RETRY_DEFINITION)
     draw(charts.failure_cost_per_day(f.by_day, view.conversion), key="usage_failure_chart")
     if not f.by_status.empty:
-        st.table(charts.status_table(f.by_status, view.conversion), hide_index=True)
+        st.table(tables.status_table(f.by_status, view.conversion), hide_index=True)
     rate_caption(view.conversion)
 
 
@@ -218,7 +219,7 @@ def audit_section(view: UsageView) -> None:
         "stop at today's limit, so the real need is higher: raise the limit, then check again."
     )
     draw(charts.output_distribution(a.histogram, a.suggested_max_tokens), key="usage_output_chart")
-    st.table(charts.audit_table(a.by_model), hide_index=True)
+    st.table(tables.audit_table(a.by_model), hide_index=True)
 
 
 def requests_section(view: UsageView) -> None:

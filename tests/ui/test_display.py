@@ -9,6 +9,7 @@ from decimal import Decimal
 import pandas as pd
 
 from core.logs.privacy import CONTENT_KEYS
+from ui import usage_tables
 from ui.charts import PALETTE, money_hover, series_colors
 from ui.charts import usage as charts
 from ui.format import counts_text, measure
@@ -123,7 +124,7 @@ def test_request_rows_show_no_none_or_nan() -> None:
          "output_tokens": [0], "latency_ms": [None], "finish_reason": [""], "priced": [True],
          "cost_pusd": [0]}
     )  # fmt: skip
-    shown = charts.requests_table(rows)
+    shown = usage_tables.requests_table(rows)
     text = shown.astype(str).to_numpy().ravel().tolist()
     assert not [v for v in text if v in ("None", "nan", "NaN", "<NA>")]
     assert shown.loc[0, "Time (UTC)"] == "2026-01-14 09:15:00"

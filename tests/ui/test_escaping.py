@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ui import usage_tables
 from ui.charts import plans as plan_charts
 from ui.charts import routing as routing_charts
 from ui.charts import usage as usage_charts
@@ -119,7 +120,7 @@ def test_usage_figures_show_log_labels_as_text() -> None:
     spec = usage_charts.cost_by_project(by_project).to_dict()
     bars = _rows(spec, spec["layer"][0])
     assert bars[["project", "series"]].values.tolist() == [[LINK, "<b>f</b>"]]
-    assert usage_charts.project_table(by_project)["Project"].tolist() == [LINK]  # a grid: as is
+    assert usage_tables.project_table(by_project)["Project"].tolist() == [LINK]  # a grid: as is
 
 
 def test_the_audit_table_is_escaped_for_st_table() -> None:
@@ -128,7 +129,7 @@ def test_the_audit_table_is_escaped_for_st_table() -> None:
          "truncated_share": [0.3], "p50_tokens": [10.0], "p99_tokens": [90.0],
          "suggested_max_tokens": [128.0]}
     )  # fmt: skip
-    assert usage_charts.audit_table(by_model)["Model"].tolist() == [
+    assert usage_tables.audit_table(by_model)["Model"].tolist() == [
         escape_markdown("![x](http://h/p.png)")
     ]
 
