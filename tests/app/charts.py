@@ -1,4 +1,5 @@
-"""What a page's charts hold, read from AppTest: each chart's Vega-Lite spec and its data."""
+"""What charts hold: each chart's Vega-Lite spec and its data, read from AppTest or from a
+builder's `to_dict()`."""
 
 from __future__ import annotations
 
@@ -46,3 +47,13 @@ def charts(at: Any) -> list[Drawn]:
 def chart_keys(at: Any) -> list[str]:
     """The keys of the charts drawn (`ui.charts.draw` writes its key in the spec)."""
     return [drawn.spec.get("usermeta", {}).get("key", "") for drawn in charts(at)]
+
+
+def spec_rows(spec: dict[str, Any], view: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The data rows of a chart's view (the top level by default), from a spec's datasets."""
+    return pd.DataFrame(spec["datasets"][(view or spec)["data"]["name"]])
+
+
+def all_rows(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every data row of a spec, whichever view holds it."""
+    return [row for rows in spec["datasets"].values() for row in rows]

@@ -211,3 +211,13 @@ def test_the_drill_down_keeps_the_dimension_filters(engine: Engine) -> None:
     assert rollup_requests(engine, search) == 1
     tagged = Drill(day, day, tags=("team=search",), environments=("prod",))  # a and b
     assert Decimal(drill_totals(engine, tagged).cost_pusd) / PICO == Decimal("0.75")
+
+
+def test_the_user_sums_name_the_user_rollups_columns_in_order() -> None:
+    # an ingest's own sums per day and user become user-rollup rows as they are (cost last,
+    # which `top_users` ranks by)
+    from core.rollups import USER_KEY, USER_SUMS
+
+    columns = tuple(c.name for c in UserRollup.__table__.columns if c.name not in USER_KEY)
+    assert columns == USER_SUMS
+    assert USER_SUMS[-1] == "cost_pusd"

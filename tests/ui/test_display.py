@@ -9,6 +9,7 @@ from decimal import Decimal
 import pandas as pd
 
 from core.logs.privacy import CONTENT_KEYS
+from tests.app.charts import spec_rows
 from ui import usage_tables
 from ui.charts import PALETTE, money_hover, series_colors
 from ui.charts import usage as charts
@@ -42,11 +43,6 @@ def test_values_are_shown_in_their_units() -> None:
     assert counts_text({"acme": 1, "b": 1200}, "requests") == "acme (1 request), b (1,200 requests)"
 
 
-def _rows(spec: dict, view: dict | None = None) -> pd.DataFrame:
-    """The data rows of a chart's view (the top level by default) from its inline datasets."""
-    return pd.DataFrame(spec["datasets"][(view or spec)["data"]["name"]])
-
-
 def test_every_series_of_a_chart_gets_its_own_colour() -> None:
     names = [f"feature-{i}" for i in range(len(PALETTE))]
     assert len(set(series_colors(names).values())) == len(PALETTE) == 24
@@ -58,7 +54,7 @@ def test_every_series_of_a_chart_gets_its_own_colour() -> None:
     bars, ends = spec["layer"]
     assert len(set(bars["encoding"]["color"]["scale"]["range"])) == 12
     # the total is written at the end of the bar: 12 × $1
-    assert _rows(spec, ends)["total"].tolist() == ["$12.00"]
+    assert spec_rows(spec, ends)["total"].tolist() == ["$12.00"]
 
 
 def test_features_past_the_top_share_one_segment_per_project() -> None:
@@ -74,9 +70,9 @@ def test_features_past_the_top_share_one_segment_per_project() -> None:
     assert colour["domain"][charts.TOP_FEATURES :] == ["25 other features"]
     assert colour["range"][-1] == charts.OTHER_COLOR
     # the other 25 (f0..f24) cost $1 + ... + $25 = $325 on each project; totals unchanged
-    rows = _rows(spec, bars)
+    rows = spec_rows(spec, bars)
     assert rows[rows["series"] == "25 other features"]["spend"].tolist() == [325.0, 325.0]
-    assert _rows(spec, ends)["total"].tolist() == ["$820.00", "$820.00"]
+    assert spec_rows(spec, ends)["total"].tolist() == ["$820.00", "$820.00"]
 
 
 def test_money_axes_tick_in_round_amounts_and_hover_keeps_hidden_cents() -> None:
@@ -93,7 +89,7 @@ def test_money_axes_tick_in_round_amounts_and_hover_keeps_hidden_cents() -> None
     assert spend["format"] == "$,.4~f"  # $0.009 would read $0.01 in cents
     # a click names the day and model
     assert spec["params"][0]["select"]["fields"] == ["date", "model_id"]
-    rows = _rows(spec)
+    rows = spec_rows(spec)
     assert rows[["date", "model_id"]].values.tolist() == [
         ["2026-01-14", "gpt-4o"],
         ["2026-01-15", "gpt-4o"],
@@ -109,7 +105,7 @@ def test_latency_is_one_small_panel_per_model() -> None:
     spec = charts.latency_per_day(latency).to_dict()
     assert spec["facet"]["field"] == "model_id" and spec["facet"]["sort"] == ["a", "b", "c"]
     assert spec["resolve"]["scale"]["y"] == "independent"  # each panel its own range
-    rows = _rows(spec)  # P95 and P50 in each of three panels
+    rows = spec_rows(spec)  # P95 and P50 in each of three panels
     assert sorted(zip(rows["model_id"], rows["line"], rows["ms"], strict=True)) == [
         ("a", "P50", 400.0), ("a", "P95", 900.0), ("b", "P50", 700.0),
         ("b", "P95", 1500.0), ("c", "P50", 3000.0), ("c", "P95", 7000.0),

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.app.charts import all_rows, spec_rows
 from ui import usage_tables
 from ui.charts import plans as plan_charts
 from ui.charts import routing as routing_charts
@@ -94,31 +95,21 @@ def test_lists_of_names_are_escaped() -> None:
     assert names_text(["*a*", "b"]) == r"\*a\*, b"
 
 
-def _rows(spec: dict, view: dict | None = None) -> pd.DataFrame:
-    """The data rows of a chart's view (the top level by default) from its inline datasets."""
-    return pd.DataFrame(spec["datasets"][(view or spec)["data"]["name"]])
-
-
-def _all_rows(spec: dict) -> list[dict]:
-    """Every data row of a chart, whichever view holds it."""
-    return [row for rows in spec["datasets"].values() for row in rows]
-
-
 def test_usage_figures_show_log_labels_as_text() -> None:
     daily = pd.DataFrame({"day": [date(2026, 1, 5)], "model_id": [LINK], "cost_pusd": [10**9]})
     spec = usage_charts.daily_cost_by_model(daily).to_dict()
     assert spec["encoding"]["color"]["scale"]["domain"] == [LINK]  # the legend, as is
-    assert _rows(spec)["model_id"].tolist() == [LINK]
+    assert spec_rows(spec)["model_id"].tolist() == [LINK]
     latency = pd.DataFrame(
         {"day": [date(2026, 1, 5)], "model_id": [LINK], "p95_ms": [900.0], "p50_ms": [400.0]}
     )
     spec = usage_charts.latency_per_day(latency).to_dict()
-    assert set(_rows(spec)["model_id"]) == {LINK}  # the panel's title
+    assert set(spec_rows(spec)["model_id"]) == {LINK}  # the panel's title
     by_project = pd.DataFrame(
         {"project": [LINK], "feature": ["<b>f</b>"], "requests": [1], "cost_pusd": [10**9]}
     )
     spec = usage_charts.cost_by_project(by_project).to_dict()
-    bars = _rows(spec, spec["layer"][0])
+    bars = spec_rows(spec, spec["layer"][0])
     assert bars[["project", "series"]].values.tolist() == [[LINK, "<b>f</b>"]]
     assert usage_tables.project_table(by_project)["Project"].tolist() == [LINK]  # a grid: as is
 
@@ -139,16 +130,16 @@ def test_routing_and_plan_figures_show_user_labels_as_text() -> None:
         {"model": [LINK], "baseline_usd": [Decimal("2")], "scenario_usd": [Decimal("1")]}
     )
     spec = routing_charts.before_after_chart(models).to_dict()
-    assert {row["model"] for row in _all_rows(spec)} == {LINK}
+    assert {row["model"] for row in all_rows(spec)} == {LINK}
     assert spec["layer"][0]["encoding"]["y"]["sort"] == [LINK]
     scenarios = pd.DataFrame(
         {"scenario": [LINK], **{key: [Decimal("1")] for key in plan_charts.SPLIT}}
     )
     spec = plan_charts.scenarios_chart(scenarios).to_dict()
-    assert {row["scenario"] for row in _all_rows(spec)} == {LINK}
+    assert {row["scenario"] for row in all_rows(spec)} == {LINK}
     ranked = pd.DataFrame(
         {"provider": ["custom"], "model": [LINK], "monthly_usd": [Decimal("5")],
          "selected": [True], "fits_context": [True]}
     )  # fmt: skip
     spec = plan_charts.models_chart(ranked).to_dict()
-    assert [row["name"] for row in _all_rows(spec)] == [f"custom · {LINK}"]
+    assert [row["name"] for row in all_rows(spec)] == [f"custom · {LINK}"]

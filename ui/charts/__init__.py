@@ -30,6 +30,7 @@ PALETTE = (
 # d3-format and d3-time-format strings (Vega's): three significant digits, trailing zeros
 # dropped, so ticks read $0.005, $20, $1,500.
 MONEY_FORMAT = "$,.3~r"
+PICOS_PER_USD = 1e12
 COUNT_FORMAT = ",~r"
 TOKEN_FORMAT = "~s"
 DAY_FORMAT = "%d %b"
@@ -94,12 +95,23 @@ def money_hover(values: Iterable[float]) -> str:
     return "$,.2f" if top >= 0.01 or top == 0 else "$,.4~f"
 
 
-def money_ticks(currency: str | None = None) -> dict[str, str]:
-    """Axis settings of a money axis: a $ prefix for USD (None), the code after the figure
-    otherwise ('1.5k EUR' is not d3-format, so a label expression writes it)."""
+def money_ticks(currency: str | None = None, digits: str = MONEY_FORMAT) -> dict[str, str]:
+    """Axis settings of a money axis with d3 `digits` ("$,.3~r", "$,.2f"): a $ prefix for USD
+    (None), the code after the figure otherwise ('1.5k EUR' is not d3-format, so a label
+    expression writes it)."""
     if currency is None or currency == "USD":
-        return {"format": MONEY_FORMAT}
-    return {"labelExpr": f"format(datum.value, ',.3~r') + ' {currency}'"}
+        return {"format": digits}
+    return {"labelExpr": f"format(datum.value, '{digits.removeprefix('$')}') + ' {currency}'"}
+
+
+def usd_float(picos: pd.Series) -> pd.Series:
+    """Pico-dollar integers as float USD (display only)."""
+    return picos.astype("float64") / PICOS_PER_USD
+
+
+def floats(values: Iterable[object]) -> list[float]:
+    """Amounts (Decimals, ints, None) as floats for a chart, None as 0."""
+    return [float(v) if v is not None else 0.0 for v in values]
 
 
 def money_tooltip_format(values: Iterable[float], currency: str | None = None) -> dict[str, str]:

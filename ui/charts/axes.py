@@ -9,6 +9,8 @@ from typing import Any
 
 import altair as alt
 
+from ui.charts import money_ticks
+
 STEPS = (1, 2, 2.5, 5, 10)
 
 
@@ -22,12 +24,17 @@ def nice_step(span: float, ticks: int = 5) -> float:
 
 
 def money_axis(
-    values: Iterable[float], ticks: int = 5, *, headroom: bool = False, title: str | None = None
+    values: Iterable[float],
+    ticks: int = 5,
+    *,
+    headroom: bool = False,
+    title: str | None = None,
+    currency: str | None = None,
 ) -> dict[str, Any]:
     """A money channel's scale and axis (`alt.Y("usd:Q", **money_axis(values))`): a domain from
     the round tick at or below the data (0 at most) to the one at or above it (one more with
     `headroom`, for value labels outside the bars), ticks on round dollar amounts with cents
-    only when the step has them."""
+    only when the step has them; labelled in `currency` (None: USD) as `money_ticks` does."""
     data = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     low, high = min([0.0, *data]), max([0.0, *data])
     step = nice_step(high - low, ticks)
@@ -42,7 +49,7 @@ def money_axis(
         "scale": alt.Scale(domain=[start, end], nice=False, zero=False),
         "axis": alt.Axis(
             values=[round(start + i * step, 9) for i in range(count + 1)],
-            format=f"$,.{places}f",
             title=title,
+            **money_ticks(currency, f"$,.{places}f"),
         ),
     }

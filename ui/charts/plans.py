@@ -5,13 +5,13 @@ Money arrives as exact `Decimal` in the frames; it becomes float only here, for 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
-from ui.charts import COUNT_FORMAT, empty, money_hover, style
+from ui.charts import COUNT_FORMAT, color_scale, empty, floats, money_hover, style
 from ui.charts.axes import money_axis
 from ui.format import usd
 
@@ -36,14 +36,13 @@ LABEL_MIN_SHARE = 0.08
 LABEL_LIMIT = 320  # pixels of a model or driver name before it is cut with an ellipsis
 
 
-def _floats(values: Iterable[object]) -> list[float]:
-    return [float(v) if v is not None else 0.0 for v in values]
-
-
 def _colors(colors: dict[str, str], title: str | None = None, **legend: Any) -> dict[str, Any]:
     """A colour channel's scale (fixed colours, in this order) and legend."""
-    scale = alt.Scale(domain=list(colors), range=list(colors.values()))
-    return {"scale": scale, "sort": list(colors), "legend": alt.Legend(title=title, **legend)}
+    return {
+        "scale": color_scale(colors),
+        "sort": list(colors),
+        "legend": alt.Legend(title=title, **legend),
+    }
 
 
 def _money(values: Sequence[float], **axis: Any) -> dict[str, Any]:
@@ -59,8 +58,8 @@ def projection_chart(frame: pd.DataFrame) -> Any:
     data = pd.DataFrame(
         {
             "month": frame["month"].astype(int),
-            "monthly_usd": _floats(frame["monthly_usd"]),
-            "cumulative_usd": _floats(frame["cumulative_usd"]),
+            "monthly_usd": floats(frame["monthly_usd"]),
+            "cumulative_usd": floats(frame["cumulative_usd"]),
         }
     )
     hover = money_hover(data["cumulative_usd"])
@@ -156,7 +155,7 @@ def models_chart(frame: pd.DataFrame, limit: int = 25) -> Any:
                 groups[0] if s else groups[1] if t else groups[2]
                 for s, t in zip(selected, too_small, strict=True)
             ],
-            "monthly_usd": _floats(shown["monthly_usd"]),
+            "monthly_usd": floats(shown["monthly_usd"]),
             "text": [usd(v) for v in shown["monthly_usd"]],
         }
     )

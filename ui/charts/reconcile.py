@@ -9,9 +9,18 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ui.charts import MONEY_FORMAT, Chart, day_tooltip, day_values, day_x, empty, money_hover, style
+from ui.charts import (
+    MONEY_FORMAT,
+    Chart,
+    day_tooltip,
+    day_values,
+    day_x,
+    empty,
+    money_hover,
+    style,
+    usd_float,
+)
 
-PICOS_PER_USD = 1e12
 COMPUTED_COLOR = "#4C78A8"
 BILLED_COLOR = "#F58518"
 FLAG_COLOR = "#E45756"
@@ -32,10 +41,6 @@ TABLE_COLUMNS = {
 }
 
 
-def _usd(picos: pd.Series) -> pd.Series:
-    return picos.astype("float64") / PICOS_PER_USD
-
-
 def by_day_frame(by_day: pd.DataFrame, provider: str = "OpenAI") -> pd.DataFrame:
     """One row per bar: each day's computed and billed USD, and whether a model differs."""
     days = day_values(by_day["day"]).reset_index(drop=True)
@@ -47,7 +52,7 @@ def by_day_frame(by_day: pd.DataFrame, provider: str = "OpenAI") -> pd.DataFrame
                 {
                     "day": days,
                     "series": name,
-                    "usd": _usd(by_day[column]).to_numpy(),
+                    "usd": usd_float(by_day[column]).to_numpy(),
                     "flagged": flagged,
                 }
             )
@@ -116,9 +121,9 @@ def table(rows: pd.DataFrame, *, flagged_only: bool = False) -> pd.DataFrame:
     """
     shown = rows[rows["flagged"].astype(bool)] if flagged_only else rows
     out = shown.assign(
-        computed_usd=_usd(shown["computed_pusd"]),
-        billed_usd=_usd(shown["billed_pusd"]),
-        diff_usd=_usd(shown["diff_pusd"]),
+        computed_usd=usd_float(shown["computed_pusd"]),
+        billed_usd=usd_float(shown["billed_pusd"]),
+        diff_usd=usd_float(shown["diff_pusd"]),
         diff_share=shown["diff_share"].astype("float64"),
     )
     out = out[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS).reset_index(drop=True)

@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui.charts import Chart, style
+from ui.charts import Chart, floats, style
 from ui.charts.axes import money_axis
 from ui.format import usd
 
@@ -21,10 +21,6 @@ SIDES = ("Before", "After")
 KINDS = {"total": TOTAL, "increase": UP, "decrease": DOWN}
 
 
-def _floats(values: pd.Series) -> list[float]:
-    return [float(v) if v is not None else 0.0 for v in values]
-
-
 def before_after_frame(models: pd.DataFrame) -> pd.DataFrame:
     """One row per bar: each model's cost before and after the rules, with its label."""
     frames = [
@@ -32,7 +28,7 @@ def before_after_frame(models: pd.DataFrame) -> pd.DataFrame:
             {
                 "model": models["model"].astype(str).to_numpy(),
                 "side": side,
-                "usd": _floats(models[column]),
+                "usd": floats(models[column]),
                 "label": [usd(v) for v in models[column]],
             }
         )
@@ -74,7 +70,7 @@ def waterfall_frame(table: pd.DataFrame) -> pd.DataFrame:
     the step before reached), its kind, its label and the next step (for the connector)."""
     rows, level = [], 0.0
     for step, measure, amount in zip(
-        table["step"], table["measure"], _floats(table["amount_usd"]), strict=True
+        table["step"], table["measure"], floats(table["amount_usd"]), strict=True
     ):
         start = 0.0 if measure == "total" else level
         level = amount if measure == "total" else level + amount
@@ -150,7 +146,7 @@ def rule_display(table: pd.DataFrame) -> pd.DataFrame:
         "savings_usd",
         "monthly_savings_usd",
     ):
-        shown[column] = _floats(shown[column])
+        shown[column] = floats(shown[column])
     shown["break_even_escalation"] = [
         "—" if v is None else ("never saves" if v <= 0 else f"{float(v) * 100:.1f} %")
         for v in table["break_even_escalation"]
@@ -162,8 +158,8 @@ def suggestion_display(table: pd.DataFrame) -> pd.DataFrame:
     """Suggestion rows, biggest saving first, with floats for display (shares in percent)."""
     shown = table.copy()
     for column in ("savings_usd", "monthly_savings_usd"):
-        shown[column] = _floats(shown[column])
-    shown["share_under"] = [v * 100 for v in _floats(shown["share_under"])]
+        shown[column] = floats(shown[column])
+    shown["share_under"] = [v * 100 for v in floats(shown["share_under"])]
     return shown.sort_values("monthly_savings_usd", ascending=False, kind="stable")
 
 
@@ -171,7 +167,7 @@ def models_display(models: pd.DataFrame) -> pd.DataFrame:
     """Per-model before/after with floats for display."""
     shown = models.copy()
     for column in ("requests_before", "requests_after", "baseline_usd", "scenario_usd"):
-        shown[column] = _floats(shown[column])
+        shown[column] = floats(shown[column])
     return shown
 
 

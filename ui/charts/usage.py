@@ -33,11 +33,11 @@ from ui.charts import (
     money_tooltip_format,
     series_colors,
     style,
+    usd_float,
 )
 from ui.charts.axes import money_axis
 from ui.format import in_currency
 
-PICOS_PER_USD = 1e12
 NONE_LABEL = "(none)"
 PICK = "day_model"  # the daily spend chart's click selection: the day ("date") and model of a bar
 TOP_FEATURES = 15  # features drawn in a colour of their own in the spend-by-project chart
@@ -51,11 +51,6 @@ TOKEN_PARTS = {
 LATENCY_LINES = (("p95_ms", "P95", PALETTE[0], [1, 0]), ("p50_ms", "P50", PALETTE[1], [2, 3]))
 LATENCY_PANEL = {"width": 330, "height": 150}  # one model's panel in the latency small multiples
 LEGEND_PX = 700  # the width a legend's columns may take: the page's at a 1280 px wide window
-
-
-def usd_float(picos: pd.Series) -> pd.Series:
-    """Pico-dollar integers as float USD (display only)."""
-    return picos.astype("float64") / PICOS_PER_USD
 
 
 def money_float(picos: pd.Series, conv: Conversion | None = None) -> pd.Series:
@@ -82,19 +77,11 @@ def _currency(conv: Conversion | None) -> str | None:
 def _money_axis(
     values: pd.Series, conv: Conversion | None, *, title: str | None = None, headroom: bool = False
 ) -> dict[str, Any]:
-    """`money_axis` (round ticks) in the conversion's currency: '$250' for USD, '250 EUR'
-    otherwise; titled with the currency code unless `title` says otherwise."""
-    found = money_axis(values, headroom=headroom, title=title or code(conv))
-    currency = _currency(conv)
-    if currency is None:
-        return found
-    axis = found["axis"]
-    digits = axis.format.removeprefix("$")
-    label = f"format(datum.value, '{digits}') + ' {currency}'"
-    return {
-        "scale": found["scale"],
-        "axis": alt.Axis(values=axis.values, title=axis.title, labelExpr=label),
-    }
+    """`money_axis` (round ticks) in the conversion's currency, titled with the currency code
+    unless `title` says otherwise."""
+    return money_axis(
+        values, headroom=headroom, title=title or code(conv), currency=_currency(conv)
+    )
 
 
 def _money_tooltip(
