@@ -35,7 +35,7 @@ from core.logs.privacy import (
 )
 from core.logs.rules import FileFormatError, RecordError
 
-CHUNK_ROWS = 12_500  # records per block: one transaction each when stored
+CHUNK_ROWS = 6_250  # records per block; parsed, a record holds ~2 KB, so a block ~12 MB in flight
 DETECT_RECORDS = 200  # records the format is detected from
 NOT_OBJECT = "must be a JSON object"
 TWICE = "appears twice in the record; send one value"
@@ -120,6 +120,12 @@ class LogFile:
         self.format = self._chosen(fmt) or self._detected()
         self.source = default_source(self.format, self.project)
         return self
+
+    def release(self) -> None:
+        """Drop the block read ahead when opening (another process reads the file): a
+        block's parsed records are many times its bytes."""
+        self._first = None
+        self._raw = iter(())
 
     def position(self) -> int:
         """Bytes of the file read so far (of the compressed file, for a gzip file)."""

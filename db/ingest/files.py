@@ -159,6 +159,7 @@ def _ingest_stream(
     dialect = engine.dialect.name
     if worker:
         options = {**options, "fmt": log.format.name}
+        log.release()  # the worker reads the file from its start
         produced = worker_pieces(path, options, book, dialect, report.source, report.scrub)  # type: ignore[arg-type]
         first = next(produced, None)  # the worker goes on while the digest is read here
         with open(path, "rb") as own:  # type: ignore[arg-type]

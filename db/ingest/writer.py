@@ -50,9 +50,11 @@ BUSY_RETRIES = 5
 # the transaction's size, so fewer, larger commits write far less. The rollup sums are added
 # every SUM_CHUNKS chunks within it, so the rows they take stay few and the writer never
 # stops for long (the parse worker waits on it once its pieces ahead are taken).
-TRANSACTION_CHUNKS = 16
-SUM_CHUNKS = 4
-USER_ROWS = 500_000  # sums per day and user kept before they are added together
+TRANSACTION_CHUNKS = 32
+SUM_CHUNKS = 8
+# Sums per day and user kept before they are added together; past this many days and users
+# once added, they are dropped (memory stays bounded) and the top users are read back in SQL.
+USER_ROWS = 300_000
 
 
 COLLISION = (
@@ -111,7 +113,8 @@ class Writer:
         self.unsummed: list[RollupSums] = []  # sums of chunks written, not yet added
         # sums per day and user of the rows stored: of the open transaction, of those committed
         self.users_open: list[dict[str, np.ndarray]] = []
-        self.users: list[dict[str, np.ndarray]] = []
+        # (None once there are more than USER_ROWS days and users: the SQL rebuild reads them)
+        self.users: list[dict[str, np.ndarray]] | None = []
         self.kept_from: Any = None  # np.datetime64 day the kept rows start from, or None
         self.days: set[Any] = set()  # every day a chunk named (stored, duplicate or not)
 
@@ -157,7 +160,7 @@ class Writer:
         the rows: a file run again (all duplicates) repairs them too. A day whose stored rows
         are all this file's takes its top users from the file's sums, without reading them."""
         if self.days:
-            known = user_days(self.users)
+            known = user_days(self.users or [])
             with self.conn.begin():  # type: ignore[union-attr]
                 rebuild_users(self.conn, self.days, known)  # type: ignore[arg-type]
                 rebuild_retries(self.conn, self.days)  # type: ignore[arg-type]
@@ -197,10 +200,13 @@ class Writer:
             add_to_upload(self.conn, self.report.upload_id, tallies)  # type: ignore[arg-type]
         self.transaction.commit()
         self.transaction = None
-        self.users += self.users_open
+        if self.users is not None:
+            self.users += self.users_open
+            if sum(len(rows["day"]) for rows in self.users) > USER_ROWS:
+                self.users = [users_added(self.users)]
+                if len(self.users[0]["day"]) > USER_ROWS:  # too many to hold: read them back
+                    self.users = None
         self.users_open = []
-        if sum(len(rows["day"]) for rows in self.users) > USER_ROWS:
-            self.users = [users_added(self.users)]
         for result in self.written:
             self._apply(result)
         self.written = []

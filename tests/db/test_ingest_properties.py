@@ -41,6 +41,7 @@ MODELS = ["gpt-4o", "gpt-4o-2024-08-06", "openai/gpt-4o-mini", "claude-3-5-haiku
           "gemini-2.0-flash", "my-finetune", "gpt-4o\t", "o3"]  # fmt: skip
 RUN = itertools.count()
 SIZES = (parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS)
+USER_ROWS = writer_mod.USER_ROWS
 
 # --- generated records ------------------------------------------------------------------------
 
@@ -463,16 +464,18 @@ def _user_file(tmp_path: Path, base: datetime, prefix: str, calls: list[tuple]) 
 @given(
     first=st.lists(USER_CALL, min_size=1, max_size=30),
     second=st.lists(USER_CALL, max_size=15),
+    held=st.sampled_from([USER_ROWS, 1]),
 )
 def test_top_users_from_a_files_own_sums_equal_a_rebuild(
-    engine: Engine, tmp_path: Path, first: list[tuple], second: list[tuple]
+    engine: Engine, tmp_path: Path, first: list[tuple], second: list[tuple], held: int
 ) -> None:
     """Two files over two fresh days, the top 2 users kept: the first file's days are all its
-    own (their top users come from its sums), the second's are shared (from the rows); both
-    equal the rebuild from the stored rows, duplicates and conflicts left out."""
+    own (their top users come from its sums, unless it has more days and users than the
+    writer holds: then from the rows), the second's are shared (from the rows); both equal the
+    rebuild from the stored rows, duplicates and conflicts left out."""
     example = next(EXAMPLES)
     base = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=3 * example)
-    rollups_mod.TOP_USERS = 2
+    rollups_mod.TOP_USERS, writer_mod.USER_ROWS = 2, held
     try:
         for calls in (first, second):
             path = _user_file(tmp_path, base, f"e{example}", calls)
@@ -483,7 +486,7 @@ def test_top_users_from_a_files_own_sums_equal_a_rebuild(
             assert _rollups_on(conn)["user_rollup"] == stored
             transaction.rollback()
     finally:
-        rollups_mod.TOP_USERS = TOP_USERS
+        rollups_mod.TOP_USERS, writer_mod.USER_ROWS = TOP_USERS, USER_ROWS
 
 
 def test_a_files_own_day_keeps_its_top_users_and_sums_the_rest(
