@@ -35,7 +35,7 @@ from core.logs.privacy import (
 )
 from core.logs.rules import FileFormatError, RecordError
 
-CHUNK_ROWS = 6_250  # records per block; parsed, a record holds ~2 KB, so a block ~12 MB in flight
+CHUNK_ROWS = 4_096  # records per block; parsed, a record holds ~2 KB, so a block ~8 MB in flight
 DETECT_RECORDS = 200  # records the format is detected from
 NOT_OBJECT = "must be a JSON object"
 TWICE = "appears twice in the record; send one value"

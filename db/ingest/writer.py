@@ -45,13 +45,13 @@ UPLOAD = Upload.__table__
 CLASSIFY_IDS = 5_000  # request_ids looked up per query when telling duplicates from conflicts
 INGEST_CACHE_KIB = 16_384  # SQLite page cache while ingesting (the key index takes random inserts)
 BUSY_RETRIES = 5
-# Chunks stored per transaction (200,000 rows): each commit writes every index page the
+# Chunks stored per transaction (about 200,000 rows): each commit writes every index page the
 # transaction touched, and random request keys touch most of the key index's pages whatever
 # the transaction's size, so fewer, larger commits write far less. The rollup sums are added
 # every SUM_CHUNKS chunks within it, so the rows they take stay few and the writer never
 # stops for long (the parse worker waits on it once its pieces ahead are taken).
-TRANSACTION_CHUNKS = 32
-SUM_CHUNKS = 8
+TRANSACTION_CHUNKS = 48
+SUM_CHUNKS = 12
 # Sums per day and user kept before they are added together; past this many days and users
 # once added, they are dropped (memory stays bounded) and the top users are read back in SQL.
 USER_ROWS = 300_000
