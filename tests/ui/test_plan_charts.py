@@ -78,3 +78,22 @@ def test_empty_inputs_draw_a_message_not_an_error() -> None:
     assert rows(plans.models_chart(none)) == [{"text": "No data for these filters"}]
     turns = pd.DataFrame(columns=["strategy", "label", "turn", "input_tokens"])
     assert rows(plans.conversation_chart(turns)) == [{"text": "No data for these filters"}]
+
+
+def test_projection_legend_draws_each_series_as_its_mark() -> None:
+    """Bars and the cumulative line each have a legend of their own: one shared colour legend
+    would draw both entries with the same symbol."""
+    frame = pd.DataFrame(
+        {
+            "month": [1, 2],
+            "monthly_usd": [Decimal("120"), Decimal("130")],
+            "cumulative_usd": [Decimal("120"), Decimal("250")],
+        }
+    )
+    spec = plans.projection_chart(frame).to_dict()
+    bars, line = (layer["encoding"]["color"] for layer in spec["layer"])
+    assert bars["scale"]["domain"] == ["Monthly cost"]
+    assert line["scale"]["domain"] == ["Cumulative"]
+    assert line["legend"]["symbolType"] == "stroke"
+    assert spec["resolve"]["legend"]["color"] == "independent"
+    assert spec["resolve"]["scale"]["color"] == "independent"

@@ -68,14 +68,17 @@ def projection_chart(frame: pd.DataFrame) -> Any:
         alt.Tooltip("monthly_usd:Q", title="Monthly cost", format=hover),
         alt.Tooltip("cumulative_usd:Q", title="Cumulative", format=hover),
     ]
-    color = alt.Color("series:N", **_colors({"Monthly cost": MONTHLY, "Cumulative": CUMULATIVE}))
+    # A legend per layer, so each entry is drawn as its mark: a square for the bars, a line
+    # for the cumulative total (one shared legend draws both as circles).
+    bar_color = alt.Color("series:N", **_colors({"Monthly cost": MONTHLY}))
+    line_color = alt.Color("series:N", **_colors({"Cumulative": CUMULATIVE}, symbolType="stroke"))
     base = alt.Chart(data).encode(x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=0)))
     bars = (
         base.mark_bar()
         .transform_calculate(series="'Monthly cost'")
         .encode(
             y=alt.Y("monthly_usd:Q", **_money(data["monthly_usd"], title="USD per month")),
-            color=color,
+            color=bar_color,
             tooltip=tooltip,
         )
     )
@@ -89,11 +92,12 @@ def projection_chart(frame: pd.DataFrame) -> Any:
                     data["cumulative_usd"], title="Cumulative USD", orient="right", grid=False
                 ),
             ),
-            color=color,
+            color=line_color,
             tooltip=tooltip,
         )
     )
-    return style(alt.layer(bars, line).resolve_scale(y="independent"), height=300)
+    layers = alt.layer(bars, line).resolve_scale(y="independent", color="independent")
+    return style(layers.resolve_legend(color="independent"), height=300)
 
 
 def split_chart(parts: dict[str, object]) -> Any:
