@@ -4,6 +4,8 @@ Rows are grouped by (model, project, feature, status, batch, input-token bucket,
 bucket). The routing rollup keeps these sums per day on fixed token-size grids
 (`core.rollups`), so a period is one GROUP BY over a few rows per day and group, and the
 buckets are merged in SQL into the cut points asked for (a bucket holds lo < tokens <= cut).
+On SQLite, where a query runs on one core, the routing rollup of a period is read in day
+ranges at once, one per core, and the ranges' groups added by `core.rollups.coarser`.
 A cut point off the grids (an unusual rule threshold or context window) is answered from the
 raw rows instead, with the same grouping, while they are kept for the whole period; over
 pruned days it is refused with the nearest edges. The model is the canonical id
@@ -13,7 +15,9 @@ model and target must name something: logged traffic or a model the price book k
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -24,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.identity import canonical
 from core.pricing import PriceBook
-from core.rollups import INPUT_GRID, OUTPUT_GRID
+from core.rollups import INPUT_GRID, OUTPUT_GRID, coarser
 from core.routing import (
     INPUT_CUTS,
     OUTPUT_CUTS,
@@ -53,6 +57,8 @@ MODELS = ModelDaily.__table__.c
 FEATURES = FeatureDaily.__table__.c
 OUTPUT = [*TRAFFIC_COLUMNS, "in_bucket", "out_bucket", "cost_pusd", "unpriced_requests"]
 TEXT = ("model", "project", "feature")
+GROUP_KEY = ("model", "project", "feature", "status", "batch", "in_bucket", "out_bucket")
+SCAN_PARTS = min(os.cpu_count() or 1, 8)  # parts of one period's traffic read at once (SQLite)
 
 
 def _filters(
@@ -215,14 +221,68 @@ def grouped_traffic(
         _require_rows(engine, start, f"token size {off[0]:,} is not an edge {WHERE}")
     elif from_rows:
         _require_rows(engine, start, "single requests are asked for")
-    where = _filters(table, start, end, models, projects, features)
     if table is LOG:
-        query = _raw_query(input_cuts, output_cuts, labels, where)
+        where = _filters(table, start, end, models, projects, features)
+        queries = [_raw_query(input_cuts, output_cuts, labels, where)]
     else:
-        query = _rollup_query(table, input_cuts, output_cuts, labels, where)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return _frame(rows, list(query.selected_columns.keys()))
+        queries = [
+            _rollup_query(
+                table, input_cuts, output_cuts, labels,
+                _filters(table, first, last, models, projects, features),
+            )
+            for first, last in _parts(engine, table, start, end)
+        ]  # fmt: skip
+    names = list(queries[0].selected_columns.keys())
+    return _frame(_merged(_read(engine, queries), names), names)
+
+
+def _parts(
+    engine: Engine, table: Any, start: date | None, end: date | None
+) -> list[tuple[date | None, date | None]]:
+    """The period as consecutive day ranges read at once, one per core, when the routing
+    rollup (clustered day first) is read on SQLite, where a connection runs its query on one
+    core. PostgreSQL plans parallel scans itself; the rollup by model, clustered model first,
+    is scanned whole by each range, so it is read in one."""
+    cores = SCAN_PARTS
+    if table is not ROUTING or engine.dialect.name != "sqlite" or cores < 2:
+        return [(start, end)]
+    if start is None or end is None:
+        return [(start, end)]
+    days = (end - start).days + 1
+    parts = max(1, min(cores, days))
+    days_at = [start + timedelta(days=days * i // parts) for i in range(parts + 1)]
+    return [(days_at[i], days_at[i + 1] - timedelta(days=1)) for i in range(parts)]
+
+
+def _read(engine: Engine, queries: list[Any]) -> list[list]:
+    """Each query's rows, the queries run at once on connections of their own."""
+
+    def rows(query: Any) -> list:
+        with engine.connect() as conn:
+            return conn.execute(query).all()
+
+    if len(queries) == 1:
+        return [rows(queries[0])]
+    with ThreadPoolExecutor(len(queries)) as pool:
+        return list(pool.map(rows, queries))
+
+
+def _merged(parts: list[list], names: list[str]) -> list:
+    """The grouped rows of consecutive day ranges as those of their whole period: a group's
+    counts and money added, its token extremes the lowest and highest, by the rule that sums
+    rollup rows over a coarser key (`core.rollups.coarser`)."""
+    if len(parts) == 1:
+        return parts[0]
+    found = [row for part in parts for row in part]
+    if not found:
+        return []
+    columns = {
+        name: np.array(values, dtype=object if name in TEXT else np.int64)
+        for name, values in zip(names, zip(*found, strict=True), strict=True)
+    }
+    key = tuple(name for name in names if name in GROUP_KEY)
+    summed = coarser(columns, key, tuple(name for name in names if name not in key))
+    return list(zip(*(summed[name].tolist() for name in names), strict=True))
 
 
 def _rollup_for(

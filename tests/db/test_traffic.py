@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, text
 
 from core.identity import canonical
@@ -15,6 +17,7 @@ from core.routing import RuleError, parse_rule
 from db.ingest.rollups import rebuild
 from db.models import RequestLog
 from db.traffic import (
+    SCAN_PARTS,
     grouped_traffic,
     period,
     rule_name_problem,
@@ -317,3 +320,48 @@ def test_the_rollup_groups_exactly_as_the_request_rows(
     assert all(frames[0][name].nunique() == 1 for name in summed_over)
     if labels:
         assert frames[0]["feature"].nunique() > 1
+
+
+LABEL_SETS = st.lists(st.sampled_from(["project", "feature", "status"]), unique=True)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    first=st.integers(0, 4),
+    length=st.integers(1, 5),
+    labels=LABEL_SETS,
+    models=st.sampled_from([None, ["gpt-4o"], ["gpt-4o", "gemini-2.5-pro", "gpt-4.1"]]),
+    parts=st.integers(2, 6),
+)
+def test_traffic_read_in_parts_equals_one_read(
+    engine: Engine, first: int, length: int, labels: list, models: list | None, parts: int
+) -> None:
+    """On SQLite the routing rollup of a period is read in day ranges at once, merged by
+    `core.rollups.coarser`: any period, labels, models and number of parts groups exactly as
+    one read does (no labels: the rollup by model, read in one)."""
+    import db.traffic as traffic_mod
+    from db.ingest import ingest_records
+
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM request_log")).scalar()
+    if not stored:
+        ingest_records(
+            engine, _traffic_records(), source="t", file_name="t.jsonl", book=BOOK, actor=ADMIN
+        )
+    start = SPREAD[0] + timedelta(days=first)
+    end = min(start + timedelta(days=length - 1), SPREAD[1])
+    keys = ["model", "project", "feature", "status", "batch", "in_bucket", "out_bucket"]
+    frames = []
+    for count in (1, parts):
+        traffic_mod.SCAN_PARTS = count
+        try:
+            frame = grouped_traffic(engine, start, end, models=models, labels=tuple(labels))
+        finally:
+            traffic_mod.SCAN_PARTS = SCAN_PARTS
+        frames.append(frame.sort_values(keys).reset_index(drop=True))
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert frames[0]["requests"].sum() > 0
