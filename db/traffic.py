@@ -246,8 +246,8 @@ def _parts(
     cores = SCAN_PARTS
     if table is not ROUTING or engine.dialect.name != "sqlite" or cores < 2:
         return [(start, end)]
-    if start is None or end is None:
-        return [(start, end)]
+    if start is None or end is None or not os.path.isfile(engine.url.database or ""):
+        return [(start, end)]  # an in-memory database is one connection's own
     days = (end - start).days + 1
     parts = max(1, min(cores, days))
     days_at = [start + timedelta(days=days * i // parts) for i in range(parts + 1)]
