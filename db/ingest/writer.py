@@ -188,7 +188,8 @@ class Writer:
         """Add the merged rollup sums of the chunks written since the last time."""
         if self.unsummed:
             merged = merge_sums(self.unsummed)
-            self.users_open += [rows for name, _, rows in merged if name == USER_SUMS_NAME]
+            if self.users is not None:  # (else the top users are read back in SQL anyway)
+                self.users_open += [rows for name, _, rows in merged if name == USER_SUMS_NAME]
             tables = [part for part in merged if part[0] != USER_SUMS_NAME]
             add_sums(self.conn, tables)  # type: ignore[arg-type]
         self.unsummed = []
