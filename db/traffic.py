@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.identity import canonical
 from core.pricing import PriceBook
-from core.rollups import INPUT_GRID, OUTPUT_GRID, coarser
+from core.rollups import INPUT_GRID, OUTPUT_GRID, ROUTING_KEY, coarser
 from core.routing import (
     INPUT_CUTS,
     OUTPUT_CUTS,
@@ -57,7 +57,8 @@ MODELS = ModelDaily.__table__.c
 FEATURES = FeatureDaily.__table__.c
 OUTPUT = [*TRAFFIC_COLUMNS, "in_bucket", "out_bucket", "cost_pusd", "unpriced_requests"]
 TEXT = ("model", "project", "feature")
-GROUP_KEY = ("model", "project", "feature", "status", "batch", "in_bucket", "out_bucket")
+# A grouped-traffic row's key: the routing rollup's without the day, the model as `model`.
+GROUP_KEY = tuple("model" if name == "model_id" else name for name in ROUTING_KEY if name != "day")
 SCAN_PARTS = min(os.cpu_count() or 1, 8)  # parts of one period's traffic read at once (SQLite)
 
 
@@ -233,7 +234,7 @@ def grouped_traffic(
             for first, last in _parts(engine, table, start, end)
         ]  # fmt: skip
     names = list(queries[0].selected_columns.keys())
-    return _frame(_merged(_read(engine, queries), names), names)
+    return _frame(_merged(_read(engine, queries), names))
 
 
 def _parts(
@@ -243,13 +244,17 @@ def _parts(
     rollup (clustered day first) is read on SQLite, where a connection runs its query on one
     core. PostgreSQL plans parallel scans itself; the rollup by model, clustered model first,
     is scanned whole by each range, so it is read in one."""
-    cores = SCAN_PARTS
-    if table is not ROUTING or engine.dialect.name != "sqlite" or cores < 2:
+    if (
+        table is not ROUTING
+        or engine.dialect.name != "sqlite"
+        or SCAN_PARTS < 2
+        or start is None
+        or end is None
+        or not os.path.isfile(engine.url.database or "")  # in memory: one connection's own
+    ):
         return [(start, end)]
-    if start is None or end is None or not os.path.isfile(engine.url.database or ""):
-        return [(start, end)]  # an in-memory database is one connection's own
     days = (end - start).days + 1
-    parts = max(1, min(cores, days))
+    parts = max(1, min(SCAN_PARTS, days))
     days_at = [start + timedelta(days=days * i // parts) for i in range(parts + 1)]
     return [(days_at[i], days_at[i + 1] - timedelta(days=1)) for i in range(parts)]
 
@@ -267,22 +272,28 @@ def _read(engine: Engine, queries: list[Any]) -> list[list]:
         return list(pool.map(rows, queries))
 
 
-def _merged(parts: list[list], names: list[str]) -> list:
-    """The grouped rows of consecutive day ranges as those of their whole period: a group's
-    counts and money added, its token extremes the lowest and highest, by the rule that sums
-    rollup rows over a coarser key (`core.rollups.coarser`)."""
-    if len(parts) == 1:
-        return parts[0]
-    found = [row for part in parts for row in part]
-    if not found:
-        return []
-    columns = {
-        name: np.array(values, dtype=object if name in TEXT else np.int64)
-        for name, values in zip(names, zip(*found, strict=True), strict=True)
-    }
+def _merged(parts: list[list], names: list[str]) -> dict[str, np.ndarray] | None:
+    """The grouped rows of consecutive day ranges as those of their whole period, one array
+    per column (None: no rows): a group's counts and money added, its token extremes the
+    lowest and highest, by the rule that sums rollup rows over a coarser key
+    (`core.rollups.coarser`)."""
+    columns = _columns([row for part in parts for row in part], names)
+    if columns is None or len(parts) == 1:
+        return columns
     key = tuple(name for name in names if name in GROUP_KEY)
-    summed = coarser(columns, key, tuple(name for name in names if name not in key))
-    return list(zip(*(summed[name].tolist() for name in names), strict=True))
+    return coarser(columns, key, tuple(name for name in names if name not in key))
+
+
+def _columns(rows: list, names: list[str]) -> dict[str, np.ndarray] | None:
+    """A query's rows as one array per column (labels as objects, counts as int64), None
+    when there are none. Built column by column: handing the rows themselves to pandas costs
+    it a failed attribute probe on every row (about a third of the read at 100k groups)."""
+    if not rows:
+        return None
+    return {
+        name: np.array(values, dtype=object if name in TEXT else np.int64)
+        for name, values in zip(names, zip(*rows, strict=True), strict=True)
+    }
 
 
 def _rollup_for(
@@ -303,24 +314,15 @@ def _require_rows(engine: Engine, start: date | None, problem: str) -> None:
         )
 
 
-def _frame(rows: list, names: list[str]) -> pd.DataFrame:
-    """The grouped-traffic frame of the query's rows (exact money: `cost_pusd` as ints).
-
-    Built column by column: handing the rows themselves to pandas costs it a failed attribute
-    probe on every row (about a third of the read at 100k groups)."""
-    if not rows:
+def _frame(columns: dict[str, np.ndarray] | None) -> pd.DataFrame:
+    """The grouped-traffic frame of the grouped columns (exact money: `cost_pusd` as ints)."""
+    if columns is None:
         frame = empty_traffic()
         for column in ("in_bucket", "out_bucket", "cost_pusd", "unpriced_requests"):
             frame[column] = pd.Series(dtype="int64")
         return frame
-    columns = dict(zip(names, zip(*rows, strict=True), strict=True))
-    high, low = columns.pop("cost_high"), columns.pop("cost_low")
-    frame = pd.DataFrame(
-        {
-            name: np.array(values, dtype=object if name in TEXT else np.int64)
-            for name, values in columns.items()
-        }
-    )
+    high, low = columns["cost_high"].tolist(), columns["cost_low"].tolist()
+    frame = pd.DataFrame({n: v for n, v in columns.items() if n not in ("cost_high", "cost_low")})
     frame["cost_pusd"] = [joined(h, lo) for h, lo in zip(high, low, strict=True)]
     frame["batch"] = frame["batch"].astype(bool)
     return frame[OUTPUT]

@@ -17,6 +17,7 @@ from core.routing import RuleError, parse_rule
 from db.ingest.rollups import rebuild
 from db.models import RequestLog
 from db.traffic import (
+    GROUP_KEY,
     SCAN_PARTS,
     grouped_traffic,
     period,
@@ -354,7 +355,7 @@ def test_traffic_read_in_parts_equals_one_read(
         )
     start = SPREAD[0] + timedelta(days=first)
     end = min(start + timedelta(days=length - 1), SPREAD[1])
-    keys = ["model", "project", "feature", "status", "batch", "in_bucket", "out_bucket"]
+    keys = list(GROUP_KEY)
     frames = []
     for count in (1, parts):
         traffic_mod.SCAN_PARTS = count
