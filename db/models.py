@@ -413,18 +413,32 @@ class RoutingRollup(RoutingSums, table=True):
     out_bucket: int = Field(primary_key=True)
 
 
-class RoutingModelDaily(RoutingSums, table=True):
-    """The routing rollup summed over project, feature and status (core.rollups
-    .ROUTING_MODEL_KEY): what a simulation reads when no rule matches on those labels.
-    Clustered day last, so a period's sums per model and bucket come in key order."""
+class RoutingByModel(RoutingSums):
+    """The key of the routing rollup summed over project, feature and status, but its period:
+    clustered model first, so a period's sums per model and bucket come in key order."""
 
-    __tablename__ = "routing_model_daily"
-    __table_args__ = {"sqlite_with_rowid": False}
     model_id: str = Field(primary_key=True)
     batch: bool = Field(default=False, primary_key=True)
     in_bucket: int = Field(primary_key=True)
     out_bucket: int = Field(primary_key=True)
+
+
+class RoutingModelDaily(RoutingByModel, table=True):
+    """The routing rollup by model per day (core.rollups.ROUTING_MODEL_KEY): what a simulation
+    reads when no rule matches on a label, for the days of its period outside whole weeks."""
+
+    __tablename__ = "routing_model_daily"
+    __table_args__ = {"sqlite_with_rowid": False}
     day: date = Field(primary_key=True)
+
+
+class RoutingModelWeekly(RoutingByModel, table=True):
+    """The routing rollup by model per week (core.rollups.ROUTING_WEEK_KEY; `week` is the
+    Monday it starts on): the whole weeks of such a simulation's period."""
+
+    __tablename__ = "routing_model_weekly"
+    __table_args__ = {"sqlite_with_rowid": False}
+    week: date = Field(primary_key=True)
 
 
 class Retention(SQLModel, table=True):

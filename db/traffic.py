@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Engine, and_, case, cast, func, literal, select, true
+from sqlalchemy import BigInteger, Engine, and_, case, cast, func, literal, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.identity import canonical
@@ -45,7 +45,14 @@ from core.routing import (
 )
 from core.routing.traffic import LABELS, SUMMED_OVER, WHERE, grid_problem, off_grid
 from db.ingest.rollups import bucket_clause
-from db.models import FeatureDaily, ModelDaily, RequestLog, RoutingModelDaily, RoutingRollup
+from db.models import (
+    FeatureDaily,
+    ModelDaily,
+    RequestLog,
+    RoutingModelDaily,
+    RoutingModelWeekly,
+    RoutingRollup,
+)
 from db.money import joined, split_sum
 from db.names import book_models, did_you_mean, unknown_model
 from db.retention import kept_since
@@ -53,6 +60,7 @@ from db.retention import kept_since
 LOG = RequestLog.__table__.c
 ROUTING = RoutingRollup.__table__.c
 ROUTING_MODELS = RoutingModelDaily.__table__.c
+ROUTING_WEEKS = RoutingModelWeekly.__table__.c
 MODELS = ModelDaily.__table__.c
 FEATURES = FeatureDaily.__table__.c
 OUTPUT = [*TRAFFIC_COLUMNS, "in_bucket", "out_bucket", "cost_pusd", "unpriced_requests"]
@@ -128,7 +136,7 @@ def _rollup_query(
     pass (summing it first would sort its rows twice)."""
     kept, constants = _labels(table, labels)
     source, cost = table, list(split_sum(table.cost_pusd, "cost"))
-    if table is ROUTING_MODELS:
+    if table is ROUTING_MODELS or table is ROUTING_WEEKS:
         grid = [table.model_id, table.batch, table.in_bucket, table.out_bucket]
         source = (
             select(
@@ -228,10 +236,10 @@ def grouped_traffic(
     else:
         queries = [
             _rollup_query(
-                table, input_cuts, output_cuts, labels,
-                _filters(table, first, last, models, projects, features),
+                part, input_cuts, output_cuts, labels,
+                [*days, *_filters(part, None, None, models, projects, features)],
             )
-            for first, last in _parts(engine, table, start, end)
+            for part, days in _parts(engine, table, start, end)
         ]  # fmt: skip
     names = list(queries[0].selected_columns.keys())
     return _frame(_merged(_read(engine, queries), names))
@@ -239,24 +247,43 @@ def grouped_traffic(
 
 def _parts(
     engine: Engine, table: Any, start: date | None, end: date | None
-) -> list[tuple[date | None, date | None]]:
-    """The period as consecutive day ranges read at once, one per core, when the routing
-    rollup (clustered day first) is read on SQLite, where a connection runs its query on one
-    core. PostgreSQL plans parallel scans itself; the rollup by model, clustered model first,
-    is scanned whole by each range, so it is read in one."""
-    if (
-        table is not ROUTING
-        or engine.dialect.name != "sqlite"
-        or SCAN_PARTS < 2
-        or start is None
-        or end is None
-        or not os.path.isfile(engine.url.database or "")  # in memory: one connection's own
-    ):
-        return [(start, end)]
+) -> list[tuple[Any, list[ColumnElement]]]:
+    """The tables and conditions on days that together hold the period, read at once.
+
+    The rollup by model: a period's whole weeks from the weekly table, its first and last
+    days from the daily one. The routing rollup (clustered day first) on a SQLite file, where a
+    connection runs its query on one core: consecutive day ranges, one per core. PostgreSQL
+    plans parallel scans itself and reads the routing rollup in one."""
+    whole = [(table, _filters(table, start, end, None, None, None))]
+    if start is None or end is None:
+        return whole
+    if table is ROUTING_MODELS:
+        first = start + timedelta(days=(7 - start.weekday()) % 7)  # first Monday in the period
+        last = end - timedelta(days=(end.weekday() + 1) % 7)  # last Sunday in it
+        if last - first < timedelta(days=6):
+            return whole
+        edges = [
+            and_(ROUTING_MODELS.day >= low, ROUTING_MODELS.day <= high)
+            for low, high in ((start, first - timedelta(days=1)), (last + timedelta(days=1), end))
+            if low <= high
+        ]
+        weeks = [ROUTING_WEEKS.week >= first, ROUTING_WEEKS.week <= last - timedelta(days=6)]
+        return [(ROUTING_WEEKS, weeks)] + ([(ROUTING_MODELS, [or_(*edges)])] if edges else [])
+    if table is not ROUTING or engine.dialect.name != "sqlite" or SCAN_PARTS < 2:
+        return whole
     days = (end - start).days + 1
     parts = max(1, min(SCAN_PARTS, days))
     days_at = [start + timedelta(days=days * i // parts) for i in range(parts + 1)]
-    return [(days_at[i], days_at[i + 1] - timedelta(days=1)) for i in range(parts)]
+    return [
+        (table, _filters(table, days_at[i], days_at[i + 1] - timedelta(days=1), None, None, None))
+        for i in range(parts)
+    ]
+
+
+def _at_once(engine: Engine) -> bool:
+    """Whether queries may run at once on connections of their own (an in-memory SQLite
+    database lives in one connection, which threads must not share)."""
+    return engine.dialect.name != "sqlite" or os.path.isfile(engine.url.database or "")
 
 
 def _read(engine: Engine, queries: list[Any]) -> list[list]:
@@ -266,14 +293,14 @@ def _read(engine: Engine, queries: list[Any]) -> list[list]:
         with engine.connect() as conn:
             return conn.execute(query).all()
 
-    if len(queries) == 1:
-        return [rows(queries[0])]
+    if len(queries) == 1 or not _at_once(engine):
+        return [rows(query) for query in queries]
     with ThreadPoolExecutor(len(queries)) as pool:
         return list(pool.map(rows, queries))
 
 
 def _merged(parts: list[list], names: list[str]) -> dict[str, np.ndarray] | None:
-    """The grouped rows of consecutive day ranges as those of their whole period, one array
+    """The grouped rows of parts of a period as those of their whole period, one array
     per column (None: no rows): a group's counts and money added, its token extremes the
     lowest and highest, by the rule that sums rollup rows over a coarser key
     (`core.rollups.coarser`)."""

@@ -19,11 +19,14 @@ import pandas as pd
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Date,
+    Integer,
     and_,
     bindparam,
     case,
     cast,
     delete,
+    extract,
     func,
     literal,
     literal_column,
@@ -49,11 +52,13 @@ from core.rollups import (
     ROUTING_EXTREMES,
     ROUTING_KEY,
     ROUTING_SUMS,
+    ROUTING_WEEKLY,
     SUM_LIMIT,
     TOKEN_SUMS,
     TOP_USERS,
     USER_SUMS,
     RollupSums,
+    week_of,
 )
 from db.ingest.bulk import dialect_module, execute_flat
 from db.models import (
@@ -69,6 +74,7 @@ from db.models import (
     RequestLog,
     RetryDaily,
     RoutingModelDaily,
+    RoutingModelWeekly,
     RoutingRollup,
     UsageDaily,
     UserRollup,
@@ -104,11 +110,14 @@ TABLES = {
     )
 }
 DAILY = TABLES["daily_rollup"]
+# Tables keyed by week (`core.rollups.ROUTING_WEEKLY`), made again from their daily tables.
+WEEKLY = {RoutingModelWeekly.__table__.name: RoutingModelWeekly.__table__}
+ROLLUP_TABLES = {**TABLES, **WEEKLY}  # every table `add_sums` adds to
 
 
 def _driver_values(dialect_name: str, name: str, values: np.ndarray) -> list:
     """A rollup column as driver values (days: ISO text on SQLite, dates elsewhere)."""
-    if name != "day":
+    if name not in ("day", "week"):
         return values.tolist()
     days = values.astype("datetime64[D]")
     return np.datetime_as_string(days).tolist() if dialect_name == "sqlite" else days.tolist()
@@ -162,7 +171,7 @@ def _added(conn: Connection, stored: Any, added: Any) -> Any:
 def add_sums(conn: Connection, sums: RollupSums) -> None:
     """Add a chunk's rollup sums to the rollup tables (same transaction as its rows)."""
     for name, key, columns in sums:
-        _upsert(conn, TABLES[name], key, columns)
+        _upsert(conn, ROLLUP_TABLES[name], key, columns)
 
 
 def _flag(condition: Any) -> Any:
@@ -272,6 +281,32 @@ def derive_routing(
         values = [_reduced(EXTREME_OF.get(n), routing.c[n]).label(n) for n in ROUTING_COLUMNS]
         where = _days(routing.c.day, day_list, start)
         _insert_select(conn, table, [routing.c[k] for k in key], values, where)
+    derive_weeks(conn, day_list, start)
+
+
+def week_clause(conn: Connection, day: Any) -> Any:
+    """`core.rollups.week_of` in SQL: the Monday on or before `day`."""
+    if conn.dialect.name == "sqlite":
+        return func.date(day, literal("-6 days"), literal("weekday 1"), type_=Date)
+    return day - cast(extract("isodow", day), Integer) + 1
+
+
+def derive_weeks(
+    conn: Connection, days: Iterable[date] | None = None, start: date | None = None
+) -> None:
+    """Make the weekly rollups (`core.rollups.ROUTING_WEEKLY`) of the weeks holding `days`
+    (all if None; only from `start`'s week on when given) again from their daily tables, each
+    week from all its days (its pruned ones too)."""
+    day_list = _day_list(days)
+    weeks = None if day_list is None else sorted(set(week_of(np.array(day_list)).tolist()))
+    first = None if start is None else week_of(np.array([start]))[0].item()
+    for name, (source, key) in ROUTING_WEEKLY.items():
+        table, daily = WEEKLY[name], TABLES[source]
+        week = week_clause(conn, daily.c.day)
+        conn.execute(delete(table).where(_days(table.c.week, weeks, first)))
+        values = [_reduced(EXTREME_OF.get(n), daily.c[n]).label(n) for n in ROUTING_COLUMNS]
+        group = [daily.c[k] if k != "week" else week.label("week") for k in key]
+        _insert_select(conn, table, group, values, _days(week, weeks, first))
 
 
 def _reduced(how: str | None, column: Any) -> Any:

@@ -50,6 +50,7 @@ from db.migrations import (
     m0024_latency_by_project,
     m0025_routing_by_model,
     m0026_feature_by_model,
+    m0027_routing_by_week,
 )
 
 
@@ -91,6 +92,7 @@ STEPS: list[Step] = [
         m0024_latency_by_project,
         m0025_routing_by_model,
         m0026_feature_by_model,
+        m0027_routing_by_week,
     )
 ]
 

@@ -1,6 +1,6 @@
 """Migrations fill new tables with their own frozen copies of today's rules: 0023 the cost of
 failure and the latency percentiles, 0025 the routing rollup by model, 0026 the feature rollup
-by model. They must give exactly what today's rebuild gives from the same rollups, or an
+by model, 0027 the weekly routing rollup by model. They must give exactly what today's rebuild gives from the same rollups, or an
 upgraded database would show other figures than a new one."""
 
 from __future__ import annotations
@@ -13,15 +13,18 @@ from sqlalchemy import Connection, Engine, text
 
 from core.stats import LATENCY_EDGES_MS
 from db.ingest.rollups import (
+    ROLLUP_TABLES,
     TABLES,
     derive_from_daily,
     derive_routing,
+    derive_weeks,
     rebuild_latency,
     rebuild_retries,
 )
 from db.migrations import m0023_small_rollups as m0023
 from db.migrations import m0025_routing_by_model as m0025
 from db.migrations import m0026_feature_by_model as m0026
+from db.migrations import m0027_routing_by_week as m0027
 
 DAY = date(2025, 6, 1)
 # Each example writes and rolls back a transaction on the function's engine (both databases).
@@ -72,7 +75,7 @@ def _unique(rows: list[dict], sums: tuple[str, ...]) -> list[dict]:
 
 
 def _read(conn: Connection, name: str) -> list[tuple]:
-    columns = ", ".join(c.name for c in TABLES[name].columns)
+    columns = ", ".join(c.name for c in ROLLUP_TABLES[name].columns)
     rows = conn.execute(text(f"SELECT {columns} FROM {name}")).all()
     return sorted(tuple(str(v) if isinstance(v, date) else v for v in r) for r in rows)
 
@@ -171,3 +174,54 @@ def test_the_feature_by_model_fill_equals_todays_derivation(
         frozen = _read(conn, "feature_model_daily")
         transaction.rollback()
     assert frozen == today
+
+
+by_model_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "day": st.integers(0, 20).map(lambda n: DAY + timedelta(days=n)),  # from a Sunday
+            "model_id": st.sampled_from(["gpt-4o", "gpt-4o-mini"]),
+            "batch": st.booleans(),
+            "in_bucket": st.integers(0, 2),
+            "out_bucket": st.integers(0, 1),
+            "requests": st.integers(1, 50),
+            "input_tokens": st.integers(0, 10**9),
+            "cost_pusd": st.integers(0, 10**15),
+            "in_min": st.integers(0, 5000),
+            "in_max": st.integers(0, 5000),
+            "out_min": st.integers(0, 900),
+            "out_max": st.integers(0, 900),
+        }
+    ),
+    max_size=40,
+)
+
+
+@FILLS
+@given(by_model=by_model_rows)
+def test_the_routing_by_week_fill_equals_todays_derivation(
+    engine: Engine, by_model: list[dict]
+) -> None:
+    """0027 fills `routing_model_weekly` with its own SQL; today's derivation must agree on
+    every column, and both start each week on the Monday on or before its days."""
+    sums = ("requests", "input_tokens", "cost_pusd", "in_min", "in_max", "out_min", "out_max")
+    by_model = _unique(by_model, sums)
+    with engine.connect() as conn, conn.begin() as transaction:
+        if by_model:
+            conn.execute(TABLES["routing_model_daily"].insert(), by_model)
+        derive_weeks(conn)
+        today = _read(conn, "routing_model_weekly")
+        conn.execute(text("DELETE FROM routing_model_weekly"))
+        m0027.apply_fill(conn)
+        frozen = _read(conn, "routing_model_weekly")
+        transaction.rollback()
+    assert frozen == today
+    mondays = {
+        (r["model_id"], r["batch"], r["in_bucket"], r["out_bucket"],
+         str(r["day"] - timedelta(days=r["day"].weekday())))
+        for r in by_model
+    }  # fmt: skip
+    names = [c.name for c in ROLLUP_TABLES["routing_model_weekly"].columns]
+    at = [names.index(k) for k in ("model_id", "batch", "in_bucket", "out_bucket", "week")]
+    found = {tuple(row[i] for i in at) for row in today}
+    assert {(m, bool(b), i, o, str(w)[:10]) for m, b, i, o, w in found} == mondays

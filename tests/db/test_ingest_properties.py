@@ -31,7 +31,7 @@ from core.logs.rules import Refused
 from core.pricing import PriceBook, PriceOverride, Rates
 from core.rollups import TOP_USERS
 from db.ingest import delete_upload, ingest_file, list_uploads, reprice
-from db.ingest.rollups import TABLES, USERS, rebuild
+from db.ingest.rollups import ROLLUP_TABLES, USERS, rebuild
 from db.retention import kept_since, prune
 from tests.actors import ADMIN
 
@@ -267,7 +267,7 @@ def _rollups(engine: Engine) -> dict[str, list[tuple]]:
 def _rollups_on(conn: Connection) -> dict[str, list[tuple]]:
     """Every row of every rollup table and of the user rollup, all columns, comparable."""
     out = {}
-    for name, table in {**TABLES, USERS.name: USERS}.items():
+    for name, table in {**ROLLUP_TABLES, USERS.name: USERS}.items():
         columns = [c.name for c in table.columns if c.name != "id"]
         rows = conn.execute(text(f"SELECT {', '.join(columns)} FROM {name}")).all()
         out[name] = sorted(
@@ -379,7 +379,12 @@ def _pruned_part(tables: dict[str, list[tuple]], kept_from: date | None) -> dict
         return {}
     out = {}
     for name, rows in tables.items():
-        at = [c.name for c in {**TABLES, USERS.name: USERS}[name].columns if c.name != "id"]
+        at = [c.name for c in {**ROLLUP_TABLES, USERS.name: USERS}[name].columns if c.name != "id"]
+        if "week" in at:  # a week's row is frozen once all its days are pruned
+            at = at.index("week")
+            last = (kept_from - timedelta(days=6)).isoformat()
+            out[name] = [r for r in rows if str(r[at])[:10] < last]
+            continue
         at = at.index("day")
         out[name] = [r for r in rows if str(r[at])[:10] < kept_from.isoformat()]
     return out

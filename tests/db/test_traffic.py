@@ -203,8 +203,11 @@ EDGY = (0, 1, 999, 1000, 1001, 1999, 2000, 2001, 127999, 128000, 128001, 199999,
 SPREAD = date(2025, 6, 2), date(2025, 6, 6)
 
 
-def _traffic_records(count: int = 400, seed: int = 5) -> list[dict]:
-    """Requests of five models over five days: sizes spread widely and on every edge."""
+def _traffic_records(
+    count: int = 400, seed: int = 5, first: date = SPREAD[0], days: int = 5
+) -> list[dict]:
+    """Requests of five models over `days` days from `first`: sizes spread widely and on
+    every edge."""
     import random
 
     rnd = random.Random(seed)
@@ -215,7 +218,7 @@ def _traffic_records(count: int = 400, seed: int = 5) -> list[dict]:
         size = rnd.choice(EDGY) if i % 3 == 0 else int(10 ** rnd.uniform(0, 5.6))
         out = rnd.choice((0, 999, 1000, 1001)) if i % 5 == 0 else int(10 ** rnd.uniform(0, 4))
         record = {
-            "timestamp": f"2025-06-0{2 + i % 5}T{i % 24:02d}:00:00Z",
+            "timestamp": f"{first + timedelta(days=i % days)}T{i % 24:02d}:00:00Z",
             "request_id": f"x{i}",
             "model": models[i % len(models)],
             "input_tokens": size,
@@ -366,3 +369,58 @@ def test_traffic_read_in_parts_equals_one_read(
         frames.append(frame.sort_values(keys).reset_index(drop=True))
     pd.testing.assert_frame_equal(frames[0], frames[1])
     assert frames[0]["requests"].sum() > 0
+
+
+WEEKS = date(2025, 6, 1), 23  # a Sunday, then three whole weeks and a Monday
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    first=st.integers(0, WEEKS[1] - 1),
+    length=st.integers(1, WEEKS[1]),
+    models=st.sampled_from([None, ["gpt-4o"], ["gpt-4o", "gemini-2.5-pro", "gpt-4.1"]]),
+    cuts=st.sampled_from([((2000,), (500,)), ((0, 1999, 2000, 127999, 128000), (999, 1000))]),
+)
+def test_a_period_read_by_weeks_and_days_groups_as_its_request_rows(
+    engine: Engine, first: int, length: int, models: list | None, cuts: tuple
+) -> None:
+    """Rules on models only read a period's whole weeks from the weekly rollup by model and
+    its other days from the daily one: any period groups exactly as its request rows do, on
+    every column (extremes and money too)."""
+    from db.ingest import ingest_records
+
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM request_log")).scalar()
+    if not stored:
+        records = _traffic_records(700, first=WEEKS[0], days=WEEKS[1])
+        ingest_records(engine, records, source="t", file_name="t.jsonl", book=BOOK, actor=ADMIN)
+    start = WEEKS[0] + timedelta(days=first)
+    end = min(start + timedelta(days=length - 1), WEEKS[0] + timedelta(days=WEEKS[1] - 1))
+    keys = list(GROUP_KEY)
+    frames = [
+        grouped_traffic(
+            engine, start, end, models=models, input_cuts=cuts[0], output_cuts=cuts[1],
+            labels=(), from_rows=raw,
+        )
+        .sort_values(keys)
+        .reset_index(drop=True)
+        for raw in (False, True)
+    ]  # fmt: skip
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert frames[0]["requests"].sum() > 0
+
+
+def test_only_a_period_holding_a_whole_week_reads_the_weekly_rollup(engine: Engine) -> None:
+    """Monday 2 June to Sunday 8 June is a whole week; Tuesday to the next Monday is not."""
+    from db.traffic import ROUTING_MODELS, ROUTING_WEEKS, _parts
+
+    def tables(start: date, end: date) -> list:
+        return [table for table, _ in _parts(engine, ROUTING_MODELS, start, end)]
+
+    assert tables(date(2025, 6, 2), date(2025, 6, 8)) == [ROUTING_WEEKS]
+    assert tables(date(2025, 6, 1), date(2025, 6, 9)) == [ROUTING_WEEKS, ROUTING_MODELS]
+    assert tables(date(2025, 6, 3), date(2025, 6, 9)) == [ROUTING_MODELS]
