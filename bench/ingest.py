@@ -19,7 +19,7 @@ It prints a Markdown table: seconds (best of `--repeat`), rows/s, ratio to bare 
 against bare's own in-process time), and the peak PSS of each run's whole process tree (sampled
 from /proc, so a forked or spawned worker counts; the highest over the repeats).
 
-    .venv/bin/python bench/ingest.py [--lines 100000 1000000] [--repeat 1] [--seed 7]
+    .venv/bin/python bench/ingest.py [--lines 100000 1000000] [--repeat 1] [--seed 7] [--days 90]
                                      [--workdir /tmp/costdesk-bench]
 """
 
@@ -261,17 +261,19 @@ def measure(log: Path, lines: int, workdir: Path, repeat: int) -> dict[str, dict
     return best
 
 
-def log_file(workdir: Path, lines: int, seed: int) -> Path:
-    """The generated log for this size and seed (made once; named after the generator's code)."""
+def log_file(workdir: Path, lines: int, seed: int, days: int) -> Path:
+    """The generated log for this size, seed and span (made once; named after the generator's
+    code)."""
     import hashlib
 
-    from loggen import generate
+    from loggen import DAYS, generate
 
     code = hashlib.sha256(Path(__file__).with_name("loggen.py").read_bytes()).hexdigest()[:8]
-    path = workdir / f"log-{lines}-seed{seed}-{code}.jsonl"
+    span = f"-{days}d" if days != DAYS else ""
+    path = workdir / f"log-{lines}{span}-seed{seed}-{code}.jsonl"
     if not path.exists():
         partial = path.with_suffix(".partial")
-        generate(partial, lines, seed=seed)
+        generate(partial, lines, seed=seed, days=days)
         partial.replace(path)
     return path
 
@@ -292,7 +294,7 @@ def table_rows(lines: int, size_mb: float, best: dict[str, dict[str, Any]]) -> l
     return rows
 
 
-def header(seed: int, repeat: int) -> list[str]:
+def header(seed: int, days: int, repeat: int) -> list[str]:
     """The machine, the versions and the seed, then the table's head."""
     import os
     import platform
@@ -300,7 +302,7 @@ def header(seed: int, repeat: int) -> list[str]:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return [
         f"cores: {os.cpu_count()} ({usable} usable), Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, loggen seed {seed}, best of {repeat}",
+        f"SQLite {sqlite3.sqlite_version}, loggen seed {seed} over {days} days, best of {repeat}",
         "",
         "| lines | path | seconds | rows/s | vs bare | peak PSS |",
         "|---|---|---:|---:|---:|---:|",
@@ -313,6 +315,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=1, help="best of N runs (noisy machines)")
     parser.add_argument("--seed", type=int, default=7, help="the log generator's seed")
+    parser.add_argument("--days", type=int, help="the days the log spreads over (default 90)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/costdesk-bench"))
     parser.add_argument("--child", choices=("bare", "upload"), help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
@@ -323,10 +326,13 @@ def main() -> None:
         child(args.child, args.file, args.db, (args.fields or "").split(","))
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
-    print("\n".join(header(args.seed, args.repeat)), flush=True)
+    from loggen import DAYS
+
+    args.days = args.days or DAYS
+    print("\n".join(header(args.seed, args.days, args.repeat)), flush=True)
     unpriced = set()
     for lines in sorted(set(args.lines)):
-        log = log_file(args.workdir, lines, args.seed)
+        log = log_file(args.workdir, lines, args.seed, args.days)
         best = measure(log, lines, args.workdir, args.repeat)
         unpriced |= set(best["cli"].get("unpriced_models", []))
         print("\n".join(table_rows(lines, log.stat().st_size / 1e6, best)), flush=True)

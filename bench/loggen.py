@@ -1,6 +1,6 @@
 """Realistic flat JSON-lines request logs for benchmarks, deterministic for a given seed.
 
-    .venv/bin/python bench/loggen.py OUT.jsonl [--lines 100000] [--seed 7]
+    .venv/bin/python bench/loggen.py OUT.jsonl [--lines 100000] [--seed 7] [--days 90]
     from loggen import generate; generate(path, lines, seed=7)
 
 One JSON object per line, as an application's LLM request logger writes it; the file streams to
@@ -13,8 +13,9 @@ disk in bounded memory (a few MB whatever the size). The shape follows productio
   nanosecond fractions with trailing zeros trimmed and a `+02:00` (summer) offset, float
   `latency_ms`, its own uuid4 request ids) and `legacy` (a script, ~0.1 %: lower-case `t`,
   whole seconds, `2025-06-01t12:00:00Z`).
-- **Time**: 90 days from 2025-06-01 UTC with a daily and weekly rhythm and ~40 % growth; lines
-  are in roughly increasing order, with a few seconds of jitter (so neighbours may swap).
+- **Time**: 90 days (`--days`: a team's traffic per day is the lines over the days) from
+  2025-06-01 UTC with a daily and weekly rhythm and ~40 % growth; lines are in roughly
+  increasing order, with a few seconds of jitter (so neighbours may swap).
 - **Request ids** in each provider's shape: OpenAI `chatcmpl-` + 29 [A-Za-z0-9] or (Responses
   API, ~30 % of OpenAI chat calls) `resp_` + 48 hex, Anthropic `msg_01` + 22 [A-Za-z0-9], Gemini
   20-30 [A-Za-z0-9_-], Mistral 32 hex, DeepSeek uuid4, vLLM `chatcmpl-` + 32 hex; embeddings and
@@ -266,23 +267,23 @@ class _Picker(Generic[T]):
         return self.items[min(index, len(self.items) - 1)]
 
 
-def _hourly_counts(lines: int) -> list[int]:
-    """Lines per hour over the 90 days: a daily and weekly rhythm on a growing trend."""
+def _hourly_counts(lines: int, days: int = DAYS) -> list[int]:
+    """Lines per hour over the days: a daily and weekly rhythm on a growing trend."""
     weights = []
-    for hour in range(DAYS * 24):
+    for hour in range(days * 24):
         day, hour_of_day = divmod(hour, 24)
         daily = 0.35 + math.exp(-(((hour_of_day - 14.5) / 4.5) ** 2))  # peak at 14:30 UTC
         weekly = 0.45 if (START + timedelta(days=day)).weekday() >= 5 else 1.0
-        weights.append(daily * weekly * (1 + 0.4 * day / DAYS))
+        weights.append(daily * weekly * (1 + 0.4 * day / days))
     total = sum(weights)
     bounds = [round(lines * w / total) for w in accumulate(weights)]
     bounds[-1] = lines
     return [b - a for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
 
 
-def _moments(lines: int, rnd: Random) -> Iterator[datetime]:
+def _moments(lines: int, rnd: Random, days: int = DAYS) -> Iterator[datetime]:
     """One instant per line, in hourly order, spread within the hour, with a few seconds' jitter."""
-    for hour, count in enumerate(_hourly_counts(lines)):
+    for hour, count in enumerate(_hourly_counts(lines, days)):
         start = START + timedelta(hours=hour)
         for k in range(count):
             offset = (k + rnd.random()) * 3600 / count + rnd.gauss(0, 2.0)
@@ -469,19 +470,21 @@ class _Writer:
         return str(uuid.UUID(int=self.rnd.getrandbits(128), version=4))
 
 
-def iter_lines(lines: int, seed: int = 7) -> Iterator[str]:
-    """The `lines` lines of a log one after another (each with its newline), in bounded memory."""
+def iter_lines(lines: int, seed: int = 7, days: int = DAYS) -> Iterator[str]:
+    """The `lines` lines of a log over `days` days one after another (each with its newline),
+    in bounded memory."""
     rnd = Random(seed)
     writer = _Writer(rnd)
-    for moment in _moments(lines, rnd):
+    for moment in _moments(lines, rnd, days):
         yield writer.line(moment)
 
 
-def generate(path: Path | str, lines: int, seed: int = 7) -> None:
-    """Write `lines` realistic request-log lines to `path`; the same seed gives the same bytes."""
+def generate(path: Path | str, lines: int, seed: int = 7, days: int = DAYS) -> None:
+    """Write `lines` realistic request-log lines over `days` days to `path`; the same seed and
+    days give the same bytes."""
     buffer: list[str] = []
     with Path(path).open("w", encoding="utf-8", newline="\n") as out:
-        for line in iter_lines(lines, seed):
+        for line in iter_lines(lines, seed, days):
             buffer.append(line)
             if len(buffer) == 10_000:
                 out.write("".join(buffer))
@@ -511,8 +514,9 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="the JSON-lines file to write")
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--days", type=int, default=DAYS, help="the days the lines spread over")
     args = parser.parse_args()
-    generate(args.out, args.lines, seed=args.seed)
+    generate(args.out, args.lines, seed=args.seed, days=args.days)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ ingest, kept between runs) it times, at every size, the simulator's data work fo
 30 and all 90 days under two sets of three rules: the grouped traffic read from a routing rollup
 plus `core.routing.simulate` (`db.traffic.simulate_logged`, median of `--runs`). Rules that
 name a project and a status read the routing rollup, whose groups keep every label; rules that
-name models only read the routing rollup by model. Once, for comparison, the first set's
-traffic is grouped from the raw request rows. `bench/growth.py` times
-`cli.py simulate` as a user runs it.
+name models only read the routing rollup by model (whole weeks from its weekly table, other
+days from its daily one). Once, for comparison, the first set's traffic is grouped from the
+raw request rows. `bench/growth.py` times `cli.py simulate` as a user runs it.
 
 Target: the data work of any period under 200 ms at 10M requests. `--synthetic N` also times
 `core.routing.simulate` alone on N requests of synthetic grouped traffic.
@@ -37,7 +37,7 @@ from db.prices import load_price_book
 from db.traffic import grouped_traffic, simulate_logged, traffic_span
 
 # Rules naming a project and a status read the routing rollup (every label kept); rules naming
-# models only read the routing rollup by model.
+# models only read the routing rollup by model (weekly and daily).
 RULES = (
     "model=gpt-4o,max_input_tokens=2000,target=gpt-4o-mini,share=0.67,escalation=0.05",
     "project=data-pipeline,batch_share=0.5,cache_uplift_points=20",
