@@ -87,6 +87,9 @@ from db.queries.reliability import (
 )
 from db.retention import kept_from
 
+# Rollup rows turned into driver values at a time: a table's sums of 50,000 requests can be
+# tens of thousands of rows, each a dozen Python objects once converted.
+UPSERT_ROWS = 4_096
 USERS = UserRollup.__table__
 USERS_LOCK = 0x636F737475736572  # "costuser": one user-rollup rebuild at a time (PostgreSQL)
 
@@ -129,11 +132,6 @@ def _upsert(
     """Add the sums in `columns` into `table` on `key` (insert new keys, add to existing)."""
     names = [c.name for c in table.columns if c.name in columns]
     n = len(columns[names[0]])
-    if not n:
-        return
-    flat: list = [None] * (n * len(names))
-    for i, name in enumerate(names):
-        flat[i :: len(names)] = _driver_values(conn.dialect.name, name, columns[name])
 
     def make() -> Any:
         stmt = (
@@ -144,7 +142,12 @@ def _upsert(
             set_={n: _merged(conn, table.c[n], stmt.excluded[n]) for n in names if n not in key},
         )
 
-    execute_flat(conn, (table.name,), make, flat, len(names))
+    for start in range(0, n, UPSERT_ROWS):
+        flat: list = [None] * (min(n - start, UPSERT_ROWS) * len(names))
+        for i, name in enumerate(names):
+            values = columns[name][start : start + UPSERT_ROWS]
+            flat[i :: len(names)] = _driver_values(conn.dialect.name, name, values)
+        execute_flat(conn, (table.name,), make, flat, len(names))
 
 
 def _merged(conn: Connection, stored: Any, added: Any) -> Any:

@@ -41,6 +41,7 @@ MODELS = ["gpt-4o", "gpt-4o-2024-08-06", "openai/gpt-4o-mini", "claude-3-5-haiku
           "gemini-2.0-flash", "my-finetune", "gpt-4o\t", "o3"]  # fmt: skip
 RUN = itertools.count()
 SIZES = (parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS)
+UPSERT_ROWS = rollups_mod.UPSERT_ROWS
 USER_ROWS = writer_mod.USER_ROWS
 
 # --- generated records ------------------------------------------------------------------------
@@ -418,9 +419,10 @@ def test_rollups_equal_a_rebuild_after_any_operations(
     """Every rollup table, the routing rollup too, equals a SQL rebuild from the stored rows on
     every column; the rollups of pruned days stay exactly as they were when pruned. The user
     rollup keeps each day's top 2 users here, so an ingest's own sums (a day all its own) and a
-    day's rows (a day shared with earlier files) both have users to sum as "other"."""
+    day's rows (a day shared with earlier files) both have users to sum as "other". Sums are
+    upserted 3 rows at a time, so a table's sums take several statements."""
     parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS = 4, 3, 2
-    rollups_mod.TOP_USERS = 2
+    rollups_mod.TOP_USERS, rollups_mod.UPSERT_ROWS = 2, 3
     frozen = _pruned_part(_rollups(engine), kept_since(engine))  # examples share the database
     try:
         for step in steps:
@@ -435,7 +437,7 @@ def test_rollups_equal_a_rebuild_after_any_operations(
                 transaction.rollback()
     finally:
         parse_mod.CHUNK_ROWS, writer_mod.TRANSACTION_CHUNKS, writer_mod.SUM_CHUNKS = SIZES
-        rollups_mod.TOP_USERS = TOP_USERS
+        rollups_mod.TOP_USERS, rollups_mod.UPSERT_ROWS = TOP_USERS, UPSERT_ROWS
 
 
 USER_CALL = st.tuples(
