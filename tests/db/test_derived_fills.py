@@ -105,6 +105,16 @@ def test_the_migrations_fills_equal_todays_rebuild(
     assert frozen == today
 
 
+# What a routing rollup row holds past its key (sums and extremes), drawn alike for both tables.
+ROUTING_VALUES = {
+    "requests": st.integers(1, 50),
+    "input_tokens": st.integers(0, 10**9),
+    "cost_pusd": st.integers(0, 10**15),
+    "in_min": st.integers(0, 5000),
+    "in_max": st.integers(0, 5000),
+    "out_min": st.integers(0, 900),
+    "out_max": st.integers(0, 900),
+}
 routing_rows = st.lists(
     st.fixed_dictionaries(
         {
@@ -116,13 +126,7 @@ routing_rows = st.lists(
             "batch": st.booleans(),
             "in_bucket": st.integers(0, 3),
             "out_bucket": st.integers(0, 2),
-            "requests": st.integers(1, 50),
-            "input_tokens": st.integers(0, 10**9),
-            "cost_pusd": st.integers(0, 10**15),
-            "in_min": st.integers(0, 5000),
-            "in_max": st.integers(0, 5000),
-            "out_min": st.integers(0, 900),
-            "out_max": st.integers(0, 900),
+            **ROUTING_VALUES,
         }
     ),
     max_size=40,
@@ -136,8 +140,7 @@ def test_the_routing_by_model_fill_equals_todays_derivation(
 ) -> None:
     """0025 fills `routing_model_daily` with its own SQL; today's derivation must agree on
     every column (sums summed, extremes kept as extremes)."""
-    sums = ("requests", "input_tokens", "cost_pusd", "in_min", "in_max", "out_min", "out_max")
-    routing = _unique(routing, sums)
+    routing = _unique(routing, tuple(ROUTING_VALUES))
     with engine.connect() as conn, conn.begin() as transaction:
         if routing:
             conn.execute(TABLES["routing_rollup"].insert(), routing)
@@ -184,13 +187,7 @@ by_model_rows = st.lists(
             "batch": st.booleans(),
             "in_bucket": st.integers(0, 2),
             "out_bucket": st.integers(0, 1),
-            "requests": st.integers(1, 50),
-            "input_tokens": st.integers(0, 10**9),
-            "cost_pusd": st.integers(0, 10**15),
-            "in_min": st.integers(0, 5000),
-            "in_max": st.integers(0, 5000),
-            "out_min": st.integers(0, 900),
-            "out_max": st.integers(0, 900),
+            **ROUTING_VALUES,
         }
     ),
     max_size=40,
@@ -204,8 +201,7 @@ def test_the_routing_by_week_fill_equals_todays_derivation(
 ) -> None:
     """0027 fills `routing_model_weekly` with its own SQL; today's derivation must agree on
     every column, and both start each week on the Monday on or before its days."""
-    sums = ("requests", "input_tokens", "cost_pusd", "in_min", "in_max", "out_min", "out_max")
-    by_model = _unique(by_model, sums)
+    by_model = _unique(by_model, tuple(ROUTING_VALUES))
     with engine.connect() as conn, conn.begin() as transaction:
         if by_model:
             conn.execute(TABLES["routing_model_daily"].insert(), by_model)
