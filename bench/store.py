@@ -192,11 +192,11 @@ def database_bytes(engine: Engine) -> int:
 def bytes_per_request(engine: Engine) -> dict[str, float]:
     """Bytes per stored request: raw rows (table + indexes), every rollup, every table, and the
     whole database (an empty PostgreSQL database's catalog alone is about 7.5 MB)."""
-    from db.ingest.rollups import TABLES
+    from db.ingest.rollups import ROLLUP_TABLES
 
     sizes = storage(engine)
     requests = max(1, requests_stored(engine))
-    rollups = (*TABLES, "user_rollup")
+    rollups = (*ROLLUP_TABLES, "user_rollup")
     return {
         "request_log": sizes.get("request_log", 0) / requests,
         "routing_rollup": sizes.get("routing_rollup", 0) / requests,
