@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.identity import canonical
 from core.pricing import PriceBook
-from core.rollups import INPUT_GRID, OUTPUT_GRID, ROUTING_KEY, coarser
+from core.rollups import INPUT_GRID, OUTPUT_GRID, ROUTING_KEY, coarser, week_of
 from core.routing import (
     INPUT_CUTS,
     OUTPUT_CUTS,
@@ -68,6 +68,7 @@ TEXT = ("model", "project", "feature")
 # A grouped-traffic row's key: the routing rollup's without the day, the model as `model`.
 GROUP_KEY = tuple("model" if name == "model_id" else name for name in ROUTING_KEY if name != "day")
 SCAN_PARTS = min(os.cpu_count() or 1, 8)  # parts of one period's traffic read at once (SQLite)
+DAY, WEEK = timedelta(days=1), timedelta(days=7)
 
 
 def _filters(
@@ -258,16 +259,17 @@ def _parts(
     if start is None or end is None:
         return whole
     if table is ROUTING_MODELS:
-        first = start + timedelta(days=(7 - start.weekday()) % 7)  # first Monday in the period
-        last = end - timedelta(days=(end.weekday() + 1) % 7)  # last Sunday in it
-        if last - first < timedelta(days=6):
+        # the weeks (`week_of`, as stored) of the period's first and last whole weeks
+        first, last = (w.item() for w in week_of(np.array([start + WEEK - DAY, end + DAY])))
+        last -= WEEK
+        if last < first:
             return whole
         edges = [
             and_(ROUTING_MODELS.day >= low, ROUTING_MODELS.day <= high)
-            for low, high in ((start, first - timedelta(days=1)), (last + timedelta(days=1), end))
+            for low, high in ((start, first - DAY), (last + WEEK, end))
             if low <= high
         ]
-        weeks = [ROUTING_WEEKS.week >= first, ROUTING_WEEKS.week <= last - timedelta(days=6)]
+        weeks = [ROUTING_WEEKS.week >= first, ROUTING_WEEKS.week <= last]
         return [(ROUTING_WEEKS, weeks)] + ([(ROUTING_MODELS, [or_(*edges)])] if edges else [])
     if table is not ROUTING or engine.dialect.name != "sqlite" or SCAN_PARTS < 2:
         return whole
