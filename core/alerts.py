@@ -398,9 +398,17 @@ def spike_alerts(
     return [a for a in (cost_spike_alert(daily_usd, d, rule, scope) for d in days) if a]
 
 
+def runaway_armed(rule: RunawayRule) -> bool:
+    """Whether the rule has a test at all (`max_usd` or `median_factor` set): one without
+    never fires, whatever was spent, so it need not read any spend."""
+    return rule.max_usd > 0 or rule.median_factor > 0
+
+
 def runaway_limit(spend_usd: Mapping[str, Decimal], rule: RunawayRule) -> Decimal | None:
     """The spend above which one member is a runaway in a window (None: no test applies):
     the lower of `max_usd` and `median_factor` x the median member (members that spent)."""
+    if not runaway_armed(rule):
+        return None
     limits = [rule.max_usd] if rule.max_usd > 0 else []
     spent = [v for k, v in spend_usd.items() if k and v > 0]
     if rule.median_factor > 0 and len(spent) >= max(rule.min_members, 1):

@@ -25,9 +25,11 @@ from core.alerts import (
     HOUR,
     RUNAWAY,
     Alert,
+    WindowMetrics,
     budget_alerts,
     forecast_alert,
     runaway_alerts,
+    runaway_armed,
     spike_alerts,
     window_alerts,
 )
@@ -86,12 +88,23 @@ def period_start(as_of: datetime) -> datetime:
     return datetime.combine(first, datetime.min.time(), UTC)
 
 
-def rule_alerts_at(engine: Engine, rule: Rule, as_of: datetime) -> list[Alert]:
+# The windows read for one evaluation, by (scope, window minutes): rules on the same scope and
+# windows (the error rate, latency and 429 defaults all watch hourly windows of all traffic)
+# share one grouped read of the month's rows.
+WindowReads = dict[tuple[str, int], list[WindowMetrics]]
+
+
+def rule_alerts_at(
+    engine: Engine, rule: Rule, as_of: datetime, reads: WindowReads | None = None
+) -> list[Alert]:
     """Alerts of one operational rule over its period up to `as_of`: every spike day of the
-    UTC month, every window of the month that fired."""
+    UTC month, every window of the month that fired. `reads` keeps the windows read for
+    other rules of the same evaluation."""
     start = period_start(as_of)
     today = as_of.date()
     if rule.kind == RUNAWAY:  # rolling windows ending this month, from hourly spend
+        if not runaway_armed(rule.rule):
+            return []
         reach = start - (rule.rule.window_hours - 1) * HOUR
         hourly = member_spend(engine, rule.scope, rule.rule.dimension, reach, as_of, 1)
         return runaway_alerts(hourly, rule.rule, rule.scope, start)
@@ -100,8 +113,11 @@ def rule_alerts_at(engine: Engine, rule: Rule, as_of: datetime) -> list[Alert]:
         daily = daily_spend(engine, rule.scope, first, today)
         days = [start.date() + timedelta(days=i) for i in range((today - start.date()).days + 1)]
         return spike_alerts(daily, days, rule.rule, rule.scope)
-    windows = window_series(engine, rule.scope, start, as_of, rule.rule.window_minutes)
-    return window_alerts(rule.kind, windows, rule.rule, rule.scope)
+    reads = {} if reads is None else reads
+    minutes = rule.rule.window_minutes
+    if (rule.scope, minutes) not in reads:
+        reads[(rule.scope, minutes)] = window_series(engine, rule.scope, start, as_of, minutes)
+    return window_alerts(rule.kind, reads[(rule.scope, minutes)], rule.rule, rule.scope)
 
 
 def evaluate(
@@ -119,9 +135,10 @@ def evaluate(
                 problems.append(str(exc))
             continue
         (muted if _muted(budget.muted_until, as_of) else firing).extend(found)
+    reads: WindowReads = {}
     for rule in list_rules(engine):
         if rule.enabled:
-            found = rule_alerts_at(engine, rule, as_of)
+            found = rule_alerts_at(engine, rule, as_of, reads)
             (muted if _muted(rule.muted_until, as_of) else firing).extend(found)
     return firing, muted
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from db.budgets import (
     BudgetError,
@@ -27,7 +27,7 @@ from db.budgets import (
 from db.ingest import ingest_records
 from db.models import DailyRollup
 from db.prices import save_override
-from integrations.alerting import check_alerts
+from integrations.alerting import check_alerts, evaluate, rule_alerts_at
 from tests.actors import ADMIN
 from tests.rows import insert_rollup
 
@@ -298,6 +298,38 @@ def test_operational_rules_fire_through_the_check(engine: Engine) -> None:
     later = check_alerts(engine, at("2026-03-20T12:00:00"), actor=ADMIN)
     assert len(later.firing) == 2 and later.new_event_ids == []
     assert check_alerts(engine, at("2026-04-02T12:00:00"), actor=ADMIN).firing == []  # a new month
+
+
+def test_rules_on_one_scope_and_window_share_one_read_of_the_rows(engine: Engine) -> None:
+    _ingest_window(engine, errors=6)
+    save_rule(engine, kind="error_rate", params={"min_requests": 20}, actor=ADMIN)
+    save_rule(engine, kind="rate_limit", params={"min_requests": 20}, actor=ADMIN)
+    save_rule(engine, kind="latency_p95",
+              params={"sla_ms": 800, "window_minutes": 15, "min_requests": 10}, actor=ADMIN)  # fmt: skip
+    as_of = at("2026-03-10T10:45:00")
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if "request_log" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        firing, _ = evaluate(engine, as_of)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # hourly windows for the error rate and 429s, quarter hours for latency; the runaway
+    # default has no test set and reads nothing
+    assert len(reads) == 2
+    one_by_one = [
+        a for r in list_rules(engine) if r.enabled for a in rule_alerts_at(engine, r, as_of)
+    ]
+    assert firing == one_by_one
+    # the 10:00, 10:15 and 10:30 quarters: half the requests take 8 s, over the 800 ms SLA
+    assert sorted(a.period for a in firing if a.kind == "latency_p95") == [
+        "2026-03-10T10:00Z", "2026-03-10T10:15Z", "2026-03-10T10:30Z",
+    ]  # fmt: skip
+    assert {a.kind for a in firing} == {"error_rate", "rate_limit", "latency_p95"}
 
 
 def test_default_windows_need_a_hundred_requests(engine: Engine) -> None:
