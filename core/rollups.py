@@ -140,6 +140,14 @@ ROUTING_COARSER = {"routing_model_daily": ROUTING_MODEL_KEY}
 ROUTING_WEEK_KEY = ("model_id", "batch", "in_bucket", "out_bucket", "week")
 ROUTING_WEEKLY = {"routing_model_weekly": ("routing_model_daily", ROUTING_WEEK_KEY)}
 
+# What the alert rules on windows (error rate, P95 latency, 429s) read for all traffic: per UTC
+# day, hour of the day (0-23) and latency bucket (-1 for calls without a latency) the requests,
+# errors (status >= 400) and 429s. A rule on all traffic whose windows are whole hours reads a
+# month of it (a few dozen rows an hour) instead of the month's request rows.
+HOURLY_KEY = ("day", "hour", "latency_bucket")
+HOURLY_SUMS = ("requests", "errors", "rate_limited")
+HOUR_US = 3_600_000_000
+
 Events = Mapping[str, np.ndarray]
 RollupSums = list[tuple[str, tuple[str, ...], dict[str, np.ndarray]]]  # (table, key, columns)
 
@@ -242,13 +250,14 @@ def group_sums(
 def rollup_sums(
     cols: Events, *, latency_bucket: np.ndarray, output_bucket: np.ndarray
 ) -> RollupSums:
-    """What the events add to the daily and routing rollups and the histograms, one row per key
-    and table, and their sums per day and user (`USER_SUMS_NAME`)."""
+    """What the events add to the daily, hourly and routing rollups and the histograms, one row
+    per key and table, and their sums per day and user (`USER_SUMS_NAME`)."""
     grouper = Grouper(
         {
             **cols,
             "latency_bucket": latency_bucket,
             "output_bucket": output_bucket,
+            "hour": cols["ts"] // HOUR_US % 24,
             "in_bucket": token_bucket(cols["input_tokens"], INPUT_GRID),
             "out_bucket": token_bucket(cols["output_tokens"], OUTPUT_GRID),
         }
@@ -258,6 +267,14 @@ def rollup_sums(
     daily = {**keys, **group_sums(inverse, values)}
     out: RollupSums = [("daily_rollup", ROLLUP_KEY, daily)]
     out += [(name, key, coarser(daily, key)) for name, key in COARSER.items()]
+    keys, inverse = grouper.groups(HOURLY_KEY)
+    status = cols["status"]
+    hourly = {
+        "requests": values["requests"],
+        "errors": status >= 400,
+        "rate_limited": status == 429,
+    }
+    out.append(("traffic_hourly", HOURLY_KEY, {**keys, **group_sums(inverse, hourly)}))
     keys, inverse = grouper.groups(USER_KEY)
     users = group_sums(inverse, {name: values[name] for name in USER_SUMS})
     out.append((USER_SUMS_NAME, USER_KEY, {**keys, **users}))

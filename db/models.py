@@ -242,6 +242,21 @@ class FeatureModelDaily(RollupSums, table=True):
     day: date = Field(primary_key=True)
 
 
+class TrafficHourly(SQLModel, table=True):
+    """Requests, errors and 429s of all traffic per UTC day, hour (0-23) and latency bucket
+    (`core.rollups.HOURLY_KEY`; -1 for calls without a latency): the alert rules on windows
+    of whole hours read it instead of the month's request rows."""
+
+    __tablename__ = "traffic_hourly"
+    __table_args__ = {"sqlite_with_rowid": False}
+    day: date = Field(primary_key=True)
+    hour: int = Field(primary_key=True)
+    latency_bucket: int = Field(primary_key=True)  # index into core.stats.LATENCY_EDGES_MS
+    requests: int = counter_field()
+    errors: int = counter_field()
+    rate_limited: int = counter_field()
+
+
 class RetryDaily(SQLModel, table=True):
     """The cost of failure per day, provider, model, project and batch: spend on failed calls
     and the retry estimate (`db.queries.reliability.RETRY_DEFINITION`) summed over features.

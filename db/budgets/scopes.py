@@ -6,6 +6,7 @@ A model scope matches the canonical model id, so every logged name of a model (`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -48,11 +49,13 @@ def match(table: Any, scope: Scope) -> Any:
     return table.c[scope.column] == scope.value
 
 
-def scope_table(scope: str | Scope, rollup: Any, rows: Any) -> Any:
-    """The daily rollup when it holds the scope's column, else the stored rows (a user scope:
-    users are too many for the rollup key, so their spend is summed from the rows)."""
+def scope_table(scope: str | Scope, rollups: Sequence[Any], rows: Any) -> Any:
+    """The first of `rollups` (smallest first) that holds the scope's column, else the stored
+    rows (a user scope: users are too many for a rollup key, so their spend is summed from
+    the rows)."""
     parsed = scope if isinstance(scope, Scope) else parse_scope(scope)
-    return rollup if parsed.column is None or parsed.column in rollup.c else rows
+    held = (t for t in rollups if parsed.column is None or parsed.column in t.c)
+    return next(held, rows)
 
 
 def _unknown(engine: Engine, book: PriceBook, typed: Scope, resolved: Scope) -> str | None:

@@ -2,9 +2,10 @@
 
 Budget months follow the budget's timezone (which month is current, days left, the event
 period). Spend is read from the daily rollups, whose days are UTC calendar days: a day's spend
-counts in the month of its date. Operational rules read `request_log` rows in their windows
-directly (indexed on `ts`), grouped in SQL by window and latency bucket (`latency_bucket`,
-an index into `core.stats.LATENCY_EDGES_MS`), so they work below daily granularity.
+counts in the month of its date. Operational rules on all traffic whose windows are whole
+hours read the hourly rollup (`traffic_hourly`); other rules read `request_log` rows in their
+windows (indexed on `ts`), grouped in SQL by window and latency bucket (`latency_bucket`, an
+index into `core.stats.LATENCY_EDGES_MS`), so they work below an hour and on any scope.
 """
 
 from __future__ import annotations
@@ -17,24 +18,28 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import BigInteger, Engine, case, cast, func, literal, select
 
-from core.alerts import RUNAWAY_DIMENSIONS, WindowMetrics
+from core.alerts import HOUR, RUNAWAY_DIMENSIONS, WindowMetrics
 from core.costs import picos_to_usd
 from core.currency import BASE, Conversion, CurrencyError
 from core.forecast import LOOKBACK_DAYS, BudgetStatus, budget_status, month_bounds
+from core.scopes import parse_scope
 from core.stats import LATENCY_EDGES_MS
 from db.budgets.clock import as_utc, local_today
 from db.budgets.crud import Budget
 from db.budgets.scopes import scope_clause, scope_note, scope_table
 from db.budgets.validation import BudgetError
 from db.fx import conversion
-from db.models import DailyRollup, RequestLog
+from db.models import DailyRollup, RequestLog, TrafficHourly
 from db.prices import load_price_book
+
+# Hours from 0001-01-01 (the first ordinal day) to 1970-01-01: stored days count hours from 1970.
+EPOCH_HOURS = date(1970, 1, 1).toordinal() * 24
 
 
 def daily_spend(engine: Engine, scope: str, start: date, end: date) -> dict[date, Decimal]:
     """Spend per rollup day (USD, exact) for `scope`, days `start`..`end` inclusive (a user's
     from the stored rows of those days, the rest from the daily rollup)."""
-    table = scope_table(scope, DailyRollup.__table__, RequestLog.__table__)
+    table = scope_table(scope, (DailyRollup.__table__,), RequestLog.__table__)
     stmt = select(table.c.day, func.sum(table.c.cost_pusd)).where(
         table.c.day >= start, table.c.day <= end
     )
@@ -141,13 +146,54 @@ def window_metrics(engine: Engine, scope: str, start: datetime, end: datetime) -
     return _metrics(_window_counts(engine, scope, start, end, None), None)
 
 
+def _hourly_counts(
+    engine: Engine, start: datetime, end: datetime, minutes: int
+) -> list[tuple[int, int | None, int, int, int]]:
+    """`_window_counts` of all traffic over the whole hours `start` <= hour < `end`, read from
+    the hourly rollup (`minutes` a multiple of 60, so each hour lies in one window)."""
+    table = TrafficHourly.__table__
+    stmt = select(
+        table.c.day,
+        table.c.hour,
+        table.c.latency_bucket,
+        table.c.requests,
+        table.c.errors,
+        table.c.rate_limited,
+    ).where(table.c.day >= start.date(), table.c.day <= (end - HOUR).date())
+    first, last = int(start.timestamp()) // 3600, int(end.timestamp()) // 3600
+    out = []
+    with engine.connect() as conn:
+        for day, hour, bucket, n, errors, limited in conn.execute(stmt):
+            index = _as_date(day).toordinal() * 24 + hour - EPOCH_HOURS
+            if first <= index < last:
+                out.append(
+                    (index * 60 // minutes, None if bucket < 0 else bucket, n, errors, limited)
+                )
+    return out
+
+
+def _on_the_hour(moment: datetime, up: bool) -> datetime:
+    """`moment` rounded down (or up) to a whole UTC hour."""
+    floor = as_utc(moment).replace(minute=0, second=0, microsecond=0)
+    return floor + HOUR if up and floor != as_utc(moment) else floor
+
+
 def window_series(
     engine: Engine, scope: str, start: datetime, end: datetime, minutes: int
 ) -> list[WindowMetrics]:
     """The metrics of every `minutes`-long window (aligned to the clock, UTC) with traffic
-    between `start` and `end`; each carries its start. One grouped query."""
+    between `start` and `end`; each carries its start. Windows of whole hours over all traffic
+    read the hourly rollup for the whole hours in between (pruned days included) and the
+    request rows for the rest; any other scope or window reads the request rows, grouped."""
+    first, last = _on_the_hour(start, up=True), _on_the_hour(end, up=False)
+    if parse_scope(scope).kind == "all" and minutes % 60 == 0 and first < last:
+        rows = _hourly_counts(engine, first, last, minutes)
+        rows += _window_counts(engine, scope, start, first, minutes) if start < first else []
+        rows += _window_counts(engine, scope, last, end, minutes) if last < end else []
+    else:
+        rows = _window_counts(engine, scope, start, end, minutes)
     by_window: dict[int, list[tuple]] = {}
-    for row in _window_counts(engine, scope, start, end, minutes):
+    for row in rows:
         by_window.setdefault(row[0], []).append(row)
     seconds = minutes * 60
     return [

@@ -42,6 +42,7 @@ from core.rollups import (
     DAILY_KEY,
     EXTREME_OF,
     HISTOGRAM_KEY,
+    HOURLY_KEY,
     INPUT_GRID,
     OTHER_USERS,
     OUTPUT_GRID,
@@ -76,6 +77,7 @@ from db.models import (
     RoutingModelDaily,
     RoutingModelWeekly,
     RoutingRollup,
+    TrafficHourly,
     UsageDaily,
     UserRollup,
 )
@@ -110,6 +112,7 @@ TABLES = {
         FeatureDaily.__table__,
         FeatureModelDaily.__table__,
         RetryDaily.__table__,
+        TrafficHourly.__table__,
     )
 }
 DAILY = TABLES["daily_rollup"]
@@ -224,6 +227,34 @@ def routing_selects() -> list[Any]:
     return [*(sums[n] for n in ROUTING_SUMS), *extremes]
 
 
+def hour_clause(conn: Connection, ts: Any) -> Any:
+    """The UTC hour of the day (0-23) of a stored instant, in SQL (SQLite keeps UTC text,
+    PostgreSQL timestamptz, read in UTC whatever the session's time zone)."""
+    if conn.dialect.name == "sqlite":
+        return cast(func.strftime("%H", ts), Integer)
+    return cast(extract("hour", func.timezone("UTC", ts)), Integer)
+
+
+def hourly_groups(conn: Connection) -> list[Any]:
+    """The hourly rollup's key in SQL over `request_log` (`core.rollups.HOURLY_KEY`)."""
+    columns = {
+        "day": LOG.c.day,
+        "hour": hour_clause(conn, LOG.c.ts),
+        "latency_bucket": func.coalesce(LOG.c.latency_bucket, -1),
+    }
+    return [columns[k].label(k) for k in HOURLY_KEY]
+
+
+def hourly_selects() -> list[Any]:
+    """The hourly rollup's sums in SQL over `request_log`: requests, errors (status >= 400) and
+    429s, as `core.rollups.rollup_sums` adds them."""
+    return [
+        func.count().label("requests"),
+        func.sum(_flag(LOG.c.status >= 400)).label("errors"),
+        func.sum(_flag(LOG.c.status == 429)).label("rate_limited"),
+    ]
+
+
 def rebuild(conn: Connection, days: Iterable[date] | None = None) -> None:
     """Recompute the rollups (all, or of `days`) from the stored rows, in SQL. Days before the
     kept rows start (pruned) keep their rollups."""
@@ -243,6 +274,7 @@ def rebuild(conn: Connection, days: Iterable[date] | None = None) -> None:
     _insert_select(conn, TABLES["routing_rollup"], routing_groups(), routing_selects(), where)
     derive_routing(conn, day_list, start)
     rebuild_users(conn, day_list)
+    _insert_select(conn, TABLES["traffic_hourly"], hourly_groups(conn), hourly_selects(), where)
     for name, key, column in (
         ("latency_histogram", HISTOGRAM_KEY, LOG.c.latency_bucket),
         ("latency_daily", DAILY_KEY, LOG.c.latency_bucket),

@@ -51,6 +51,7 @@ from db.migrations import (
     m0025_routing_by_model,
     m0026_feature_by_model,
     m0027_routing_by_week,
+    m0028_traffic_hourly,
 )
 
 
@@ -93,6 +94,7 @@ STEPS: list[Step] = [
         m0025_routing_by_model,
         m0026_feature_by_model,
         m0027_routing_by_week,
+        m0028_traffic_hourly,
     )
 ]
 

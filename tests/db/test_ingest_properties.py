@@ -101,7 +101,9 @@ def records(draw: st.DrawFn, minutes: int = 28_800) -> dict:
         "latency_ms": _sometimes_bad(
             st.one_of(st.integers(0, 60_000), st.floats(0, 1e5)), "latency_ms"
         ),
-        "status": _sometimes_bad(st.sampled_from([200, 429, 500, "success", "error"]), "status"),
+        "status": _sometimes_bad(
+            st.sampled_from([200, 399, 400, 429, 500, "success", "error"]), "status"
+        ),
         "error_type": st.sampled_from(["", "rate_limit_exceeded", "server_error"]),
         "project": LABEL,
         "feature": LABEL,
