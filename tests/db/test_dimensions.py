@@ -14,6 +14,8 @@ from core.alerts import RUNAWAY
 from core.rollups import OTHER_USERS
 from db import queries
 from db.budgets import BudgetError, check_scope, daily_spend, list_rules, save_rule
+from db.budgets.scopes import scope_table
+from db.budgets.spend import SPEND_ROLLUPS
 from db.ingest import ingest_records
 from db.ingest import rollups as stored_rollups
 from db.models import RequestLog, UserRollup
@@ -135,8 +137,22 @@ def test_budget_scopes_on_every_dimension(engine: Engine) -> None:
         ("key:support-prod", "0.75"),
         ("team:search", "0.30"),
         ("env:prod", "0.75"),
+        ("all", "1.125"),  # 0.15 + 0.60 + 0.30 + 0.075
+        ("model:gpt-4o-mini-2024-07-18", "1.125"),
+        ("provider:openai", "1.125"),
     ]:
         assert daily_spend(engine, scope, *MARCH) == {day: Decimal(usd)}, scope
+    # each scope is read from the smallest table holding its column
+    read = {
+        scope: scope_table(scope, SPEND_ROLLUPS, RequestLog.__table__).name
+        for scope in ("all", "model:m", "provider:p", "project:p", "key:k", "feature:f", "tag:t",
+                      "user:u")
+    }  # fmt: skip
+    assert read == {
+        "all": "model_daily", "model:m": "model_daily", "provider:p": "model_daily",
+        "project:p": "usage_daily", "key:k": "usage_daily", "feature:f": "feature_daily",
+        "tag:t": "daily_rollup", "user:u": "request_log",
+    }  # fmt: skip
     assert str(check_scope(engine, "env:prod")) == "environment:prod"
     assert str(check_scope(engine, "user:cust-42")) == "user:cust-42"
     with pytest.raises(BudgetError, match=r"no tag named 'team=serch'.*team=search"):
