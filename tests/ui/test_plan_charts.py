@@ -97,3 +97,20 @@ def test_projection_legend_draws_each_series_as_its_mark() -> None:
     assert line["legend"]["symbolType"] == "stroke"
     assert spec["resolve"]["legend"]["color"] == "independent"
     assert spec["resolve"]["scale"]["color"] == "independent"
+
+
+def test_heat_map_cells_share_one_money_format() -> None:
+    def labels(values: list[list[str]]) -> list[str]:
+        grid = pd.DataFrame(
+            [[Decimal(v) for v in row] for row in values], index=[100, 400], columns=[200, 800]
+        )
+        return [row["text"] for row in rows(plans.heatmap_chart(grid))]
+
+    # every cell $10 or more: whole dollars throughout
+    assert labels([["75", "300"], ["300", "1200"]]) == ["$75", "$300", "$300", "$1,200"]
+    # one cell under $10: cents throughout, not "$0.40" beside "$300"
+    assert labels([["0.4", "75"], ["300", "1200"]]) == ["$0.40", "$75.00", "$300.00", "$1,200.00"]
+    # the tooltip keeps the cents whichever format the cells use
+    grid = pd.DataFrame([[Decimal("75.4")]], index=[100], columns=[200])
+    [cell] = rows(plans.heatmap_chart(grid))
+    assert (cell["text"], cell["exact"]) == ("$75", "$75.40")

@@ -252,18 +252,21 @@ def heatmap_chart(grid: pd.DataFrame) -> Any:
     rows = [str(i) for i in grid.index]
     columns = [str(c) for c in grid.columns]
     values = [[float(v) for v in row] for row in grid.to_numpy()]
+    # one format for every cell: whole dollars when no cell is under $10, else cents throughout
+    places = 0 if min((v for row in values for v in row if v), default=0.0) >= 10 else 2
     data = pd.DataFrame(
         [
             {
                 "requests_per_day": r,
                 "output_tokens": c,
                 "usd": v,
-                "text": f"${v:,.0f}" if v >= 100 else f"${v:,.2f}",
+                "text": f"${v:,.{places}f}",
+                "exact": f"${v:,.2f}",
             }
             for r, row in zip(rows, values, strict=True)
             for c, v in zip(columns, row, strict=True)
         ],
-        columns=["requests_per_day", "output_tokens", "usd", "text"],
+        columns=["requests_per_day", "output_tokens", "usd", "text", "exact"],
     )
     top = max(data["usd"], default=0.0)
     base = alt.Chart(data).encode(
@@ -277,7 +280,7 @@ def heatmap_chart(grid: pd.DataFrame) -> Any:
         tooltip=[
             alt.Tooltip("requests_per_day:O", title="Requests per day"),
             alt.Tooltip("output_tokens:O", title="Output tokens"),
-            alt.Tooltip("text:N", title="USD per month"),
+            alt.Tooltip("exact:N", title="USD per month"),
         ],
     )
     cells = base.mark_rect().encode(
