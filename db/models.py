@@ -9,8 +9,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Double, Index, Numeric, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    Index,
+    Numeric,
+    PrimaryKeyConstraint,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
+
+from core.rollups import ROUTING_PROJECT_KEY, ROUTING_PROJECT_WEEK_KEY
 
 
 def counter_field() -> object:
@@ -453,6 +463,43 @@ class RoutingModelWeekly(RoutingByModel, table=True):
 
     __tablename__ = "routing_model_weekly"
     __table_args__ = {"sqlite_with_rowid": False}
+    week: date = Field(primary_key=True)
+
+
+class RoutingByProject(RoutingSums):
+    """The key of the routing rollup summed over feature, but its period (the tables below
+    cluster on their period first: `ROUTING_PROJECT_KEY`, `ROUTING_PROJECT_WEEK_KEY`)."""
+
+    model_id: str = Field(primary_key=True)
+    project: str = label_field(primary_key=True)
+    status: int = Field(default=200, primary_key=True)
+    batch: bool = Field(default=False, primary_key=True)
+    in_bucket: int = Field(primary_key=True)
+    out_bucket: int = Field(primary_key=True)
+
+
+class RoutingProjectDaily(RoutingByProject, table=True):
+    """The routing rollup summed over feature, per day (core.rollups.ROUTING_PROJECT_KEY):
+    what a simulation whose rules name a project or status but no feature reads, for the days
+    of its period outside whole weeks."""
+
+    __tablename__ = "routing_project_daily"
+    __table_args__ = (
+        PrimaryKeyConstraint(*ROUTING_PROJECT_KEY),
+        {"sqlite_with_rowid": False},
+    )
+    day: date = Field(primary_key=True)
+
+
+class RoutingProjectWeekly(RoutingByProject, table=True):
+    """The same per week (core.rollups.ROUTING_PROJECT_WEEK_KEY; `week` is the Monday it
+    starts on): the whole weeks of such a simulation's period."""
+
+    __tablename__ = "routing_project_weekly"
+    __table_args__ = (
+        PrimaryKeyConstraint(*ROUTING_PROJECT_WEEK_KEY),
+        {"sqlite_with_rowid": False},
+    )
     week: date = Field(primary_key=True)
 
 

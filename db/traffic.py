@@ -4,6 +4,8 @@ Rows are grouped by (model, project, feature, status, batch, input-token bucket,
 bucket). The routing rollup keeps these sums per day on fixed token-size grids
 (`core.rollups`), so a period is one GROUP BY over a few rows per day and group, and the
 buckets are merged in SQL into the cut points asked for (a bucket holds lo < tokens <= cut).
+Groups that need no feature read the routing rollup summed over feature (no project or status
+either: summed over those too), a period's whole weeks from its weekly table.
 On SQLite, where a query runs on one core, the routing rollup of a period is read in day
 ranges at once, one per core, and the ranges' groups added by `core.rollups.coarser`.
 A cut point off the grids (an unusual rule threshold or context window) is answered from the
@@ -51,6 +53,8 @@ from db.models import (
     RequestLog,
     RoutingModelDaily,
     RoutingModelWeekly,
+    RoutingProjectDaily,
+    RoutingProjectWeekly,
     RoutingRollup,
 )
 from db.money import joined, split_sum
@@ -61,6 +65,14 @@ LOG = RequestLog.__table__.c
 ROUTING = RoutingRollup.__table__.c
 ROUTING_MODELS = RoutingModelDaily.__table__.c
 ROUTING_WEEKS = RoutingModelWeekly.__table__.c
+ROUTING_PROJECTS = RoutingProjectDaily.__table__.c
+PROJECT_WEEKS = RoutingProjectWeekly.__table__.c
+# Each daily routing rollup read by whole weeks, and the weekly table holding its weeks.
+WEEKLY_OF = {id(ROUTING_MODELS): ROUTING_WEEKS, id(ROUTING_PROJECTS): PROJECT_WEEKS}
+# Rollups clustered with their period last: a period's rows are first summed per group in key
+# order (no sort), then merged into the cut points.
+SUMMED_FIRST = (ROUTING_MODELS, ROUTING_WEEKS, PROJECT_WEEKS)
+PERIODS = ("day", "week")
 MODELS = ModelDaily.__table__.c
 FEATURES = FeatureDaily.__table__.c
 OUTPUT = [*TRAFFIC_COLUMNS, "in_bucket", "out_bucket", "cost_pusd", "unpriced_requests"]
@@ -131,14 +143,15 @@ def _rollup_query(
     where: list[ColumnElement],
 ) -> Any:
     """Grouped traffic from a routing rollup, its grid buckets merged into the cut points; the
-    constants stand for the labels summed over. The rollup by model, clustered day last, is
-    first summed per grid bucket over the period in key order (no sort of its rows), so the
-    merge sorts a few thousand sums; the routing rollup, clustered day first, is merged in one
-    pass (summing it first would sort its rows twice)."""
+    constants stand for the labels summed over. The rollups clustered with their period last
+    (`SUMMED_FIRST`) are first summed per group and grid bucket over the period in key order (no
+    sort of their rows), so the merge sorts a few thousand sums; those clustered day first (the
+    routing rollup, the daily rollup by project) are merged in one pass (summing them first
+    would sort their rows twice)."""
     kept, constants = _labels(table, labels)
     source, cost = table, list(split_sum(table.cost_pusd, "cost"))
-    if table is ROUTING_MODELS or table is ROUTING_WEEKS:
-        grid = [table.model_id, table.batch, table.in_bucket, table.out_bucket]
+    if any(table is t for t in SUMMED_FIRST):
+        grid = [c for c in table.model_id.table.primary_key.columns if c.name not in PERIODS]
         source = (
             select(
                 *grid,
@@ -251,26 +264,27 @@ def _parts(
 ) -> list[tuple[Any, list[ColumnElement]]]:
     """The tables and conditions on days that together hold the period, read at once.
 
-    The rollup by model: a period's whole weeks from the weekly table, its first and last
-    days from the daily one. The routing rollup (clustered day first) on a SQLite file, where a
+    The rollups by model and by project: a period's whole weeks from their weekly tables, its
+    first and last days from the daily ones. The routing rollup (clustered day first) on a SQLite file, where a
     connection runs its query on one core: consecutive day ranges, one per core. PostgreSQL
     plans parallel scans itself and reads the routing rollup in one."""
     whole = [(table, _filters(table, start, end, None, None, None))]
     if start is None or end is None:
         return whole
-    if table is ROUTING_MODELS:
+    weekly = WEEKLY_OF.get(id(table))
+    if weekly is not None:
         # the weeks (`week_of`, as stored) of the period's first and last whole weeks
         first, last = (w.item() for w in week_of(np.array([start + WEEK - DAY, end + DAY])))
         last -= WEEK
         if last < first:
             return whole
         edges = [
-            and_(ROUTING_MODELS.day >= low, ROUTING_MODELS.day <= high)
+            and_(table.day >= low, table.day <= high)
             for low, high in ((start, first - DAY), (last + WEEK, end))
             if low <= high
         ]
-        weeks = [ROUTING_WEEKS.week >= first, ROUTING_WEEKS.week <= last]
-        return [(ROUTING_WEEKS, weeks)] + ([(ROUTING_MODELS, [or_(*edges)])] if edges else [])
+        weeks = [weekly.week >= first, weekly.week <= last]
+        return [(weekly, weeks)] + ([(table, [or_(*edges)])] if edges else [])
     if table is not ROUTING or engine.dialect.name != "sqlite" or SCAN_PARTS < 2:
         return whole
     days = (end - start).days + 1
@@ -328,9 +342,12 @@ def _columns(rows: list, names: list[str]) -> dict[str, np.ndarray] | None:
 def _rollup_for(
     labels: Sequence[str], projects: Sequence[str] | None, features: Sequence[str] | None
 ) -> Any:
-    """The routing rollup summed over project, feature and status when neither the groups
-    nor the filters need any of them, else the routing rollup."""
-    return ROUTING if labels or projects or features else ROUTING_MODELS
+    """The smallest routing rollup holding what the groups and filters need: summed over
+    project, feature and status when they need none of them; over feature when they need no
+    feature; else the routing rollup itself."""
+    if "feature" in labels or features:
+        return ROUTING
+    return ROUTING_PROJECTS if labels or projects else ROUTING_MODELS
 
 
 def _require_rows(engine: Engine, start: date | None, problem: str) -> None:

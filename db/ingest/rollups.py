@@ -76,6 +76,8 @@ from db.models import (
     RetryDaily,
     RoutingModelDaily,
     RoutingModelWeekly,
+    RoutingProjectDaily,
+    RoutingProjectWeekly,
     RoutingRollup,
     TrafficHourly,
     UsageDaily,
@@ -107,6 +109,7 @@ TABLES = {
         OutputDaily.__table__,
         RoutingRollup.__table__,
         RoutingModelDaily.__table__,
+        RoutingProjectDaily.__table__,
         UsageDaily.__table__,
         ModelDaily.__table__,
         FeatureDaily.__table__,
@@ -117,7 +120,7 @@ TABLES = {
 }
 DAILY = TABLES["daily_rollup"]
 # Tables keyed by week (`core.rollups.ROUTING_WEEKLY`), made again from their daily tables.
-WEEKLY = {RoutingModelWeekly.__table__.name: RoutingModelWeekly.__table__}
+WEEKLY = {t.name: t for t in (RoutingModelWeekly.__table__, RoutingProjectWeekly.__table__)}
 ROLLUP_TABLES = {**TABLES, **WEEKLY}  # every table `add_sums` adds to
 
 

@@ -52,6 +52,7 @@ from db.migrations import (
     m0026_feature_by_model,
     m0027_routing_by_week,
     m0028_traffic_hourly,
+    m0029_routing_by_project,
 )
 
 
@@ -95,6 +96,7 @@ STEPS: list[Step] = [
         m0026_feature_by_model,
         m0027_routing_by_week,
         m0028_traffic_hourly,
+        m0029_routing_by_project,
     )
 ]
 

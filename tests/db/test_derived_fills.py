@@ -1,7 +1,8 @@
 """Migrations fill new tables with their own frozen copies of today's rules: 0023 the cost of
 failure and the latency percentiles, 0025 the routing rollup by model, 0026 the feature rollup
-by model, 0027 the weekly routing rollup by model. They must give exactly what today's rebuild gives from the same rollups, or an
-upgraded database would show other figures than a new one."""
+by model, 0027 the weekly routing rollup by model, 0029 the routing rollups by project. They
+must give exactly what today's rebuild gives from the same rollups, or an upgraded database
+would show other figures than a new one."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from db.migrations import m0023_small_rollups as m0023
 from db.migrations import m0025_routing_by_model as m0025
 from db.migrations import m0026_feature_by_model as m0026
 from db.migrations import m0027_routing_by_week as m0027
+from db.migrations import m0029_routing_by_project as m0029
 
 DAY = date(2025, 6, 1)
 # Each example writes and rolls back a transaction on the function's engine (both databases).
@@ -153,6 +155,34 @@ def test_the_routing_by_model_fill_equals_todays_derivation(
         conn.execute(text("DELETE FROM routing_model_daily"))
         m0025.apply_fill(conn)
         frozen = _read(conn, "routing_model_daily")
+        transaction.rollback()
+    assert frozen == today
+
+
+@FILLS
+@given(routing=routing_rows)
+def test_the_routing_by_project_fills_equal_todays_derivation(
+    engine: Engine, routing: list[dict]
+) -> None:
+    """0029 fills `routing_project_daily` and `routing_project_weekly` with its own SQL;
+    today's derivation must agree on every column, a day's row summing its features and a
+    week's (Monday to Sunday: 1 June 2025 is a Sunday, 2 June a Monday) summing its days."""
+    routing = _unique(routing, tuple(ROUTING_VALUES))
+    tables = ("routing_project_daily", "routing_project_weekly")
+    with engine.connect() as conn, conn.begin() as transaction:
+        if routing:
+            conn.execute(TABLES["routing_rollup"].insert(), routing)
+        derive_routing(conn)
+        today = {name: _read(conn, name) for name in tables}
+        group = ("model_id", "project", "status", "batch", "in_bucket", "out_bucket")
+        days = {(r["day"], *(r[k] for k in group)) for r in routing}
+        weeks = {(r["day"] - timedelta(days=r["day"].weekday()), *(r[k] for k in group))
+                 for r in routing}  # fmt: skip
+        assert (len(today[tables[0]]), len(today[tables[1]])) == (len(days), len(weeks))
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
+        m0029.apply_fill(conn)
+        frozen = {name: _read(conn, name) for name in tables}
         transaction.rollback()
     assert frozen == today
 

@@ -225,7 +225,7 @@ def _traffic_records(
             "output_tokens": out,
             "cached_input_tokens": size // 3 if i % 4 == 0 else 0,
             "project": ("search", "bot", "")[i % 3],
-            "feature": ("chat", "", "rag")[i % 3] if i % 7 else None,
+            "feature": ("chat", "", "rag")[i // 3 % 3] if i % 7 else None,  # not by project
             "tags": ["rag", "beta"] if i % 7 == 0 else None,
             "status": (200, 200, 200, 429, 500)[i % 5],
             "batch": i % 6 == 0,
@@ -384,13 +384,21 @@ WEEKS = date(2025, 6, 1), 23  # a Sunday, then three whole weeks and a Monday
     length=st.integers(1, WEEKS[1]),
     models=st.sampled_from([None, ["gpt-4o"], ["gpt-4o", "gemini-2.5-pro", "gpt-4.1"]]),
     cuts=st.sampled_from([((2000,), (500,)), ((0, 1999, 2000, 127999, 128000), (999, 1000))]),
+    labels=st.sampled_from([(), ("project",), ("status",), ("project", "status")]),
+    projects=st.sampled_from([None, ["search"], ["bot", ""]]),
 )
 def test_a_period_read_by_weeks_and_days_groups_as_its_request_rows(
-    engine: Engine, first: int, length: int, models: list | None, cuts: tuple
+    engine: Engine,
+    first: int,
+    length: int,
+    models: list | None,
+    cuts: tuple,
+    labels: tuple,
+    projects: list | None,
 ) -> None:
-    """Rules on models only read a period's whole weeks from the weekly rollup by model and
-    its other days from the daily one: any period groups exactly as its request rows do, on
-    every column (extremes and money too)."""
+    """Rules naming no feature read a period's whole weeks from a weekly rollup (by model, or
+    by project when a project or status is named) and its other days from the daily one: any
+    period groups exactly as its request rows do, on every column (extremes and money too)."""
     from db.ingest import ingest_records
 
     with engine.connect() as conn:
@@ -403,8 +411,8 @@ def test_a_period_read_by_weeks_and_days_groups_as_its_request_rows(
     keys = list(GROUP_KEY)
     frames = [
         grouped_traffic(
-            engine, start, end, models=models, input_cuts=cuts[0], output_cuts=cuts[1],
-            labels=(), from_rows=raw,
+            engine, start, end, models=models, projects=projects, input_cuts=cuts[0],
+            output_cuts=cuts[1], labels=labels, from_rows=raw,
         )
         .sort_values(keys)
         .reset_index(drop=True)
@@ -416,7 +424,7 @@ def test_a_period_read_by_weeks_and_days_groups_as_its_request_rows(
 
 def test_only_a_period_holding_a_whole_week_reads_the_weekly_rollup(engine: Engine) -> None:
     """Monday 2 June to Sunday 8 June is a whole week; Tuesday to the next Monday is not."""
-    from db.traffic import ROUTING_MODELS, ROUTING_WEEKS, _parts
+    from db.traffic import PROJECT_WEEKS, ROUTING_MODELS, ROUTING_PROJECTS, ROUTING_WEEKS, _parts
 
     def tables(start: date, end: date) -> list:
         return [table for table, _ in _parts(engine, ROUTING_MODELS, start, end)]
@@ -424,3 +432,26 @@ def test_only_a_period_holding_a_whole_week_reads_the_weekly_rollup(engine: Engi
     assert tables(date(2025, 6, 2), date(2025, 6, 8)) == [ROUTING_WEEKS]
     assert tables(date(2025, 6, 1), date(2025, 6, 9)) == [ROUTING_WEEKS, ROUTING_MODELS]
     assert tables(date(2025, 6, 3), date(2025, 6, 9)) == [ROUTING_MODELS]
+    by_project = [
+        t for t, _ in _parts(engine, ROUTING_PROJECTS, date(2025, 6, 1), date(2025, 6, 9))
+    ]
+    assert by_project == [PROJECT_WEEKS, ROUTING_PROJECTS]
+
+
+@pytest.mark.parametrize(
+    ("labels", "projects", "features", "read"),
+    [
+        ((), None, None, "routing_model_daily"),
+        (("project",), None, None, "routing_project_daily"),
+        (("status",), None, None, "routing_project_daily"),
+        ((), ["search"], None, "routing_project_daily"),
+        (("project", "feature"), None, None, "routing_rollup"),
+        (("status",), None, ["chat"], "routing_rollup"),
+    ],
+)
+def test_a_simulation_reads_the_smallest_routing_rollup_holding_its_groups(
+    labels: tuple, projects: list | None, features: list | None, read: str
+) -> None:
+    from db.traffic import _rollup_for
+
+    assert _rollup_for(labels, projects, features).day.table.name == read
