@@ -266,7 +266,8 @@ def rollup_sums(
     cols: Events, *, latency_bucket: np.ndarray, output_bucket: np.ndarray
 ) -> RollupSums:
     """What the events add to the daily, hourly and routing rollups and the histograms, one row
-    per key and table, and their sums per day and user (`USER_SUMS_NAME`)."""
+    per key and table, and their sums per day and user (`USER_SUMS_NAME`). The coarser tables
+    are summed from these rows (`derived_sums`)."""
     grouper = Grouper(
         {
             **cols,
@@ -279,9 +280,7 @@ def rollup_sums(
     )
     values = row_values(cols)
     keys, inverse = grouper.groups(ROLLUP_KEY)
-    daily = {**keys, **group_sums(inverse, values)}
-    out: RollupSums = [("daily_rollup", ROLLUP_KEY, daily)]
-    out += [(name, key, coarser(daily, key)) for name, key in COARSER.items()]
+    out: RollupSums = [("daily_rollup", ROLLUP_KEY, {**keys, **group_sums(inverse, values)})]
     keys, inverse = grouper.groups(HOURLY_KEY)
     status = cols["status"]
     hourly = {
@@ -298,10 +297,6 @@ def rollup_sums(
     routed |= {name: cols[source] for name, source, _ in ROUTING_EXTREMES}
     routing = {**keys, **group_sums(inverse, routed, EXTREME_OF)}
     out.append(("routing_rollup", ROUTING_KEY, routing))
-    out += [
-        (name, key, coarser(routing, key, ROUTING_COLUMNS)) for name, key in ROUTING_COARSER.items()
-    ]
-    out += weekly_sums(out)
     timed = np.flatnonzero(latency_bucket >= 0)
     for table, key, column, rows in (
         ("latency_histogram", HISTOGRAM_KEY, "latency_bucket", timed),
@@ -328,15 +323,24 @@ def coarser(
     return {**keys, **group_sums(inverse, values, EXTREME_OF)}
 
 
-def weekly_sums(sums: RollupSums) -> RollupSums:
-    """The `ROUTING_WEEKLY` tables' rows from their daily tables' rows among `sums`."""
-    daily = {name: columns for name, _, columns in sums}
+def derived_sums(sums: RollupSums) -> RollupSums:
+    """The coarser tables' rows from the daily and routing rollups' rows among `sums`:
+    `COARSER` from the daily rollup, `ROUTING_COARSER` from the routing rollup, and the
+    `ROUTING_WEEKLY` tables from those. The writer derives them once per batch of merged
+    chunks: a chunk's events carry only the rollups summed from the events themselves."""
+    tables = {name: columns for name, _, columns in sums}
     out: RollupSums = []
-    for name, (source, key) in ROUTING_WEEKLY.items():
-        rows = daily[source]
-        out.append(
-            (name, key, coarser({**rows, "week": week_of(rows["day"])}, key, ROUTING_COLUMNS))
-        )
+    if "daily_rollup" in tables:
+        daily = tables["daily_rollup"]
+        out += [(name, key, coarser(daily, key)) for name, key in COARSER.items()]
+    if "routing_rollup" in tables:
+        routing = tables["routing_rollup"]
+        for name, key in ROUTING_COARSER.items():
+            tables[name] = coarser(routing, key, ROUTING_COLUMNS)
+            out.append((name, key, tables[name]))
+        for name, (source, key) in ROUTING_WEEKLY.items():
+            rows = {**tables[source], "week": week_of(tables[source]["day"])}
+            out.append((name, key, coarser(rows, key, ROUTING_COLUMNS)))
     return out
 
 

@@ -28,6 +28,7 @@ from core.rollups import (
     USER_SUMS_NAME,
     RollupOverflow,
     RollupSums,
+    derived_sums,
     merge_sums,
     user_days,
     users_added,
@@ -192,6 +193,7 @@ class Writer:
         """Add the merged rollup sums of the chunks written since the last time."""
         if self.unsummed:
             merged = merge_sums(self.unsummed)
+            merged += derived_sums(merged)
             if self.users is not None:  # (else the top users are read back in SQL anyway)
                 self.users_open += [rows for name, _, rows in merged if name == USER_SUMS_NAME]
             tables = [part for part in merged if part[0] != USER_SUMS_NAME]
