@@ -265,9 +265,9 @@ def _parts(
     """The tables and conditions on days that together hold the period, read at once.
 
     The rollups by model and by project: a period's whole weeks from their weekly tables, its
-    first and last days from the daily ones. The routing rollup (clustered day first) on a SQLite file, where a
-    connection runs its query on one core: consecutive day ranges, one per core. PostgreSQL
-    plans parallel scans itself and reads the routing rollup in one."""
+    first and last days from the daily ones. The routing rollup (clustered day first) on a
+    SQLite file, where a connection runs its query on one core: consecutive day ranges, one
+    per core. PostgreSQL plans parallel scans itself and reads the routing rollup in one."""
     whole = [(table, _filters(table, start, end, None, None, None))]
     if start is None or end is None:
         return whole
