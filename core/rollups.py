@@ -145,9 +145,8 @@ ROUTING_COARSER = {
 # The routing rollups by model and by project summed per week (Monday to Sunday, `week_of`): a
 # period's whole weeks read from them and only its first and last few days from the daily ones
 # (a week holds a quarter to a third of its days' rows on a realistic log, whose groups recur
-# from day to day).
-# Both weekly tables are clustered with the week last: a period's weeks are most of a table, so
-# it is read whole in key order and summed per group without a sort.
+# from day to day). Both are clustered with the week last: a period's weeks are most of such a
+# table, so it is read whole in key order and summed per group without a sort.
 ROUTING_WEEK_KEY = ("model_id", "batch", "in_bucket", "out_bucket", "week")
 ROUTING_PROJECT_WEEK_KEY = (*ROUTING_PROJECT_KEY[1:], "week")
 ROUTING_WEEKLY = {
@@ -160,7 +159,6 @@ ROUTING_WEEKLY = {
 # errors (status >= 400) and 429s. A rule on all traffic whose windows are whole hours reads a
 # month of it (a few dozen rows an hour) instead of the month's request rows.
 HOURLY_KEY = ("day", "hour", "latency_bucket")
-HOURLY_SUMS = ("requests", "errors", "rate_limited")
 HOUR_US = 3_600_000_000
 
 Events = Mapping[str, np.ndarray]

@@ -467,8 +467,9 @@ class RoutingModelWeekly(RoutingByModel, table=True):
 
 
 class RoutingByProject(RoutingSums):
-    """The key of the routing rollup summed over feature, but its period (the tables below
-    cluster on their period first: `ROUTING_PROJECT_KEY`, `ROUTING_PROJECT_WEEK_KEY`)."""
+    """The key of the routing rollup summed over feature, but its period. The tables below
+    set their clustering order: the daily one day first (`ROUTING_PROJECT_KEY`), the weekly
+    one week last (`ROUTING_PROJECT_WEEK_KEY`)."""
 
     model_id: str = Field(primary_key=True)
     project: str = label_field(primary_key=True)

@@ -68,7 +68,7 @@ ROUTING_WEEKS = RoutingModelWeekly.__table__.c
 ROUTING_PROJECTS = RoutingProjectDaily.__table__.c
 PROJECT_WEEKS = RoutingProjectWeekly.__table__.c
 # Each daily routing rollup read by whole weeks, and the weekly table holding its weeks.
-WEEKLY_OF = {id(ROUTING_MODELS): ROUTING_WEEKS, id(ROUTING_PROJECTS): PROJECT_WEEKS}
+WEEKLY_OF = ((ROUTING_MODELS, ROUTING_WEEKS), (ROUTING_PROJECTS, PROJECT_WEEKS))
 # Rollups clustered with their period last: a period's rows are first summed per group in key
 # order (no sort), then merged into the cut points.
 SUMMED_FIRST = (ROUTING_MODELS, ROUTING_WEEKS, PROJECT_WEEKS)
@@ -271,7 +271,7 @@ def _parts(
     whole = [(table, _filters(table, start, end, None, None, None))]
     if start is None or end is None:
         return whole
-    weekly = WEEKLY_OF.get(id(table))
+    weekly = next((weeks for daily, weeks in WEEKLY_OF if daily is table), None)
     if weekly is not None:
         # the weeks (`week_of`, as stored) of the period's first and last whole weeks
         first, last = (w.item() for w in week_of(np.array([start + WEEK - DAY, end + DAY])))

@@ -6,6 +6,7 @@ would show other figures than a new one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -82,6 +83,29 @@ def _read(conn: Connection, name: str) -> list[tuple]:
     return sorted(tuple(str(v) if isinstance(v, date) else v for v in r) for r in rows)
 
 
+def _today_then_frozen(
+    engine: Engine,
+    stored: dict[str, list[dict]],
+    derive: Callable[[Connection], object],
+    fill: Callable[[Connection], object],
+    tables: tuple[str, ...],
+) -> tuple[dict[str, list[tuple]], dict[str, list[tuple]]]:
+    """The rows of `tables` as today's `derive` makes them from the `stored` rows, then as a
+    step's frozen `fill` makes them again from the same rows (in a transaction rolled back)."""
+    with engine.connect() as conn, conn.begin() as transaction:
+        for name, rows in stored.items():
+            if rows:
+                conn.execute(TABLES[name].insert(), rows)
+        derive(conn)
+        today = {name: _read(conn, name) for name in tables}
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
+        fill(conn)
+        frozen = {name: _read(conn, name) for name in tables}
+        transaction.rollback()
+    return today, frozen
+
+
 @FILLS
 @given(daily=rollup_rows, latency=latency_rows)
 def test_the_migrations_fills_equal_todays_rebuild(
@@ -89,21 +113,14 @@ def test_the_migrations_fills_equal_todays_rebuild(
 ) -> None:
     daily = _unique(daily, ("requests", "cost_pusd"))
     latency = _unique(latency, ("count",))
-    with engine.connect() as conn, conn.begin() as transaction:
-        if daily:
-            conn.execute(TABLES["daily_rollup"].insert(), daily)
-        if latency:
-            conn.execute(TABLES["latency_daily"].insert(), latency)
-        rebuild_retries(conn)
-        rebuild_latency(conn)
-        today = {name: _read(conn, name) for name in ("retry_daily", "latency_quantiles")}
-        assert len(today["latency_quantiles"]) == len({(r["day"], r["model_id"]) for r in latency})
-        conn.execute(text("DELETE FROM retry_daily"))
-        conn.execute(text("DELETE FROM latency_quantiles"))
-        conn.exec_driver_sql(m0023.FILL_RETRIES)
-        m0023._fill_latency(conn)
-        frozen = {name: _read(conn, name) for name in ("retry_daily", "latency_quantiles")}
-        transaction.rollback()
+    today, frozen = _today_then_frozen(
+        engine,
+        {"daily_rollup": daily, "latency_daily": latency},
+        lambda conn: (rebuild_retries(conn), rebuild_latency(conn)),
+        lambda conn: (conn.exec_driver_sql(m0023.FILL_RETRIES), m0023._fill_latency(conn)),
+        ("retry_daily", "latency_quantiles"),
+    )
+    assert len(today["latency_quantiles"]) == len({(r["day"], r["model_id"]) for r in latency})
     assert frozen == today
 
 
@@ -143,19 +160,12 @@ def test_the_routing_by_model_fill_equals_todays_derivation(
     """0025 fills `routing_model_daily` with its own SQL; today's derivation must agree on
     every column (sums summed, extremes kept as extremes)."""
     routing = _unique(routing, tuple(ROUTING_VALUES))
-    with engine.connect() as conn, conn.begin() as transaction:
-        if routing:
-            conn.execute(TABLES["routing_rollup"].insert(), routing)
-        derive_routing(conn)
-        today = _read(conn, "routing_model_daily")
-        keys = {
-            (r["day"], r["model_id"], r["batch"], r["in_bucket"], r["out_bucket"]) for r in routing
-        }
-        assert len(today) == len(keys)
-        conn.execute(text("DELETE FROM routing_model_daily"))
-        m0025.apply_fill(conn)
-        frozen = _read(conn, "routing_model_daily")
-        transaction.rollback()
+    today, frozen = _today_then_frozen(
+        engine, {"routing_rollup": routing}, derive_routing, m0025.apply_fill,
+        ("routing_model_daily",),
+    )  # fmt: skip
+    keys = {(r["day"], r["model_id"], r["batch"], r["in_bucket"], r["out_bucket"]) for r in routing}
+    assert len(today["routing_model_daily"]) == len(keys)
     assert frozen == today
 
 
@@ -169,21 +179,14 @@ def test_the_routing_by_project_fills_equal_todays_derivation(
     week's (Monday to Sunday: 1 June 2025 is a Sunday, 2 June a Monday) summing its days."""
     routing = _unique(routing, tuple(ROUTING_VALUES))
     tables = ("routing_project_daily", "routing_project_weekly")
-    with engine.connect() as conn, conn.begin() as transaction:
-        if routing:
-            conn.execute(TABLES["routing_rollup"].insert(), routing)
-        derive_routing(conn)
-        today = {name: _read(conn, name) for name in tables}
-        group = ("model_id", "project", "status", "batch", "in_bucket", "out_bucket")
-        days = {(r["day"], *(r[k] for k in group)) for r in routing}
-        weeks = {(r["day"] - timedelta(days=r["day"].weekday()), *(r[k] for k in group))
-                 for r in routing}  # fmt: skip
-        assert (len(today[tables[0]]), len(today[tables[1]])) == (len(days), len(weeks))
-        for name in tables:
-            conn.execute(text(f"DELETE FROM {name}"))
-        m0029.apply_fill(conn)
-        frozen = {name: _read(conn, name) for name in tables}
-        transaction.rollback()
+    today, frozen = _today_then_frozen(
+        engine, {"routing_rollup": routing}, derive_routing, m0029.apply_fill, tables
+    )
+    group = ("model_id", "project", "status", "batch", "in_bucket", "out_bucket")
+    days = {(r["day"], *(r[k] for k in group)) for r in routing}
+    weeks = {(r["day"] - timedelta(days=r["day"].weekday()), *(r[k] for k in group))
+             for r in routing}  # fmt: skip
+    assert (len(today[tables[0]]), len(today[tables[1]])) == (len(days), len(weeks))
     assert frozen == today
 
 
@@ -195,17 +198,12 @@ def test_the_feature_by_model_fill_equals_todays_derivation(
     """0026 fills `feature_model_daily` with its own SQL; today's derivation from the daily
     rollup (`core.rollups.COARSER`) must agree on every column."""
     daily = _unique(daily, ("requests", "cost_pusd"))
-    with engine.connect() as conn, conn.begin() as transaction:
-        if daily:
-            conn.execute(TABLES["daily_rollup"].insert(), daily)
-        derive_from_daily(conn)
-        today = _read(conn, "feature_model_daily")
-        keys = {(r["day"], r["model_id"], r["project"], r["feature"]) for r in daily}
-        assert len(today) == len(keys)
-        conn.execute(text("DELETE FROM feature_model_daily"))
-        m0026.apply_fill(conn)
-        frozen = _read(conn, "feature_model_daily")
-        transaction.rollback()
+    today, frozen = _today_then_frozen(
+        engine, {"daily_rollup": daily}, derive_from_daily, m0026.apply_fill,
+        ("feature_model_daily",),
+    )  # fmt: skip
+    keys = {(r["day"], r["model_id"], r["project"], r["feature"]) for r in daily}
+    assert len(today["feature_model_daily"]) == len(keys)
     assert frozen == today
 
 
@@ -232,15 +230,10 @@ def test_the_routing_by_week_fill_equals_todays_derivation(
     """0027 fills `routing_model_weekly` with its own SQL; today's derivation must agree on
     every column, and both start each week on the Monday on or before its days."""
     by_model = _unique(by_model, tuple(ROUTING_VALUES))
-    with engine.connect() as conn, conn.begin() as transaction:
-        if by_model:
-            conn.execute(TABLES["routing_model_daily"].insert(), by_model)
-        derive_weeks(conn)
-        today = _read(conn, "routing_model_weekly")
-        conn.execute(text("DELETE FROM routing_model_weekly"))
-        m0027.apply_fill(conn)
-        frozen = _read(conn, "routing_model_weekly")
-        transaction.rollback()
+    today, frozen = _today_then_frozen(
+        engine, {"routing_model_daily": by_model}, derive_weeks, m0027.apply_fill,
+        ("routing_model_weekly",),
+    )  # fmt: skip
     assert frozen == today
     mondays = {
         (r["model_id"], r["batch"], r["in_bucket"], r["out_bucket"],
@@ -249,5 +242,5 @@ def test_the_routing_by_week_fill_equals_todays_derivation(
     }  # fmt: skip
     names = [c.name for c in ROLLUP_TABLES["routing_model_weekly"].columns]
     at = [names.index(k) for k in ("model_id", "batch", "in_bucket", "out_bucket", "week")]
-    found = {tuple(row[i] for i in at) for row in today}
+    found = {tuple(row[i] for i in at) for row in today["routing_model_weekly"]}
     assert {(m, bool(b), i, o, str(w)[:10]) for m, b, i, o, w in found} == mondays
